@@ -1,0 +1,625 @@
+//! The engine: the stages every scan goes through, in order.
+//!
+//! 1. `features` — one vectorised pass: digits, `@`, long tokens, non-ASCII, escapes, code
+//!    punctuation.
+//! 2. `keywords` — one striped DFA pass: every keyword occurrence.
+//! 3. windows — each trigger opens a window for the rules it concerns; windows are widened to
+//!    token delimiters and merged per rule.
+//! 4. confirm — each rule's regex runs only inside its windows; the value then passes the
+//!    allowlist, entropy floor, validator and context words.
+//! 5. layers — the same stages on the normalised copy (evasion) and on decoded base64 blobs,
+//!    with spans mapped back to the original.
+//! 6. code regions, hashed dictionaries.
+//! 7. resolve — duplicates and lower-priority overlaps dropped; findings sorted by offset.
+
+use crate::code::CodeDetector;
+use crate::dictionary::HashedDictionary;
+use crate::encoded;
+use crate::features::{Features, F_ESCAPE, F_HIGH};
+use crate::keywords::KeywordIndex;
+use crate::mask::{preview, shannon_entropy};
+use crate::normalize::normalize;
+use crate::rules::{
+    compile, contains_any_ci, parse_pack, Allowlist, Rule, BUILTIN_ALLOWLIST, BUILTIN_PACKS,
+};
+use crate::spec::{AllowlistSpec, DictionarySpec, RuleSpec, Trigger};
+use crate::{dictionary, Error};
+use leakguard_types::{Category, Finding, FindingDetail, Severity};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the policy file (or a caller) can change about the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Built-in packs to leave out (`secrets-generic`, `pii`, …).
+    pub disabled_packs: Vec<String>,
+    /// Single rules to leave out, by id.
+    pub disabled_rules: Vec<String>,
+    /// Extra rules, same shape as the TOML packs; category defaults to `custom`.
+    pub custom_rules: Vec<RuleSpec>,
+    /// Organisation dictionaries: codenames, customers, internal hosts.
+    pub dictionaries: Vec<DictionarySpec>,
+    /// Company names for the `copyright-header` rule.
+    pub organisation_names: Vec<String>,
+    /// Report source code regions of at least this many lines (0 disables the detector).
+    pub code_min_lines: u32,
+    /// Decode base64 blobs and scan them.
+    pub decode_base64: bool,
+    /// How many encodings deep to look (base64 inside base64…).
+    pub max_decode_depth: u8,
+    /// Findings below this confidence are dropped.
+    pub min_confidence: f32,
+    /// Run every rule on the whole text instead of only inside trigger windows. For tests of the
+    /// prefilter contract; far slower.
+    pub disable_prefilter: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            disabled_packs: Vec::new(),
+            disabled_rules: Vec::new(),
+            custom_rules: Vec::new(),
+            dictionaries: Vec::new(),
+            organisation_names: Vec::new(),
+            code_min_lines: 3,
+            decode_base64: true,
+            max_decode_depth: 2,
+            min_confidence: 0.3,
+            disable_prefilter: false,
+        }
+    }
+}
+
+/// A rule as the outside world sees it (for `leakguard rules` and the UI).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub pack: String,
+    pub description: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub keywords: Vec<String>,
+}
+
+/// The compiled detection engine. Build once, share (`Send + Sync`), scan from any thread.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Vec<Rule>,
+    keywords: KeywordIndex,
+    /// For keyword `k`: the rules it triggers.
+    keyword_rules: Vec<Vec<u32>>,
+    digit_rules: Vec<u32>,
+    at_rules: Vec<u32>,
+    token_rules: Vec<u32>,
+    allowlist: Allowlist,
+    code: Option<CodeDetector>,
+    hashed: Vec<HashedDictionary>,
+    config: EngineConfig,
+}
+
+/// A confirmed match before it becomes a [`Finding`].
+#[derive(Debug, Clone)]
+struct Raw {
+    rule: u32,
+    start: usize,
+    end: usize,
+    confidence: f32,
+    preview: String,
+    decoded_from: Option<&'static str>,
+}
+
+const DELIM_REACH: usize = 256;
+
+#[inline]
+fn is_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t'
+            | b'\n'
+            | b'\r'
+            | b'"'
+            | b'\''
+            | b'`'
+            | b'<'
+            | b'>'
+            | b'('
+            | b')'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b','
+            | b';'
+    )
+}
+
+impl Engine {
+    /// The engine with the built-in rules and default settings.
+    ///
+    /// # Errors
+    /// Only if a shipped rule is broken, which the test suite prevents.
+    pub fn new() -> Result<Engine, Error> {
+        Engine::with_config(EngineConfig::default())
+    }
+
+    /// The engine with the built-in rules adjusted by `config`.
+    ///
+    /// # Errors
+    /// A rule, dictionary or allowlist entry that does not compile, naming the rule and field.
+    pub fn with_config(config: EngineConfig) -> Result<Engine, Error> {
+        let mut rules = Vec::new();
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        let mut add = |rule: Rule, rules: &mut Vec<Rule>| -> Result<(), Error> {
+            if seen.insert(rule.id.to_string(), ()).is_some() {
+                return Err(Error::Duplicate(rule.id.to_string()));
+            }
+            rules.push(rule);
+            Ok(())
+        };
+        for (pack, text) in BUILTIN_PACKS {
+            if config.disabled_packs.iter().any(|p| p == pack) {
+                continue;
+            }
+            let spec = parse_pack(pack, text)?;
+            for r in &spec.rules {
+                if config.disabled_rules.contains(&r.id) {
+                    continue;
+                }
+                add(compile(r, pack, spec.category, spec.severity)?, &mut rules)?;
+            }
+        }
+        for r in &config.custom_rules {
+            add(
+                compile(r, "custom", Some(Category::Custom), Some(Severity::High))?,
+                &mut rules,
+            )?;
+        }
+        for d in &config.dictionaries {
+            for spec in dictionary::plain_rules(d)? {
+                add(
+                    compile(&spec, "dictionary", Some(d.category), Some(d.severity))?,
+                    &mut rules,
+                )?;
+            }
+        }
+        if let Some(spec) = dictionary::copyright_rule(&config.organisation_names) {
+            add(
+                compile(
+                    &spec,
+                    "dictionary",
+                    Some(Category::Classified),
+                    Some(Severity::High),
+                )?,
+                &mut rules,
+            )?;
+        }
+        let hashed = config
+            .dictionaries
+            .iter()
+            .filter_map(|d| d.hashed.as_ref().map(|h| HashedDictionary::new(d, h)))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let allow_spec: AllowlistSpec =
+            toml::from_str(BUILTIN_ALLOWLIST).map_err(|e| Error::Allowlist(e.to_string()))?;
+        let allowlist = Allowlist::compile(&allow_spec)?;
+
+        let mut keyword_ids: HashMap<String, u32> = HashMap::new();
+        let mut keyword_list: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+        let (mut digit_rules, mut at_rules, mut token_rules) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, rule) in rules.iter().enumerate() {
+            let i = i as u32;
+            match rule.trigger {
+                Trigger::Keywords => {
+                    for kw in &rule.keywords {
+                        let id = *keyword_ids.entry(kw.clone()).or_insert_with(|| {
+                            keyword_list.push(kw.clone());
+                            keyword_rules.push(Vec::new());
+                            (keyword_list.len() - 1) as u32
+                        });
+                        if !keyword_rules[id as usize].contains(&i) {
+                            keyword_rules[id as usize].push(i);
+                        }
+                    }
+                }
+                Trigger::Digits => digit_rules.push(i),
+                Trigger::At => at_rules.push(i),
+                Trigger::Token => token_rules.push(i),
+            }
+        }
+        let keywords =
+            KeywordIndex::new(&keyword_list).map_err(|e| Error::Keywords(e.to_string()))?;
+        let code = (config.code_min_lines > 0)
+            .then(|| CodeDetector::new(config.code_min_lines))
+            .transpose()?;
+        let engine = Engine {
+            rules,
+            keywords,
+            keyword_rules,
+            digit_rules,
+            at_rules,
+            token_rules,
+            allowlist,
+            code,
+            hashed,
+            config,
+        };
+        engine.warm();
+        Ok(engine)
+    }
+
+    /// Runs every regex once so the first real scan does not pay for cold caches.
+    fn warm(&self) {
+        for rule in &self.rules {
+            for ex in rule.spec.examples.matches.iter().take(1) {
+                let _ = rule.regex.find(ex.as_bytes());
+            }
+        }
+    }
+
+    /// The rules loaded, in pack order.
+    pub fn rules(&self) -> impl Iterator<Item = RuleInfo> + '_ {
+        self.rules.iter().map(|r| RuleInfo {
+            id: r.id.to_string(),
+            pack: r.pack.to_string(),
+            description: r.description.clone(),
+            category: r.category,
+            severity: r.severity,
+            keywords: r.keywords.clone(),
+        })
+    }
+
+    /// The spec (with examples) of each rule, for the example tests and `leakguard rules`.
+    pub fn rule_specs(&self) -> impl Iterator<Item = (&str, &RuleSpec)> + '_ {
+        self.rules.iter().map(|r| (&*r.pack, &r.spec))
+    }
+
+    /// Number of distinct prefilter keywords.
+    pub fn keyword_count(&self) -> usize {
+        self.keywords.len()
+    }
+
+    /// Scans UTF-8 text. Spans lie on char boundaries of `text`.
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        self.scan_bytes(text.as_bytes())
+    }
+
+    /// Scans bytes that may not be valid UTF-8 (a binary file, a broken body). Invalid
+    /// sequences are treated as opaque bytes; nothing panics.
+    pub fn scan_bytes(&self, hay: &[u8]) -> Vec<Finding> {
+        let mut raws = Vec::new();
+        self.scan_layers(hay, 0, &mut raws);
+        let mut findings = self.resolve(raws);
+        if let Some(code) = &self.code {
+            findings.extend(code.findings(hay));
+        }
+        for d in &self.hashed {
+            findings.extend(d.findings(hay));
+        }
+        findings.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then(b.end.cmp(&a.end))
+                .then(a.rule.cmp(&b.rule))
+        });
+        findings
+    }
+
+    fn scan_layers(&self, hay: &[u8], depth: u8, out: &mut Vec<Raw>) {
+        let features = Features::scan(hay);
+        let first = out.len();
+        self.scan_plain(hay, &features, out);
+        let found_plain = out.len() - first;
+
+        if let Some(norm) = normalize(hay, features.any(F_HIGH), features.any(F_ESCAPE)) {
+            let nf = Features::scan(&norm.text);
+            let mut extra = Vec::new();
+            self.scan_plain(&norm.text, &nf, &mut extra);
+            for mut r in extra {
+                let (s, e) = norm.original_span(r.start, r.end);
+                let dup = out[first..first + found_plain]
+                    .iter()
+                    .any(|o| o.rule == r.rule && o.start < e && s < o.end);
+                if !dup {
+                    r.start = s;
+                    r.end = e;
+                    r.decoded_from = Some("normalized");
+                    out.push(r);
+                }
+            }
+        }
+
+        if self.config.decode_base64 && depth < self.config.max_decode_depth {
+            let mut budget = hay.len().max(1 << 20);
+            for (rs, re) in features.token_runs(hay) {
+                let Some(decoded) = encoded::decode_text(&hay[rs..re]) else {
+                    continue;
+                };
+                if decoded.len() > budget {
+                    break;
+                }
+                budget -= decoded.len();
+                let mut inner = Vec::new();
+                self.scan_layers(&decoded, depth + 1, &mut inner);
+                for mut r in inner {
+                    let (s, e) = encoded::encoded_span(rs, re - rs, r.start, r.end);
+                    r.start = s;
+                    r.end = e;
+                    r.decoded_from = Some("base64");
+                    out.push(r);
+                }
+            }
+        }
+        self.fix_char_boundaries(hay, &mut out[first..]);
+    }
+
+    /// Findings must lie on char boundaries of valid UTF-8 input.
+    fn fix_char_boundaries(&self, hay: &[u8], raws: &mut [Raw]) {
+        let is_boundary = |i: usize| i == 0 || i >= hay.len() || (hay[i] as i8) >= -0x40;
+        for r in raws {
+            while r.start > 0 && !is_boundary(r.start) {
+                r.start -= 1;
+            }
+            while r.end < hay.len() && !is_boundary(r.end) {
+                r.end += 1;
+            }
+        }
+    }
+
+    /// Stages 1-4 on one buffer.
+    fn scan_plain(&self, hay: &[u8], features: &Features, out: &mut Vec<Raw>) {
+        let len = hay.len();
+        let mut windows: Vec<(u32, usize, usize)> = Vec::new();
+        if self.config.disable_prefilter {
+            windows.extend((0..self.rules.len() as u32).map(|r| (r, 0, len)));
+        } else {
+            for hit in self.keywords.hits(hay) {
+                for &r in &self.keyword_rules[hit.keyword as usize] {
+                    let rule = &self.rules[r as usize];
+                    windows.push((
+                        r,
+                        hit.start.saturating_sub(rule.before),
+                        (hit.end + rule.after).min(len),
+                    ));
+                }
+            }
+            if !self.digit_rules.is_empty() {
+                for c in features.digit_clusters(hay) {
+                    for &r in &self.digit_rules {
+                        let rule = &self.rules[r as usize];
+                        if c.digits >= rule.min_digits {
+                            windows.push((
+                                r,
+                                c.start.saturating_sub(rule.before),
+                                (c.end + rule.after).min(len),
+                            ));
+                        }
+                    }
+                }
+            }
+            if !self.at_rules.is_empty() {
+                for at in features.at_signs(hay) {
+                    for &r in &self.at_rules {
+                        windows.push((r, at, (at + 1).min(len)));
+                    }
+                }
+            }
+            if !self.token_rules.is_empty() {
+                for (s, e) in features.token_runs(hay) {
+                    for &r in &self.token_rules {
+                        let rule = &self.rules[r as usize];
+                        windows.push((r, s.saturating_sub(rule.before), (e + rule.after).min(len)));
+                    }
+                }
+            }
+        }
+        if windows.is_empty() {
+            return;
+        }
+        for w in windows.iter_mut() {
+            let (s, e) = widen(hay, w.1, w.2);
+            w.1 = s;
+            w.2 = e;
+        }
+        windows.sort_unstable();
+        let mut merged: Vec<(u32, usize, usize)> = Vec::with_capacity(windows.len());
+        for w in windows {
+            match merged.last_mut() {
+                Some(last) if last.0 == w.0 && w.1 <= last.2 => last.2 = last.2.max(w.2),
+                _ => merged.push(w),
+            }
+        }
+        for (r, ws, we) in merged {
+            self.confirm(r, hay, ws, we, out);
+        }
+    }
+
+    fn confirm(&self, r: u32, hay: &[u8], ws: usize, we: usize, out: &mut Vec<Raw>) {
+        let rule = &self.rules[r as usize];
+        let window = &hay[ws..we];
+        if !rule.requires.is_empty() && !contains_any_ci(window, &rule.requires) {
+            return;
+        }
+        if rule.secret_group == 0 {
+            for m in rule.regex.find_iter(window) {
+                self.accept(
+                    rule,
+                    r,
+                    hay,
+                    ws + m.start(),
+                    ws + m.end(),
+                    ws + m.start(),
+                    ws + m.end(),
+                    out,
+                );
+            }
+        } else {
+            for caps in rule.regex.captures_iter(window) {
+                let (Some(whole), Some(secret)) = (caps.get(0), caps.get(rule.secret_group)) else {
+                    continue;
+                };
+                self.accept(
+                    rule,
+                    r,
+                    hay,
+                    ws + whole.start(),
+                    ws + whole.end(),
+                    ws + secret.start(),
+                    ws + secret.end(),
+                    out,
+                );
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn accept(
+        &self,
+        rule: &Rule,
+        r: u32,
+        hay: &[u8],
+        ms: usize,
+        me: usize,
+        ss: usize,
+        se: usize,
+        out: &mut Vec<Raw>,
+    ) {
+        if se <= ss {
+            return;
+        }
+        let value = &hay[ss..se];
+        let is_secret = matches!(rule.category, Category::Secret | Category::Custom);
+        if is_secret && self.allowlist.allows(value) {
+            return;
+        }
+        if !rule.allow_stop.is_empty() && contains_any_ci(value, &rule.allow_stop) {
+            return;
+        }
+        if rule.allow_re.iter().any(|re| re.is_match(value)) {
+            return;
+        }
+        if let Some(floor) = rule.entropy {
+            if shannon_entropy(value) < floor {
+                return;
+            }
+        }
+        if let Some(v) = rule.validator {
+            if !v.check(value) {
+                return;
+            }
+        }
+        let mut confidence = rule.confidence;
+        if let Some(ctx) = &rule.context {
+            let around = &hay[ms.saturating_sub(ctx.window)..(me + ctx.window).min(hay.len())];
+            let present = contains_any_ci(around, &ctx.words);
+            if ctx.require && !present {
+                return;
+            }
+            if !ctx.require {
+                confidence += if present { 0.1 } else { -0.2 };
+            }
+        }
+        if is_secret && !self.allowlist.negative_context.is_empty() {
+            let before = &hay[ms.saturating_sub(40)..ms];
+            let after = &hay[me..(me + 40).min(hay.len())];
+            if contains_any_ci(before, &self.allowlist.negative_context)
+                || contains_any_ci(after, &self.allowlist.negative_context)
+            {
+                confidence -= 0.3;
+            }
+        }
+        let confidence = confidence.clamp(0.0, 1.0);
+        if confidence < self.config.min_confidence {
+            return;
+        }
+        out.push(Raw {
+            rule: r,
+            start: ss,
+            end: se,
+            confidence,
+            preview: preview(value, rule.preview),
+            decoded_from: None,
+        });
+    }
+
+    /// Stage 7: drop duplicates and findings overlapped by a higher-priority rule of the same
+    /// category; turn the rest into [`Finding`]s.
+    fn resolve(&self, mut raws: Vec<Raw>) -> Vec<Finding> {
+        raws.sort_by(|a, b| {
+            a.start
+                .cmp(&b.start)
+                .then(b.end.cmp(&a.end))
+                .then(a.rule.cmp(&b.rule))
+        });
+        raws.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
+        let mut keep = vec![true; raws.len()];
+        for i in 0..raws.len() {
+            let ri = &self.rules[raws[i].rule as usize];
+            let mut j = i + 1;
+            while j < raws.len() && raws[j].start < raws[i].end {
+                let rj = &self.rules[raws[j].rule as usize];
+                if ri.category == rj.category {
+                    if ri.priority < rj.priority {
+                        keep[i] = false;
+                    } else if rj.priority < ri.priority {
+                        keep[j] = false;
+                    } else if raws[i].rule == raws[j].rule {
+                        // The same rule twice over one value (plain and decoded): keep the first.
+                        keep[j] = false;
+                    }
+                }
+                j += 1;
+            }
+        }
+        raws.into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(r, _)| {
+                let rule = &self.rules[r.rule as usize];
+                Finding {
+                    rule: rule.id.to_string(),
+                    category: rule.category,
+                    severity: rule.severity,
+                    start: r.start,
+                    end: r.end,
+                    confidence: r.confidence,
+                    preview: r.preview,
+                    detail: FindingDetail {
+                        decoded_from: r.decoded_from.map(str::to_owned),
+                        ..FindingDetail::default()
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// The configuration the engine was built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The rule id of every rule, for checks that refer to rules by id.
+    pub fn has_rule(&self, id: &str) -> bool {
+        self.rules.iter().any(|r| &*r.id == id)
+    }
+}
+
+/// Widens `start..end` outward to the nearest token delimiters (at most [`DELIM_REACH`] bytes
+/// each way), so a regex's word boundaries mean the same in the window as in the text.
+fn widen(hay: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let mut s = start;
+    let floor = start.saturating_sub(DELIM_REACH);
+    while s > floor && !is_delim(hay[s - 1]) {
+        s -= 1;
+    }
+    let mut e = end;
+    let ceil = (end + DELIM_REACH).min(hay.len());
+    while e < ceil && !is_delim(hay[e]) {
+        e += 1;
+    }
+    (s, e)
+}
+
+/// Shared handle to an engine.
+pub type SharedEngine = Arc<Engine>;

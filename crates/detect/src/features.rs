@@ -1,0 +1,256 @@
+//! One pass over the text that finds the places where a rule without keywords could match:
+//! digit clusters, `@` signs, long token runs, and whether the text holds non-ASCII bytes or
+//! escapes that the normaliser must undo.
+//!
+//! The pass works on 64-byte blocks with branch-free OR-reductions that the compiler turns into
+//! SIMD, so on prose (few digits, no `@`, short words) it costs a fraction of a nanosecond per
+//! byte; the exact positions are then found only inside the flagged blocks.
+
+pub(crate) const BLOCK: usize = 64;
+
+pub(crate) const F_DIGIT: u8 = 1;
+pub(crate) const F_AT: u8 = 2;
+pub(crate) const F_HIGH: u8 = 4;
+pub(crate) const F_ESCAPE: u8 = 8; // `\` or `%`
+pub(crate) const F_CODE: u8 = 16; // `;{}=(`
+pub(crate) const F_TOKEN: u8 = 32; // a 16-byte quarter made only of token characters
+
+/// The least length of a token run that is always found: any run this long covers at least one
+/// aligned 16-byte quarter.
+pub(crate) const MIN_TOKEN_RUN: usize = 31;
+
+#[inline(always)]
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
+}
+
+#[inline(always)]
+fn quarter_all_token(q: &[u8]) -> bool {
+    let mut all = 1u8;
+    for &b in q {
+        let lower = b | 0x20;
+        let alpha = lower.wrapping_sub(b'a') < 26;
+        let digit = b.wrapping_sub(b'0') < 10;
+        let sym = (b == b'+') | (b == b'/') | (b == b'=') | (b == b'_') | (b == b'-');
+        all &= (alpha | digit | sym) as u8;
+    }
+    all != 0
+}
+
+#[inline(always)]
+fn block_flags(block: &[u8]) -> u8 {
+    let (mut digit, mut at, mut high, mut esc, mut code) = (0u8, 0u8, 0u8, 0u8, 0u8);
+    for &b in block {
+        digit |= (b.wrapping_sub(b'0') < 10) as u8;
+        at |= (b == b'@') as u8;
+        high |= b >> 7;
+        esc |= ((b == b'\\') | (b == b'%')) as u8;
+        code |= ((b == b';') | (b == b'{') | (b == b'}') | (b == b'=') | (b == b'(')) as u8;
+    }
+    let mut token = false;
+    for q in block.chunks(16) {
+        if q.len() == 16 {
+            token |= quarter_all_token(q);
+        }
+    }
+    (digit * F_DIGIT)
+        | (at * F_AT)
+        | (high * F_HIGH)
+        | (esc * F_ESCAPE)
+        | (code * F_CODE)
+        | (u8::from(token) * F_TOKEN)
+}
+
+/// A maximal run of digits joined by separators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DigitCluster {
+    pub start: usize,
+    pub end: usize,
+    pub digits: u32,
+}
+
+/// What the pass found.
+#[derive(Debug, Default)]
+pub(crate) struct Features {
+    pub flags: Vec<u8>,
+    pub all: u8,
+}
+
+impl Features {
+    pub(crate) fn scan(hay: &[u8]) -> Features {
+        let mut flags = Vec::with_capacity(hay.len() / BLOCK + 1);
+        let mut all = 0u8;
+        for block in hay.chunks(BLOCK) {
+            let f = block_flags(block);
+            all |= f;
+            flags.push(f);
+        }
+        Features { flags, all }
+    }
+
+    pub(crate) fn any(&self, flag: u8) -> bool {
+        self.all & flag != 0
+    }
+
+    /// Indexes of blocks carrying `flag`.
+    fn blocks(&self, flag: u8) -> impl Iterator<Item = usize> + '_ {
+        self.flags
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| **f & flag != 0)
+            .map(|(i, _)| i)
+    }
+
+    /// Digit clusters: digits joined by at most two of ` -./()+` between groups.
+    pub(crate) fn digit_clusters(&self, hay: &[u8]) -> Vec<DigitCluster> {
+        let mut out = Vec::new();
+        if !self.any(F_DIGIT) {
+            return out;
+        }
+        let mut resume = 0usize;
+        for bi in self.blocks(F_DIGIT) {
+            let mut i = (bi * BLOCK).max(resume);
+            let block_end = ((bi + 1) * BLOCK).min(hay.len());
+            while i < block_end {
+                if !hay[i].is_ascii_digit() {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                let mut end = i;
+                let mut digits = 0u32;
+                let mut j = i;
+                while j < hay.len() {
+                    if hay[j].is_ascii_digit() {
+                        digits += 1;
+                        j += 1;
+                        end = j;
+                        continue;
+                    }
+                    // Up to two separator bytes may join digit groups.
+                    let mut k = j;
+                    while k < hay.len()
+                        && k - j < 2
+                        && matches!(hay[k], b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+                    {
+                        k += 1;
+                    }
+                    if k > j && k < hay.len() && hay[k].is_ascii_digit() {
+                        j = k;
+                    } else {
+                        break;
+                    }
+                }
+                out.push(DigitCluster { start, end, digits });
+                i = end;
+                resume = end;
+            }
+        }
+        out
+    }
+
+    /// Positions of `@`.
+    pub(crate) fn at_signs(&self, hay: &[u8]) -> Vec<usize> {
+        let mut out = Vec::new();
+        for bi in self.blocks(F_AT) {
+            let base = bi * BLOCK;
+            let end = (base + BLOCK).min(hay.len());
+            out.extend(memchr::memchr_iter(b'@', &hay[base..end]).map(|p| base + p));
+        }
+        out
+    }
+
+    /// Maximal runs of token characters that are at least [`MIN_TOKEN_RUN`] long.
+    pub(crate) fn token_runs(&self, hay: &[u8]) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for bi in self.blocks(F_TOKEN) {
+            let base = bi * BLOCK;
+            for q in 0..4 {
+                let qs = base + q * 16;
+                if qs + 16 > hay.len() || !quarter_all_token(&hay[qs..qs + 16]) {
+                    continue;
+                }
+                if out.last().is_some_and(|&(_, e)| e >= qs + 16) {
+                    continue;
+                }
+                let mut s = qs;
+                while s > 0 && is_token_byte(hay[s - 1]) {
+                    s -= 1;
+                }
+                let mut e = qs + 16;
+                while e < hay.len() && is_token_byte(hay[e]) {
+                    e += 1;
+                }
+                if e - s >= MIN_TOKEN_RUN {
+                    out.push((s, e));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clusters_join_separated_digit_groups() {
+        let hay = b"card 4111 1111-1111 1111 and 42, then 2024-01-05. Call (415) 555-2671";
+        let f = Features::scan(hay);
+        let got: Vec<(&str, u32)> = f
+            .digit_clusters(hay)
+            .iter()
+            .map(|c| (std::str::from_utf8(&hay[c.start..c.end]).unwrap(), c.digits))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("4111 1111-1111 1111", 16),
+                ("42", 2),
+                ("2024-01-05", 8),
+                ("415) 555-2671", 10)
+            ]
+        );
+    }
+
+    #[test]
+    fn clusters_cross_block_boundaries_once() {
+        let mut hay = vec![b'x'; 60];
+        hay.extend_from_slice(b" 1234 5678 9012 ");
+        let f = Features::scan(&hay);
+        let c = f.digit_clusters(&hay);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].digits, 12);
+    }
+
+    #[test]
+    fn token_runs_of_31_or_more_are_always_found() {
+        for offset in 0..40 {
+            for len in [31usize, 32, 47, 80] {
+                let mut hay = vec![b' '; offset];
+                hay.extend(std::iter::repeat_n(b'Q', len));
+                hay.extend_from_slice(b" tail");
+                let f = Features::scan(&hay);
+                assert_eq!(
+                    f.token_runs(&hay),
+                    vec![(offset, offset + len)],
+                    "offset {offset} len {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn prose_sets_no_flags_but_code_does() {
+        let prose =
+            b"The quarterly review went well and the team agreed on the next steps for the launch.";
+        let f = Features::scan(prose);
+        assert!(!f.any(F_DIGIT | F_AT | F_HIGH | F_ESCAPE | F_CODE | F_TOKEN));
+        let code = b"int main(void) { return x == 1; }";
+        assert!(Features::scan(code).any(F_CODE | F_DIGIT));
+        assert!(Features::scan("é".as_bytes()).any(F_HIGH));
+        let at = b"mail jane@acme.com now";
+        assert_eq!(Features::scan(at).at_signs(at), vec![9]);
+    }
+}

@@ -1,0 +1,324 @@
+//! Compiling rule specs into matchers (stage two of the config): every error names the rule id
+//! and the field at fault, so a bad rule fails at load, never during a scan.
+
+use crate::mask::shannon_entropy;
+use crate::spec::{AllowlistSpec, ContextMode, PackSpec, PreviewStyle, RuleSpec, Trigger};
+use crate::validate::Validator;
+use crate::Error;
+use leakguard_types::{Category, Severity};
+use memchr::memmem::Finder;
+use regex::bytes::{Regex, RegexBuilder};
+use std::sync::Arc;
+
+/// The rule packs shipped in `policies/rules/`, compiled into the binary.
+pub const BUILTIN_PACKS: &[(&str, &str)] = &[
+    (
+        "secrets-cloud",
+        include_str!("../../../policies/rules/secrets-cloud.toml"),
+    ),
+    (
+        "secrets-ai",
+        include_str!("../../../policies/rules/secrets-ai.toml"),
+    ),
+    (
+        "secrets-vcs",
+        include_str!("../../../policies/rules/secrets-vcs.toml"),
+    ),
+    (
+        "secrets-comms",
+        include_str!("../../../policies/rules/secrets-comms.toml"),
+    ),
+    (
+        "secrets-payments",
+        include_str!("../../../policies/rules/secrets-payments.toml"),
+    ),
+    (
+        "secrets-saas",
+        include_str!("../../../policies/rules/secrets-saas.toml"),
+    ),
+    (
+        "secrets-devops",
+        include_str!("../../../policies/rules/secrets-devops.toml"),
+    ),
+    (
+        "secrets-keys",
+        include_str!("../../../policies/rules/secrets-keys.toml"),
+    ),
+    (
+        "secrets-generic",
+        include_str!("../../../policies/rules/secrets-generic.toml"),
+    ),
+    ("pii", include_str!("../../../policies/rules/pii.toml")),
+    (
+        "markings",
+        include_str!("../../../policies/rules/markings.toml"),
+    ),
+];
+
+/// The global allowlist shipped in `policies/rules/allowlist.toml`.
+pub const BUILTIN_ALLOWLIST: &str = include_str!("../../../policies/rules/allowlist.toml");
+
+/// Parses one pack file.
+pub fn parse_pack(name: &str, text: &str) -> Result<PackSpec, Error> {
+    toml::from_str(text).map_err(|e| Error::Pack {
+        pack: name.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub words: Vec<Finder<'static>>,
+    pub require: bool,
+    pub window: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub id: Arc<str>,
+    pub pack: Arc<str>,
+    pub description: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub keywords: Vec<String>,
+    pub regex: Regex,
+    pub secret_group: usize,
+    pub validator: Option<Validator>,
+    pub entropy: Option<f32>,
+    pub trigger: Trigger,
+    pub min_digits: u32,
+    pub requires: Vec<Finder<'static>>,
+    pub context: Option<Context>,
+    pub allow_stop: Vec<Finder<'static>>,
+    pub allow_re: Vec<Regex>,
+    pub before: usize,
+    pub after: usize,
+    pub confidence: f32,
+    pub priority: u8,
+    pub preview: PreviewStyle,
+    pub spec: RuleSpec,
+}
+
+fn rule_err(rule: &str, field: &'static str, message: impl Into<String>) -> Error {
+    Error::Rule {
+        rule: rule.to_owned(),
+        field,
+        message: message.into(),
+    }
+}
+
+pub(crate) fn build_regex(pattern: &str, unicode: bool) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(unicode)
+        // Rules run on small windows; raise the limits so a big alternation never makes the
+        // lazy DFA thrash or give up.
+        .size_limit(32 << 20)
+        .dfa_size_limit(8 << 20)
+        .build()
+}
+
+fn lower_finder(word: &str) -> Finder<'static> {
+    Finder::new(word.to_ascii_lowercase().as_bytes()).into_owned()
+}
+
+pub(crate) fn compile(
+    spec: &RuleSpec,
+    pack: &str,
+    pack_category: Option<Category>,
+    pack_severity: Option<Severity>,
+) -> Result<Rule, Error> {
+    let id = spec.id.as_str();
+    if id.is_empty()
+        || !id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b':' | b'_' | b'.')
+        })
+    {
+        return Err(rule_err(
+            id,
+            "id",
+            "ids are lowercase letters, digits and dashes, e.g. `aws-access-key-id`",
+        ));
+    }
+    let category = spec.category.or(pack_category).ok_or_else(|| {
+        rule_err(
+            id,
+            "category",
+            "missing; expected secret, pii, source_code, classified or custom",
+        )
+    })?;
+    let severity = spec.severity.or(pack_severity).unwrap_or(Severity::Medium);
+    let regex =
+        build_regex(&spec.regex, spec.unicode).map_err(|e| rule_err(id, "regex", e.to_string()))?;
+    if spec.secret_group >= regex.captures_len() {
+        return Err(rule_err(
+            id,
+            "secret_group",
+            format!(
+                "the regex has only {} capture groups",
+                regex.captures_len() - 1
+            ),
+        ));
+    }
+    let validator = match &spec.validator {
+        None => None,
+        Some(name) => Some(Validator::from_name(name).ok_or_else(|| {
+            rule_err(
+                id,
+                "validator",
+                format!(
+                    "`{name}` is not a validator; expected one of {}",
+                    Validator::NAMES
+                ),
+            )
+        })?),
+    };
+    let trigger = match (spec.trigger, spec.keywords.is_empty()) {
+        (Some(Trigger::Keywords) | None, false) => Trigger::Keywords,
+        (Some(Trigger::Keywords), true) => return Err(rule_err(id, "keywords", "trigger `keywords` needs at least one keyword")),
+        (Some(t), true) => t,
+        (Some(_), false) => return Err(rule_err(id, "trigger", "a rule with keywords is triggered by them; remove `trigger` or the keywords")),
+        (None, true) => return Err(rule_err(id, "trigger", "a rule needs keywords or a trigger (digits, at, token) so the prefilter knows where it can match")),
+    };
+    for kw in &spec.keywords {
+        if kw.len() < 3 {
+            return Err(rule_err(
+                id,
+                "keywords",
+                format!("keyword `{kw}` is shorter than 3 bytes: it would hit everywhere"),
+            ));
+        }
+    }
+    let (def_before, def_after) = match trigger {
+        Trigger::Keywords => (48, 320),
+        Trigger::Digits => (8, 8),
+        Trigger::At | Trigger::Token => (0, 0),
+    };
+    let window = spec.window;
+    let context = match &spec.context {
+        None => None,
+        Some(c) if c.words.is_empty() => return Err(rule_err(id, "context.words", "is empty")),
+        Some(c) => Some(Context {
+            words: c.words.iter().map(|w| lower_finder(w)).collect(),
+            require: c.mode == ContextMode::Require,
+            window: c.window.unwrap_or(80),
+        }),
+    };
+    let allow_re = spec
+        .allow
+        .regexes
+        .iter()
+        .map(|r| build_regex(r, true).map_err(|e| rule_err(id, "allow.regexes", e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let preview = spec.preview.unwrap_or(match category {
+        Category::Classified => PreviewStyle::Full,
+        Category::Pii => PreviewStyle::Last4,
+        _ => PreviewStyle::Middle,
+    });
+    let confidence = spec.confidence.unwrap_or(0.9);
+    if !(0.0..=1.0).contains(&confidence) {
+        return Err(rule_err(id, "confidence", "must lie between 0 and 1"));
+    }
+    Ok(Rule {
+        id: Arc::from(id),
+        pack: Arc::from(pack),
+        description: spec.description.clone(),
+        category,
+        severity,
+        keywords: spec
+            .keywords
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect(),
+        regex,
+        secret_group: spec.secret_group,
+        validator,
+        entropy: spec.entropy,
+        trigger,
+        min_digits: spec.min_digits.unwrap_or(1),
+        requires: spec.requires.iter().map(|w| lower_finder(w)).collect(),
+        context,
+        allow_stop: spec
+            .allow
+            .stopwords
+            .iter()
+            .map(|w| lower_finder(w))
+            .collect(),
+        allow_re,
+        before: window.map_or(def_before, |w| w.before),
+        after: window.map_or(def_after, |w| w.after),
+        confidence,
+        priority: spec.priority.unwrap_or(100),
+        preview,
+        spec: spec.clone(),
+    })
+}
+
+/// The compiled global allowlist.
+#[derive(Debug, Default)]
+pub(crate) struct Allowlist {
+    documented: std::collections::HashSet<Vec<u8>>,
+    sample_markers: Vec<Finder<'static>>,
+    placeholders: Vec<Regex>,
+    pub negative_context: Vec<Finder<'static>>,
+}
+
+impl Allowlist {
+    pub(crate) fn compile(spec: &AllowlistSpec) -> Result<Allowlist, Error> {
+        let placeholders = spec
+            .placeholder_regexes
+            .iter()
+            .map(|r| {
+                build_regex(r, false)
+                    .map_err(|e| Error::Allowlist(format!("placeholder_regexes: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Allowlist {
+            documented: spec
+                .documented_values
+                .iter()
+                .map(|v| v.as_bytes().to_vec())
+                .collect(),
+            sample_markers: spec
+                .sample_markers
+                .iter()
+                .map(|m| Finder::new(m.as_bytes()).into_owned())
+                .collect(),
+            placeholders,
+            negative_context: spec
+                .negative_context
+                .iter()
+                .map(|w| lower_finder(w))
+                .collect(),
+        })
+    }
+
+    /// True when `value` is a documentation sample or a placeholder, not a real secret.
+    pub(crate) fn allows(&self, value: &[u8]) -> bool {
+        if self.documented.contains(value)
+            || self.sample_markers.iter().any(|m| m.find(value).is_some())
+        {
+            return true;
+        }
+        if self.placeholders.iter().any(|r| r.is_match(value)) {
+            return true;
+        }
+        // One character repeated, or a value of very low variety (`aaaaaaaa`, `12121212`).
+        let distinct = {
+            let mut seen = [false; 256];
+            value
+                .iter()
+                .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
+                .count()
+        };
+        distinct <= 2 || (value.len() >= 16 && shannon_entropy(value) < 2.0)
+    }
+}
+
+/// True if any of `finders` occurs in `hay`, compared in ASCII lowercase.
+pub(crate) fn contains_any_ci(hay: &[u8], finders: &[Finder<'static>]) -> bool {
+    if finders.is_empty() {
+        return false;
+    }
+    let lower: Vec<u8> = hay.iter().map(u8::to_ascii_lowercase).collect();
+    finders.iter().any(|f| f.find(&lower).is_some())
+}
