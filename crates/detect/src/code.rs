@@ -9,6 +9,7 @@
 //! Cost: one pass over the bytes of each line (no allocation per line) plus a lookup per
 //! identifier in the first 16 KiB of each region.
 
+use crate::features::{Features, BLOCK, F_CODE};
 use crate::Error;
 use aho_corasick::{AhoCorasick, MatchKind};
 use leakguard_types::{Category, Finding, FindingDetail, Severity};
@@ -57,129 +58,33 @@ pub(crate) struct CodeDetector {
 }
 
 /// Words that start a statement in common languages; one at the start of a line is evidence.
-const STATEMENT_STARTS: &[&[u8]] = &[
-    b"if",
-    b"for",
-    b"while",
-    b"return",
-    b"def",
-    b"fn",
-    b"func",
-    b"function",
-    b"class",
-    b"import",
-    b"from",
-    b"let",
-    b"const",
-    b"var",
-    b"val",
-    b"public",
-    b"private",
-    b"protected",
-    b"static",
-    b"int",
-    b"void",
-    b"char",
-    b"package",
-    b"module",
-    b"SELECT",
-    b"INSERT",
-    b"UPDATE",
-    b"DELETE",
-    b"CREATE",
-    b"echo",
-    b"export",
-    b"use",
-    b"struct",
-    b"impl",
-    b"pub",
-    b"elif",
-    b"else",
-    b"try",
-    b"except",
-    b"catch",
-    b"switch",
-    b"case",
-    b"assign",
-    b"always",
-    b"wire",
-    b"reg",
-    b"input",
-    b"output",
-    b"entity",
-    b"architecture",
-    b"signal",
-    b"begin",
-    b"end",
-    b"end;",
-    b"namespace",
-    b"using",
-    b"template",
-    b"typedef",
-    b"guard",
-    b"local",
-    b"fi",
-    b"done",
-    b"do",
-    b"then",
-    b"async",
-    b"await",
-    b"throw",
-    b"new",
-    b"delete",
-    b"defer",
-    b"go",
-    b"type",
-    b"interface",
-    b"enum",
-    b"with",
-    b"raise",
-    b"yield",
-    b"print",
-    b"puts",
-    b"require",
-    b"include",
-    b"foreach",
-    b"unless",
-    b"until",
-];
+fn starts_statement(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"if" | b"for" | b"while" | b"return" | b"def" | b"fn" | b"func" | b"function" | b"class" | b"import"
+            | b"from" | b"let" | b"const" | b"var" | b"val" | b"public" | b"private" | b"protected" | b"static"
+            | b"int" | b"void" | b"char" | b"package" | b"module" | b"echo" | b"export" | b"use" | b"struct"
+            | b"impl" | b"pub" | b"elif" | b"else" | b"try" | b"except" | b"catch" | b"switch" | b"case"
+            | b"assign" | b"always" | b"wire" | b"reg" | b"input" | b"output" | b"entity" | b"architecture"
+            | b"signal" | b"begin" | b"end" | b"end;" | b"namespace" | b"using" | b"template" | b"typedef"
+            | b"guard" | b"local" | b"fi" | b"done" | b"do" | b"then" | b"async" | b"await" | b"throw" | b"new"
+            | b"delete" | b"defer" | b"go" | b"type" | b"interface" | b"enum" | b"with" | b"raise" | b"yield"
+            | b"print" | b"puts" | b"require" | b"include" | b"foreach" | b"unless" | b"until" | b"SELECT"
+            | b"INSERT" | b"UPDATE" | b"DELETE" | b"CREATE"
+    )
+}
 
 /// Upper-case SQL clause words: at the start of a line they mark a SQL statement's lines,
 /// which often carry no punctuation at all (`FROM wafers w`).
-const SQL_CLAUSES: &[&[u8]] = &[
-    b"SELECT",
-    b"FROM",
-    b"WHERE",
-    b"JOIN",
-    b"LEFT",
-    b"RIGHT",
-    b"INNER",
-    b"OUTER",
-    b"FULL",
-    b"GROUP",
-    b"ORDER",
-    b"HAVING",
-    b"VALUES",
-    b"SET",
-    b"UNION",
-    b"LIMIT",
-    b"INSERT",
-    b"UPDATE",
-    b"DELETE",
-    b"CREATE",
-    b"ALTER",
-    b"DROP",
-    b"AND",
-    b"OR",
-    b"ON",
-    b"WITH",
-    b"CASE",
-    b"WHEN",
-    b"ELSE",
-    b"END",
-    b"RETURNING",
-    b"OFFSET",
-];
+fn is_sql_clause(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"SELECT" | b"FROM" | b"WHERE" | b"JOIN" | b"LEFT" | b"RIGHT" | b"INNER" | b"OUTER" | b"FULL" | b"GROUP"
+            | b"ORDER" | b"HAVING" | b"VALUES" | b"SET" | b"UNION" | b"LIMIT" | b"INSERT" | b"UPDATE" | b"DELETE"
+            | b"CREATE" | b"ALTER" | b"DROP" | b"AND" | b"OR" | b"ON" | b"WITH" | b"CASE" | b"WHEN" | b"ELSE"
+            | b"END" | b"RETURNING" | b"OFFSET"
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LineKind {
@@ -242,8 +147,8 @@ impl CodeDetector {
     }
 
     /// Findings for every code region of at least `min_lines` lines.
-    pub(crate) fn findings(&self, hay: &[u8]) -> Vec<Finding> {
-        self.regions(hay)
+    pub(crate) fn findings(&self, hay: &[u8], features: &Features) -> Vec<Finding> {
+        self.regions_with(hay, features)
             .into_iter()
             .filter(|r| r.lines >= self.min_lines)
             .map(|r| {
@@ -268,143 +173,117 @@ impl CodeDetector {
 
     /// Every code region, of any length.
     pub fn regions(&self, hay: &[u8]) -> Vec<CodeRegion> {
+        self.regions_with(hay, &Features::scan(hay))
+    }
+
+    /// Every code region, using the feature flags the engine already computed.
+    ///
+    /// Only lines inside 64-byte blocks that hold code punctuation (`;{}=(`) can seed a region;
+    /// a region then grows in both directions over code, weak and blank lines, and ends at two
+    /// prose lines in a row. On prose this touches a handful of lines; on code every line is
+    /// classified once.
+    pub(crate) fn regions_with(&self, hay: &[u8], features: &Features) -> Vec<CodeRegion> {
         let mut out = Vec::new();
-        // Line table: (start, end) without the newline.
-        let mut lines: Vec<(usize, usize)> = Vec::new();
-        let mut s = 0;
-        for nl in memchr::memchr_iter(b'\n', hay) {
-            lines.push((s, nl));
-            s = nl + 1;
-        }
-        if s < hay.len() {
-            lines.push((s, hay.len()));
-        }
-        // Fast exit: prose with no code punctuation at all.
-        if memchr::memchr3(b';', b'{', b'=', hay).is_none()
-            && memchr::memchr3(b'(', b':', b'#', hay).is_none()
-        {
+        if !features.any(F_CODE) && memchr::memmem::find(hay, b"```").is_none() && memchr::memmem::find(hay, b"~~~").is_none() {
             return out;
         }
+        let lines = LineTable::new(hay);
+        let n = lines.len();
+        let mut kinds: Vec<Option<LineKind>> = vec![None; n];
+        let mut kind = |i: usize| -> LineKind { *kinds[i].get_or_insert_with(|| classify(lines.trimmed(hay, i))) };
+
+        // Fenced blocks first: they are regions by declaration.
+        let mut fenced = vec![false; n];
         let mut i = 0;
-        while i < lines.len() {
-            let (ls, le) = lines[i];
-            let line = trim(&hay[ls..le]);
-            if let Some(info) = fence_open(line) {
-                // A fenced block: everything up to the closing fence.
-                let mut j = i + 1;
-                while j < lines.len() && fence_open(trim(&hay[lines[j].0..lines[j].1])).is_none() {
-                    j += 1;
-                }
-                let body = &lines[i + 1..j.min(lines.len())];
-                let code_lines = body
-                    .iter()
-                    .filter(|(a, b)| classify(&hay[*a..*b]) == LineKind::Code)
-                    .count() as u32;
-                let nonblank = body
-                    .iter()
-                    .filter(|(a, b)| !trim(&hay[*a..*b]).is_empty())
-                    .count() as u32;
-                let declared = self.fences.get(&info.to_ascii_lowercase()).copied();
-                let prose_fence = matches!(
-                    info.to_ascii_lowercase().as_str(),
-                    "text" | "txt" | "markdown" | "md" | "plain" | "json" | "yaml" | "csv"
-                );
-                if nonblank > 0
-                    && !body.is_empty()
-                    && !prose_fence
-                    && (declared.is_some() || code_lines * 10 >= nonblank * 4)
-                {
-                    let start = body[0].0;
-                    let end = body[body.len() - 1].1;
-                    let language = declared
-                        .map(|l| self.ids[l as usize].clone())
-                        .or_else(|| self.language(&hay[start..end]));
-                    out.push(CodeRegion {
-                        start,
-                        end,
-                        lines: nonblank,
-                        code_lines: code_lines.max(nonblank * u32::from(declared.is_some())),
-                        language,
-                    });
-                }
-                i = j + 1;
-                continue;
-            }
-            if classify(line) != LineKind::Code {
+        while i < n {
+            let Some(info) = fence_open(lines.trimmed(hay, i)) else {
                 i += 1;
                 continue;
-            }
-            // Grow a region from here, first taking in weak lines just above (`package main`,
-            // `@Override`, a doc comment).
-            let mut first = i;
-            let mut k = i;
-            while k > 0 && i - k < 4 {
-                let prev = trim(&hay[lines[k - 1].0..lines[k - 1].1]);
-                let free = out
-                    .last()
-                    .is_none_or(|r: &CodeRegion| r.end < lines[k - 1].0);
-                match classify(prev) {
-                    LineKind::Blank if free => k -= 1,
-                    LineKind::Weak if free && fence_open(prev).is_none() => {
-                        k -= 1;
-                        first = k;
-                    }
-                    _ => break,
-                }
-            }
-            let mut last = i;
-            let mut code_lines = 1u32;
-            let above = (first..i)
-                .filter(|&k| !trim(&hay[lines[k].0..lines[k].1]).is_empty())
-                .count() as u32;
-            let mut nonblank = 1 + above;
-            let mut weak_lines = above;
-            let mut gap = 0;
+            };
             let mut j = i + 1;
-            while j < lines.len() {
-                let l = trim(&hay[lines[j].0..lines[j].1]);
-                if fence_open(l).is_some() {
-                    break;
+            while j < n && fence_open(lines.trimmed(hay, j)).is_none() {
+                j += 1;
+            }
+            for f in fenced.iter_mut().take((j + 1).min(n)).skip(i) {
+                *f = true;
+            }
+            let body = (i + 1)..j.min(n);
+            let nonblank = body.clone().filter(|&k| !lines.trimmed(hay, k).is_empty()).count() as u32;
+            let code_lines = body.clone().filter(|&k| kind(k) == LineKind::Code).count() as u32;
+            let lower = info.to_ascii_lowercase();
+            let declared = self.fences.get(&lower).copied();
+            let prose_fence = matches!(lower.as_str(), "text" | "txt" | "markdown" | "md" | "plain" | "json" | "yaml" | "csv");
+            if nonblank > 0 && !prose_fence && (declared.is_some() || code_lines * 10 >= nonblank * 4) {
+                let (start, end) = (lines.start(body.start), lines.end(body.end - 1));
+                let language = declared.map(|l| self.ids[l as usize].clone()).or_else(|| self.language(&hay[start..end]));
+                let code_lines = if declared.is_some() { nonblank } else { code_lines };
+                out.push(CodeRegion { start, end, lines: nonblank, code_lines, language });
+            }
+            i = j + 1;
+        }
+
+        // Unfenced regions, seeded from flagged blocks.
+        let mut floor = 0usize; // first line not yet part of a region
+        let mut seed_lines: Vec<usize> = Vec::new();
+        for b in features.blocks(F_CODE) {
+            let (bs, be) = (b * BLOCK, ((b + 1) * BLOCK).min(hay.len()));
+            let (l0, l1) = (lines.line_of(bs), lines.line_of(be.saturating_sub(1)));
+            for l in l0..=l1 {
+                if seed_lines.last() != Some(&l) {
+                    seed_lines.push(l);
                 }
-                match classify(l) {
-                    LineKind::Blank => {}
-                    LineKind::Code => {
-                        code_lines += 1;
-                        nonblank += 1 + gap;
-                        gap = 0;
-                        last = j;
+            }
+        }
+        for seed in seed_lines {
+            if seed < floor || fenced[seed] || kind(seed) != LineKind::Code {
+                continue;
+            }
+            let (mut first, mut last) = (seed, seed);
+            let (mut code_lines, mut weak_lines, mut nonblank) = (1u32, 0u32, 1u32);
+            // Backward, then forward: absorb code and weak lines, skip blanks, allow one prose
+            // line between.
+            for forward in [false, true] {
+                let mut gap = 0u32;
+                let mut k = seed;
+                loop {
+                    let next = if forward { k + 1 } else { k.wrapping_sub(1) };
+                    if (forward && next >= n) || (!forward && (k == 0 || next < floor)) || fenced[next] {
+                        break;
                     }
-                    LineKind::Weak => {
-                        weak_lines += 1;
-                        nonblank += 1 + gap;
-                        gap = 0;
-                        last = j;
-                    }
-                    LineKind::Other => {
-                        // Closing lines like `end`, `)` or a lone identifier are part of code;
-                        // two prose lines in a row end the region.
-                        gap += 1;
-                        if gap >= 2 {
-                            break;
+                    k = next;
+                    match kind(k) {
+                        LineKind::Blank => {}
+                        LineKind::Code | LineKind::Weak => {
+                            if kind(k) == LineKind::Code {
+                                code_lines += 1;
+                            } else {
+                                weak_lines += 1;
+                            }
+                            nonblank += 1 + gap;
+                            gap = 0;
+                            if forward {
+                                last = k;
+                            } else {
+                                first = k;
+                            }
+                        }
+                        LineKind::Other => {
+                            gap += 1;
+                            if gap >= 2 {
+                                break;
+                            }
                         }
                     }
                 }
-                j += 1;
             }
+            floor = last + 1;
             if code_lines >= 2 && (code_lines + weak_lines) * 10 >= nonblank * 6 {
-                let start = lines[first].0;
-                let end = lines[last].1;
+                let (start, end) = (lines.start(first), lines.end(last));
                 let language = self.language(&hay[start..end]);
-                out.push(CodeRegion {
-                    start,
-                    end,
-                    lines: (last - first + 1) as u32,
-                    code_lines,
-                    language,
-                });
+                out.push(CodeRegion { start, end, lines: (last - first + 1) as u32, code_lines, language });
             }
-            i = last + 1;
         }
+        out.sort_by_key(|r| r.start);
         out
     }
 
@@ -440,6 +319,41 @@ impl CodeDetector {
     }
 }
 
+/// Line starts and ends (without the newline) of a text.
+struct LineTable {
+    starts: Vec<usize>,
+    ends: Vec<usize>,
+}
+
+impl LineTable {
+    fn new(hay: &[u8]) -> LineTable {
+        let mut starts = vec![0];
+        let mut ends = Vec::new();
+        for nl in memchr::memchr_iter(b'\n', hay) {
+            ends.push(nl);
+            starts.push(nl + 1);
+        }
+        ends.push(hay.len());
+        LineTable { starts, ends }
+    }
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+    fn start(&self, i: usize) -> usize {
+        self.starts[i]
+    }
+    fn end(&self, i: usize) -> usize {
+        self.ends[i]
+    }
+    fn trimmed<'h>(&self, hay: &'h [u8], i: usize) -> &'h [u8] {
+        trim(&hay[self.starts[i]..self.ends[i]])
+    }
+    /// The line holding byte `pos`.
+    fn line_of(&self, pos: usize) -> usize {
+        self.starts.partition_point(|&s| s <= pos).saturating_sub(1)
+    }
+}
+
 fn trim(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     line.trim_ascii()
@@ -456,6 +370,22 @@ fn fence_open(line: &[u8]) -> Option<String> {
         .unwrap_or(info.len());
     Some(String::from_utf8_lossy(&info[..word_end]).into_owned())
 }
+
+/// 0: letter, digit, `_` or non-ASCII; 1: space; 2: any other symbol.
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [2u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 {
+            t[i] = 0;
+        } else if b == b' ' || b == b'\t' {
+            t[i] = 1;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Decides whether one (trimmed) line looks like code.
 fn classify(t: &[u8]) -> LineKind {
@@ -508,11 +438,11 @@ fn classify(t: &[u8]) -> LineKind {
         .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b';'))
         .unwrap_or(t.len());
     let first_word = &t[..first_word_end];
-    let starts_statement = STATEMENT_STARTS.contains(&first_word);
+    let starts_statement = starts_statement(first_word);
     if starts_statement {
         score += 2;
     }
-    if SQL_CLAUSES.contains(&first_word) && first_word.len() < t.len() {
+    if is_sql_clause(first_word) && first_word.len() < t.len() {
         score += 3;
     }
     if last == b':' && starts_statement {
@@ -523,44 +453,28 @@ fn classify(t: &[u8]) -> LineKind {
     let mut symbols = 0;
     let mut words = 1;
     let mut assign = false;
+    let mut prev = 0u8;
     for w in 0..t.len() {
         let b = t[w];
-        if !(b.is_ascii_alphanumeric() || b == b' ' || b >= 0x80) {
-            symbols += 1;
-        }
-        if b == b' ' {
-            words += 1;
-        }
-        if w + 1 < t.len() {
-            let pair = [b, t[w + 1]];
-            if matches!(
-                &pair,
-                b"=="
-                    | b"!="
-                    | b"->"
-                    | b"=>"
-                    | b"::"
-                    | b":="
-                    | b"&&"
-                    | b"||"
-                    | b"+="
-                    | b"-="
-                    | b"<="
-                    | b">="
-                    | b"++"
-                    | b"<<"
-                    | b">>"
-                    | b"//"
-            ) {
-                ops += 1;
-            }
-            if t[w + 1] == b'(' && (b.is_ascii_alphanumeric() || b == b'_') {
-                calls += 1;
+        match BYTE_CLASS[b as usize] {
+            // Letters, digits and non-ASCII: the common case, nothing to look at.
+            0 => {}
+            1 => words += 1,
+            _ => {
+                symbols += 1;
+                let next = t.get(w + 1).copied().unwrap_or(0);
+                if matches!(&[b, next], b"==" | b"!=" | b"->" | b"=>" | b"::" | b":=" | b"&&" | b"||" | b"+=" | b"-=" | b"<=" | b">=" | b"++" | b"<<" | b">>" | b"//") {
+                    ops += 1;
+                }
+                if b == b'(' && BYTE_CLASS[prev as usize] == 0 && prev != 0 {
+                    calls += 1;
+                }
+                if b == b'=' && prev == b' ' && next == b' ' {
+                    assign = true;
+                }
             }
         }
-        if b == b'=' && w > 0 && w + 1 < t.len() && t[w - 1] == b' ' && t[w + 1] == b' ' {
-            assign = true;
-        }
+        prev = b;
     }
     score += 2 * ops.min(2) + calls.min(2) + i32::from(assign);
     let ratio = symbols as f32 / t.len() as f32;

@@ -18,9 +18,9 @@ use crate::encoded;
 use crate::features::{Features, F_ESCAPE, F_HIGH};
 use crate::keywords::KeywordIndex;
 use crate::mask::{preview, shannon_entropy};
-use crate::normalize::normalize;
+use crate::normalize::{normalize, suspicious_windows};
 use crate::rules::{
-    compile, contains_any_ci, parse_pack, Allowlist, Rule, BUILTIN_ALLOWLIST, BUILTIN_PACKS,
+    compile, parse_pack, Allowlist, Rule, BUILTIN_ALLOWLIST, BUILTIN_PACKS,
 };
 use crate::spec::{AllowlistSpec, DictionarySpec, RuleSpec, Trigger};
 use crate::{dictionary, Error};
@@ -92,6 +92,11 @@ pub struct Engine {
     digit_rules: Vec<u32>,
     at_rules: Vec<u32>,
     token_rules: Vec<u32>,
+    /// For token-triggered rules: one automaton over all their `requires` literals, and for
+    /// each literal the rules it selects. Rules without literals run on every token run.
+    token_literals: Option<aho_corasick::AhoCorasick>,
+    token_literal_rules: Vec<Vec<u32>>,
+    token_unconditional: Vec<u32>,
     allowlist: Allowlist,
     code: Option<CodeDetector>,
     hashed: Vec<HashedDictionary>,
@@ -230,6 +235,36 @@ impl Engine {
         }
         let keywords =
             KeywordIndex::new(&keyword_list).map_err(|e| Error::Keywords(e.to_string()))?;
+        let mut literal_list: Vec<String> = Vec::new();
+        let mut token_literal_rules: Vec<Vec<u32>> = Vec::new();
+        let mut token_unconditional = Vec::new();
+        for &r in &token_rules {
+            let spec = &rules[r as usize].spec;
+            if spec.requires.is_empty() {
+                token_unconditional.push(r);
+            }
+            for lit in &spec.requires {
+                let lit = lit.to_ascii_lowercase();
+                match literal_list.iter().position(|l| *l == lit) {
+                    Some(i) => token_literal_rules[i].push(r),
+                    None => {
+                        literal_list.push(lit);
+                        token_literal_rules.push(vec![r]);
+                    }
+                }
+            }
+        }
+        let token_literals = if literal_list.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(&literal_list)
+                    .map_err(|e| Error::Keywords(e.to_string()))?,
+            )
+        };
         let code = (config.code_min_lines > 0)
             .then(|| CodeDetector::new(config.code_min_lines))
             .transpose()?;
@@ -240,6 +275,9 @@ impl Engine {
             digit_rules,
             at_rules,
             token_rules,
+            token_literals,
+            token_literal_rules,
+            token_unconditional,
             allowlist,
             code,
             hashed,
@@ -288,11 +326,12 @@ impl Engine {
     /// Scans bytes that may not be valid UTF-8 (a binary file, a broken body). Invalid
     /// sequences are treated as opaque bytes; nothing panics.
     pub fn scan_bytes(&self, hay: &[u8]) -> Vec<Finding> {
+        let features = Features::scan(hay);
         let mut raws = Vec::new();
-        self.scan_layers(hay, 0, &mut raws);
+        self.scan_layers(hay, &features, 0, &mut raws);
         let mut findings = self.resolve(raws);
         if let Some(code) = &self.code {
-            findings.extend(code.findings(hay));
+            findings.extend(code.findings(hay, &features));
         }
         for d in &self.hashed {
             findings.extend(d.findings(hay));
@@ -306,21 +345,21 @@ impl Engine {
         findings
     }
 
-    fn scan_layers(&self, hay: &[u8], depth: u8, out: &mut Vec<Raw>) {
-        let features = Features::scan(hay);
+    fn scan_layers(&self, hay: &[u8], features: &Features, depth: u8, out: &mut Vec<Raw>) {
         let first = out.len();
-        self.scan_plain(hay, &features, out);
+        self.scan_plain(hay, features, out);
         let found_plain = out.len() - first;
 
-        if let Some(norm) = normalize(hay, features.any(F_HIGH), features.any(F_ESCAPE)) {
+        for (ws, we) in suspicious_windows(hay, features.any(F_HIGH), features.any(F_ESCAPE), 256) {
+            let window = &hay[ws..we];
+            let Some(norm) = normalize(window, true, true) else { continue };
             let nf = Features::scan(&norm.text);
             let mut extra = Vec::new();
             self.scan_plain(&norm.text, &nf, &mut extra);
             for mut r in extra {
                 let (s, e) = norm.original_span(r.start, r.end);
-                let dup = out[first..first + found_plain]
-                    .iter()
-                    .any(|o| o.rule == r.rule && o.start < e && s < o.end);
+                let (s, e) = (s + ws, e + ws);
+                let dup = out[first..first + found_plain].iter().any(|o| o.rule == r.rule && o.start < e && s < o.end);
                 if !dup {
                     r.start = s;
                     r.end = e;
@@ -341,7 +380,7 @@ impl Engine {
                 }
                 budget -= decoded.len();
                 let mut inner = Vec::new();
-                self.scan_layers(&decoded, depth + 1, &mut inner);
+                self.scan_layers(&decoded, &Features::scan(&decoded), depth + 1, &mut inner);
                 for mut r in inner {
                     let (s, e) = encoded::encoded_span(rs, re - rs, r.start, r.end);
                     r.start = s;
@@ -370,6 +409,24 @@ impl Engine {
     /// Stages 1-4 on one buffer.
     fn scan_plain(&self, hay: &[u8], features: &Features, out: &mut Vec<Raw>) {
         let len = hay.len();
+        // Per scan: whether each rule's `requires` words occur anywhere in the text, decided
+        // the first time the rule is triggered. A rule whose words are absent skips all windows.
+        let required_present: Vec<std::cell::Cell<u8>> = (0..self.rules.len()).map(|_| std::cell::Cell::new(2)).collect();
+        let confirm = |r: u32, s: usize, e: usize, out: &mut Vec<Raw>| {
+            let rule = &self.rules[r as usize];
+            // Keyword-triggered rules already run on narrow windows; the whole-text check
+            // pays only for rules that digits, `@` or tokens trigger all over a text.
+            if !rule.requires.is_empty() && rule.trigger != Trigger::Keywords {
+                let cell = &required_present[r as usize];
+                if cell.get() == 2 {
+                    cell.set(u8::from(rule.requires.found_in(hay)));
+                }
+                if cell.get() == 0 {
+                    return;
+                }
+            }
+            self.confirm(r, hay, s, e, out);
+        };
         let mut windows: Vec<(u32, usize, usize)> = Vec::new();
         if self.config.disable_prefilter {
             windows.extend((0..self.rules.len() as u32).map(|r| (r, 0, len)));
@@ -384,32 +441,51 @@ impl Engine {
                     ));
                 }
             }
+            // Feature-triggered windows are confirmed at once: each trigger's window is widened
+            // once and shared by every rule of that trigger; overlapping windows may find the
+            // same match twice, which `resolve` removes.
             if !self.digit_rules.is_empty() {
                 for c in features.digit_clusters(hay) {
+                    let (ws, we) = widen(hay, c.start.saturating_sub(8), (c.end + 8).min(len));
                     for &r in &self.digit_rules {
                         let rule = &self.rules[r as usize];
                         if c.digits >= rule.min_digits {
-                            windows.push((
-                                r,
-                                c.start.saturating_sub(rule.before),
-                                (c.end + rule.after).min(len),
-                            ));
+                            let (s, e) = if rule.before > 8 || rule.after > 8 {
+                                widen(hay, c.start.saturating_sub(rule.before), (c.end + rule.after).min(len))
+                            } else {
+                                (ws, we)
+                            };
+                            confirm(r, s, e, out);
                         }
                     }
                 }
             }
             if !self.at_rules.is_empty() {
                 for at in features.at_signs(hay) {
+                    let (ws, we) = widen(hay, at, (at + 1).min(len));
                     for &r in &self.at_rules {
-                        windows.push((r, at, (at + 1).min(len)));
+                        confirm(r, ws, we, out);
                     }
                 }
             }
             if !self.token_rules.is_empty() {
+                let mut selected: Vec<u32> = Vec::new();
                 for (s, e) in features.token_runs(hay) {
-                    for &r in &self.token_rules {
+                    selected.clear();
+                    selected.extend_from_slice(&self.token_unconditional);
+                    if let Some(ac) = &self.token_literals {
+                        // The literals sit in the run or just before it (`pat…` of `pat….hex`).
+                        let from = s.saturating_sub(48);
+                        for m in ac.find_overlapping_iter(&hay[from..e]) {
+                            selected.extend_from_slice(&self.token_literal_rules[m.pattern().as_usize()]);
+                        }
+                    }
+                    selected.sort_unstable();
+                    selected.dedup();
+                    for &r in &selected {
                         let rule = &self.rules[r as usize];
-                        windows.push((r, s.saturating_sub(rule.before), (e + rule.after).min(len)));
+                        let (ws, we) = widen(hay, s.saturating_sub(rule.before), (e + rule.after).min(len));
+                        self.confirm(r, hay, ws, we, out);
                     }
                 }
             }
@@ -431,14 +507,14 @@ impl Engine {
             }
         }
         for (r, ws, we) in merged {
-            self.confirm(r, hay, ws, we, out);
+            confirm(r, ws, we, out);
         }
     }
 
     fn confirm(&self, r: u32, hay: &[u8], ws: usize, we: usize, out: &mut Vec<Raw>) {
         let rule = &self.rules[r as usize];
         let window = &hay[ws..we];
-        if !rule.requires.is_empty() && !contains_any_ci(window, &rule.requires) {
+        if !rule.requires.is_empty() && !rule.requires.found_in(window) {
             return;
         }
         if rule.secret_group == 0 {
@@ -493,7 +569,7 @@ impl Engine {
         if is_secret && self.allowlist.allows(value) {
             return;
         }
-        if !rule.allow_stop.is_empty() && contains_any_ci(value, &rule.allow_stop) {
+        if rule.allow_stop.found_in(value) {
             return;
         }
         if rule.allow_re.iter().any(|re| re.is_match(value)) {
@@ -512,7 +588,7 @@ impl Engine {
         let mut confidence = rule.confidence;
         if let Some(ctx) = &rule.context {
             let around = &hay[ms.saturating_sub(ctx.window)..(me + ctx.window).min(hay.len())];
-            let present = contains_any_ci(around, &ctx.words);
+            let present = ctx.words.found_in(around);
             if ctx.require && !present {
                 return;
             }
@@ -523,8 +599,7 @@ impl Engine {
         if is_secret && !self.allowlist.negative_context.is_empty() {
             let before = &hay[ms.saturating_sub(40)..ms];
             let after = &hay[me..(me + 40).min(hay.len())];
-            if contains_any_ci(before, &self.allowlist.negative_context)
-                || contains_any_ci(after, &self.allowlist.negative_context)
+            if self.allowlist.negative_context.found_in(before) || self.allowlist.negative_context.found_in(after)
             {
                 confidence -= 0.3;
             }

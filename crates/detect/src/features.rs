@@ -93,7 +93,7 @@ impl Features {
     }
 
     /// Indexes of blocks carrying `flag`.
-    fn blocks(&self, flag: u8) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn blocks(&self, flag: u8) -> impl Iterator<Item = usize> + '_ {
         self.flags
             .iter()
             .enumerate()

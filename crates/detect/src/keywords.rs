@@ -97,21 +97,18 @@ impl KeywordIndex {
             Err(_) => return out,
         };
         let mut s = [start; STRIPES];
-        // Interleaved walk over the common length.
-        for k in 0..walk_len {
-            let b0 = hay[walk_start[0] + k];
-            let b1 = hay[walk_start[1] + k];
-            let b2 = hay[walk_start[2] + k];
-            let b3 = hay[walk_start[3] + k];
+        // Interleaved walk over the common length, on four equal slices (no bounds checks in
+        // the loop).
+        let h0 = &hay[walk_start[0]..walk_start[0] + walk_len];
+        let h1 = &hay[walk_start[1]..walk_start[1] + walk_len];
+        let h2 = &hay[walk_start[2]..walk_start[2] + walk_len];
+        let h3 = &hay[walk_start[3]..walk_start[3] + walk_len];
+        for (k, (((&b0, &b1), &b2), &b3)) in h0.iter().zip(h1).zip(h2).zip(h3).enumerate() {
             s[0] = dfa.next_state(Anchored::No, s[0], b0);
             s[1] = dfa.next_state(Anchored::No, s[1], b1);
             s[2] = dfa.next_state(Anchored::No, s[2], b2);
             s[3] = dfa.next_state(Anchored::No, s[3], b3);
-            if dfa.is_special(s[0])
-                | dfa.is_special(s[1])
-                | dfa.is_special(s[2])
-                | dfa.is_special(s[3])
-            {
+            if dfa.is_special(s[0]) | dfa.is_special(s[1]) | dfa.is_special(s[2]) | dfa.is_special(s[3]) {
                 for (i, &sid) in s.iter().enumerate() {
                     if dfa.is_match(sid) {
                         let end = walk_start[i] + k + 1;

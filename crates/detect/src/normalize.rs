@@ -214,6 +214,66 @@ pub(crate) fn normalize(hay: &[u8], has_high: bool, has_escape: bool) -> Option<
     })
 }
 
+/// Windows of `hay` that hold something the normaliser would change (an invisible character,
+/// a homoglyph, a compatibility form, an escape), each widened by `reach` bytes to whitespace
+/// and merged. Only these are normalised and scanned again, so one odd character in a large
+/// file costs a small window, not a second pass over the file.
+pub(crate) fn suspicious_windows(hay: &[u8], has_high: bool, has_escape: bool, reach: usize) -> Vec<(usize, usize)> {
+    let mut points: Vec<usize> = Vec::new();
+    if has_escape {
+        points.extend(memchr::memchr2_iter(b'\\', b'%', hay).filter(|&i| parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some()));
+    }
+    if has_high {
+        let mut i = 0;
+        while i < hay.len() {
+            if hay[i] < 0x80 {
+                i += 1;
+                continue;
+            }
+            let rest = &hay[i..hay.len().min(i + 4)];
+            let c = match std::str::from_utf8(rest) {
+                Ok(s) => s.chars().next(),
+                Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).ok().and_then(|s| s.chars().next()),
+            };
+            match c {
+                Some(c) => {
+                    if is_invisible(c) || homoglyph(c).is_some() || nfkc_may_change(c) {
+                        points.push(i);
+                    }
+                    i += c.len_utf8();
+                }
+                None => {
+                    points.push(i);
+                    i += 1;
+                }
+            }
+        }
+    }
+    points.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for p in points {
+        let mut s = p.saturating_sub(reach);
+        while s > 0 && !hay[s - 1].is_ascii_whitespace() && p - s < 2 * reach {
+            s -= 1;
+        }
+        let mut e = (p + reach).min(hay.len());
+        while e < hay.len() && !hay[e].is_ascii_whitespace() && e - p < 2 * reach {
+            e += 1;
+        }
+        while s > 0 && (hay[s] as i8) < -0x40 {
+            s -= 1;
+        }
+        while e < hay.len() && (hay[e] as i8) < -0x40 {
+            e += 1;
+        }
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
 fn has_any_escape(hay: &[u8]) -> bool {
     memchr::memchr2_iter(b'\\', b'%', hay)
         .any(|i| parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some())

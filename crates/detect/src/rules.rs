@@ -6,6 +6,7 @@ use crate::spec::{AllowlistSpec, ContextMode, PackSpec, PreviewStyle, RuleSpec, 
 use crate::validate::Validator;
 use crate::Error;
 use leakguard_types::{Category, Severity};
+use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 use regex::bytes::{Regex, RegexBuilder};
 use std::sync::Arc;
@@ -66,9 +67,53 @@ pub fn parse_pack(name: &str, text: &str) -> Result<PackSpec, Error> {
     })
 }
 
+/// A set of literals matched ASCII case-insensitively, without allocating per check.
+#[derive(Debug, Clone)]
+pub(crate) struct WordSet(Option<AhoCorasick>, Vec<u8>, Vec<Finder<'static>>);
+
+impl WordSet {
+    pub(crate) fn new<S: AsRef<str>>(words: &[S]) -> WordSet {
+        if words.is_empty() {
+            return WordSet(None, Vec::new(), Vec::new());
+        }
+        // Let the crate pick its automaton: it adds a rare-byte or Teddy prefilter, which
+        // matters when a set is run over a whole text.
+        let ac = AhoCorasick::builder().ascii_case_insensitive(true).build(words.iter().map(|w| w.as_ref().as_bytes())).ok();
+        // All single non-letter bytes (`:`, `.`, `-`): memchr is faster than any automaton.
+        let bytes: Vec<u8> = if words.iter().all(|w| w.as_ref().len() == 1 && !w.as_ref().as_bytes()[0].is_ascii_alphabetic()) {
+            words.iter().map(|w| w.as_ref().as_bytes()[0]).collect()
+        } else {
+            Vec::new()
+        };
+        // A few words without ASCII letters (`로`, `길`, `社外秘`): case does not apply, and
+        // SIMD substring search beats an automaton.
+        let exact: Vec<Finder<'static>> = if words.len() <= 4 && words.iter().all(|w| !w.as_ref().bytes().any(|b| b.is_ascii_alphabetic())) {
+            words.iter().map(|w| Finder::new(w.as_ref().as_bytes()).into_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        WordSet(ac, bytes, exact)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// True if any word occurs in `hay`.
+    pub(crate) fn found_in(&self, hay: &[u8]) -> bool {
+        match self.1.as_slice() {
+            [a] => memchr::memchr(*a, hay).is_some(),
+            [a, b] => memchr::memchr2(*a, *b, hay).is_some(),
+            [a, b, c] => memchr::memchr3(*a, *b, *c, hay).is_some(),
+            _ if !self.2.is_empty() => self.2.iter().any(|f| f.find(hay).is_some()),
+            _ => self.0.as_ref().is_some_and(|ac| ac.is_match(hay)),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Context {
-    pub words: Vec<Finder<'static>>,
+    pub words: WordSet,
     pub require: bool,
     pub window: usize,
 }
@@ -87,9 +132,9 @@ pub(crate) struct Rule {
     pub entropy: Option<f32>,
     pub trigger: Trigger,
     pub min_digits: u32,
-    pub requires: Vec<Finder<'static>>,
+    pub requires: WordSet,
     pub context: Option<Context>,
-    pub allow_stop: Vec<Finder<'static>>,
+    pub allow_stop: WordSet,
     pub allow_re: Vec<Regex>,
     pub before: usize,
     pub after: usize,
@@ -115,10 +160,6 @@ pub(crate) fn build_regex(pattern: &str, unicode: bool) -> Result<Regex, regex::
         .size_limit(32 << 20)
         .dfa_size_limit(8 << 20)
         .build()
-}
-
-fn lower_finder(word: &str) -> Finder<'static> {
-    Finder::new(word.to_ascii_lowercase().as_bytes()).into_owned()
 }
 
 pub(crate) fn compile(
@@ -198,7 +239,7 @@ pub(crate) fn compile(
         None => None,
         Some(c) if c.words.is_empty() => return Err(rule_err(id, "context.words", "is empty")),
         Some(c) => Some(Context {
-            words: c.words.iter().map(|w| lower_finder(w)).collect(),
+            words: WordSet::new(&c.words),
             require: c.mode == ContextMode::Require,
             window: c.window.unwrap_or(80),
         }),
@@ -235,14 +276,9 @@ pub(crate) fn compile(
         entropy: spec.entropy,
         trigger,
         min_digits: spec.min_digits.unwrap_or(1),
-        requires: spec.requires.iter().map(|w| lower_finder(w)).collect(),
+        requires: WordSet::new(&spec.requires),
         context,
-        allow_stop: spec
-            .allow
-            .stopwords
-            .iter()
-            .map(|w| lower_finder(w))
-            .collect(),
+        allow_stop: WordSet::new(&spec.allow.stopwords),
         allow_re,
         before: window.map_or(def_before, |w| w.before),
         after: window.map_or(def_after, |w| w.after),
@@ -254,12 +290,12 @@ pub(crate) fn compile(
 }
 
 /// The compiled global allowlist.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Allowlist {
     documented: std::collections::HashSet<Vec<u8>>,
     sample_markers: Vec<Finder<'static>>,
     placeholders: Vec<Regex>,
-    pub negative_context: Vec<Finder<'static>>,
+    pub negative_context: WordSet,
 }
 
 impl Allowlist {
@@ -284,11 +320,7 @@ impl Allowlist {
                 .map(|m| Finder::new(m.as_bytes()).into_owned())
                 .collect(),
             placeholders,
-            negative_context: spec
-                .negative_context
-                .iter()
-                .map(|w| lower_finder(w))
-                .collect(),
+            negative_context: WordSet::new(&spec.negative_context),
         })
     }
 
@@ -314,11 +346,3 @@ impl Allowlist {
     }
 }
 
-/// True if any of `finders` occurs in `hay`, compared in ASCII lowercase.
-pub(crate) fn contains_any_ci(hay: &[u8], finders: &[Finder<'static>]) -> bool {
-    if finders.is_empty() {
-        return false;
-    }
-    let lower: Vec<u8> = hay.iter().map(u8::to_ascii_lowercase).collect();
-    finders.iter().any(|f| f.find(&lower).is_some())
-}
