@@ -27,7 +27,10 @@ pub fn run(engine: &Engine, source: &Path) -> Result<ExitCode> {
     let reader: Box<dyn BufRead> = if source.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(std::io::BufReader::new(std::fs::File::open(source).with_context(|| format!("cannot open {}", source.display()))?))
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(source)
+                .with_context(|| format!("cannot open {}", source.display()))?,
+        ))
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -61,7 +64,10 @@ pub fn run(engine: &Engine, source: &Path) -> Result<ExitCode> {
     })
 }
 
-type LineResult = std::result::Result<(serde_json::Value, Vec<leakguard_types::Finding>), (serde_json::Value, anyhow::Error)>;
+type LineResult = std::result::Result<
+    (serde_json::Value, Vec<leakguard_types::Finding>),
+    (serde_json::Value, anyhow::Error),
+>;
 
 fn handle(engine: &Engine, line: &str) -> LineResult {
     let input: Input = serde_json::from_str(line).map_err(|e| (serde_json::Value::Null, anyhow::anyhow!("not a JSON object {{\"id\",\"text\"}} or {{\"id\",\"data_b64\",\"content_encoding\"}}: {e}")))?;
@@ -69,11 +75,22 @@ fn handle(engine: &Engine, line: &str) -> LineResult {
     let findings = match (input.text, input.data_b64) {
         (Some(text), None) => engine.scan(&text),
         (None, Some(b64)) => {
-            let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| (id.clone(), anyhow::anyhow!("data_b64 is not base64: {e}")))?;
-            let body = decode(&raw, input.content_encoding.as_deref().unwrap_or("identity")).map_err(|e| (id.clone(), e))?;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| (id.clone(), anyhow::anyhow!("data_b64 is not base64: {e}")))?;
+            let body = decode(
+                &raw,
+                input.content_encoding.as_deref().unwrap_or("identity"),
+            )
+            .map_err(|e| (id.clone(), e))?;
             engine.scan_bytes(&body)
         }
-        _ => return Err((id, anyhow::anyhow!("give exactly one of `text` or `data_b64`"))),
+        _ => {
+            return Err((
+                id,
+                anyhow::anyhow!("give exactly one of `text` or `data_b64`"),
+            ))
+        }
     };
     Ok((id, findings))
 }
@@ -89,7 +106,15 @@ pub fn decode(raw: &[u8], encoding: &str) -> Result<Vec<u8>> {
         other => anyhow::bail!("content_encoding `{other}` is not supported; expected identity, gzip, deflate, br or zstd"),
     };
     let mut out = Vec::new();
-    reader.by_ref().take(MAX_DECODED + 1).read_to_end(&mut out).with_context(|| format!("{encoding} body is corrupt"))?;
-    anyhow::ensure!(out.len() as u64 <= MAX_DECODED, "decoded body exceeds {} MiB (compression bomb?); refused", MAX_DECODED >> 20);
+    reader
+        .by_ref()
+        .take(MAX_DECODED + 1)
+        .read_to_end(&mut out)
+        .with_context(|| format!("{encoding} body is corrupt"))?;
+    anyhow::ensure!(
+        out.len() as u64 <= MAX_DECODED,
+        "decoded body exceeds {} MiB (compression bomb?); refused",
+        MAX_DECODED >> 20
+    );
     Ok(out)
 }

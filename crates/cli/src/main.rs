@@ -19,7 +19,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "leakguard", version, about = "Stops secrets, personal data and proprietary code from leaving in prompts to LLM services.")]
+#[command(
+    name = "leakguard",
+    version,
+    about = "Stops secrets, personal data and proprietary code from leaving in prompts to LLM services."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,20 +94,39 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
-        Command::Rules { command: RulesCommand::List { policy, json } } => {
+        Command::Rules {
+            command: RulesCommand::List { policy, json },
+        } => {
             let engine = policy_file::engine(policy.as_deref())?;
             output::list_rules(&engine, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rules { command: RulesCommand::Test { policy } } => {
+        Command::Rules {
+            command: RulesCommand::Test { policy },
+        } => {
             let engine = policy_file::engine(policy.as_deref())?;
             let failures = output::test_rules(&engine);
-            Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if failures == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
-        Command::Dictionary { command: DictionaryCommand::Hash { salt, max_words, terms } } => {
+        Command::Dictionary {
+            command:
+                DictionaryCommand::Hash {
+                    salt,
+                    max_words,
+                    terms,
+                },
+        } => {
             anyhow::ensure!(salt.len() >= 8, "--salt must be at least 8 characters");
-            let hashes: Vec<String> = terms.iter().map(|t| leakguard_detect::hash_term(&salt, t)).collect();
-            let snippet = serde_json::json!({ "salt": salt, "max_words": max_words, "hashes": hashes });
+            let hashes: Vec<String> = terms
+                .iter()
+                .map(|t| leakguard_detect::hash_term(&salt, t))
+                .collect();
+            let snippet =
+                serde_json::json!({ "salt": salt, "max_words": max_words, "hashes": hashes });
             println!("{}", serde_json::to_string_pretty(&snippet)?);
             Ok(ExitCode::SUCCESS)
         }

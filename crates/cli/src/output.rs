@@ -7,7 +7,14 @@ use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
 pub trait FindingSink {
-    fn finding(&mut self, out: &mut dyn Write, path: &str, f: &Finding, line: u64, col: u64) -> Result<()>;
+    fn finding(
+        &mut self,
+        out: &mut dyn Write,
+        path: &str,
+        f: &Finding,
+        line: u64,
+        col: u64,
+    ) -> Result<()>;
     fn finish(&mut self, out: &mut dyn Write, verdict: Action, total: usize) -> Result<()>;
 }
 
@@ -32,7 +39,14 @@ impl HumanSink {
 }
 
 impl FindingSink for HumanSink {
-    fn finding(&mut self, out: &mut dyn Write, path: &str, f: &Finding, line: u64, col: u64) -> Result<()> {
+    fn finding(
+        &mut self,
+        out: &mut dyn Write,
+        path: &str,
+        f: &Finding,
+        line: u64,
+        col: u64,
+    ) -> Result<()> {
         let sev_colour = match f.severity {
             leakguard_types::Severity::Critical | leakguard_types::Severity::High => "1;31",
             leakguard_types::Severity::Medium => "33",
@@ -83,15 +97,34 @@ pub struct JsonSink {
 
 impl JsonSink {
     pub fn new(with_path: bool) -> JsonSink {
-        JsonSink { with_path, count: 0 }
+        JsonSink {
+            with_path,
+            count: 0,
+        }
     }
 }
 
 impl FindingSink for JsonSink {
-    fn finding(&mut self, out: &mut dyn Write, path: &str, f: &Finding, line: u64, col: u64) -> Result<()> {
-        out.write_all(if self.count == 0 { b"{\"findings\":[" } else { b"," })?;
+    fn finding(
+        &mut self,
+        out: &mut dyn Write,
+        path: &str,
+        f: &Finding,
+        line: u64,
+        col: u64,
+    ) -> Result<()> {
+        out.write_all(if self.count == 0 {
+            b"{\"findings\":["
+        } else {
+            b","
+        })?;
         self.count += 1;
-        let jf = JsonFinding { path: self.with_path.then_some(path), line, column: col, finding: f };
+        let jf = JsonFinding {
+            path: self.with_path.then_some(path),
+            line,
+            column: col,
+            finding: f,
+        };
         serde_json::to_writer(&mut *out, &jf)?;
         Ok(())
     }
@@ -115,10 +148,26 @@ pub fn list_rules(engine: &Engine, json: bool) -> Result<()> {
         return Ok(());
     }
     for r in &rules {
-        writeln!(out, "{:<44} {:<17} {:<11} {:<8} {}", r.id, r.pack, r.category.as_str(), r.severity.as_str(), r.description)?;
+        writeln!(
+            out,
+            "{:<44} {:<17} {:<11} {:<8} {}",
+            r.id,
+            r.pack,
+            r.category.as_str(),
+            r.severity.as_str(),
+            r.description
+        )?;
     }
-    let secrets = rules.iter().filter(|r| r.category == leakguard_types::Category::Secret).count();
-    eprintln!("{} rules ({} credential types), {} prefilter keywords", rules.len(), secrets, engine.keyword_count());
+    let secrets = rules
+        .iter()
+        .filter(|r| r.category == leakguard_types::Category::Secret)
+        .count();
+    eprintln!(
+        "{} rules ({} credential types), {} prefilter keywords",
+        rules.len(),
+        secrets,
+        engine.keyword_count()
+    );
     Ok(())
 }
 

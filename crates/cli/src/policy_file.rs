@@ -42,9 +42,16 @@ pub struct RulesSection {
 
 /// Reads and validates a policy file.
 pub fn load(path: &Path) -> Result<PolicyFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy {}", path.display()))?;
-    let policy: PolicyFile = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
-    anyhow::ensure!(policy.version == 1, "{}: `version` is {}; this build understands version 1", path.display(), policy.version);
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read policy {}", path.display()))?;
+    let policy: PolicyFile = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+    anyhow::ensure!(
+        policy.version == 1,
+        "{}: `version` is {}; this build understands version 1",
+        path.display(),
+        policy.version
+    );
     Ok(policy)
 }
 
@@ -53,9 +60,17 @@ pub fn engine(policy: Option<&Path>) -> Result<Engine> {
     let mut config = EngineConfig::default();
     if let Some(path) = policy {
         let p = load(path)?;
-        let known: Vec<&str> = leakguard_detect::BUILTIN_PACKS.iter().map(|(n, _)| *n).collect();
+        let known: Vec<&str> = leakguard_detect::BUILTIN_PACKS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
         for pack in &p.rules.disable_packs {
-            anyhow::ensure!(known.contains(&pack.as_str()), "{}: rules.disable_packs: `{pack}` is not a rule pack; expected one of {}", path.display(), known.join(", "));
+            anyhow::ensure!(
+                known.contains(&pack.as_str()),
+                "{}: rules.disable_packs: `{pack}` is not a rule pack; expected one of {}",
+                path.display(),
+                known.join(", ")
+            );
         }
         config.disabled_packs = p.rules.disable_packs;
         config.disabled_rules = p.rules.disable;
@@ -68,7 +83,8 @@ pub fn engine(policy: Option<&Path>) -> Result<Engine> {
         if let Some(c) = p.rules.min_confidence {
             config.min_confidence = c;
         }
-        let engine = Engine::with_config(config).with_context(|| format!("policy {}", path.display()))?;
+        let engine =
+            Engine::with_config(config).with_context(|| format!("policy {}", path.display()))?;
         return Ok(engine);
     }
     Ok(Engine::with_config(config)?)

@@ -69,26 +69,48 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let engine = policy_file::engine(args.policy.as_deref())?;
     if let Some(source) = &args.batch {
         anyhow::ensure!(args.json, "--batch writes JSON lines: add --json");
-        anyhow::ensure!(args.paths.is_empty(), "--batch reads its inputs from the batch file; give no paths");
+        anyhow::ensure!(
+            args.paths.is_empty(),
+            "--batch reads its inputs from the batch file; give no paths"
+        );
         return batch::run(&engine, source);
     }
-    let paths: Vec<PathBuf> = if args.paths.is_empty() { vec![PathBuf::from("-")] } else { args.paths.clone() };
+    let paths: Vec<PathBuf> = if args.paths.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.paths.clone()
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.redact {
         for path in &paths {
             let mut reader = open(path)?;
-            redact_stream(&engine, &mut *reader, args.redact_style.into(), args.redact_code, &mut out).with_context(|| format!("cannot scan {}", path.display()))?;
+            redact_stream(
+                &engine,
+                &mut *reader,
+                args.redact_style.into(),
+                args.redact_code,
+                &mut out,
+            )
+            .with_context(|| format!("cannot scan {}", path.display()))?;
         }
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut sink: Box<dyn FindingSink> = if args.json { Box::new(JsonSink::new(paths.len() > 1)) } else { Box::new(HumanSink::new()) };
+    let mut sink: Box<dyn FindingSink> = if args.json {
+        Box::new(JsonSink::new(paths.len() > 1))
+    } else {
+        Box::new(HumanSink::new())
+    };
     let mut total = 0usize;
     let mut action = leakguard_types::Action::Allow;
     let mut io_errors = 0;
     for path in &paths {
-        let label = if path.as_os_str() == "-" { "-".to_string() } else { path.display().to_string() };
+        let label = if path.as_os_str() == "-" {
+            "-".to_string()
+        } else {
+            path.display().to_string()
+        };
         let mut reader = match open(path) {
             Ok(r) => r,
             Err(e) => {
@@ -104,7 +126,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         });
         match result {
             Ok(StreamEnd::Done) => {}
-            Ok(StreamEnd::SkippedBinary) => eprintln!("leakguard: {label}: looks binary, skipped (scan it with --binary)"),
+            Ok(StreamEnd::SkippedBinary) => {
+                eprintln!("leakguard: {label}: looks binary, skipped (scan it with --binary)")
+            }
             Err(e) => {
                 eprintln!("leakguard: {label}: {e:#}");
                 io_errors += 1;
@@ -126,9 +150,16 @@ fn open(path: &PathBuf) -> Result<Box<dyn Read>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(std::io::stdin().lock()));
     }
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
-    anyhow::ensure!(!meta.is_dir(), "{} is a directory; give files (e.g. with `find ... -type f`)", path.display());
-    Ok(Box::new(std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?))
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    anyhow::ensure!(
+        !meta.is_dir(),
+        "{} is a directory; give files (e.g. with `find ... -type f`)",
+        path.display()
+    );
+    Ok(Box::new(std::fs::File::open(path).with_context(|| {
+        format!("cannot open {}", path.display())
+    })?))
 }
 
 pub enum StreamEnd {
@@ -178,7 +209,12 @@ fn memchr_last_newline(b: &[u8]) -> Option<usize> {
 }
 
 /// Scans a stream chunk by chunk, calling `on_finding` with absolute offsets and line/column.
-pub fn scan_stream(engine: &Engine, reader: &mut dyn Read, binary: bool, mut on_finding: impl FnMut(&Finding, u64, u64) -> Result<()>) -> Result<StreamEnd> {
+pub fn scan_stream(
+    engine: &Engine,
+    reader: &mut dyn Read,
+    binary: bool,
+    mut on_finding: impl FnMut(&Finding, u64, u64) -> Result<()>,
+) -> Result<StreamEnd> {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + OVERLAP);
     let mut base: u64 = 0;
     let mut line_base: u64 = 1; // line number at buf[0]
@@ -209,7 +245,10 @@ pub fn scan_stream(engine: &Engine, reader: &mut dyn Read, binary: bool, mut on_
                 line_start = counted + i + 1;
             }
             counted = f.start;
-            let col = String::from_utf8_lossy(&buf[line_start..f.start]).chars().count() as u64 + 1;
+            let col = String::from_utf8_lossy(&buf[line_start..f.start])
+                .chars()
+                .count() as u64
+                + 1;
             let mut absolute = f.clone();
             absolute.start += base as usize;
             absolute.end += base as usize;
@@ -225,13 +264,21 @@ pub fn scan_stream(engine: &Engine, reader: &mut dyn Read, binary: bool, mut on_
 }
 
 /// Writes the stream with every finding replaced, chunk by chunk.
-fn redact_stream(engine: &Engine, reader: &mut dyn Read, style: RedactStyle, code: bool, out: &mut dyn Write) -> Result<()> {
+fn redact_stream(
+    engine: &Engine,
+    reader: &mut dyn Read,
+    style: RedactStyle,
+    code: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + OVERLAP);
     loop {
         let more = fill(reader, &mut buf, CHUNK)?;
         let cut = if more { cut_point(&buf) } else { buf.len() };
         let text = String::from_utf8_lossy(&buf);
-        let findings: Vec<Finding> = engine.scan(&text).into_iter()
+        let findings: Vec<Finding> = engine
+            .scan(&text)
+            .into_iter()
             .filter(|f| f.start < cut.min(text.len()))
             .filter(|f| code || f.category != leakguard_types::Category::SourceCode)
             .collect();
@@ -249,7 +296,11 @@ fn redact_stream(engine: &Engine, reader: &mut dyn Read, style: RedactStyle, cod
         }
         // Lossy text and bytes agree in length when the chunk is valid UTF-8; otherwise carry
         // nothing and continue from the bytes not yet written.
-        let consumed = if text.len() == buf.len() { commit } else { buf.len() };
+        let consumed = if text.len() == buf.len() {
+            commit
+        } else {
+            buf.len()
+        };
         buf.drain(..consumed);
     }
 }

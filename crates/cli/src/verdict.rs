@@ -20,7 +20,11 @@ pub fn action_for(f: &Finding) -> Action {
 
 /// The strictest action over all findings (`allow` when there are none).
 pub fn verdict<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Action {
-    findings.into_iter().map(action_for).max().unwrap_or(Action::Allow)
+    findings
+        .into_iter()
+        .map(action_for)
+        .max()
+        .unwrap_or(Action::Allow)
 }
 
 #[cfg(test)]
@@ -29,15 +33,39 @@ mod tests {
     use leakguard_types::FindingDetail;
 
     fn f(category: Category, severity: Severity) -> Finding {
-        Finding { rule: "r".into(), category, severity, start: 0, end: 1, confidence: 1.0, preview: "…".into(), detail: FindingDetail::default() }
+        Finding {
+            rule: "r".into(),
+            category,
+            severity,
+            start: 0,
+            end: 1,
+            confidence: 1.0,
+            preview: "…".into(),
+            detail: FindingDetail::default(),
+        }
     }
 
     #[test]
     fn strictest_action_wins() {
         assert_eq!(verdict([]), Action::Allow);
         assert_eq!(verdict(&[f(Category::Pii, Severity::Low)]), Action::Audit);
-        assert_eq!(verdict(&[f(Category::Pii, Severity::High), f(Category::SourceCode, Severity::Medium)]), Action::Warn);
-        assert_eq!(verdict(&[f(Category::Pii, Severity::High), f(Category::Secret, Severity::Critical)]), Action::Block);
-        assert_eq!(verdict(&[f(Category::Classified, Severity::Info)]), Action::Audit);
+        assert_eq!(
+            verdict(&[
+                f(Category::Pii, Severity::High),
+                f(Category::SourceCode, Severity::Medium)
+            ]),
+            Action::Warn
+        );
+        assert_eq!(
+            verdict(&[
+                f(Category::Pii, Severity::High),
+                f(Category::Secret, Severity::Critical)
+            ]),
+            Action::Block
+        );
+        assert_eq!(
+            verdict(&[f(Category::Classified, Severity::Info)]),
+            Action::Audit
+        );
     }
 }

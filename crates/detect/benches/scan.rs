@@ -20,7 +20,11 @@ const CODE: &[&str] = &[
 /// Repeats paragraphs of `parts` (rotating, so the text is not one paragraph over and over)
 /// until `size` bytes, cut at a char boundary.
 pub fn build(parts: &[&str], size: usize) -> String {
-    let paragraphs: Vec<&str> = parts.iter().flat_map(|p| p.split("\n\n")).filter(|p| !p.trim().is_empty()).collect();
+    let paragraphs: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| p.split("\n\n"))
+        .filter(|p| !p.trim().is_empty())
+        .collect();
     let mut out = String::with_capacity(size + 4096);
     let mut i = 0usize;
     while out.len() < size {
@@ -37,7 +41,12 @@ pub fn build(parts: &[&str], size: usize) -> String {
 }
 
 pub fn mixed(size: usize) -> String {
-    let code_block = format!("```rust\n{}\n```", &CODE[0][..CODE[0].len().min(3000)].rsplit_once('\n').map_or("", |(a, _)| a));
+    let code_block = format!(
+        "```rust\n{}\n```",
+        &CODE[0][..CODE[0].len().min(3000)]
+            .rsplit_once('\n')
+            .map_or("", |(a, _)| a)
+    );
     let secret = "Here is my config:\naws_access_key_id = AKIAQYLPMN5HJNGY4F7A\nand mail jane.doe@acme-semi.com about it.";
     let parts = [PROSE, code_block.as_str(), secret];
     build(&parts, size)
@@ -46,7 +55,10 @@ pub fn mixed(size: usize) -> String {
 fn throughput(c: &mut Criterion) {
     let engine = Engine::new().unwrap();
     for (name, make) in [
-        ("prose", Box::new(|n| build(&[PROSE], n)) as Box<dyn Fn(usize) -> String>),
+        (
+            "prose",
+            Box::new(|n| build(&[PROSE], n)) as Box<dyn Fn(usize) -> String>,
+        ),
         ("code", Box::new(|n| build(CODE, n))),
         ("mixed", Box::new(mixed)),
     ] {
@@ -54,7 +66,9 @@ fn throughput(c: &mut Criterion) {
         for size in [1usize << 10, 32 << 10, 1 << 20] {
             let text = make(size);
             group.throughput(Throughput::Bytes(text.len() as u64));
-            group.bench_with_input(BenchmarkId::from_parameter(size), &text, |b, t| b.iter(|| engine.scan(black_box(t))));
+            group.bench_with_input(BenchmarkId::from_parameter(size), &text, |b, t| {
+                b.iter(|| engine.scan(black_box(t)))
+            });
         }
         group.finish();
     }

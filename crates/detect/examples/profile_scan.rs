@@ -2,7 +2,9 @@
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: profile_scan FILE [ITERATIONS]");
-    let n: usize = args.next().map_or(50, |s| s.parse().expect("ITERATIONS is a number"));
+    let n: usize = args
+        .next()
+        .map_or(50, |s| s.parse().expect("ITERATIONS is a number"));
     let text = std::fs::read_to_string(&path).expect("readable UTF-8 file");
     let engine = leakguard_detect::Engine::new().expect("engine");
     let start = std::time::Instant::now();
@@ -11,5 +13,9 @@ fn main() {
         findings += engine.scan(&text).len();
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{:.1} MB/s, {} findings per scan", (text.len() * n) as f64 / secs / 1e6, findings / n);
+    println!(
+        "{:.1} MB/s, {} findings per scan",
+        (text.len() * n) as f64 / secs / 1e6,
+        findings / n
+    );
 }

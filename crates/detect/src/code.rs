@@ -17,7 +17,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 const LANGUAGES: &str = include_str!("../../../policies/rules/languages.toml");
-const SAMPLE: usize = 16 * 1024;
+const SAMPLE: usize = 4 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,16 +61,90 @@ pub(crate) struct CodeDetector {
 fn starts_statement(word: &[u8]) -> bool {
     matches!(
         word,
-        b"if" | b"for" | b"while" | b"return" | b"def" | b"fn" | b"func" | b"function" | b"class" | b"import"
-            | b"from" | b"let" | b"const" | b"var" | b"val" | b"public" | b"private" | b"protected" | b"static"
-            | b"int" | b"void" | b"char" | b"package" | b"module" | b"echo" | b"export" | b"use" | b"struct"
-            | b"impl" | b"pub" | b"elif" | b"else" | b"try" | b"except" | b"catch" | b"switch" | b"case"
-            | b"assign" | b"always" | b"wire" | b"reg" | b"input" | b"output" | b"entity" | b"architecture"
-            | b"signal" | b"begin" | b"end" | b"end;" | b"namespace" | b"using" | b"template" | b"typedef"
-            | b"guard" | b"local" | b"fi" | b"done" | b"do" | b"then" | b"async" | b"await" | b"throw" | b"new"
-            | b"delete" | b"defer" | b"go" | b"type" | b"interface" | b"enum" | b"with" | b"raise" | b"yield"
-            | b"print" | b"puts" | b"require" | b"include" | b"foreach" | b"unless" | b"until" | b"SELECT"
-            | b"INSERT" | b"UPDATE" | b"DELETE" | b"CREATE"
+        b"if"
+            | b"for"
+            | b"while"
+            | b"return"
+            | b"def"
+            | b"fn"
+            | b"func"
+            | b"function"
+            | b"class"
+            | b"import"
+            | b"from"
+            | b"let"
+            | b"const"
+            | b"var"
+            | b"val"
+            | b"public"
+            | b"private"
+            | b"protected"
+            | b"static"
+            | b"int"
+            | b"void"
+            | b"char"
+            | b"package"
+            | b"module"
+            | b"echo"
+            | b"export"
+            | b"use"
+            | b"struct"
+            | b"impl"
+            | b"pub"
+            | b"elif"
+            | b"else"
+            | b"try"
+            | b"except"
+            | b"catch"
+            | b"switch"
+            | b"case"
+            | b"assign"
+            | b"always"
+            | b"wire"
+            | b"reg"
+            | b"input"
+            | b"output"
+            | b"entity"
+            | b"architecture"
+            | b"signal"
+            | b"begin"
+            | b"end"
+            | b"end;"
+            | b"namespace"
+            | b"using"
+            | b"template"
+            | b"typedef"
+            | b"guard"
+            | b"local"
+            | b"fi"
+            | b"done"
+            | b"do"
+            | b"then"
+            | b"async"
+            | b"await"
+            | b"throw"
+            | b"new"
+            | b"delete"
+            | b"defer"
+            | b"go"
+            | b"type"
+            | b"interface"
+            | b"enum"
+            | b"with"
+            | b"raise"
+            | b"yield"
+            | b"print"
+            | b"puts"
+            | b"require"
+            | b"include"
+            | b"foreach"
+            | b"unless"
+            | b"until"
+            | b"SELECT"
+            | b"INSERT"
+            | b"UPDATE"
+            | b"DELETE"
+            | b"CREATE"
     )
 }
 
@@ -79,10 +153,38 @@ fn starts_statement(word: &[u8]) -> bool {
 fn is_sql_clause(word: &[u8]) -> bool {
     matches!(
         word,
-        b"SELECT" | b"FROM" | b"WHERE" | b"JOIN" | b"LEFT" | b"RIGHT" | b"INNER" | b"OUTER" | b"FULL" | b"GROUP"
-            | b"ORDER" | b"HAVING" | b"VALUES" | b"SET" | b"UNION" | b"LIMIT" | b"INSERT" | b"UPDATE" | b"DELETE"
-            | b"CREATE" | b"ALTER" | b"DROP" | b"AND" | b"OR" | b"ON" | b"WITH" | b"CASE" | b"WHEN" | b"ELSE"
-            | b"END" | b"RETURNING" | b"OFFSET"
+        b"SELECT"
+            | b"FROM"
+            | b"WHERE"
+            | b"JOIN"
+            | b"LEFT"
+            | b"RIGHT"
+            | b"INNER"
+            | b"OUTER"
+            | b"FULL"
+            | b"GROUP"
+            | b"ORDER"
+            | b"HAVING"
+            | b"VALUES"
+            | b"SET"
+            | b"UNION"
+            | b"LIMIT"
+            | b"INSERT"
+            | b"UPDATE"
+            | b"DELETE"
+            | b"CREATE"
+            | b"ALTER"
+            | b"DROP"
+            | b"AND"
+            | b"OR"
+            | b"ON"
+            | b"WITH"
+            | b"CASE"
+            | b"WHEN"
+            | b"ELSE"
+            | b"END"
+            | b"RETURNING"
+            | b"OFFSET"
     )
 }
 
@@ -184,42 +286,74 @@ impl CodeDetector {
     /// classified once.
     pub(crate) fn regions_with(&self, hay: &[u8], features: &Features) -> Vec<CodeRegion> {
         let mut out = Vec::new();
-        if !features.any(F_CODE) && memchr::memmem::find(hay, b"```").is_none() && memchr::memmem::find(hay, b"~~~").is_none() {
+        if !features.any(F_CODE)
+            && memchr::memmem::find(hay, b"```").is_none()
+            && memchr::memmem::find(hay, b"~~~").is_none()
+        {
             return out;
         }
         let lines = LineTable::new(hay);
         let n = lines.len();
         let mut kinds: Vec<Option<LineKind>> = vec![None; n];
-        let mut kind = |i: usize| -> LineKind { *kinds[i].get_or_insert_with(|| classify(lines.trimmed(hay, i))) };
+        let mut kind = |i: usize| -> LineKind {
+            *kinds[i].get_or_insert_with(|| classify(lines.trimmed(hay, i)))
+        };
 
-        // Fenced blocks first: they are regions by declaration.
+        // Fenced blocks first: they are regions by declaration. Fence lines are found by
+        // searching for the fence marks, not by looking at every line.
+        let mut fence_lines: Vec<usize> = memchr::memmem::find_iter(hay, b"```")
+            .chain(memchr::memmem::find_iter(hay, b"~~~"))
+            .map(|p| lines.line_of(p))
+            .filter(|&l| fence_open(lines.trimmed(hay, l)).is_some())
+            .collect();
+        fence_lines.sort_unstable();
+        fence_lines.dedup();
         let mut fenced = vec![false; n];
-        let mut i = 0;
-        while i < n {
-            let Some(info) = fence_open(lines.trimmed(hay, i)) else {
-                i += 1;
-                continue;
-            };
-            let mut j = i + 1;
-            while j < n && fence_open(lines.trimmed(hay, j)).is_none() {
-                j += 1;
-            }
-            for f in fenced.iter_mut().take((j + 1).min(n)).skip(i) {
-                *f = true;
+        let mut f = 0;
+        while f < fence_lines.len() {
+            let i = fence_lines[f];
+            let info = fence_open(lines.trimmed(hay, i)).unwrap_or_default();
+            let j = fence_lines.get(f + 1).copied().unwrap_or(n);
+            f += 2;
+            for flag in fenced.iter_mut().take((j + 1).min(n)).skip(i) {
+                *flag = true;
             }
             let body = (i + 1)..j.min(n);
-            let nonblank = body.clone().filter(|&k| !lines.trimmed(hay, k).is_empty()).count() as u32;
+            if body.is_empty() {
+                continue;
+            }
+            let nonblank = body
+                .clone()
+                .filter(|&k| !lines.trimmed(hay, k).is_empty())
+                .count() as u32;
             let code_lines = body.clone().filter(|&k| kind(k) == LineKind::Code).count() as u32;
             let lower = info.to_ascii_lowercase();
             let declared = self.fences.get(&lower).copied();
-            let prose_fence = matches!(lower.as_str(), "text" | "txt" | "markdown" | "md" | "plain" | "json" | "yaml" | "csv");
-            if nonblank > 0 && !prose_fence && (declared.is_some() || code_lines * 10 >= nonblank * 4) {
+            let prose_fence = matches!(
+                lower.as_str(),
+                "text" | "txt" | "markdown" | "md" | "plain" | "json" | "yaml" | "csv"
+            );
+            if nonblank > 0
+                && !prose_fence
+                && (declared.is_some() || code_lines * 10 >= nonblank * 4)
+            {
                 let (start, end) = (lines.start(body.start), lines.end(body.end - 1));
-                let language = declared.map(|l| self.ids[l as usize].clone()).or_else(|| self.language(&hay[start..end]));
-                let code_lines = if declared.is_some() { nonblank } else { code_lines };
-                out.push(CodeRegion { start, end, lines: nonblank, code_lines, language });
+                let language = declared
+                    .map(|l| self.ids[l as usize].clone())
+                    .or_else(|| self.language(&hay[start..end]));
+                let code_lines = if declared.is_some() {
+                    nonblank
+                } else {
+                    code_lines
+                };
+                out.push(CodeRegion {
+                    start,
+                    end,
+                    lines: nonblank,
+                    code_lines,
+                    language,
+                });
             }
-            i = j + 1;
         }
 
         // Unfenced regions, seeded from flagged blocks.
@@ -247,7 +381,10 @@ impl CodeDetector {
                 let mut k = seed;
                 loop {
                     let next = if forward { k + 1 } else { k.wrapping_sub(1) };
-                    if (forward && next >= n) || (!forward && (k == 0 || next < floor)) || fenced[next] {
+                    if (forward && next >= n)
+                        || (!forward && (k == 0 || next < floor))
+                        || fenced[next]
+                    {
                         break;
                     }
                     k = next;
@@ -280,7 +417,13 @@ impl CodeDetector {
             if code_lines >= 2 && (code_lines + weak_lines) * 10 >= nonblank * 6 {
                 let (start, end) = (lines.start(first), lines.end(last));
                 let language = self.language(&hay[start..end]);
-                out.push(CodeRegion { start, end, lines: (last - first + 1) as u32, code_lines, language });
+                out.push(CodeRegion {
+                    start,
+                    end,
+                    lines: (last - first + 1) as u32,
+                    code_lines,
+                    language,
+                });
             }
         }
         out.sort_by_key(|r| r.start);
@@ -414,6 +557,22 @@ fn classify(t: &[u8]) -> LineKind {
     ) {
         return LineKind::Code;
     }
+    // Comments belong to the code around them (a doc comment must not split a file into
+    // regions), but never start a region on their own.
+    if t.starts_with(b"//")
+        || t.starts_with(b"/*")
+        || t.starts_with(b"*/")
+        || t.starts_with(b"* ")
+        || t == b"*"
+        || t.starts_with(b"-- ")
+        || t.starts_with(b"#!")
+    {
+        return LineKind::Weak;
+    }
+    // The common case in C-family code: a short line ending in `;`, `{` or `}`.
+    if matches!(last, b';' | b'{' | b'}') && memchr::memchr_iter(b' ', t).count() < 8 {
+        return LineKind::Code;
+    }
     if t.starts_with(b"#include")
         || t.starts_with(b"#define")
         || t.starts_with(b"#pragma")
@@ -463,7 +622,25 @@ fn classify(t: &[u8]) -> LineKind {
             _ => {
                 symbols += 1;
                 let next = t.get(w + 1).copied().unwrap_or(0);
-                if matches!(&[b, next], b"==" | b"!=" | b"->" | b"=>" | b"::" | b":=" | b"&&" | b"||" | b"+=" | b"-=" | b"<=" | b">=" | b"++" | b"<<" | b">>" | b"//") {
+                if matches!(
+                    &[b, next],
+                    b"=="
+                        | b"!="
+                        | b"->"
+                        | b"=>"
+                        | b"::"
+                        | b":="
+                        | b"&&"
+                        | b"||"
+                        | b"+="
+                        | b"-="
+                        | b"<="
+                        | b">="
+                        | b"++"
+                        | b"<<"
+                        | b">>"
+                        | b"//"
+                ) {
                     ops += 1;
                 }
                 if b == b'(' && BYTE_CLASS[prev as usize] == 0 && prev != 0 {

@@ -19,9 +19,7 @@ use crate::features::{Features, F_ESCAPE, F_HIGH};
 use crate::keywords::KeywordIndex;
 use crate::mask::{preview, shannon_entropy};
 use crate::normalize::{normalize, suspicious_windows};
-use crate::rules::{
-    compile, parse_pack, Allowlist, Rule, BUILTIN_ALLOWLIST, BUILTIN_PACKS,
-};
+use crate::rules::{compile, parse_pack, Allowlist, Rule, BUILTIN_ALLOWLIST, BUILTIN_PACKS};
 use crate::spec::{AllowlistSpec, DictionarySpec, RuleSpec, Trigger};
 use crate::{dictionary, Error};
 use leakguard_types::{Category, Finding, FindingDetail, Severity};
@@ -352,14 +350,18 @@ impl Engine {
 
         for (ws, we) in suspicious_windows(hay, features.any(F_HIGH), features.any(F_ESCAPE), 256) {
             let window = &hay[ws..we];
-            let Some(norm) = normalize(window, true, true) else { continue };
+            let Some(norm) = normalize(window, true, true) else {
+                continue;
+            };
             let nf = Features::scan(&norm.text);
             let mut extra = Vec::new();
             self.scan_plain(&norm.text, &nf, &mut extra);
             for mut r in extra {
                 let (s, e) = norm.original_span(r.start, r.end);
                 let (s, e) = (s + ws, e + ws);
-                let dup = out[first..first + found_plain].iter().any(|o| o.rule == r.rule && o.start < e && s < o.end);
+                let dup = out[first..first + found_plain]
+                    .iter()
+                    .any(|o| o.rule == r.rule && o.start < e && s < o.end);
                 if !dup {
                     r.start = s;
                     r.end = e;
@@ -411,7 +413,9 @@ impl Engine {
         let len = hay.len();
         // Per scan: whether each rule's `requires` words occur anywhere in the text, decided
         // the first time the rule is triggered. A rule whose words are absent skips all windows.
-        let required_present: Vec<std::cell::Cell<u8>> = (0..self.rules.len()).map(|_| std::cell::Cell::new(2)).collect();
+        let required_present: Vec<std::cell::Cell<u8>> = (0..self.rules.len())
+            .map(|_| std::cell::Cell::new(2))
+            .collect();
         let confirm = |r: u32, s: usize, e: usize, out: &mut Vec<Raw>| {
             let rule = &self.rules[r as usize];
             // Keyword-triggered rules already run on narrow windows; the whole-text check
@@ -431,7 +435,7 @@ impl Engine {
         if self.config.disable_prefilter {
             windows.extend((0..self.rules.len() as u32).map(|r| (r, 0, len)));
         } else {
-            for hit in self.keywords.hits(hay) {
+            for hit in self.keywords.hits(hay, features.any(F_HIGH)) {
                 for &r in &self.keyword_rules[hit.keyword as usize] {
                     let rule = &self.rules[r as usize];
                     windows.push((
@@ -451,7 +455,11 @@ impl Engine {
                         let rule = &self.rules[r as usize];
                         if c.digits >= rule.min_digits {
                             let (s, e) = if rule.before > 8 || rule.after > 8 {
-                                widen(hay, c.start.saturating_sub(rule.before), (c.end + rule.after).min(len))
+                                widen(
+                                    hay,
+                                    c.start.saturating_sub(rule.before),
+                                    (c.end + rule.after).min(len),
+                                )
                             } else {
                                 (ws, we)
                             };
@@ -477,14 +485,20 @@ impl Engine {
                         // The literals sit in the run or just before it (`pat…` of `pat….hex`).
                         let from = s.saturating_sub(48);
                         for m in ac.find_overlapping_iter(&hay[from..e]) {
-                            selected.extend_from_slice(&self.token_literal_rules[m.pattern().as_usize()]);
+                            selected.extend_from_slice(
+                                &self.token_literal_rules[m.pattern().as_usize()],
+                            );
                         }
                     }
                     selected.sort_unstable();
                     selected.dedup();
                     for &r in &selected {
                         let rule = &self.rules[r as usize];
-                        let (ws, we) = widen(hay, s.saturating_sub(rule.before), (e + rule.after).min(len));
+                        let (ws, we) = widen(
+                            hay,
+                            s.saturating_sub(rule.before),
+                            (e + rule.after).min(len),
+                        );
                         self.confirm(r, hay, ws, we, out);
                     }
                 }
@@ -599,7 +613,8 @@ impl Engine {
         if is_secret && !self.allowlist.negative_context.is_empty() {
             let before = &hay[ms.saturating_sub(40)..ms];
             let after = &hay[me..(me + 40).min(hay.len())];
-            if self.allowlist.negative_context.found_in(before) || self.allowlist.negative_context.found_in(after)
+            if self.allowlist.negative_context.found_in(before)
+                || self.allowlist.negative_context.found_in(after)
             {
                 confidence -= 0.3;
             }

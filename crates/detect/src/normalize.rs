@@ -218,10 +218,18 @@ pub(crate) fn normalize(hay: &[u8], has_high: bool, has_escape: bool) -> Option<
 /// a homoglyph, a compatibility form, an escape), each widened by `reach` bytes to whitespace
 /// and merged. Only these are normalised and scanned again, so one odd character in a large
 /// file costs a small window, not a second pass over the file.
-pub(crate) fn suspicious_windows(hay: &[u8], has_high: bool, has_escape: bool, reach: usize) -> Vec<(usize, usize)> {
+pub(crate) fn suspicious_windows(
+    hay: &[u8],
+    has_high: bool,
+    has_escape: bool,
+    reach: usize,
+) -> Vec<(usize, usize)> {
     let mut points: Vec<usize> = Vec::new();
     if has_escape {
-        points.extend(memchr::memchr2_iter(b'\\', b'%', hay).filter(|&i| parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some()));
+        points.extend(
+            memchr::memchr2_iter(b'\\', b'%', hay)
+                .filter(|&i| parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some()),
+        );
     }
     if has_high {
         let mut i = 0;
@@ -233,7 +241,9 @@ pub(crate) fn suspicious_windows(hay: &[u8], has_high: bool, has_escape: bool, r
             let rest = &hay[i..hay.len().min(i + 4)];
             let c = match std::str::from_utf8(rest) {
                 Ok(s) => s.chars().next(),
-                Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).ok().and_then(|s| s.chars().next()),
+                Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()])
+                    .ok()
+                    .and_then(|s| s.chars().next()),
             };
             match c {
                 Some(c) => {

@@ -5,8 +5,8 @@ use crate::mask::shannon_entropy;
 use crate::spec::{AllowlistSpec, ContextMode, PackSpec, PreviewStyle, RuleSpec, Trigger};
 use crate::validate::Validator;
 use crate::Error;
-use leakguard_types::{Category, Severity};
 use aho_corasick::AhoCorasick;
+use leakguard_types::{Category, Severity};
 use memchr::memmem::Finder;
 use regex::bytes::{Regex, RegexBuilder};
 use std::sync::Arc;
@@ -78,17 +78,30 @@ impl WordSet {
         }
         // Let the crate pick its automaton: it adds a rare-byte or Teddy prefilter, which
         // matters when a set is run over a whole text.
-        let ac = AhoCorasick::builder().ascii_case_insensitive(true).build(words.iter().map(|w| w.as_ref().as_bytes())).ok();
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(words.iter().map(|w| w.as_ref().as_bytes()))
+            .ok();
         // All single non-letter bytes (`:`, `.`, `-`): memchr is faster than any automaton.
-        let bytes: Vec<u8> = if words.iter().all(|w| w.as_ref().len() == 1 && !w.as_ref().as_bytes()[0].is_ascii_alphabetic()) {
+        let bytes: Vec<u8> = if words
+            .iter()
+            .all(|w| w.as_ref().len() == 1 && !w.as_ref().as_bytes()[0].is_ascii_alphabetic())
+        {
             words.iter().map(|w| w.as_ref().as_bytes()[0]).collect()
         } else {
             Vec::new()
         };
         // A few words without ASCII letters (`로`, `길`, `社外秘`): case does not apply, and
         // SIMD substring search beats an automaton.
-        let exact: Vec<Finder<'static>> = if words.len() <= 4 && words.iter().all(|w| !w.as_ref().bytes().any(|b| b.is_ascii_alphabetic())) {
-            words.iter().map(|w| Finder::new(w.as_ref().as_bytes()).into_owned()).collect()
+        let exact: Vec<Finder<'static>> = if words.len() <= 4
+            && words
+                .iter()
+                .all(|w| !w.as_ref().bytes().any(|b| b.is_ascii_alphabetic()))
+        {
+            words
+                .iter()
+                .map(|w| Finder::new(w.as_ref().as_bytes()).into_owned())
+                .collect()
         } else {
             Vec::new()
         };
@@ -345,4 +358,3 @@ impl Allowlist {
         distinct <= 2 || (value.len() >= 16 && shannon_entropy(value) < 2.0)
     }
 }
-
