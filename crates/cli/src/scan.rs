@@ -46,6 +46,25 @@ pub struct ScanArgs {
     /// Also scan files that look binary (they are skipped with a note by default).
     #[arg(long)]
     pub binary: bool,
+    /// Print bytes scanned, time and peak memory to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Peak resident memory of this process in KiB (Linux `VmHWM`), if known.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn print_stats(bytes: u64, started: std::time::Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    let rss = peak_rss_kib().map_or_else(|| "unknown".to_string(), |k| format!("{} MiB", k / 1024));
+    eprintln!(
+        "scanned {bytes} bytes in {secs:.3} s ({:.1} MB/s); peak memory {rss}",
+        bytes as f64 / secs.max(1e-9) / 1e6
+    );
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -66,6 +85,7 @@ impl From<Style> for RedactStyle {
 }
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let engine = policy_file::engine(args.policy.as_deref())?;
     if let Some(source) = &args.batch {
         anyhow::ensure!(args.json, "--batch writes JSON lines: add --json");
@@ -105,6 +125,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let mut total = 0usize;
     let mut action = leakguard_types::Action::Allow;
     let mut io_errors = 0;
+    let mut scanned = 0u64;
     for path in &paths {
         let label = if path.as_os_str() == "-" {
             "-".to_string()
@@ -119,11 +140,16 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let result = scan_stream(&engine, &mut *reader, args.binary, |finding, line, col| {
+        let mut counted = CountingReader {
+            inner: &mut *reader,
+            bytes: 0,
+        };
+        let result = scan_stream(&engine, &mut counted, args.binary, |finding, line, col| {
             total += 1;
             action = action.max(verdict::action_for(finding));
             sink.finding(&mut out, &label, finding, line, col)
         });
+        scanned += counted.bytes;
         match result {
             Ok(StreamEnd::Done) => {}
             Ok(StreamEnd::SkippedBinary) => {
@@ -137,6 +163,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     }
     sink.finish(&mut out, action, total)?;
     out.flush()?;
+    if args.stats {
+        print_stats(scanned, started);
+    }
     Ok(if io_errors > 0 {
         ExitCode::from(2)
     } else if total > 0 {
@@ -160,6 +189,20 @@ fn open(path: &PathBuf) -> Result<Box<dyn Read>> {
     Ok(Box::new(std::fs::File::open(path).with_context(|| {
         format!("cannot open {}", path.display())
     })?))
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<'a> {
+    inner: &'a mut dyn Read,
+    bytes: u64,
+}
+
+impl Read for CountingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 pub enum StreamEnd {

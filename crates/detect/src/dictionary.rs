@@ -138,7 +138,14 @@ pub(crate) fn copyright_rule(names: &[String]) -> Option<RuleSpec> {
         "copyright-header".into(),
         "Copyright notice naming the organisation".into(),
     );
-    r.keywords = vec!["copyright".into(), "(c)".into(), "©".into()];
+    // `©` alone is two bytes, under the prefilter's three-byte minimum.
+    r.keywords = vec![
+        "copyright".into(),
+        "(c)".into(),
+        "© ".into(),
+        "©1".into(),
+        "©2".into(),
+    ];
     r.regex = format!(
         r"(?i)(?:copyright|\(c\)|©)(?:\s*(?:\(c\)|©))?\s*(?:\d{{4}}(?:\s*[-–]\s*\d{{4}})?,?\s*)?(?:by\s+)?(?:{})",
         names.join("|")

@@ -684,6 +684,14 @@ impl Engine {
             .collect()
     }
 
+    /// The source-code regions of a text, of any length (findings only report regions of at
+    /// least `code_min_lines`). Empty when the code detector is disabled.
+    pub fn code_regions(&self, text: &str) -> Vec<crate::CodeRegion> {
+        self.code
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.regions(text.as_bytes()))
+    }
+
     /// The configuration the engine was built with.
     pub fn config(&self) -> &EngineConfig {
         &self.config

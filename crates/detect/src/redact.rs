@@ -116,7 +116,7 @@ pub fn redact(text: &str, findings: &[Finding], style: RedactStyle) -> Redaction
     out.push_str(&text[pos..]);
     // Any other occurrence of a redacted value (one the detector did not report separately,
     // e.g. inside a longer word) is replaced as well; longest values first.
-    values.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    values.sort_by_key(|v| std::cmp::Reverse(v.0.len()));
     values.dedup_by(|a, b| a.0 == b.0);
     for (value, placeholder) in &values {
         if out.contains(value) {

@@ -1,0 +1,299 @@
+//! The `leakguard` binary as a user runs it: real processes, real files, stdin and exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn leakguard(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leakguard"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("the binary finishes");
+    writer.join().unwrap();
+    out
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON object ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn rules(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const PROMPT: &str = "Why does this crash?\naws_access_key_id = AKIAQYLPMN5HJNGY4F7A\ncard 4111 1111 1111 1111\n\
+```cpp\n#include <vector>\nint Step(const Die& d) {\n    auto t = map_.Position(d);\n    if (!motion_.MoveTo(t)) {\n        return -1;\n    }\n    return 0;\n}\n```\n";
+
+#[test]
+fn finds_the_aws_key_the_card_and_the_cpp_code_in_a_prompt() {
+    let out = leakguard(&["scan", "--json", "-"], PROMPT.as_bytes());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings give exit 1; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let found = rules(&v);
+    for want in ["aws-access-key-id", "credit-card-number", "source-code"] {
+        assert!(
+            found.contains(&want.to_string()),
+            "{want} missing from {found:?}"
+        );
+    }
+    assert_eq!(v["verdict"], "block");
+    let aws = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "aws-access-key-id")
+        .unwrap();
+    let (s, e) = (
+        aws["start"].as_u64().unwrap() as usize,
+        aws["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(
+        &PROMPT[s..e],
+        "AKIAQYLPMN5HJNGY4F7A",
+        "offsets point into the original text"
+    );
+    assert_eq!(aws["preview"], "AKIA…4F7A");
+    assert_eq!(
+        (aws["line"].as_u64(), aws["column"].as_u64()),
+        (Some(2), Some(21))
+    );
+    let code = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "source-code")
+        .unwrap();
+    assert_eq!(code["detail"]["language"], "cpp");
+    assert_eq!(code["detail"]["lines"], 8);
+    // The raw secret never appears in the output.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("AKIAQYLPMN5HJNGY4F7A"));
+}
+
+#[test]
+fn clean_text_exits_zero_with_an_allow_verdict() {
+    let out = leakguard(
+        &["scan", "--json"],
+        b"Please summarise the meeting notes from Tuesday.",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 0);
+    assert_eq!(v["verdict"], "allow");
+}
+
+#[test]
+fn human_output_names_file_line_rule_and_masked_preview() {
+    let dir = tempdir();
+    let path = dir.join("prompt.txt");
+    std::fs::write(
+        &path,
+        "line one\nkey: ghp_Zr3Fq7wKp2Lx9Ms4Tn6Bv8Cy1Dh5Jk3AQ3u1\n",
+    )
+    .unwrap();
+    // Compute a checksum-valid token for the file instead of trusting a constant.
+    let body = "Zr3Fq7wKp2Lx9Ms4Tn6Bv8Cy1Dh5Jk";
+    let token = format!("ghp_{body}{}", base62_crc(body));
+    std::fs::write(&path, format!("line one\nkey: {token}\n")).unwrap();
+    let out = leakguard(&["scan", path.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("prompt.txt:2:6"), "{text}");
+    assert!(text.contains("github-pat-token"), "{text}");
+    assert!(text.contains("ghp_…"), "{text}");
+    assert!(!text.contains(&token), "raw token printed: {text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verdict: block"));
+}
+
+#[test]
+fn usage_and_io_errors_exit_two_with_a_clear_message() {
+    let out = leakguard(&["scan", "/nonexistent/prompt.txt"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open /nonexistent/prompt.txt"));
+    let out = leakguard(&["scan", "--no-such-flag"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let out = leakguard(&["scan", "--batch", "-"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add --json"));
+}
+
+#[test]
+fn redact_replaces_values_and_keeps_the_rest() {
+    let out = leakguard(&["scan", "--redact"], PROMPT.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("aws_access_key_id = [REDACTED:aws-access-key-id#1]"),
+        "{text}"
+    );
+    assert!(text.contains("[REDACTED:credit-card-number#1]"), "{text}");
+    assert!(!text.contains("AKIAQYLPMN5HJNGY4F7A") && !text.contains("4111 1111 1111 1111"));
+    // Code stays unless asked for.
+    assert!(text.contains("int Step(const Die& d) {"), "{text}");
+    let out = leakguard(&["scan", "--redact", "--redact-code"], PROMPT.as_bytes());
+    assert!(!String::from_utf8(out.stdout).unwrap().contains("int Step"));
+}
+
+#[test]
+fn batch_mode_answers_each_line_and_survives_bad_ones() {
+    use base64::Engine as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"{\"prompt\":\"deploy with AKIAQYLPMN5HJNGY4F7A\"}")
+        .unwrap();
+    let gz_b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    // A compression bomb: 100 MiB of zeros gzipped to ~100 KiB.
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..100 {
+        bomb.write_all(&zeros).unwrap();
+    }
+    let bomb_b64 = base64::engine::general_purpose::STANDARD.encode(bomb.finish().unwrap());
+    let input = format!(
+        "{{\"id\":1,\"text\":\"clean text\"}}\n{{\"id\":\"b\",\"data_b64\":\"{gz_b64}\",\"content_encoding\":\"gzip\"}}\nnot json\n{{\"id\":4,\"data_b64\":\"{bomb_b64}\",\"content_encoding\":\"gzip\"}}\n{{\"id\":5,\"text\":\"mail jane.doe@acme-semi.com\"}}\n"
+    );
+    let out = leakguard(&["scan", "--json", "--batch", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(2), "bad lines make the run exit 2");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "one answer per input line");
+    assert_eq!(lines[0]["id"], 1);
+    assert_eq!(lines[0]["findings"].as_array().unwrap().len(), 0);
+    assert_eq!(lines[1]["id"], "b");
+    assert_eq!(lines[1]["findings"][0]["rule"], "aws-access-key-id");
+    assert_eq!(lines[1]["verdict"], "block");
+    assert!(lines[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a JSON object"));
+    assert!(
+        lines[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("compression bomb"),
+        "{}",
+        lines[3]
+    );
+    assert_eq!(lines[4]["findings"][0]["rule"], "email-address");
+}
+
+#[test]
+fn binary_files_are_skipped_with_a_note_and_invalid_utf8_is_scanned() {
+    let dir = tempdir();
+    let bin = dir.join("blob.bin");
+    std::fs::write(&bin, b"\x00\x01\x02AKIAQYLPMN5HJNGY4F7A\x00").unwrap();
+    let out = leakguard(&["scan", bin.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("looks binary, skipped"));
+    let out = leakguard(&["scan", "--binary", "--json", bin.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let bad = b"caf\xe9 \xff\xfe key AKIAQYLPMN5HJNGY4F7A end";
+    let out = leakguard(&["scan", "--json"], bad);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(
+        v["findings"][0]["start"], 12,
+        "byte offset in the original, invalid bytes included"
+    );
+}
+
+#[test]
+fn large_input_streams_in_bounded_memory_and_keeps_offsets() {
+    // 96 MiB of prose with a key every ~7 MiB, including right at the 8 MiB chunk borders.
+    let para =
+        "The review went well and the team agreed on the next steps for the launch in May.\n";
+    let key = "aws_access_key_id = AKIAQYLPMN5HJNGY4F7A\n";
+    let mut text = String::with_capacity(97 << 20);
+    let mut expected = Vec::new();
+    let mut next_key = (8 << 20) - 30;
+    while text.len() < 96 << 20 {
+        if text.len() >= next_key {
+            expected.push(text.len() + 20);
+            text.push_str(key);
+            next_key += 7 << 20;
+        } else {
+            text.push_str(para);
+        }
+    }
+    let dir = tempdir();
+    let path = dir.join("big.txt");
+    std::fs::write(&path, &text).unwrap();
+    let out = leakguard(&["scan", "--json", "--stats", path.to_str().unwrap()], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let starts: Vec<usize> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "aws-access-key-id")
+        .map(|f| f["start"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(
+        starts, expected,
+        "every key found once, at its absolute offset"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let peak: u64 = stderr
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {stderr}"));
+    assert!(
+        peak < 80,
+        "peak memory {peak} MiB for a 96 MiB input: not bounded"
+    );
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "leakguard-cli-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn base62_crc(body: &str) -> String {
+    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = crc32fast::hash(body.as_bytes());
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = A[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out.to_vec()).unwrap()
+}
