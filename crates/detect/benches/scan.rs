@@ -54,6 +54,7 @@ pub fn mixed(size: usize) -> String {
 
 fn throughput(c: &mut Criterion) {
     let engine = Engine::new().unwrap();
+    engine.warm();
     for (name, make) in [
         (
             "prose",
@@ -78,6 +79,13 @@ fn build_time(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine");
     group.sample_size(20);
     group.bench_function("build", |b| b.iter(|| Engine::new().unwrap()));
+    group.bench_function("build_and_warm", |b| {
+        b.iter(|| {
+            let e = Engine::new().unwrap();
+            e.warm();
+            e
+        })
+    });
     group.finish();
 }
 

@@ -139,7 +139,11 @@ pub(crate) struct Rule {
     pub category: Category,
     pub severity: Severity,
     pub keywords: Vec<String>,
-    pub regex: Regex,
+    /// Compiled on first use for shipped rules (the test suite proves they compile), at load
+    /// for custom rules (so a bad policy fails up front). See [`Rule::regex`].
+    regex: std::sync::OnceLock<Regex>,
+    pattern: String,
+    unicode: bool,
     pub secret_group: usize,
     pub validator: Option<Validator>,
     pub entropy: Option<f32>,
@@ -155,6 +159,19 @@ pub(crate) struct Rule {
     pub priority: u8,
     pub preview: PreviewStyle,
     pub spec: RuleSpec,
+}
+
+impl Rule {
+    /// The compiled regex, compiled now if this is its first use.
+    pub(crate) fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| {
+            // Shipped rules compile (tests/rule_examples.rs compiles every one); a rule that
+            // somehow does not gets a regex that matches nothing rather than a panic mid-scan.
+            build_regex(&self.pattern, self.unicode).unwrap_or_else(|_| {
+                build_regex(r"(?-u:[^\x00-\xFF])", false).expect("a constant regex compiles")
+            })
+        })
+    }
 }
 
 fn rule_err(rule: &str, field: &'static str, message: impl Into<String>) -> Error {
@@ -176,6 +193,7 @@ pub(crate) fn build_regex(pattern: &str, unicode: bool) -> Result<Regex, regex::
 }
 
 pub(crate) fn compile(
+    eager: bool,
     spec: &RuleSpec,
     pack: &str,
     pack_category: Option<Category>,
@@ -201,17 +219,27 @@ pub(crate) fn compile(
         )
     })?;
     let severity = spec.severity.or(pack_severity).unwrap_or(Severity::Medium);
-    let regex =
-        build_regex(&spec.regex, spec.unicode).map_err(|e| rule_err(id, "regex", e.to_string()))?;
-    if spec.secret_group >= regex.captures_len() {
+    // Syntax and group count are checked here for every rule; the (costly) compilation of
+    // shipped rules waits until a rule is first triggered.
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(spec.unicode)
+        .utf8(false)
+        .build()
+        .parse(&spec.regex)
+        .map_err(|e| rule_err(id, "regex", e.to_string()))?;
+    let groups = hir.properties().explicit_captures_len();
+    if spec.secret_group > groups {
         return Err(rule_err(
             id,
             "secret_group",
-            format!(
-                "the regex has only {} capture groups",
-                regex.captures_len() - 1
-            ),
+            format!("the regex has only {groups} capture groups"),
         ));
+    }
+    let regex = std::sync::OnceLock::new();
+    if eager {
+        let compiled = build_regex(&spec.regex, spec.unicode)
+            .map_err(|e| rule_err(id, "regex", e.to_string()))?;
+        let _ = regex.set(compiled);
     }
     let validator = match &spec.validator {
         None => None,
@@ -284,6 +312,8 @@ pub(crate) fn compile(
             .map(|k| k.to_ascii_lowercase())
             .collect(),
         regex,
+        pattern: spec.regex.clone(),
+        unicode: spec.unicode,
         secret_group: spec.secret_group,
         validator,
         entropy: spec.entropy,

@@ -261,3 +261,25 @@ fn korean_markings_and_rrn() {
     assert_eq!(&text[marking.start..marking.end], "대외비");
     assert!(find(&findings, "kr-resident-registration-number").is_some());
 }
+
+/// Regression (found by the redaction property test): a card number followed by another number
+/// was swallowed into one 17-digit run, failed Luhn, and was not reported at all.
+#[test]
+fn card_followed_by_another_number_is_still_found() {
+    let engine = Engine::new().unwrap();
+    for text in [
+        " 4111 1111 1111 1111 0",
+        "ref 7 4111-1111-1111-1111 ok",
+        "card 5555 5555 5555 4444 12 27",
+    ] {
+        let findings = engine.scan(text);
+        let f =
+            find(&findings, "credit-card-number").unwrap_or_else(|| panic!("no card in {text:?}"));
+        let value = &text[f.start..f.end];
+        assert_eq!(
+            value.chars().filter(char::is_ascii_digit).count(),
+            16,
+            "{text:?} gave {value:?}"
+        );
+    }
+}
