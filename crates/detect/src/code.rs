@@ -17,7 +17,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 const LANGUAGES: &str = include_str!("../../../policies/rules/languages.toml");
-const SAMPLE: usize = 4 * 1024;
+const SAMPLE: usize = 1536;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +50,7 @@ pub struct CodeRegion {
 pub(crate) struct CodeDetector {
     ids: Vec<String>,
     /// identifier -> languages it votes for.
-    keywords: HashMap<Vec<u8>, Vec<u16>>,
+    keywords: HashMap<Vec<u8>, Vec<u16>, BuildFnv>,
     markers: AhoCorasick,
     marker_lang: Vec<u16>,
     fences: HashMap<String, u16>,
@@ -204,7 +204,7 @@ impl CodeDetector {
             pack: "languages".into(),
             message: e.to_string(),
         })?;
-        let mut keywords: HashMap<Vec<u8>, Vec<u16>> = HashMap::new();
+        let mut keywords: HashMap<Vec<u8>, Vec<u16>, BuildFnv> = HashMap::default();
         let mut markers = Vec::new();
         let mut marker_lang = Vec::new();
         let mut fences = HashMap::new();
@@ -236,6 +236,7 @@ impl CodeDetector {
         }
         let markers = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&markers)
             .map_err(|e| Error::Keywords(e.to_string()))?;
         Ok(CodeDetector {
@@ -461,6 +462,28 @@ impl CodeDetector {
         (score >= 3).then(|| self.ids[best].clone())
     }
 }
+
+/// FNV-1a: identifiers are short and not attacker-chosen in a way that matters here (a
+/// collision only costs a lookup), so a fast hash beats SipHash.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+type BuildFnv = std::hash::BuildHasherDefault<Fnv>;
 
 /// Line starts and ends (without the newline) of a text.
 struct LineTable {

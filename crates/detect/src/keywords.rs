@@ -32,6 +32,14 @@ pub(crate) struct Hit {
 
 const BITS: u32 = 18;
 const MASK: u32 = (1 << BITS) - 1;
+/// Words of a bitmap over all trigrams. With fixed-size arrays, `x >> 6` of a masked trigram
+/// is provably in bounds and the hot loop carries no bounds checks.
+const WORDS: usize = (1 << BITS) / 64;
+
+#[inline(always)]
+fn test(map: &[u64; WORDS], x: u32) -> bool {
+    map[(x >> 6) as usize & (WORDS - 1)] & (1u64 << (x & 63)) != 0
+}
 
 /// Byte -> 6-bit class: 1-26 letters (either case), 27-36 digits, 37-62 other ASCII (folded),
 /// 63 non-ASCII, 0 never used. Distinct bytes may share a class; verification is exact.
@@ -84,12 +92,12 @@ type BuildTrigramHasher = std::hash::BuildHasherDefault<TrigramHasher>;
 pub(crate) struct KeywordIndex {
     /// Lowercased keyword bytes.
     keywords: Vec<Vec<u8>>,
-    bitmap: Vec<u64>,
+    bitmap: Box<[u64; WORDS]>,
     /// Second trigram (bytes 1..4) of keywords of four bytes or more: a cheap second test
     /// before the bucket lookup.
-    second: Vec<u64>,
+    second: Box<[u64; WORDS]>,
     /// First trigrams of three-byte keywords, which have no second trigram.
-    short: Vec<u64>,
+    short: Box<[u64; WORDS]>,
     buckets: HashMap<u32, Vec<u32>, BuildTrigramHasher>,
     /// Keywords that do not start with three ASCII bytes, and their ids.
     other: Option<AhoCorasick>,
@@ -112,21 +120,21 @@ impl KeywordIndex {
             .iter()
             .map(|k| k.as_bytes().to_ascii_lowercase())
             .collect();
-        let mut bitmap = vec![0u64; (1usize << BITS) / 64];
-        let mut second = vec![0u64; (1usize << BITS) / 64];
-        let mut short = vec![0u64; (1usize << BITS) / 64];
+        let mut bitmap = Box::new([0u64; WORDS]);
+        let mut second = Box::new([0u64; WORDS]);
+        let mut short = Box::new([0u64; WORDS]);
         let mut buckets: HashMap<u32, Vec<u32>, BuildTrigramHasher> = HashMap::default();
         let mut other_words = Vec::new();
         let mut other_ids = Vec::new();
         for (id, k) in lowered.iter().enumerate() {
             if k.len() >= 3 && k[..3].is_ascii() {
                 let t = trigram(k[0], k[1], k[2]);
-                bitmap[(t / 64) as usize] |= 1 << (t % 64);
+                bitmap[(t >> 6) as usize] |= 1 << (t & 63);
                 if k.len() == 3 {
-                    short[(t / 64) as usize] |= 1 << (t % 64);
+                    short[(t >> 6) as usize] |= 1 << (t & 63);
                 } else {
                     let t2 = trigram(k[1], k[2], k[3]);
-                    second[(t2 / 64) as usize] |= 1 << (t2 % 64);
+                    second[(t2 >> 6) as usize] |= 1 << (t2 & 63);
                 }
                 buckets.entry(t).or_default().push(id as u32);
             } else {
@@ -177,22 +185,28 @@ impl KeywordIndex {
                     *st = trigram(0, hay[s - 2], hay[s - 1]);
                 }
             }
-            let bit = |x: u32| self.bitmap[(x / 64) as usize] & (1 << (x % 64)) != 0;
-            for i in 0..q {
-                let mut any = false;
-                for k in 0..4 {
-                    t[k] = ((t[k] << 6) | u32::from(CLASS[hay[starts[k] + i] as usize])) & MASK;
-                    any |= bit(t[k]);
-                }
-                if any {
+            let map: &[u64; WORDS] = &self.bitmap;
+            let (s0, s1, s2, s3) = (
+                &hay[starts[0]..starts[0] + q],
+                &hay[starts[1]..starts[1] + q],
+                &hay[starts[2]..starts[2] + q],
+                &hay[starts[3]..starts[3] + q],
+            );
+            for (i, (((&b0, &b1), &b2), &b3)) in s0.iter().zip(s1).zip(s2).zip(s3).enumerate() {
+                t[0] = ((t[0] << 6) | u32::from(CLASS[b0 as usize])) & MASK;
+                t[1] = ((t[1] << 6) | u32::from(CLASS[b1 as usize])) & MASK;
+                t[2] = ((t[2] << 6) | u32::from(CLASS[b2 as usize])) & MASK;
+                t[3] = ((t[3] << 6) | u32::from(CLASS[b3 as usize])) & MASK;
+                if test(map, t[0]) | test(map, t[1]) | test(map, t[2]) | test(map, t[3]) {
                     for k in 0..4 {
                         let pos = starts[k] + i;
-                        if pos >= 2 && bit(t[k]) {
+                        if pos >= 2 && test(map, t[k]) {
                             self.candidate(hay, pos - 2, t[k], &mut out);
                         }
                     }
                 }
             }
+            let bit = |x: u32| test(map, x);
             // The last stripe's remainder.
             let mut tl = t[3];
             for pos in starts[3] + q..ends[3] {
@@ -221,8 +235,7 @@ impl KeywordIndex {
     fn candidate(&self, hay: &[u8], start: usize, t: u32, out: &mut Vec<Hit>) {
         let next = hay.get(start + 3).copied().unwrap_or(0);
         let t2 = ((t << 6) | u32::from(CLASS[next as usize])) & MASK;
-        let bit = |m: &[u64], x: u32| m[(x / 64) as usize] & (1 << (x % 64)) != 0;
-        if bit(&self.second, t2) || bit(&self.short, t) {
+        if test(&self.second, t2) || test(&self.short, t) {
             self.verify(hay, start, t, out);
         }
     }
