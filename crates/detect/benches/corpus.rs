@@ -7,6 +7,9 @@
 //! - mixed: what a prompt looks like: prose paragraphs, fenced code blocks of 30 lines, and a
 //!   secret or an email address every few kilobytes.
 
+// Each bench target uses part of this module.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 
 pub const PROSE: &str = include_str!("prose.txt");
