@@ -31,6 +31,7 @@ fn blank_rule(id: String, description: String) -> RuleSpec {
         trigger: None,
         min_digits: None,
         requires: Vec::new(),
+        shape: None,
         context: None,
         allow: Default::default(),
         window: None,

@@ -453,7 +453,7 @@ impl Engine {
         if self.config.disable_prefilter {
             windows.extend((0..self.rules.len() as u32).map(|r| (r, 0, len)));
         } else {
-            for hit in self.keywords.hits(hay, features.any(F_HIGH)) {
+            for hit in self.keywords.hits(hay, features) {
                 for &r in &self.keyword_rules[hit.keyword as usize] {
                     let rule = &self.rules[r as usize];
                     windows.push((
@@ -471,7 +471,12 @@ impl Engine {
                     let (ws, we) = widen(hay, c.start.saturating_sub(8), (c.end + 8).min(len));
                     for &r in &self.digit_rules {
                         let rule = &self.rules[r as usize];
-                        if c.digits >= rule.min_digits {
+                        if c.digits >= rule.min_digits
+                            && rule
+                                .shape
+                                .as_ref()
+                                .is_none_or(|sh| sh.fits(hay, c.start, c.end))
+                        {
                             let (s, e) = if rule.before > 8 || rule.after > 8 {
                                 widen(
                                     hay,
@@ -500,7 +505,8 @@ impl Engine {
                     selected.clear();
                     selected.extend_from_slice(&self.token_unconditional);
                     if let Some(ac) = &self.token_literals {
-                        // The literals sit in the run or just before it (`pat…` of `pat….hex`).
+                        // The literals sit in the run (after a `NAME=` prefix, say) or just
+                        // before it (`pat…` of `pat….hex`).
                         let from = s.saturating_sub(48);
                         for m in ac.find_overlapping_iter(&hay[from..e]) {
                             selected.extend_from_slice(
@@ -546,7 +552,11 @@ impl Engine {
     fn confirm(&self, r: u32, hay: &[u8], ws: usize, we: usize, out: &mut Vec<Raw>) {
         let rule = &self.rules[r as usize];
         let window = &hay[ws..we];
-        if !rule.requires.is_empty() && !rule.requires.found_in(window) {
+        // Token rules were selected by their literal already (see `scan_plain`).
+        if rule.trigger != Trigger::Token
+            && !rule.requires.is_empty()
+            && !rule.requires.found_in(window)
+        {
             return;
         }
         if rule.secret_group == 0 {

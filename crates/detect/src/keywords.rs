@@ -19,6 +19,7 @@
 //! not all ASCII (Korean, Japanese markings) go to a small Aho-Corasick automaton that runs
 //! only when the text has non-ASCII bytes.
 
+use crate::features::{Features, BLOCK, F_HIGH};
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
 
@@ -102,6 +103,7 @@ pub(crate) struct KeywordIndex {
     /// Keywords that do not start with three ASCII bytes, and their ids.
     other: Option<AhoCorasick>,
     other_ids: Vec<u32>,
+    other_max: usize,
 }
 
 impl std::fmt::Debug for KeywordIndex {
@@ -127,7 +129,9 @@ impl KeywordIndex {
         let mut other_words = Vec::new();
         let mut other_ids = Vec::new();
         for (id, k) in lowered.iter().enumerate() {
-            if k.len() >= 3 && k[..3].is_ascii() {
+            // ASCII first byte: the trigram path (a non-ASCII byte among the next two is class
+            // 63 and still exact). Non-ASCII first byte: the block-restricted automaton.
+            if k.len() >= 3 && k[0].is_ascii() {
                 let t = trigram(k[0], k[1], k[2]);
                 bitmap[(t >> 6) as usize] |= 1 << (t & 63);
                 if k.len() == 3 {
@@ -152,6 +156,12 @@ impl KeywordIndex {
                     .build(&other_words)?,
             )
         };
+        let other_max = lowered
+            .iter()
+            .filter(|k| !k[0].is_ascii())
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
         Ok(KeywordIndex {
             keywords: lowered,
             bitmap,
@@ -160,6 +170,7 @@ impl KeywordIndex {
             buckets,
             other,
             other_ids,
+            other_max,
         })
     }
 
@@ -168,7 +179,7 @@ impl KeywordIndex {
     }
 
     /// Every occurrence of every keyword, in no particular order.
-    pub(crate) fn hits(&self, hay: &[u8], has_non_ascii: bool) -> Vec<Hit> {
+    pub(crate) fn hits(&self, hay: &[u8], features: &Features) -> Vec<Hit> {
         let mut out = Vec::new();
         if hay.len() >= 3 {
             // Four stripes, each with its own rolling trigram: four independent dependency
@@ -216,14 +227,28 @@ impl KeywordIndex {
                 }
             }
         }
-        if has_non_ascii {
-            if let Some(ac) = &self.other {
-                for m in ac.find_overlapping_iter(hay) {
-                    out.push(Hit {
+        if let Some(ac) = &self.other {
+            // These keywords begin with a non-ASCII byte: only blocks the feature pass flagged
+            // as holding one can start them. Consecutive flagged blocks are searched as one
+            // span (extended by the longest keyword), so a hit is never cut or doubled.
+            let mut spans: Vec<(usize, usize)> = Vec::new();
+            for b in features.blocks(F_HIGH) {
+                let (s, e) = (b * BLOCK, ((b + 1) * BLOCK + self.other_max).min(hay.len()));
+                match spans.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => spans.push((s, e)),
+                }
+            }
+            for (s, e) in spans {
+                for m in ac.find_overlapping_iter(&hay[s..e]) {
+                    let hit = Hit {
                         keyword: self.other_ids[m.pattern().as_usize()],
-                        start: m.start(),
-                        end: m.end(),
-                    });
+                        start: s + m.start(),
+                        end: s + m.end(),
+                    };
+                    if out.last() != Some(&hit) {
+                        out.push(hit);
+                    }
                 }
             }
         }
@@ -295,11 +320,13 @@ mod tests {
         let idx = KeywordIndex::new(&kws).unwrap();
         let hay = "CLIENT_SECRET=x AKIA 대외비".as_bytes();
         assert_eq!(
-            sorted(idx.hits(hay, true)),
+            sorted(idx.hits(hay, &Features::scan(hay))),
             vec![(2, 0, 13), (1, 7, 13), (0, 16, 20), (3, 21, 30)]
         );
-        // Without non-ASCII bytes the other automaton is not run.
-        assert_eq!(sorted(idx.hits(b"akia", false)), vec![(0, 0, 4)]);
+        assert_eq!(
+            sorted(idx.hits(b"akia", &Features::scan(b"akia"))),
+            vec![(0, 0, 4)]
+        );
     }
 
     #[test]
@@ -315,6 +342,8 @@ mod tests {
             "aaa",
             "대외비",
             "st.",
+            "©1",
+            "nur für",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -334,6 +363,9 @@ mod tests {
                 _ => hay.push(b"lorem ipsum dolor sit amet."[(x as usize / 9) % 27]),
             }
         }
-        assert_eq!(sorted(idx.hits(&hay, true)), naive(&kws, &hay));
+        assert_eq!(
+            sorted(idx.hits(&hay, &Features::scan(&hay))),
+            naive(&kws, &hay)
+        );
     }
 }

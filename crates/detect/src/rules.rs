@@ -150,6 +150,7 @@ pub(crate) struct Rule {
     pub trigger: Trigger,
     pub min_digits: u32,
     pub requires: WordSet,
+    pub shape: Option<Shape>,
     pub context: Option<Context>,
     pub allow_stop: WordSet,
     pub allow_re: Vec<Regex>,
@@ -159,6 +160,50 @@ pub(crate) struct Rule {
     pub priority: u8,
     pub preview: PreviewStyle,
     pub spec: RuleSpec,
+}
+
+/// A compiled [`crate::spec::ShapeSpec`].
+#[derive(Debug, Clone)]
+pub(crate) struct Shape {
+    member: [bool; 256],
+    separator: [bool; 256],
+    min_len: usize,
+    min_separators: usize,
+}
+
+impl Shape {
+    fn new(spec: &crate::spec::ShapeSpec) -> Shape {
+        let mut member = [false; 256];
+        let mut separator = [false; 256];
+        for b in spec.chars.bytes() {
+            member[b as usize] = true;
+            separator[b as usize] = !b.is_ascii_alphanumeric();
+        }
+        Shape {
+            member,
+            separator,
+            min_len: spec.min_len,
+            min_separators: spec.min_separators,
+        }
+    }
+
+    /// Whether the run of member bytes around `start..end` has the shape (looks at most 64
+    /// bytes either way).
+    pub(crate) fn fits(&self, hay: &[u8], start: usize, end: usize) -> bool {
+        let mut s = start;
+        while s > 0 && start - s < 64 && self.member[hay[s - 1] as usize] {
+            s -= 1;
+        }
+        let mut e = end;
+        while e < hay.len() && e - end < 64 && self.member[hay[e] as usize] {
+            e += 1;
+        }
+        let separators = hay[s..e]
+            .iter()
+            .filter(|&&b| self.separator[b as usize])
+            .count();
+        e - s >= self.min_len && separators >= self.min_separators
+    }
 }
 
 impl Rule {
@@ -320,6 +365,7 @@ pub(crate) fn compile(
         trigger,
         min_digits: spec.min_digits.unwrap_or(1),
         requires: WordSet::new(&spec.requires),
+        shape: spec.shape.as_ref().map(Shape::new),
         context,
         allow_stop: WordSet::new(&spec.allow.stopwords),
         allow_re,

@@ -64,6 +64,8 @@ pub struct RuleSpec {
     /// Case-insensitive literals, one of which must occur in the window before the regex runs.
     #[serde(default)]
     pub requires: Vec<String>,
+    /// For `trigger = "digits"`: a cheap structural test of the cluster before the regex runs.
+    pub shape: Option<ShapeSpec>,
     pub context: Option<ContextSpec>,
     #[serde(default)]
     pub allow: AllowSpec,
@@ -82,6 +84,19 @@ pub struct RuleSpec {
     pub preview: Option<PreviewStyle>,
     #[serde(default)]
     pub examples: Examples,
+}
+
+/// The digit cluster, extended over `chars`, must be at least `min_len` long and hold at least
+/// `min_separators` of the characters of `chars` that are not letters or digits. An IPv6
+/// address is a run of hex digits, `:` and `.` with two colons; `std::io` or `x: u32` is not.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShapeSpec {
+    pub chars: String,
+    #[serde(default)]
+    pub min_len: usize,
+    #[serde(default)]
+    pub min_separators: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
