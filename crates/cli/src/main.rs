@@ -8,6 +8,7 @@
 //! Exit codes: 0 nothing found, 1 findings, 2 usage or I/O error.
 
 mod batch;
+mod fingerprint;
 mod output;
 mod policy_file;
 mod scan;
@@ -37,6 +38,11 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Build or inspect fingerprint indexes of the organisation's code.
+    Fingerprint {
+        #[command(subcommand)]
+        command: fingerprint::FingerprintCommand,
     },
     /// Prepare organisation dictionaries for a policy.
     Dictionary {
@@ -111,6 +117,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Fingerprint { command } => {
+            fingerprint::run(command)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Dictionary {
             command:

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use leakguard_detect::spec::{DictionarySpec, RuleSpec};
 use leakguard_detect::{Engine, EngineConfig};
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +38,23 @@ pub struct RulesSection {
     pub code_min_lines: Option<u32>,
     /// Findings below this confidence are dropped (default 0.3).
     pub min_confidence: Option<f32>,
+    /// Fingerprint indexes of the organisation's code.
+    #[serde(default)]
+    pub fingerprints: Vec<FingerprintEntry>,
+}
+
+/// One fingerprint index in a policy. Relative paths are relative to the policy file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FingerprintEntry {
+    /// The index file made by `leakguard fingerprint build`.
+    pub index: PathBuf,
+    /// File holding the salt the index was built with.
+    pub salt_file: Option<PathBuf>,
+    /// Least kept fingerprints of a code region found in the index (default 6).
+    pub min_matches: Option<usize>,
+    /// Least fraction of the region's kept fingerprints found (default 0.25).
+    pub min_fraction: Option<f32>,
 }
 
 /// Reads and validates a policy file.
@@ -82,6 +99,37 @@ pub fn engine(policy: Option<&Path>) -> Result<Engine> {
         }
         if let Some(c) = p.rules.min_confidence {
             config.min_confidence = c;
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        for fp in &p.rules.fingerprints {
+            let index_path = base.join(&fp.index);
+            let data = std::fs::read(&index_path).with_context(|| {
+                format!(
+                    "{}: rules.fingerprints: cannot read {}",
+                    path.display(),
+                    index_path.display()
+                )
+            })?;
+            let index = leakguard_detect::fingerprint::FingerprintIndex::from_bytes(&data)
+                .with_context(|| {
+                    format!(
+                        "{}: rules.fingerprints: {}",
+                        path.display(),
+                        index_path.display()
+                    )
+                })?;
+            let salt = crate::fingerprint::read_salt(
+                fp.salt_file.as_ref().map(|s| base.join(s)).as_deref(),
+            )?;
+            let key = leakguard_detect::fingerprint::FingerprintKey::new(&salt)?;
+            let mut set = leakguard_detect::FingerprintSet::new(index, key);
+            if let Some(m) = fp.min_matches {
+                set.min_matches = m;
+            }
+            if let Some(f) = fp.min_fraction {
+                set.min_fraction = f;
+            }
+            config.fingerprints.push(set);
         }
         let engine =
             Engine::with_config(config).with_context(|| format!("policy {}", path.display()))?;

@@ -16,6 +16,7 @@ use crate::code::CodeDetector;
 use crate::dictionary::HashedDictionary;
 use crate::encoded;
 use crate::features::{Features, F_ESCAPE, F_HIGH};
+use crate::fingerprint::{FingerprintIndex, FingerprintKey};
 use crate::keywords::KeywordIndex;
 use crate::mask::{preview, shannon_entropy};
 use crate::normalize::{normalize, suspicious_windows};
@@ -50,6 +51,30 @@ pub struct EngineConfig {
     /// Run every rule on the whole text instead of only inside trigger windows. For tests of the
     /// prefilter contract; far slower.
     pub disable_prefilter: bool,
+    /// Fingerprint indexes of the organisation's code, with their keys and thresholds.
+    pub fingerprints: Vec<FingerprintSet>,
+}
+
+/// One fingerprint index as the engine uses it.
+#[derive(Debug, Clone)]
+pub struct FingerprintSet {
+    pub index: Arc<FingerprintIndex>,
+    pub key: FingerprintKey,
+    /// Least kept fingerprints of a code region found in the index (default 6).
+    pub min_matches: usize,
+    /// Least fraction of the region's kept fingerprints found (default 0.25).
+    pub min_fraction: f32,
+}
+
+impl FingerprintSet {
+    pub fn new(index: FingerprintIndex, key: FingerprintKey) -> FingerprintSet {
+        FingerprintSet {
+            index: Arc::new(index),
+            key,
+            min_matches: 6,
+            min_fraction: 0.25,
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -65,6 +90,7 @@ impl Default for EngineConfig {
             max_decode_depth: 2,
             min_confidence: 0.3,
             disable_prefilter: false,
+            fingerprints: Vec::new(),
         }
     }
 }
@@ -279,8 +305,13 @@ impl Engine {
                     .map_err(|e| Error::Keywords(e.to_string()))?,
             )
         };
-        let code = (config.code_min_lines > 0)
-            .then(|| CodeDetector::new(config.code_min_lines))
+        for set in &config.fingerprints {
+            if !set.index.accepts(&set.key) {
+                return Err(Error::Fingerprint(format!("index `{}`: the salt does not match this index; use the salt it was built with", set.index.label)));
+            }
+        }
+        let code = (config.code_min_lines > 0 || !config.fingerprints.is_empty())
+            .then(|| CodeDetector::new(config.code_min_lines.max(1)))
             .transpose()?;
         let engine = Engine {
             rules,
@@ -347,7 +378,12 @@ impl Engine {
         self.scan_layers(hay, &features, 0, &mut raws);
         let mut findings = self.resolve(raws);
         if let Some(code) = &self.code {
-            findings.extend(code.findings(hay, &features));
+            if self.config.code_min_lines > 0 {
+                findings.extend(code.findings(hay, &features));
+            }
+            if !self.config.fingerprints.is_empty() {
+                findings.extend(self.fingerprint_findings(code, hay, &features));
+            }
         }
         for d in &self.hashed {
             findings.extend(d.findings(hay));
@@ -732,6 +768,45 @@ impl Engine {
         self.code
             .as_ref()
             .map_or_else(Vec::new, |c| c.regions(text.as_bytes()))
+    }
+
+    /// Code regions whose kept fingerprints are found in an organisation index.
+    fn fingerprint_findings(
+        &self,
+        code: &CodeDetector,
+        hay: &[u8],
+        features: &Features,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for region in code.regions_with(hay, features) {
+            let text = &hay[region.start..region.end];
+            for set in &self.config.fingerprints {
+                let m = set.index.lookup(text, &set.key);
+                if m.matched >= set.min_matches.max(1) && m.fraction() >= set.min_fraction {
+                    let (start, end) = (region.start + m.start, region.start + m.end);
+                    let lines = memchr::memchr_iter(b'\n', &hay[start..end]).count() as u32 + 1;
+                    out.push(Finding {
+                        rule: format!("fingerprint:{}", set.index.label),
+                        category: Category::Classified,
+                        severity: Severity::High,
+                        start,
+                        end,
+                        confidence: (0.6 + 0.4 * m.fraction()).min(1.0),
+                        preview: format!(
+                            "{lines} lines matching {} of {} fingerprints of {}",
+                            m.matched, m.total, set.index.label
+                        ),
+                        detail: FindingDetail {
+                            lines: Some(lines),
+                            matched_fraction: Some(m.fraction()),
+                            language: region.language.clone(),
+                            ..FindingDetail::default()
+                        },
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The configuration the engine was built with.

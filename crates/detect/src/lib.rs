@@ -26,6 +26,7 @@ mod dictionary;
 mod encoded;
 mod engine;
 mod features;
+pub mod fingerprint;
 mod keywords;
 mod mask;
 mod normalize;
@@ -36,7 +37,7 @@ pub mod validate;
 
 pub use code::CodeRegion;
 pub use dictionary::{hash_term, normalise_term};
-pub use engine::{Engine, EngineConfig, RuleInfo, SharedEngine};
+pub use engine::{Engine, EngineConfig, FingerprintSet, RuleInfo, SharedEngine};
 pub use mask::shannon_entropy;
 pub use redact::{redact, RedactStyle, Redaction, Replacement};
 pub use rules::{parse_pack, BUILTIN_PACKS};
@@ -61,6 +62,8 @@ pub enum Error {
     Allowlist(String),
     #[error("keyword prefilter: {0}")]
     Keywords(String),
+    #[error("fingerprints: {0}")]
+    Fingerprint(String),
 }
 
 #[cfg(test)]
