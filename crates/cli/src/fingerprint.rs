@@ -223,11 +223,8 @@ pub fn run(cmd: FingerprintCommand) -> Result<()> {
                 index.dropped_common,
                 index.dropped_reference
             );
-            println!(
-                "size:         {} bytes ({:.2} bytes per fingerprint)",
-                data.len(),
-                data.len() as f64 / index.len().max(1) as f64
-            );
+            let header = data.len() - 8 * index.len();
+            println!("size:         {} bytes ({} fingerprints x 8 bytes + {header} bytes of header and checksum)", data.len(), index.len());
             Ok(())
         }
     }

@@ -297,3 +297,121 @@ fn base62_crc(body: &str) -> String {
     }
     String::from_utf8(out.to_vec()).unwrap()
 }
+
+#[test]
+fn fingerprint_index_built_and_used_through_scan() {
+    let dir = tempdir();
+    let repo = dir.join("repo/src");
+    std::fs::create_dir_all(&repo).unwrap();
+    // "Company code": real sources of this repository, copied into a tree with a .gitignore
+    // and a vendored folder that must be skipped.
+    let company = include_str!("../../detect/src/code.rs");
+    std::fs::write(repo.join("stage.rs"), company).unwrap();
+    std::fs::create_dir_all(dir.join("repo/vendor")).unwrap();
+    std::fs::write(
+        dir.join("repo/vendor/lib.rs"),
+        include_str!("../src/scan.rs"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("repo/.gitignore"), "ignored/\n").unwrap();
+    std::fs::create_dir_all(dir.join("repo/ignored")).unwrap();
+    std::fs::write(
+        dir.join("repo/ignored/x.rs"),
+        include_str!("../src/batch.rs"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("salt"), "acme-salt-for-tests\n").unwrap();
+    let index = dir.join("acme.lgfp");
+    let out = leakguard(
+        &[
+            "fingerprint",
+            "build",
+            "--name",
+            "acme-fw",
+            "--salt-file",
+            dir.join("salt").to_str().unwrap(),
+            "--out",
+            index.to_str().unwrap(),
+            dir.join("repo").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("indexed 1 files"),
+        "vendored and ignored files are skipped: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inspect = leakguard(&["fingerprint", "inspect", index.to_str().unwrap()], b"");
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        text.contains("label:        acme-fw") && text.contains("x 8 bytes + "),
+        "{text}"
+    );
+    // The index holds no source text.
+    let bytes = std::fs::read(&index).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains("fn classify"));
+
+    let policy = dir.join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"version":1,"rules":{"fingerprints":[{"index":"acme.lgfp","salt_file":"salt"}]}}"#,
+    )
+    .unwrap();
+    let excerpt: String = company
+        .lines()
+        .skip(300)
+        .take(30)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let prompt = format!("Can you speed this up?\n\n{excerpt}\n\nThanks");
+    let out = leakguard(
+        &["scan", "--json", "--policy", policy.to_str().unwrap()],
+        prompt.as_bytes(),
+    );
+    let v = json(&out);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "fingerprint:acme-fw")
+        .unwrap_or_else(|| panic!("no fingerprint finding: {v}"));
+    assert_eq!(f["category"], "classified");
+    assert!(f["detail"]["matched_fraction"].as_f64().unwrap() > 0.5);
+    // Unrelated code does not match.
+    let other: String = include_str!("../src/scan.rs")
+        .lines()
+        .skip(100)
+        .take(30)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let v = json(&leakguard(
+        &["scan", "--json", "--policy", policy.to_str().unwrap()],
+        other.as_bytes(),
+    ));
+    assert!(!v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"].as_str().unwrap().starts_with("fingerprint:")));
+    // A corrupt index is refused with a clear error.
+    let mut broken = bytes.clone();
+    let mid = broken.len() / 2;
+    broken[mid] ^= 0xff;
+    std::fs::write(&index, &broken).unwrap();
+    let out = leakguard(
+        &["scan", "--json", "--policy", policy.to_str().unwrap()],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

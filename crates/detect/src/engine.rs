@@ -60,9 +60,9 @@ pub struct EngineConfig {
 pub struct FingerprintSet {
     pub index: Arc<FingerprintIndex>,
     pub key: FingerprintKey,
-    /// Least kept fingerprints of a code region found in the index (default 6).
+    /// Least kept fingerprints of a code region found in the index (default 8).
     pub min_matches: usize,
-    /// Least fraction of the region's kept fingerprints found (default 0.25).
+    /// Least fraction of the region's kept fingerprints found (default 0.2).
     pub min_fraction: f32,
 }
 
@@ -71,8 +71,8 @@ impl FingerprintSet {
         FingerprintSet {
             index: Arc::new(index),
             key,
-            min_matches: 6,
-            min_fraction: 0.25,
+            min_matches: 8,
+            min_fraction: 0.2,
         }
     }
 }
@@ -770,7 +770,9 @@ impl Engine {
             .map_or_else(Vec::new, |c| c.regions(text.as_bytes()))
     }
 
-    /// Code regions whose kept fingerprints are found in an organisation index.
+    /// Code whose kept fingerprints are found in an organisation index. The lookup covers the
+    /// span from the first code region to the last, once: reflowed or oddly laid out code can
+    /// split into several regions, and k-grams that cross a region border must still count.
     fn fingerprint_findings(
         &self,
         code: &CodeDetector,
@@ -778,32 +780,35 @@ impl Engine {
         features: &Features,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
-        for region in code.regions_with(hay, features) {
-            let text = &hay[region.start..region.end];
-            for set in &self.config.fingerprints {
-                let m = set.index.lookup(text, &set.key);
-                if m.matched >= set.min_matches.max(1) && m.fraction() >= set.min_fraction {
-                    let (start, end) = (region.start + m.start, region.start + m.end);
-                    let lines = memchr::memchr_iter(b'\n', &hay[start..end]).count() as u32 + 1;
-                    out.push(Finding {
-                        rule: format!("fingerprint:{}", set.index.label),
-                        category: Category::Classified,
-                        severity: Severity::High,
-                        start,
-                        end,
-                        confidence: (0.6 + 0.4 * m.fraction()).min(1.0),
-                        preview: format!(
-                            "{lines} lines matching {} of {} fingerprints of {}",
-                            m.matched, m.total, set.index.label
-                        ),
-                        detail: FindingDetail {
-                            lines: Some(lines),
-                            matched_fraction: Some(m.fraction()),
-                            language: region.language.clone(),
-                            ..FindingDetail::default()
-                        },
-                    });
-                }
+        let regions = code.regions_with(hay, features);
+        let (Some(first), Some(last)) = (regions.first(), regions.last()) else {
+            return out;
+        };
+        let (rs, re) = (first.start, last.end);
+        let text = &hay[rs..re];
+        for set in &self.config.fingerprints {
+            let m = set.index.lookup(text, &set.key);
+            if m.matched >= set.min_matches.max(1) && m.fraction() >= set.min_fraction {
+                let (start, end) = (rs + m.start, rs + m.end);
+                let lines = memchr::memchr_iter(b'\n', &hay[start..end]).count() as u32 + 1;
+                out.push(Finding {
+                    rule: format!("fingerprint:{}", set.index.label),
+                    category: Category::Classified,
+                    severity: Severity::High,
+                    start,
+                    end,
+                    confidence: (0.6 + 0.4 * m.fraction()).min(1.0),
+                    preview: format!(
+                        "{lines} lines matching {} of {} fingerprints of {}",
+                        m.matched, m.total, set.index.label
+                    ),
+                    detail: FindingDetail {
+                        lines: Some(lines),
+                        matched_fraction: Some(m.fraction()),
+                        language: first.language.clone(),
+                        ..FindingDetail::default()
+                    },
+                });
             }
         }
         out

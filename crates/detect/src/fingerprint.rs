@@ -7,7 +7,9 @@
 //! keywords and operators kept), every run of [`Params::k`] tokens is hashed with a key derived
 //! from the organisation's salt, and winnowing keeps the minimum hash of every window of
 //! [`Params::w`] consecutive k-gram hashes. Winnowing guarantees that two texts sharing a run
-//! of at least `w + k - 1` tokens share at least one kept fingerprint (docs/fingerprints.md).
+//! of at least `w + k - 1` tokens share at least one kept fingerprint, unless every k-gram of
+//! the run is repetitive (fewer than [`MIN_DISTINCT`] distinct tokens), which is never
+//! fingerprinted (docs/fingerprints.md).
 //!
 //! The index holds only keyed 64-bit hashes: without the salt it cannot be used to test guesses
 //! of code, and it holds no source text. This module does no I/O: the CLI walks directories
@@ -112,6 +114,9 @@ pub struct Token {
     pub end: u32,
 }
 
+/// A k-gram needs at least this many distinct tokens to be fingerprinted.
+pub const MIN_DISTINCT: usize = 7;
+
 const ID: u32 = 1;
 const NUM: u32 = 2;
 const STR: u32 = 3;
@@ -165,6 +170,36 @@ fn keyword_table() -> &'static HashMap<Vec<u8>, u32> {
     })
 }
 
+/// After a `#` followed by a space or `!`: a preprocessor directive (`# define`) or a Rust
+/// attribute (`#![…]`, `# [inline]`) is code; anything else (`# comment`, `#!/bin/sh`) is not.
+fn hash_is_code(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b"!").unwrap_or(rest);
+    let rest = rest.trim_ascii_start();
+    if rest.first() == Some(&b'[') {
+        return true;
+    }
+    let word_end = rest
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    matches!(
+        &rest[..word_end],
+        b"include"
+            | b"define"
+            | b"if"
+            | b"ifdef"
+            | b"ifndef"
+            | b"endif"
+            | b"else"
+            | b"elif"
+            | b"pragma"
+            | b"undef"
+            | b"error"
+            | b"warning"
+            | b"line"
+    )
+}
+
 /// Turns code into the normalised token stream. Language-independent on purpose: the same
 /// text gives the same tokens at build time (where the file name is known) and at match time
 /// (where it is not).
@@ -190,7 +225,10 @@ pub fn tokenize(text: &[u8]) -> Vec<Token> {
             i = memchr::memmem::find(&text[i + 2..], b"*/").map_or(n, |p| i + 2 + p + 2);
             continue;
         }
-        if b == b'#' && (next == b' ' || next == b'!' || next == b'\n' || next == 0) {
+        if b == b'#'
+            && (next.is_ascii_whitespace() || next == b'!' || next == 0)
+            && !hash_is_code(&text[i + 1..])
+        {
             i = memchr::memchr(b'\n', &text[i..]).map_or(n, |p| i + p);
             continue;
         }
@@ -330,14 +368,45 @@ pub fn winnow(tokens: &[Token], key: &FingerprintKey, params: Params) -> Vec<Kep
     for &x in &th[..k] {
         h = h.wrapping_mul(base).wrapping_add(x);
     }
+    // Repetitive k-grams (`pub mod ID ; pub mod ID ;`, a run of `static ID : ID = NUM ;`) are
+    // the same in every code base once identifiers are classes: they get the largest hash, so
+    // winnowing keeps them only when a whole window is repetitive, and then they are skipped.
+    // Distinct tokens are counted over a sliding window.
+    let mut counts: HashMap<u32, u16> = HashMap::new();
+    let mut distinct = 0usize;
+    for t in &tokens[..k] {
+        let c = counts.entry(t.code).or_insert(0);
+        if *c == 0 {
+            distinct += 1;
+        }
+        *c += 1;
+    }
+    let mark = |h: u64, distinct: usize| {
+        if distinct < MIN_DISTINCT {
+            u64::MAX
+        } else {
+            fmix64(h ^ key.finish)
+        }
+    };
     let mut grams = Vec::with_capacity(th.len() - k + 1);
-    grams.push(fmix64(h ^ key.finish));
+    grams.push(mark(h, distinct));
     for i in k..th.len() {
         h = h
             .wrapping_sub(th[i - k].wrapping_mul(top))
             .wrapping_mul(base)
             .wrapping_add(th[i]);
-        grams.push(fmix64(h ^ key.finish));
+        if let Some(c) = counts.get_mut(&tokens[i - k].code) {
+            *c -= 1;
+            if *c == 0 {
+                distinct -= 1;
+            }
+        }
+        let c = counts.entry(tokens[i].code).or_insert(0);
+        if *c == 0 {
+            distinct += 1;
+        }
+        *c += 1;
+        grams.push(mark(h, distinct));
     }
     // Robust winnowing: in each window the minimum (rightmost on ties); record a choice once.
     let mut kept = Vec::new();
@@ -348,10 +417,12 @@ pub fn winnow(tokens: &[Token], key: &FingerprintKey, params: Params) -> Vec<Kep
             .rev()
             .min_by_key(|(_, g)| **g)
             .unwrap_or((0, &grams[0]));
-        kept.push(Kept {
-            hash: m,
-            at: i as u32,
-        });
+        if m != u64::MAX {
+            kept.push(Kept {
+                hash: m,
+                at: i as u32,
+            });
+        }
         return kept;
     }
     let mut deque: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
@@ -366,13 +437,13 @@ pub fn winnow(tokens: &[Token], key: &FingerprintKey, params: Params) -> Vec<Kep
         }
         if i + 1 >= w {
             let m = *deque.front().unwrap_or(&i);
-            if last != Some(m) {
+            if last != Some(m) && grams[m] != u64::MAX {
                 kept.push(Kept {
                     hash: grams[m],
                     at: m as u32,
                 });
-                last = Some(m);
             }
+            last = Some(m);
         }
     }
     kept
