@@ -51,6 +51,8 @@ pub struct FingerprintEntry {
     pub index: PathBuf,
     /// File holding the salt the index was built with.
     pub salt_file: Option<PathBuf>,
+    /// The salt itself, for policies distributed as privately as a salt file would be.
+    pub salt: Option<String>,
     /// Least kept fingerprints of a code region found in the index (default 6).
     pub min_matches: Option<usize>,
     /// Least fraction of the region's kept fingerprints found (default 0.25).
@@ -118,9 +120,23 @@ pub fn engine(policy: Option<&Path>) -> Result<Engine> {
                         index_path.display()
                     )
                 })?;
-            let salt = crate::fingerprint::read_salt(
-                fp.salt_file.as_ref().map(|s| base.join(s)).as_deref(),
-            )?;
+            let salt = match (&fp.salt, &fp.salt_file) {
+                (Some(_), Some(_)) => anyhow::bail!(
+                    "{}: rules.fingerprints: give `salt` or `salt_file`, not both",
+                    path.display()
+                ),
+                (Some(s), None) => {
+                    anyhow::ensure!(
+                        s.len() >= 8,
+                        "{}: rules.fingerprints: `salt` must be at least 8 characters",
+                        path.display()
+                    );
+                    s.as_bytes().to_vec()
+                }
+                (None, file) => {
+                    crate::fingerprint::read_salt(file.as_ref().map(|s| base.join(s)).as_deref())?
+                }
+            };
             let key = leakguard_detect::fingerprint::FingerprintKey::new(&salt)?;
             let mut set = leakguard_detect::FingerprintSet::new(index, key);
             if let Some(m) = fp.min_matches {

@@ -383,6 +383,29 @@ fn fingerprint_index_built_and_used_through_scan() {
         .unwrap_or_else(|| panic!("no fingerprint finding: {v}"));
     assert_eq!(f["category"], "classified");
     assert!(f["detail"]["matched_fraction"].as_f64().unwrap() > 0.5);
+    // The salt may also sit in the policy itself; a wrong one is refused with a clear error.
+    let inline = dir.join("inline.json");
+    std::fs::write(&inline, r#"{"version":1,"rules":{"fingerprints":[{"index":"acme.lgfp","salt":"acme-salt-for-tests"}]}}"#).unwrap();
+    let v = json(&leakguard(
+        &["scan", "--json", "--policy", inline.to_str().unwrap()],
+        prompt.as_bytes(),
+    ));
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"] == "fingerprint:acme-fw"));
+    std::fs::write(&inline, r#"{"version":1,"rules":{"fingerprints":[{"index":"acme.lgfp","salt":"not-the-right-salt"}]}}"#).unwrap();
+    let out = leakguard(
+        &["scan", "--json", "--policy", inline.to_str().unwrap()],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("salt does not match"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Unrelated code does not match.
     let other: String = include_str!("../src/scan.rs")
         .lines()
