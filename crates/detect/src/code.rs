@@ -17,7 +17,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 
 const LANGUAGES: &str = include_str!("../../../policies/rules/languages.toml");
-const SAMPLE: usize = 1536;
+const SAMPLE: usize = 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -235,7 +235,7 @@ impl CodeDetector {
             }
         }
         let markers = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&markers)
             .map_err(|e| Error::Keywords(e.to_string()))?;
@@ -249,12 +249,22 @@ impl CodeDetector {
         })
     }
 
+    /// Votes the language of a region found by [`CodeDetector::regions_with`] (which leaves
+    /// it empty unless a fence declared it): voting costs more than finding regions, so it is
+    /// done only for regions that are reported.
+    pub(crate) fn fill_language(&self, hay: &[u8], region: &mut CodeRegion) {
+        if region.language.is_none() {
+            region.language = self.language(&hay[region.start..region.end]);
+        }
+    }
+
     /// Findings for every code region of at least `min_lines` lines.
     pub(crate) fn findings(&self, hay: &[u8], features: &Features) -> Vec<Finding> {
         self.regions_with(hay, features)
             .into_iter()
             .filter(|r| r.lines >= self.min_lines)
-            .map(|r| {
+            .map(|mut r| {
+                self.fill_language(hay, &mut r);
                 let lang = r.language.clone().unwrap_or_else(|| "unknown".into());
                 Finding {
                     rule: "source-code".into(),
@@ -276,7 +286,11 @@ impl CodeDetector {
 
     /// Every code region, of any length.
     pub fn regions(&self, hay: &[u8]) -> Vec<CodeRegion> {
-        self.regions_with(hay, &Features::scan(hay))
+        let mut regions = self.regions_with(hay, &Features::scan(hay));
+        for r in &mut regions {
+            self.fill_language(hay, r);
+        }
+        regions
     }
 
     /// Every code region, using the feature flags the engine already computed.
@@ -339,9 +353,8 @@ impl CodeDetector {
                 && (declared.is_some() || code_lines * 10 >= nonblank * 4)
             {
                 let (start, end) = (lines.start(body.start), lines.end(body.end - 1));
-                let language = declared
-                    .map(|l| self.ids[l as usize].clone())
-                    .or_else(|| self.language(&hay[start..end]));
+                // Undeclared fences get their language voted later, only if reported.
+                let language = declared.map(|l| self.ids[l as usize].clone());
                 let code_lines = if declared.is_some() {
                     nonblank
                 } else {
@@ -417,13 +430,12 @@ impl CodeDetector {
             floor = last + 1;
             if code_lines >= 2 && (code_lines + weak_lines) * 10 >= nonblank * 6 {
                 let (start, end) = (lines.start(first), lines.end(last));
-                let language = self.language(&hay[start..end]);
                 out.push(CodeRegion {
                     start,
                     end,
                     lines: (last - first + 1) as u32,
                     code_lines,
-                    language,
+                    language: None,
                 });
             }
         }
@@ -452,7 +464,7 @@ impl CodeDetector {
                 i += 1;
             }
         }
-        for m in self.markers.find_overlapping_iter(sample) {
+        for m in self.markers.find_iter(sample) {
             votes[self.marker_lang[m.pattern().as_usize()] as usize] += 3;
         }
         let (best, &score) = votes

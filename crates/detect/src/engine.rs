@@ -780,7 +780,10 @@ impl Engine {
         features: &Features,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
-        let regions = code.regions_with(hay, features);
+        let mut regions = code.regions_with(hay, features);
+        if let Some(first) = regions.first_mut() {
+            code.fill_language(hay, first);
+        }
         let (Some(first), Some(last)) = (regions.first(), regions.last()) else {
             return out;
         };
