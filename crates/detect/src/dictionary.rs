@@ -18,29 +18,11 @@ fn dict_err(name: &str, message: impl Into<String>) -> Error {
 }
 
 fn blank_rule(id: String, description: String) -> RuleSpec {
-    RuleSpec {
-        id,
-        description,
-        category: None,
-        severity: None,
-        keywords: Vec::new(),
-        regex: String::new(),
-        secret_group: 0,
-        validator: None,
-        entropy: None,
-        trigger: None,
-        min_digits: None,
-        requires: Vec::new(),
-        shape: None,
-        context: None,
-        allow: Default::default(),
-        window: None,
-        confidence: Some(0.95),
-        priority: None,
-        unicode: true,
-        preview: Some(crate::spec::PreviewStyle::Middle),
-        examples: Default::default(),
-    }
+    let mut r = RuleSpec::new(&id, &description, "");
+    r.confidence = Some(0.95);
+    r.unicode = true;
+    r.preview = Some(crate::spec::PreviewStyle::Middle);
+    r
 }
 
 /// The keyword rules for a dictionary's plain terms: one rule for whole-word terms and one for

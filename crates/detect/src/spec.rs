@@ -99,6 +99,36 @@ pub struct ShapeSpec {
     pub min_separators: usize,
 }
 
+impl RuleSpec {
+    /// A rule with an id, a description and a regex, every other field at its default; set
+    /// keywords or a trigger before compiling it.
+    pub fn new(id: &str, description: &str, regex: &str) -> RuleSpec {
+        RuleSpec {
+            id: id.to_owned(),
+            description: description.to_owned(),
+            category: None,
+            severity: None,
+            keywords: Vec::new(),
+            regex: regex.to_owned(),
+            secret_group: 0,
+            validator: None,
+            entropy: None,
+            trigger: None,
+            min_digits: None,
+            requires: Vec::new(),
+            shape: None,
+            context: None,
+            allow: AllowSpec::default(),
+            window: None,
+            confidence: None,
+            priority: None,
+            unicode: false,
+            preview: None,
+            examples: Examples::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PreviewStyle {

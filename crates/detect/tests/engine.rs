@@ -162,29 +162,8 @@ fn dictionaries_plain_hashed_and_host_suffixes() {
 
 #[test]
 fn configuration_errors_name_the_rule_and_field() {
-    let bad = leakguard_detect::spec::RuleSpec {
-        id: "acme-badge".into(),
-        description: "badge".into(),
-        category: None,
-        severity: None,
-        keywords: vec!["badge".into()],
-        regex: "BADGE-(\\d{6".into(),
-        secret_group: 0,
-        validator: None,
-        entropy: None,
-        trigger: None,
-        min_digits: None,
-        requires: vec![],
-        shape: None,
-        context: None,
-        allow: Default::default(),
-        window: None,
-        confidence: None,
-        priority: None,
-        unicode: false,
-        preview: None,
-        examples: Default::default(),
-    };
+    let mut bad = leakguard_detect::spec::RuleSpec::new("acme-badge", "badge", r"BADGE-(\d{6");
+    bad.keywords = vec!["badge".into()];
     let err = Engine::with_config(EngineConfig {
         custom_rules: vec![bad.clone()],
         ..EngineConfig::default()
@@ -216,29 +195,13 @@ fn configuration_errors_name_the_rule_and_field() {
 
 #[test]
 fn custom_rules_and_disabled_packs_apply() {
-    let custom = leakguard_detect::spec::RuleSpec {
-        id: "acme-badge".into(),
-        description: "Acme badge number".into(),
-        category: None,
-        severity: None,
-        keywords: vec!["badge".into()],
-        regex: "(?i)badge[ #:]*(\\d{6})\\b".into(),
-        secret_group: 1,
-        validator: None,
-        entropy: None,
-        trigger: None,
-        min_digits: None,
-        requires: vec![],
-        shape: None,
-        context: None,
-        allow: Default::default(),
-        window: None,
-        confidence: None,
-        priority: None,
-        unicode: false,
-        preview: None,
-        examples: Default::default(),
-    };
+    let mut custom = leakguard_detect::spec::RuleSpec::new(
+        "acme-badge",
+        "Acme badge number",
+        r"(?i)badge[ #:]*(\d{6})\b",
+    );
+    custom.keywords = vec!["badge".into()];
+    custom.secret_group = 1;
     let engine = Engine::with_config(EngineConfig {
         custom_rules: vec![custom],
         disabled_packs: vec!["pii".into()],
