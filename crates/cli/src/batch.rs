@@ -2,7 +2,7 @@
 //! out per text. Compressed bodies are decoded with a size cap, so a compression bomb is an
 //! error for that line, not an outage.
 
-use crate::verdict;
+use crate::scan::Decider;
 use anyhow::{Context, Result};
 use base64::Engine as _;
 use leakguard_detect::Engine;
@@ -23,7 +23,7 @@ struct Input {
     content_encoding: Option<String>,
 }
 
-pub fn run(engine: &Engine, source: &Path) -> Result<ExitCode> {
+pub fn run(engine: &Engine, decider: &Decider<'_>, source: &Path) -> Result<ExitCode> {
     let reader: Box<dyn BufRead> = if source.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -43,7 +43,7 @@ pub fn run(engine: &Engine, source: &Path) -> Result<ExitCode> {
         let reply = match handle(engine, &line) {
             Ok((id, findings)) => {
                 any_findings |= !findings.is_empty();
-                let v = verdict::verdict(&findings);
+                let v = decider.verdict(&findings).action;
                 serde_json::json!({ "id": id, "findings": findings, "verdict": v })
             }
             Err((id, e)) => {

@@ -12,7 +12,6 @@ mod fingerprint;
 mod output;
 mod policy_file;
 mod scan;
-mod verdict;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -39,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Check, explain or print the schema of a policy file.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Build or inspect fingerprint indexes of the organisation's code.
     Fingerprint {
         #[command(subcommand)]
@@ -49,6 +53,30 @@ enum Command {
         #[command(subcommand)]
         command: DictionaryCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate policy files: JSON path, line, column and a hint for every error; the
+    /// policy's own tests must pass. Exit 0 when all are good, 2 otherwise.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show the decision for a text: each finding's action and the policy entry that decided.
+    Explain {
+        /// Policy file (default: the shipped default).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The text (default: stdin).
+        #[arg(long)]
+        text: Option<String>,
+        /// The host it would be sent to.
+        #[arg(long)]
+        destination: Option<String>,
+    },
+    /// Print the policy's JSON Schema (policies/schema.json).
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +145,87 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Policy {
+            command: PolicyCommand::Check { files },
+        } => {
+            let mut bad = 0;
+            for f in &files {
+                match policy_file::load_with_engine(Some(f)) {
+                    Ok((p, _)) => println!(
+                        "{}: ok ({} destination groups, {} tests passed)",
+                        f.display(),
+                        p.destinations.len(),
+                        p.tests.len()
+                    ),
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("{e:#}");
+                    }
+                }
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Policy {
+            command:
+                PolicyCommand::Explain {
+                    policy,
+                    text,
+                    destination,
+                },
+        } => {
+            let (p, engine) = policy_file::load_with_engine(policy.as_deref())?;
+            let text = match text {
+                Some(t) => t,
+                None => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                    s
+                }
+            };
+            let findings = engine.scan(&text);
+            let v = p.decide(
+                &findings,
+                destination.as_deref(),
+                &leakguard_policy::RequestMeta {
+                    today: policy_file::today(),
+                    ..Default::default()
+                },
+            );
+            println!(
+                "policy:      {}",
+                p.name.as_deref().unwrap_or(if policy.is_some() {
+                    "(unnamed)"
+                } else {
+                    "built-in default"
+                })
+            );
+            println!(
+                "destination: {} (group: {})",
+                destination.as_deref().unwrap_or("(none)"),
+                v.group.as_deref().unwrap_or("none")
+            );
+            for (f, d) in findings.iter().zip(&v.findings) {
+                println!(
+                    "  {:<32} {:<8} {:<8} by {}",
+                    f.rule,
+                    f.preview,
+                    d.action.as_str(),
+                    d.by
+                );
+            }
+            println!("verdict:     {} (by {})", v.action, v.by);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy {
+            command: PolicyCommand::Schema,
+        } => {
+            print!("{}", leakguard_policy::Policy::schema_json());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Fingerprint { command } => {
             fingerprint::run(command)?;

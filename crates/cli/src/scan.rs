@@ -7,10 +7,11 @@
 //! `CHUNK + OVERLAP` whatever the input size.
 
 use crate::output::{FindingSink, HumanSink, JsonSink};
-use crate::{batch, policy_file, verdict};
+use crate::{batch, policy_file};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use leakguard_detect::{Engine, RedactStyle};
+use leakguard_policy::{Policy, RequestMeta};
 use leakguard_types::Finding;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -23,9 +24,12 @@ pub const OVERLAP: usize = 64 << 10;
 pub struct ScanArgs {
     /// Files to scan; `-` or nothing reads stdin.
     pub paths: Vec<PathBuf>,
-    /// Policy whose `rules` section adds, removes or tunes rules.
+    /// Policy file (default: the shipped balanced policy, policies/default.json).
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Decide as if the text were sent to this host (its destination group's actions apply).
+    #[arg(long)]
+    pub destination: Option<String>,
     /// Print one JSON object: {"findings": [...], "verdict": "..."}.
     #[arg(long)]
     pub json: bool,
@@ -86,14 +90,22 @@ impl From<Style> for RedactStyle {
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let engine = policy_file::engine(args.policy.as_deref())?;
+    let (policy, engine) = policy_file::load_with_engine(args.policy.as_deref())?;
+    let decider = Decider {
+        policy: &policy,
+        destination: args.destination.clone(),
+        meta: RequestMeta {
+            today: policy_file::today(),
+            ..RequestMeta::default()
+        },
+    };
     if let Some(source) = &args.batch {
         anyhow::ensure!(args.json, "--batch writes JSON lines: add --json");
         anyhow::ensure!(
             args.paths.is_empty(),
             "--batch reads its inputs from the batch file; give no paths"
         );
-        return batch::run(&engine, source);
+        return batch::run(&engine, &decider, source);
     }
     let paths: Vec<PathBuf> = if args.paths.is_empty() {
         vec![PathBuf::from("-")]
@@ -146,7 +158,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         };
         let result = scan_stream(&engine, &mut counted, args.binary, |finding, line, col| {
             total += 1;
-            action = action.max(verdict::action_for(finding));
+            action = action.max(decider.action_for(finding));
             sink.finding(&mut out, &label, finding, line, col)
         });
         scanned += counted.bytes;
@@ -189,6 +201,32 @@ fn open(path: &PathBuf) -> Result<Box<dyn Read>> {
     Ok(Box::new(std::fs::File::open(path).with_context(|| {
         format!("cannot open {}", path.display())
     })?))
+}
+
+/// Decides through the policy, for one destination.
+pub struct Decider<'a> {
+    pub policy: &'a Policy,
+    pub destination: Option<String>,
+    pub meta: RequestMeta,
+}
+
+impl Decider<'_> {
+    /// The action the policy gives one finding.
+    pub fn action_for(&self, f: &Finding) -> leakguard_types::Action {
+        self.policy
+            .decide(
+                std::slice::from_ref(f),
+                self.destination.as_deref(),
+                &self.meta,
+            )
+            .action
+    }
+
+    /// The verdict for a whole text's findings.
+    pub fn verdict(&self, findings: &[Finding]) -> leakguard_policy::Verdict {
+        self.policy
+            .decide(findings, self.destination.as_deref(), &self.meta)
+    }
 }
 
 /// Counts the bytes read through it.

@@ -438,3 +438,85 @@ fn fingerprint_index_built_and_used_through_scan() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn policy_check_and_explain() {
+    let dir = tempdir();
+    let good = dir.join("good.json");
+    std::fs::write(&good, include_str!("../../../policies/default.json")).unwrap();
+    let out = leakguard(&["policy", "check", good.to_str().unwrap()], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tests passed"));
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        "{\n  \"version\": 1,\n  \"actions\": { \"categories\": { \"secret\": \"blok\" } }\n}\n",
+    )
+    .unwrap();
+    let out = leakguard(&["policy", "check", bad.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.json:3:") && err.contains("`blok` is not an action"),
+        "{err}"
+    );
+    // A policy whose own test fails is refused.
+    let failing = dir.join("failing.json");
+    std::fs::write(
+        &failing,
+        r#"{"version":1,"tests":[{"text":"key AKIAQYLPMN5HJNGY4F7A","expect":"allow"}]}"#,
+    )
+    .unwrap();
+    let out = leakguard(&["policy", "check", failing.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("own test #0 failed: expected allow"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Explain names the deciding entry; the destination changes the decision.
+    let card = "card 4111 1111 1111 1111";
+    let out = leakguard(
+        &[
+            "policy",
+            "explain",
+            "--text",
+            card,
+            "--destination",
+            "chatgpt.com",
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("verdict:     redact (by actions.categories.pii)"),
+        "{text}"
+    );
+    let out = leakguard(
+        &[
+            "policy",
+            "explain",
+            "--text",
+            card,
+            "--destination",
+            "api.openai.com",
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("verdict:     audit (by actions.groups.enterprise-api.categories.pii)"),
+        "{text}"
+    );
+    // The schema printed is the one shipped.
+    let out = leakguard(&["policy", "schema"], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        include_str!("../../../policies/schema.json")
+    );
+}

@@ -1,0 +1,623 @@
+//! The policy IT writes: one JSON file with a schema (`policies/schema.json`, generated from
+//! these types), validated with errors that name the JSON path, line and column, and a pure,
+//! fast decision engine: [`Policy::decide`] turns findings, a destination and request facts
+//! into a [`Verdict`] that says which entry decided.
+//!
+//! It will not do I/O beyond parsing the text it is given: reading files, verifying
+//! signatures, merging managed over local policies and hot reload belong to the loader that
+//! arrives with the rest of the policy issue.
+//!
+//! Key decision: unknown fields are errors everywhere, so a typo (`"acitons"`, `"blok"`) fails
+//! the load instead of silently weakening protection.
+
+use leakguard_types::{Action, Category, Finding, Severity};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The policy file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The schema, for editors (`./schema.json`); ignored.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Format version; this build reads version 1.
+    pub version: u32,
+    /// A name for people (shown in the app and in events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where prompts go: host patterns in groups, each with a mode.
+    #[serde(default)]
+    pub destinations: Vec<DestinationGroup>,
+    /// Detection rules: packs, custom rules, dictionaries, fingerprints.
+    #[serde(default)]
+    pub rules: RulesSection,
+    /// What to do about findings.
+    #[serde(default)]
+    pub actions: Actions,
+    /// What users are told.
+    #[serde(default)]
+    pub messages: Messages,
+    /// Time-bounded exemptions.
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+    /// Sample texts with the verdict this policy must give; a policy whose own tests fail is
+    /// rejected.
+    #[serde(default)]
+    pub tests: Vec<PolicyTest>,
+}
+
+/// A group of destinations (consumer chat, enterprise API, code assistants…).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationGroup {
+    /// Group name, used by `actions.groups` and `exceptions`.
+    pub name: String,
+    /// Host patterns: `chatgpt.com` (the host and its subdomains) or `*.openai.azure.com`
+    /// (subdomains only).
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// How a destination group is treated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decrypt, scan and apply actions.
+    #[default]
+    Inspect,
+    /// Kill switch: block every request.
+    BlockAll,
+    /// Not decrypted, not scanned.
+    Allow,
+}
+
+/// The `rules` section: what the detection engine loads.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    /// Built-in packs to turn off, e.g. `["secrets-generic"]`.
+    #[serde(default)]
+    pub disable_packs: Vec<String>,
+    /// Single rules to turn off, by id.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Extra rules, with the fields of `policies/rules/*.toml` (docs/rules.md).
+    #[serde(default)]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub custom: Vec<leakguard_detect::spec::RuleSpec>,
+    /// Organisation dictionaries: codenames, customers, internal host suffixes.
+    #[serde(default)]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub dictionaries: Vec<leakguard_detect::spec::DictionarySpec>,
+    /// Company names for the `copyright-header` rule.
+    #[serde(default)]
+    pub organisation_names: Vec<String>,
+    /// Least lines for a `source-code` finding (0 turns the code detector off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_min_lines: Option<u32>,
+    /// Findings below this confidence are dropped (default 0.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_confidence: Option<f32>,
+    /// Fingerprint indexes of the organisation's code (docs/fingerprints.md).
+    #[serde(default)]
+    pub fingerprints: Vec<FingerprintEntry>,
+}
+
+/// One fingerprint index. Relative paths are relative to the policy file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FingerprintEntry {
+    /// The index file made by `leakguard fingerprint build`.
+    pub index: String,
+    /// File holding the salt the index was built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt_file: Option<String>,
+    /// The salt itself (keep such a policy as private as a salt file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// Least kept fingerprints found (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_matches: Option<usize>,
+    /// Least fraction of the text's kept fingerprints found (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_fraction: Option<f32>,
+}
+
+/// The `actions` section. Precedence, most specific first (docs/policy.md):
+/// 1. the destination group's mode (`block_all`, `allow`);
+/// 2. `groups.<group>.rules.<rule>`, 3. `rules.<rule>`,
+/// 4. `groups.<group>.categories.<category>`, 5. `categories.<category>`,
+/// 6. the built-in default for the category and severity.
+///
+/// A rule key ending in `*` matches ids by prefix (`fingerprint:*`). An exception that applies
+/// turns a finding's action into `audit`. The request's action is the strictest over findings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Actions {
+    #[serde(default)]
+    pub categories: BTreeMap<Category, Action>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, Action>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupActions>,
+}
+
+/// Actions for one destination group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupActions {
+    #[serde(default)]
+    pub categories: BTreeMap<Category, Action>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, Action>,
+}
+
+/// What users are told when a request is blocked or warned about.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Messages {
+    /// Shown on block: `{rule}`, `{category}`, `{destination}` are filled in.
+    pub block: String,
+    /// Shown on warn.
+    pub warn: String,
+    /// The company's AI policy page, linked from every message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_url: Option<String>,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Messages {
+            block: "Blocked by Leakguard: {category} ({rule}) in a prompt to {destination}.".into(),
+            warn: "Leakguard: {category} ({rule}) in a prompt to {destination}. Send it anyway only if you are sure.".into(),
+            policy_url: None,
+        }
+    }
+}
+
+/// A time-bounded exemption. Every field given must match; an empty list matches anything.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    /// Why it exists (shown in `policy explain` and recorded with events).
+    pub reason: String,
+    /// Last day it applies, `YYYY-MM-DD` (UTC, inclusive).
+    pub expires: String,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Destination group names.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// Rule ids (prefix with `*` as in `actions.rules`).
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+/// A sample the policy must decide as stated.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTest {
+    pub text: String,
+    /// Host the sample is sent to (default: none, i.e. the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    pub expect: Action,
+}
+
+/// Facts about a request that exceptions and decisions may use. Time is passed in.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub user: Option<String>,
+    pub groups: Vec<String>,
+    /// Days since 1970-01-01 (UTC), for exception expiry.
+    pub today: u32,
+}
+
+/// Why a finding got its action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub rule: String,
+    pub action: Action,
+    /// The policy entry that decided, e.g. `actions.groups.consumer-chat.categories.source_code`.
+    pub by: String,
+}
+
+/// The outcome for one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub action: Action,
+    /// The entry that decided the request's action.
+    pub by: String,
+    /// The destination group, if the host is in one.
+    pub group: Option<String>,
+    pub findings: Vec<Decision>,
+}
+
+/// Why a policy text was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Not valid policy JSON; `path` is the JSON path of the offending value.
+    #[error("{line}:{column}: {path}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("`version` is {0}; this build reads version 1")]
+    Version(u32),
+    #[error("{field}: {message}")]
+    Field { field: String, message: String },
+    #[error("the policy's own test #{index} failed: expected {expected} for {text:?}, got {got} (decided by {by})")]
+    TestFailed {
+        index: usize,
+        text: String,
+        expected: Action,
+        got: Action,
+        by: String,
+    },
+}
+
+/// Turns serde's message into one that says what to do.
+fn hint(message: &str) -> String {
+    // "unknown variant `blok`, expected one of `allow`, `audit`, …"
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some((given, tail)) = rest.split_once('`') {
+            let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+            let kind = if expected.contains(&"block") {
+                "an action"
+            } else if expected.contains(&"source_code") {
+                "a category"
+            } else if expected.contains(&"block_all") {
+                "a mode"
+            } else {
+                "a valid value"
+            };
+            let list = match expected.split_last() {
+                Some((last, head)) if !head.is_empty() => format!("{} or {last}", head.join(", ")),
+                _ => expected.join(", "),
+            };
+            return format!("`{given}` is not {kind}; expected {list}");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((given, tail)) = rest.split_once('`') {
+            let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+            return format!(
+                "`{given}` is not a field here (a typo?); expected one of {}",
+                expected.join(", ")
+            );
+        }
+    }
+    message.to_string()
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+pub fn days_from_date(date: &str) -> Option<u32> {
+    let mut parts = date.split('-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    u32::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+fn rule_key_matches(key: &str, rule: &str) -> bool {
+    match key.strip_suffix('*') {
+        Some(prefix) => rule.starts_with(prefix),
+        None => key == rule,
+    }
+}
+
+/// The most specific matching key of a rule map: an exact id beats the longest prefix.
+fn lookup_rule<'a>(map: &'a BTreeMap<String, Action>, rule: &str) -> Option<(&'a str, Action)> {
+    if let Some((k, a)) = map.get_key_value(rule) {
+        return Some((k, *a));
+    }
+    map.iter()
+        .filter(|(k, _)| rule_key_matches(k, rule))
+        .max_by_key(|(k, _)| k.len())
+        .map(|(k, a)| (k.as_str(), *a))
+}
+
+/// What a finding calls for when the policy says nothing about it.
+pub fn default_action(category: Category, severity: Severity) -> Action {
+    use Severity::*;
+    match (category, severity) {
+        (_, Info) => Action::Audit,
+        (Category::Secret | Category::Custom, Critical | High) => Action::Block,
+        (Category::Secret | Category::Custom, Medium) => Action::Warn,
+        (Category::Pii, Critical | High | Medium) => Action::Redact,
+        (Category::SourceCode, _) => Action::Warn,
+        (Category::Classified, Critical | High) => Action::Block,
+        (Category::Classified, Medium) => Action::Warn,
+        (_, Low) => Action::Audit,
+    }
+}
+
+impl Policy {
+    /// Parses and validates a policy, then runs its own tests with `scan` (the detection
+    /// engine built from this policy's `rules`).
+    ///
+    /// # Errors
+    /// JSON errors with path, line and column; a wrong version; bad host patterns, unknown
+    /// groups or dates; a failing own test.
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            PolicyError::Invalid {
+                path,
+                line: inner.line(),
+                column: inner.column(),
+                message: hint(
+                    inner
+                        .to_string()
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or_default(),
+                ),
+            }
+        })?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        if self.version != 1 {
+            return Err(PolicyError::Version(self.version));
+        }
+        let field = |field: String, message: String| PolicyError::Field { field, message };
+        let mut names = std::collections::BTreeSet::new();
+        for (i, g) in self.destinations.iter().enumerate() {
+            if !names.insert(g.name.as_str()) {
+                return Err(field(
+                    format!("destinations[{i}].name"),
+                    format!("`{}` is used twice", g.name),
+                ));
+            }
+            for (j, h) in g.hosts.iter().enumerate() {
+                let bare = h.strip_prefix("*.").unwrap_or(h);
+                if bare.is_empty()
+                    || !bare.contains('.')
+                    || bare.contains('*')
+                    || bare.contains('/')
+                    || bare.contains(':')
+                {
+                    return Err(field(
+                        format!("destinations[{i}].hosts[{j}]"),
+                        format!(
+                            "`{h}` is not a host pattern; write `example.com` or `*.example.com`"
+                        ),
+                    ));
+                }
+            }
+        }
+        for g in self.actions.groups.keys() {
+            if !names.contains(g.as_str()) {
+                return Err(field(
+                    format!("actions.groups.{g}"),
+                    format!(
+                        "no destination group is named `{g}`; expected one of {:?}",
+                        names
+                    ),
+                ));
+            }
+        }
+        for (i, e) in self.exceptions.iter().enumerate() {
+            if days_from_date(&e.expires).is_none() {
+                return Err(field(
+                    format!("exceptions[{i}].expires"),
+                    format!("`{}` is not a date; write YYYY-MM-DD", e.expires),
+                ));
+            }
+            if e.reason.trim().is_empty() {
+                return Err(field(
+                    format!("exceptions[{i}].reason"),
+                    "every exception needs a reason".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The destination group of a host, if any.
+    pub fn group_of(&self, host: &str) -> Option<&DestinationGroup> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.destinations.iter().find(|g| {
+            g.hosts.iter().any(|p| {
+                let p = p.to_ascii_lowercase();
+                match p.strip_prefix("*.") {
+                    Some(suffix) => {
+                        host.len() > suffix.len()
+                            && host.ends_with(&suffix)
+                            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                    }
+                    None => {
+                        host == p
+                            || (host.ends_with(&p)
+                                && host.as_bytes().get(host.len().wrapping_sub(p.len() + 1))
+                                    == Some(&b'.'))
+                    }
+                }
+            })
+        })
+    }
+
+    /// The decision for one request. Pure and allocation-light; see [`Actions`] for the order.
+    pub fn decide(&self, findings: &[Finding], host: Option<&str>, meta: &RequestMeta) -> Verdict {
+        let group = host.and_then(|h| self.group_of(h));
+        let group_name = group.map(|g| g.name.clone());
+        match group.map(|g| g.mode) {
+            Some(Mode::BlockAll) => {
+                return Verdict {
+                    action: Action::Block,
+                    by: format!(
+                        "destinations.{}.mode = block_all",
+                        group_name.clone().unwrap_or_default()
+                    ),
+                    group: group_name,
+                    findings: Vec::new(),
+                }
+            }
+            Some(Mode::Allow) => {
+                return Verdict {
+                    action: Action::Allow,
+                    by: format!(
+                        "destinations.{}.mode = allow",
+                        group_name.clone().unwrap_or_default()
+                    ),
+                    group: group_name,
+                    findings: Vec::new(),
+                }
+            }
+            _ => {}
+        }
+        let ga = group_name.as_ref().and_then(|g| self.actions.groups.get(g));
+        let mut decisions = Vec::with_capacity(findings.len());
+        for f in findings {
+            let (mut action, mut by) =
+                if let Some((k, a)) = ga.and_then(|g| lookup_rule(&g.rules, &f.rule)) {
+                    (
+                        a,
+                        format!(
+                            "actions.groups.{}.rules.{k}",
+                            group_name.as_deref().unwrap_or_default()
+                        ),
+                    )
+                } else if let Some((k, a)) = lookup_rule(&self.actions.rules, &f.rule) {
+                    (a, format!("actions.rules.{k}"))
+                } else if let Some(a) = ga.and_then(|g| g.categories.get(&f.category)) {
+                    (
+                        *a,
+                        format!(
+                            "actions.groups.{}.categories.{}",
+                            group_name.as_deref().unwrap_or_default(),
+                            f.category
+                        ),
+                    )
+                } else if let Some(a) = self.actions.categories.get(&f.category) {
+                    (*a, format!("actions.categories.{}", f.category))
+                } else {
+                    (
+                        default_action(f.category, f.severity),
+                        format!("default for {} {}", f.severity, f.category),
+                    )
+                };
+            if action > Action::Audit {
+                if let Some((i, e)) = self
+                    .exceptions
+                    .iter()
+                    .enumerate()
+                    .find(|(_, e)| self.exception_applies(e, f, group_name.as_deref(), meta))
+                {
+                    action = Action::Audit;
+                    by = format!("exceptions[{i}] ({})", e.reason);
+                }
+            }
+            decisions.push(Decision {
+                rule: f.rule.clone(),
+                action,
+                by,
+            });
+        }
+        let strictest = decisions.iter().max_by_key(|d| d.action);
+        let (action, by) = strictest.map_or((Action::Allow, "no findings".to_string()), |d| {
+            (d.action, d.by.clone())
+        });
+        Verdict {
+            action,
+            by,
+            group: group_name,
+            findings: decisions,
+        }
+    }
+
+    fn exception_applies(
+        &self,
+        e: &Exception,
+        f: &Finding,
+        group: Option<&str>,
+        meta: &RequestMeta,
+    ) -> bool {
+        let unexpired = days_from_date(&e.expires).is_some_and(|d| meta.today <= d);
+        let user = e.users.is_empty()
+            || meta
+                .user
+                .as_ref()
+                .is_some_and(|u| e.users.iter().any(|x| x.eq_ignore_ascii_case(u)));
+        let groups = e.groups.is_empty() || meta.groups.iter().any(|g| e.groups.contains(g));
+        let dest = e.destinations.is_empty()
+            || group.is_some_and(|g| e.destinations.iter().any(|x| x == g));
+        let rule = e.rules.is_empty() || e.rules.iter().any(|k| rule_key_matches(k, &f.rule));
+        unexpired && user && groups && dest && rule
+    }
+
+    /// The detection-engine settings of this policy (fingerprint indexes are loaded by the
+    /// caller, which does the I/O).
+    pub fn engine_config(&self) -> leakguard_detect::EngineConfig {
+        let mut c = leakguard_detect::EngineConfig {
+            disabled_packs: self.rules.disable_packs.clone(),
+            disabled_rules: self.rules.disable.clone(),
+            custom_rules: self.rules.custom.clone(),
+            dictionaries: self.rules.dictionaries.clone(),
+            organisation_names: self.rules.organisation_names.clone(),
+            ..leakguard_detect::EngineConfig::default()
+        };
+        if let Some(n) = self.rules.code_min_lines {
+            c.code_min_lines = n;
+        }
+        if let Some(m) = self.rules.min_confidence {
+            c.min_confidence = m;
+        }
+        c
+    }
+
+    /// Runs the policy's `tests` with an engine built from it.
+    ///
+    /// # Errors
+    /// The first test whose verdict differs.
+    pub fn run_own_tests(
+        &self,
+        engine: &leakguard_detect::Engine,
+        meta: &RequestMeta,
+    ) -> Result<usize, PolicyError> {
+        for (index, t) in self.tests.iter().enumerate() {
+            let v = self.decide(&engine.scan(&t.text), t.destination.as_deref(), meta);
+            if v.action != t.expect {
+                return Err(PolicyError::TestFailed {
+                    index,
+                    text: t.text.chars().take(60).collect(),
+                    expected: t.expect,
+                    got: v.action,
+                    by: v.by,
+                });
+            }
+        }
+        Ok(self.tests.len())
+    }
+
+    /// The JSON Schema of the policy file, as written to `policies/schema.json`.
+    pub fn schema_json() -> String {
+        let schema = schemars::schema_for!(Policy);
+        serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests;

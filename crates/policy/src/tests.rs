@@ -1,0 +1,268 @@
+use super::*;
+use leakguard_types::FindingDetail;
+
+fn finding(rule: &str, category: Category, severity: Severity) -> Finding {
+    Finding {
+        rule: rule.into(),
+        category,
+        severity,
+        start: 0,
+        end: 1,
+        confidence: 0.9,
+        preview: "…".into(),
+        detail: FindingDetail::default(),
+    }
+}
+
+const POLICY: &str = r#"{
+  "version": 1,
+  "destinations": [
+    { "name": "consumer-chat", "hosts": ["chatgpt.com", "claude.ai"] },
+    { "name": "enterprise-api", "hosts": ["api.openai.com", "*.openai.azure.com"] },
+    { "name": "banned", "hosts": ["chat.deepseek.com"], "mode": "block_all" },
+    { "name": "trusted", "hosts": ["llm.corp.example.com"], "mode": "allow" }
+  ],
+  "actions": {
+    "categories": { "pii": "redact", "source_code": "audit" },
+    "rules": { "email-address": "allow", "fingerprint:*": "block" },
+    "groups": {
+      "consumer-chat": { "categories": { "source_code": "block" }, "rules": { "email-address": "redact" } }
+    }
+  },
+  "exceptions": [
+    { "reason": "SEC-142 red team", "expires": "2026-12-31", "users": ["mallory"], "rules": ["aws-*"] }
+  ]
+}"#;
+
+#[test]
+fn precedence_most_specific_wins() {
+    let p = Policy::parse(POLICY).unwrap();
+    let meta = RequestMeta {
+        today: days_from_date("2026-11-21").unwrap(),
+        ..RequestMeta::default()
+    };
+    // (rule, category, severity, destination, expected action, deciding entry)
+    type Row<'a> = (
+        &'a str,
+        Category,
+        Severity,
+        Option<&'a str>,
+        Action,
+        &'a str,
+    );
+    let table: &[Row<'_>] = &[
+        // group rule beats global rule
+        (
+            "email-address",
+            Category::Pii,
+            Severity::Low,
+            Some("chatgpt.com"),
+            Action::Redact,
+            "actions.groups.consumer-chat.rules.email-address",
+        ),
+        (
+            "email-address",
+            Category::Pii,
+            Severity::Low,
+            Some("api.openai.com"),
+            Action::Allow,
+            "actions.rules.email-address",
+        ),
+        // global rule (prefix) beats group category
+        (
+            "fingerprint:acme",
+            Category::Classified,
+            Severity::High,
+            Some("api.openai.com"),
+            Action::Block,
+            "actions.rules.fingerprint:*",
+        ),
+        // group category beats global category
+        (
+            "source-code",
+            Category::SourceCode,
+            Severity::Medium,
+            Some("chatgpt.com"),
+            Action::Block,
+            "actions.groups.consumer-chat.categories.source_code",
+        ),
+        (
+            "source-code",
+            Category::SourceCode,
+            Severity::Medium,
+            Some("x.openai.azure.com"),
+            Action::Audit,
+            "actions.categories.source_code",
+        ),
+        (
+            "iban",
+            Category::Pii,
+            Severity::High,
+            None,
+            Action::Redact,
+            "actions.categories.pii",
+        ),
+        // built-in default
+        (
+            "aws-access-key-id",
+            Category::Secret,
+            Severity::High,
+            Some("chatgpt.com"),
+            Action::Block,
+            "default for high secret",
+        ),
+    ];
+    for (rule, cat, sev, host, want, by) in table {
+        let v = p.decide(&[finding(rule, *cat, *sev)], *host, &meta);
+        assert_eq!(
+            (v.action, v.by.as_str()),
+            (*want, *by),
+            "{rule} to {host:?}"
+        );
+    }
+}
+
+#[test]
+fn modes_exceptions_and_the_strictest_finding() {
+    let p = Policy::parse(POLICY).unwrap();
+    let today = RequestMeta {
+        today: days_from_date("2026-11-21").unwrap(),
+        ..RequestMeta::default()
+    };
+    let v = p.decide(&[], Some("chat.deepseek.com"), &today);
+    assert_eq!(
+        (v.action, v.by.as_str()),
+        (Action::Block, "destinations.banned.mode = block_all")
+    );
+    let v = p.decide(
+        &[finding(
+            "aws-access-key-id",
+            Category::Secret,
+            Severity::High,
+        )],
+        Some("llm.corp.example.com"),
+        &today,
+    );
+    assert_eq!(v.action, Action::Allow);
+    let aws = [
+        finding("aws-access-key-id", Category::Secret, Severity::High),
+        finding("email-address", Category::Pii, Severity::Low),
+    ];
+    let mallory = RequestMeta {
+        user: Some("mallory".into()),
+        ..today.clone()
+    };
+    let v = p.decide(&aws, Some("chatgpt.com"), &mallory);
+    assert_eq!(
+        v.action,
+        Action::Redact,
+        "the exception lowers the key to audit; the email still redacts"
+    );
+    assert_eq!(v.findings[0].by, "exceptions[0] (SEC-142 red team)");
+    let later = RequestMeta {
+        today: days_from_date("2027-01-01").unwrap(),
+        ..mallory
+    };
+    assert_eq!(
+        p.decide(&aws, Some("chatgpt.com"), &later).action,
+        Action::Block,
+        "expired exceptions do not apply"
+    );
+    assert_eq!(
+        p.decide(&aws, Some("chatgpt.com"), &today).action,
+        Action::Block,
+        "other users are not exempt"
+    );
+    assert_eq!(
+        p.decide(&[], Some("chatgpt.com"), &today).action,
+        Action::Allow
+    );
+}
+
+#[test]
+fn host_patterns() {
+    let p = Policy::parse(POLICY).unwrap();
+    let g = |h: &str| p.group_of(h).map(|g| g.name.as_str());
+    assert_eq!(g("chatgpt.com"), Some("consumer-chat"));
+    assert_eq!(g("ab.chatgpt.com"), Some("consumer-chat"));
+    assert_eq!(g("notchatgpt.com"), None);
+    assert_eq!(g("x.openai.azure.com"), Some("enterprise-api"));
+    assert_eq!(g("openai.azure.com"), None, "*. matches subdomains only");
+    assert_eq!(g("CHATGPT.COM."), Some("consumer-chat"));
+}
+
+#[test]
+fn errors_say_where_and_what_to_do() {
+    let bad = "{\n  \"version\": 1,\n  \"actions\": {\n    \"categories\": { \"secret\": \"blok\" }\n  }\n}";
+    let e = Policy::parse(bad).unwrap_err().to_string();
+    assert!(e.starts_with("4:"), "{e}");
+    assert!(e.contains("actions.categories"), "{e}");
+    assert!(
+        e.contains("`blok` is not an action; expected allow, audit, redact, warn or block"),
+        "{e}"
+    );
+    let typo = r#"{"version": 1, "acitons": {}}"#;
+    let e = Policy::parse(typo).unwrap_err().to_string();
+    assert!(e.contains("`acitons` is not a field here (a typo?)"), "{e}");
+    let e = Policy::parse(r#"{"version": 2}"#).unwrap_err().to_string();
+    assert!(e.contains("version 1"), "{e}");
+    let e = Policy::parse(
+        r#"{"version": 1, "destinations": [{"name": "a", "hosts": ["https://chatgpt.com/"]}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("destinations[0].hosts[0]") && e.contains("not a host pattern"),
+        "{e}"
+    );
+    let e = Policy::parse(r#"{"version": 1, "actions": {"groups": {"nope": {}}}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no destination group is named `nope`"), "{e}");
+    let e = Policy::parse(r#"{"version": 1, "exceptions": [{"reason": "x", "expires": "soon"}]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("exceptions[0].expires"), "{e}");
+}
+
+#[test]
+fn shipped_policies_load_and_pass_their_own_tests() {
+    for (name, text, min_tests) in [
+        (
+            "default.json",
+            include_str!("../../../policies/default.json"),
+            5,
+        ),
+        (
+            "examples/audit-only.json",
+            include_str!("../../../policies/examples/audit-only.json"),
+            3,
+        ),
+    ] {
+        let p = Policy::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let engine = leakguard_detect::Engine::with_config(p.engine_config()).unwrap();
+        let n = p
+            .run_own_tests(
+                &engine,
+                &RequestMeta {
+                    today: days_from_date("2026-11-21").unwrap(),
+                    ..RequestMeta::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(n >= min_tests, "{name} has only {n} tests");
+    }
+}
+
+#[test]
+fn the_schema_file_is_current() {
+    let current = include_str!("../../../policies/schema.json");
+    assert!(current == Policy::schema_json(), "policies/schema.json is stale: run `cargo run -p leakguard -- policy schema > policies/schema.json`");
+}
+
+#[test]
+fn dates() {
+    assert_eq!(days_from_date("1970-01-01"), Some(0));
+    assert_eq!(days_from_date("2000-03-01"), Some(11_017));
+    assert_eq!(days_from_date("2026-13-01"), None);
+}
