@@ -12,6 +12,7 @@ mod fingerprint;
 mod output;
 mod policy_file;
 mod scan;
+mod signing;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -60,6 +61,9 @@ enum PolicyCommand {
     /// Validate policy files: JSON path, line, column and a hint for every error; the
     /// policy's own tests must pass. Exit 0 when all are good, 2 otherwise.
     Check {
+        /// Pinned public key: each policy must carry a valid POLICY.sig.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -77,6 +81,24 @@ enum PolicyCommand {
     },
     /// Print the policy's JSON Schema (policies/schema.json).
     Schema,
+    /// Make a signing key pair: PREFIX.key (private, mode 0600; keep it off the laptops) and
+    /// PREFIX.pub (pin it on every laptop at install time).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a policy file: writes POLICY.sig next to it.
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        policy: PathBuf,
+    },
+    /// Verify POLICY.sig against a public key. Exit 0 when it verifies, 2 otherwise.
+    Verify {
+        #[arg(long)]
+        public_key: PathBuf,
+        policy: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,10 +169,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Policy {
-            command: PolicyCommand::Check { files },
+            command: PolicyCommand::Check { public_key, files },
         } => {
             let mut bad = 0;
             for f in &files {
+                if let Some(key) = &public_key {
+                    if let Err(e) = signing::verify_file(f, key) {
+                        bad += 1;
+                        eprintln!("{e:#}");
+                        continue;
+                    }
+                }
                 match policy_file::load_with_engine(Some(f)) {
                     Ok((p, _)) => println!(
                         "{}: ok ({} destination groups, {} tests passed)",
@@ -221,6 +250,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("verdict:     {} (by {})", v.action, v.by);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy {
+            command: PolicyCommand::Keygen { out },
+        } => {
+            signing::keygen(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy {
+            command: PolicyCommand::Sign { key, policy },
+        } => {
+            signing::sign_file(&policy, &key)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy {
+            command: PolicyCommand::Verify { public_key, policy },
+        } => match signing::verify_file(&policy, &public_key) {
+            Ok(()) => {
+                println!("{}: signature ok", policy.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                Ok(ExitCode::from(2))
+            }
+        },
         Command::Policy {
             command: PolicyCommand::Schema,
         } => {

@@ -520,3 +520,83 @@ fn policy_check_and_explain() {
         include_str!("../../../policies/schema.json")
     );
 }
+
+#[test]
+fn policy_signing_round_trip_and_refusals() {
+    let dir = tempdir();
+    let prefix = dir.join("it");
+    let out = leakguard(
+        &["policy", "keygen", "--out", prefix.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = dir.join("it.key");
+    let public = dir.join("it.pub");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "the private key is 0600"
+        );
+    }
+    let policy = dir.join("policy.json");
+    std::fs::write(&policy, include_str!("../../../policies/default.json")).unwrap();
+    let args = |cmd: &str| -> Output {
+        leakguard(
+            &[
+                "policy",
+                cmd,
+                "--public-key",
+                public.to_str().unwrap(),
+                policy.to_str().unwrap(),
+            ],
+            b"",
+        )
+    };
+    // Unsigned: refused when a key is pinned.
+    let out = args("verify");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no signature"));
+    let out = leakguard(
+        &[
+            "policy",
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            policy.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(args("verify").status.code(), Some(0));
+    assert_eq!(args("check").status.code(), Some(0));
+    // Changed after signing: refused.
+    let mut text = std::fs::read_to_string(&policy).unwrap();
+    text = text.replace("\"pii\": \"redact\"", "\"pii\": \"allow\"");
+    std::fs::write(&policy, text).unwrap();
+    let out = args("check");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not verify"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // keygen never overwrites a key.
+    let out = leakguard(
+        &["policy", "keygen", "--out", prefix.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

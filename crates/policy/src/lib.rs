@@ -10,6 +10,8 @@
 //! Key decision: unknown fields are errors everywhere, so a typo (`"acitons"`, `"blok"`) fails
 //! the load instead of silently weakening protection.
 
+pub mod signing;
+
 use leakguard_types::{Action, Category, Finding, Severity};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

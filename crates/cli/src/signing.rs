@@ -1,0 +1,79 @@
+//! File handling around policy signatures: key files (private 0600), `POLICY.sig` next to
+//! the policy.
+
+use anyhow::{Context, Result};
+use leakguard_policy::signing;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn sig_path(policy: &Path) -> PathBuf {
+    let mut name = policy.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
+/// Writes a file readable by its owner only (0600 on Unix), refusing to overwrite.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+pub fn keygen(prefix: &Path) -> Result<()> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    let (private, public) = signing::keypair(seed);
+    let key = prefix.with_extension("key");
+    let pubkey = prefix.with_extension("pub");
+    write_private(&key, &private)?;
+    std::fs::write(&pubkey, public)
+        .with_context(|| format!("cannot write {}", pubkey.display()))?;
+    eprintln!(
+        "wrote {} (private, 0600: keep it off the laptops) and {} (pin it on every laptop)",
+        key.display(),
+        pubkey.display()
+    );
+    Ok(())
+}
+
+pub fn sign_file(policy: &Path, key: &Path) -> Result<()> {
+    // Refuse to sign a policy that does not load: a signed broken policy helps nobody.
+    crate::policy_file::load_with_engine(Some(policy))?;
+    let bytes =
+        std::fs::read(policy).with_context(|| format!("cannot read {}", policy.display()))?;
+    let private =
+        std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let sig = signing::sign(&bytes, &private).with_context(|| key.display().to_string())?;
+    let out = sig_path(policy);
+    std::fs::write(&out, sig).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+pub fn verify_file(policy: &Path, public_key: &Path) -> Result<()> {
+    let bytes =
+        std::fs::read(policy).with_context(|| format!("cannot read {}", policy.display()))?;
+    let public = std::fs::read_to_string(public_key)
+        .with_context(|| format!("cannot read {}", public_key.display()))?;
+    let sig = match std::fs::read_to_string(sig_path(policy)) {
+        Ok(s) => s,
+        Err(_) => {
+            return Err(anyhow::anyhow!(
+                "{}: {}",
+                policy.display(),
+                signing::SignatureError::Unsigned
+            ))
+        }
+    };
+    signing::verify(&bytes, &sig, &public).map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))
+}
