@@ -621,5 +621,53 @@ impl Policy {
     }
 }
 
+/// A managed policy (pushed by MDM) with an optional local one (the user's or a team's).
+///
+/// "Tighten" means exactly this:
+/// - every request gets the stricter of the managed decision and the local decision (so a
+///   local exception, `allow` action or `allow` mode can never loosen what the managed policy
+///   decides);
+/// - the local file may add detection (custom rules, dictionaries, organisation names,
+///   fingerprints) but its `disable_packs`, `disable`, `min_confidence` and `code_min_lines`
+///   are ignored, so it cannot remove detection the managed policy has;
+/// - its own `tests` must still pass for it to load.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub managed: Policy,
+    pub local: Option<Policy>,
+}
+
+impl Effective {
+    /// The stricter of the two decisions (the managed one wins ties and explains itself).
+    pub fn decide(&self, findings: &[Finding], host: Option<&str>, meta: &RequestMeta) -> Verdict {
+        let managed = self.managed.decide(findings, host, meta);
+        match &self.local {
+            Some(local) => {
+                let mut l = local.decide(findings, host, meta);
+                if l.action > managed.action {
+                    l.by = format!("local policy: {}", l.by);
+                    l
+                } else {
+                    managed
+                }
+            }
+            None => managed,
+        }
+    }
+
+    /// The detection settings: the managed policy's, plus what the local one adds.
+    pub fn engine_config(&self) -> leakguard_detect::EngineConfig {
+        let mut c = self.managed.engine_config();
+        if let Some(local) = &self.local {
+            c.custom_rules.extend(local.rules.custom.iter().cloned());
+            c.dictionaries
+                .extend(local.rules.dictionaries.iter().cloned());
+            c.organisation_names
+                .extend(local.rules.organisation_names.iter().cloned());
+        }
+        c
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -266,3 +266,86 @@ fn dates() {
     assert_eq!(days_from_date("2000-03-01"), Some(11_017));
     assert_eq!(days_from_date("2026-13-01"), None);
 }
+
+mod merge {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LOCAL: &str = r#"{
+      "version": 1,
+      "destinations": [
+        { "name": "consumer-chat", "hosts": ["chatgpt.com"], "mode": "allow" },
+        { "name": "mine", "hosts": ["claude.ai"] }
+      ],
+      "rules": { "disable_packs": ["secrets-generic"], "disable": ["aws-access-key-id"] },
+      "actions": { "categories": { "secret": "allow", "pii": "allow", "source_code": "block" }, "rules": { "*": "allow" } },
+      "exceptions": [{ "reason": "me", "expires": "2099-01-01" }]
+    }"#;
+
+    fn any_finding() -> impl Strategy<Value = Finding> {
+        let rules = prop::sample::select(vec![
+            "aws-access-key-id",
+            "email-address",
+            "credit-card-number",
+            "source-code",
+            "fingerprint:acme",
+            "marking-korean",
+            "acme-badge",
+        ]);
+        let cats = prop::sample::select(Category::ALL.to_vec());
+        let sevs = prop::sample::select(Severity::ALL.to_vec());
+        (rules, cats, sevs).prop_map(|(r, c, s)| finding(r, c, s))
+    }
+
+    proptest! {
+        /// Whatever a local policy says, the effective verdict is never looser than the
+        /// managed one.
+        #[test]
+        fn a_local_policy_never_loosens_a_managed_verdict(
+            findings in prop::collection::vec(any_finding(), 0..6),
+            host in prop::sample::select(vec!["chatgpt.com", "claude.ai", "api.openai.com", "x.openai.azure.com", "chat.deepseek.com", "example.org"]),
+            user in prop::option::of(prop::sample::select(vec!["mallory", "alice"])),
+        ) {
+            let managed = Policy::parse(POLICY).unwrap();
+            let local = Policy::parse(LOCAL).unwrap();
+            let meta = RequestMeta { user: user.map(str::to_string), today: days_from_date("2026-11-21").unwrap(), ..RequestMeta::default() };
+            let alone = managed.decide(&findings, Some(host), &meta);
+            let effective = Effective { managed, local: Some(local) }.decide(&findings, Some(host), &meta);
+            prop_assert!(effective.action >= alone.action, "{:?} loosened to {:?}", alone, effective);
+        }
+    }
+
+    #[test]
+    fn a_local_policy_can_tighten_and_cannot_disable_detection() {
+        let managed = Policy::parse(POLICY).unwrap();
+        let local = Policy::parse(r#"{"version": 1, "actions": {"categories": {"source_code": "block"}}, "rules": {"disable_packs": ["pii"]}}"#).unwrap();
+        let meta = RequestMeta::default();
+        let code = [finding(
+            "source-code",
+            Category::SourceCode,
+            Severity::Medium,
+        )];
+        let e = Effective {
+            managed: managed.clone(),
+            local: Some(local),
+        };
+        assert_eq!(
+            managed
+                .decide(&code, Some("x.openai.azure.com"), &meta)
+                .action,
+            Action::Audit
+        );
+        let v = e.decide(&code, Some("x.openai.azure.com"), &meta);
+        assert_eq!(
+            v.action,
+            Action::Block,
+            "the local policy tightens code to block"
+        );
+        assert!(v.by.starts_with("local policy: "), "{}", v.by);
+        let config = e.engine_config();
+        assert!(
+            config.disabled_packs.is_empty() && config.disabled_rules.is_empty(),
+            "local disable lists are ignored"
+        );
+    }
+}
