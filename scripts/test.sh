@@ -15,5 +15,9 @@ echo "== cargo test"
 # examples with and without the prefilter; optimised, that takes seconds instead of minutes.
 cargo test --workspace --locked --release
 
+echo "== every shipped policy loads and passes its own tests"
+./target/release/leakguard policy check policies/default.json policies/examples/*.json
+
+# Last, so the closing line is the plain "N passed, N failed" summary CI reads.
 echo "== rule self-test through the CLI"
 ./target/release/leakguard rules test | tail -1

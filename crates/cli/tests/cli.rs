@@ -600,3 +600,45 @@ fn policy_signing_round_trip_and_refusals() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn semiconductor_example_blocks_a_pasted_renamed_excerpt_of_its_own_code() {
+    let policy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../policies/examples/semiconductor.json"
+    );
+    let source = include_str!("../../../policies/examples/acme-src/wafer_stage.cpp");
+    let excerpt: String = source
+        .lines()
+        .skip(38)
+        .take(20)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("target", "goal")
+        .replace("die", "chip");
+    let prompt = format!("can you make this faster?\n\n{excerpt}\n");
+    let out = leakguard(
+        &[
+            "scan",
+            "--json",
+            "--policy",
+            policy,
+            "--destination",
+            "api.openai.com",
+        ],
+        prompt.as_bytes(),
+    );
+    let v = json(&out);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "fingerprint:acme-fw"),
+        "{v}"
+    );
+    assert_eq!(
+        v["verdict"], "block",
+        "fingerprint:* blocks even on the enterprise API"
+    );
+}

@@ -238,6 +238,17 @@ fn shipped_policies_load_and_pass_their_own_tests() {
             include_str!("../../../policies/examples/audit-only.json"),
             3,
         ),
+        (
+            "examples/strict.json",
+            include_str!("../../../policies/examples/strict.json"),
+            4,
+        ),
+        // Its fingerprint index is loaded by the CLI (I/O); its own tests do not need it.
+        (
+            "examples/semiconductor.json",
+            include_str!("../../../policies/examples/semiconductor.json"),
+            6,
+        ),
     ] {
         let p = Policy::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let engine = leakguard_detect::Engine::with_config(p.engine_config()).unwrap();
