@@ -481,38 +481,23 @@ fn policy_check_and_explain() {
     );
     // Explain names the deciding entry; the destination changes the decision.
     let card = "card 4111 1111 1111 1111";
-    let out = leakguard(
-        &[
-            "policy",
-            "explain",
-            "--text",
-            card,
-            "--destination",
+    for (host, want) in [
+        (
             "chatgpt.com",
-        ],
-        b"",
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("verdict:     redact (by actions.categories.pii)"),
-        "{text}"
-    );
-    let out = leakguard(
-        &[
-            "policy",
-            "explain",
-            "--text",
-            card,
-            "--destination",
+            "verdict:     redact (by actions.categories.pii)",
+        ),
+        (
             "api.openai.com",
-        ],
-        b"",
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("verdict:     audit (by actions.groups.enterprise-api.categories.pii)"),
-        "{text}"
-    );
+            "verdict:     audit (by actions.groups.enterprise-api.categories.pii)",
+        ),
+    ] {
+        let out = leakguard(
+            &["policy", "explain", "--text", card, "--destination", host],
+            b"",
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(want), "{host}: {text}");
+    }
     // The schema printed is the one shipped.
     let out = leakguard(&["policy", "schema"], b"");
     assert_eq!(
