@@ -21,6 +21,16 @@ fn leakguard(args: &[&str], stdin: &[u8]) -> Output {
     out
 }
 
+/// The command failed with exit 2 and said `message` on stderr.
+fn assert_refused(out: &Output, message: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in: {stderr}"
+    );
+}
+
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -400,12 +410,7 @@ fn fingerprint_index_built_and_used_through_scan() {
         &["scan", "--json", "--policy", inline.to_str().unwrap()],
         b"x",
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("salt does not match"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_refused(&out, "salt does not match");
     // Unrelated code does not match.
     let other: String = include_str!("../src/scan.rs")
         .lines()
@@ -431,12 +436,7 @@ fn fingerprint_index_built_and_used_through_scan() {
         &["scan", "--json", "--policy", policy.to_str().unwrap()],
         b"x",
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_refused(&out, "checksum mismatch");
 }
 
 #[test]
@@ -473,12 +473,7 @@ fn policy_check_and_explain() {
     )
     .unwrap();
     let out = leakguard(&["policy", "check", failing.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("own test #0 failed: expected allow"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_refused(&out, "own test #0 failed: expected allow");
     // Explain names the deciding entry; the destination changes the decision.
     let card = "card 4111 1111 1111 1111";
     for (host, want) in [
@@ -572,12 +567,7 @@ fn policy_signing_round_trip_and_refusals() {
     text = text.replace("\"pii\": \"redact\"", "\"pii\": \"allow\"");
     std::fs::write(&policy, text).unwrap();
     let out = args("check");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("does not verify"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_refused(&out, "does not verify");
     // keygen never overwrites a key.
     let out = leakguard(
         &["policy", "keygen", "--out", prefix.to_str().unwrap()],

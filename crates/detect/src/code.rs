@@ -611,20 +611,13 @@ fn classify(t: &[u8]) -> LineKind {
     if t.starts_with(b"#include")
         || t.starts_with(b"#define")
         || t.starts_with(b"#pragma")
-        || t.starts_with(b"#!/")
         || t.starts_with(b"#ifdef")
         || t.starts_with(b"#endif")
     {
         score += 4;
     }
-    if t.starts_with(b"//")
-        || t.starts_with(b"/*")
-        || t.starts_with(b"*/")
-        || t.starts_with(b"* ")
-        || t.starts_with(b"--")
-        || t.starts_with(b"# ")
-        || t.starts_with(b"@")
-    {
+    // (`//`, `/*`, `*/`, `* `, `-- ` and `#!` lines returned as Weak above.)
+    if t.starts_with(b"--") || t.starts_with(b"# ") || t.starts_with(b"@") {
         score += 1;
     }
     let first_word_end = t
