@@ -1,0 +1,438 @@
+//! Extraction of the text segments of a request body, and rewriting them after redaction.
+
+use crate::catalog::{BodyKind, Endpoint};
+use crate::multipart::{self, Part};
+use crate::selector::{self, Key};
+use base64::Engine as _;
+use serde_json::Value;
+
+/// Why a body could not be read as its endpoint says it should be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the request body is not valid UTF-8 (first bad byte at offset {offset})")]
+    InvalidUtf8 { offset: usize },
+    #[error("the request body is not valid JSON (line {line}, column {column}): {message}")]
+    MalformedJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("the multipart request body is malformed or has no boundary")]
+    MalformedMultipart,
+    #[error("this body ({what}) cannot be rewritten for redaction")]
+    Unrewritable { what: &'static str },
+    #[error("replacement for segment {index}, which does not exist")]
+    NoSuchSegment { index: usize },
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Json {
+        path: Vec<Key>,
+        base64_prefix: Option<String>,
+    },
+    Part {
+        index: usize,
+    },
+    Raw,
+    Form,
+}
+
+/// One piece of user-written text and where it lives in the body.
+#[derive(Debug, Clone)]
+pub struct TextSegment {
+    pub text: String,
+    /// `messages[0].content[1].text`, `multipart:file(notes.txt)`, `(body)`.
+    pub location: String,
+    target: Target,
+}
+
+#[derive(Debug, Clone)]
+enum Doc {
+    Json(Value),
+    Multipart(Vec<Part>),
+    Raw,
+    Form,
+    Empty,
+}
+
+/// What a request carries.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    /// The endpoint id, or `unknown` for an intercepted host no endpoint covers.
+    pub endpoint: String,
+    pub provider: Option<String>,
+    pub segments: Vec<TextSegment>,
+    pub model: Option<String>,
+    pub max_tokens: Option<u64>,
+    /// The body is binary (a raw upload that is not UTF-8): scan its bytes, it cannot be redacted.
+    pub binary_body: bool,
+    /// Binary attachments (images, PDFs inside base64 or multipart) that were not scanned as text.
+    pub binary_parts: usize,
+    doc: Doc,
+}
+
+impl Extracted {
+    /// Total bytes of text extracted.
+    pub fn text_bytes(&self) -> usize {
+        self.segments.iter().map(|s| s.text.len()).sum()
+    }
+}
+
+/// Reads the user-written text out of a body. `endpoint` is `None` for an intercepted host with
+/// no known endpoint: then every string of a JSON body, every text part of a multipart body or
+/// the whole text of any other body is a segment, so nothing passes unscanned.
+pub fn extract(
+    endpoint: Option<&Endpoint>,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Extracted, ExtractError> {
+    let mut out = Extracted {
+        endpoint: endpoint.map_or_else(|| "unknown".to_string(), |e| e.id.clone()),
+        provider: endpoint.map(|e| e.provider.clone()),
+        segments: Vec::new(),
+        model: endpoint.and_then(|e| e.model_in_path(path)),
+        max_tokens: None,
+        binary_body: false,
+        binary_parts: 0,
+        doc: Doc::Empty,
+    };
+    if body.is_empty() {
+        return Ok(out);
+    }
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    let kind = match endpoint {
+        Some(e) => e.body,
+        None if ct.starts_with("multipart/") => BodyKind::Multipart,
+        None if ct.contains("json") || looks_like_json(body) => BodyKind::Json,
+        None if ct.starts_with("application/x-www-form-urlencoded") => {
+            return extract_form(out, body);
+        }
+        None => BodyKind::Raw,
+    };
+    match kind {
+        BodyKind::Json => {
+            let text = std::str::from_utf8(body).map_err(|e| ExtractError::InvalidUtf8 {
+                offset: e.valid_up_to(),
+            })?;
+            let doc: Value =
+                serde_json::from_str(text).map_err(|e| ExtractError::MalformedJson {
+                    line: e.line(),
+                    column: e.column(),
+                    message: e.to_string(),
+                })?;
+            let mut found = Vec::new();
+            match endpoint {
+                Some(e) => {
+                    for sel in &e.text {
+                        sel.strings(&doc, &mut found);
+                        for (path, s) in found.drain(..) {
+                            if sel.base64 {
+                                push_base64(&mut out, path, s);
+                            } else {
+                                push_plain(&mut out, path, s);
+                            }
+                        }
+                    }
+                    if let Some(m) = &e.model {
+                        let mut v = Vec::new();
+                        m.strings(&doc, &mut v);
+                        out.model = v.first().map(|(_, s)| s.to_string()).or(out.model);
+                    }
+                    out.max_tokens = e.max_tokens.iter().find_map(|sel| number_at(sel, &doc));
+                }
+                None => selector::all_strings(&doc, &mut Vec::new(), &mut found),
+            }
+            for (path, s) in found {
+                push_plain(&mut out, path, s);
+            }
+            out.doc = Doc::Json(doc);
+        }
+        BodyKind::Multipart => {
+            let b = content_type
+                .and_then(multipart::boundary)
+                .ok_or(ExtractError::MalformedMultipart)?;
+            let parts = multipart::parts(body, &b).ok_or(ExtractError::MalformedMultipart)?;
+            for (index, p) in parts.iter().enumerate() {
+                let content = &body[p.start..p.end];
+                let is_binary_type = p.content_type.as_deref().is_some_and(|t| {
+                    t.starts_with("image/") || t.starts_with("audio/") || t.starts_with("video/")
+                });
+                match std::str::from_utf8(content) {
+                    Ok(text) if !is_binary_type => {
+                        if text.is_empty() {
+                            continue;
+                        }
+                        let label = match (&p.name, &p.filename) {
+                            (_, Some(f)) => format!("multipart:file({f})"),
+                            (Some(n), None) => format!("multipart:{n}"),
+                            (None, None) => format!("multipart:part{index}"),
+                        };
+                        out.segments.push(TextSegment {
+                            text: text.to_string(),
+                            location: label,
+                            target: Target::Part { index },
+                        });
+                    }
+                    _ => out.binary_parts += 1,
+                }
+            }
+            out.doc = Doc::Multipart(parts);
+        }
+        BodyKind::Raw => {
+            match std::str::from_utf8(body) {
+                Ok(text) => out.segments.push(TextSegment {
+                    text: text.to_string(),
+                    location: "(body)".into(),
+                    target: Target::Raw,
+                }),
+                Err(_) => out.binary_body = true,
+            }
+            out.doc = Doc::Raw;
+        }
+    }
+    Ok(out)
+}
+
+fn looks_like_json(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+fn number_at(sel: &selector::Selector, doc: &Value) -> Option<u64> {
+    // Selectors reach strings; numbers are looked up by walking the plain field path.
+    let path = sel.to_string();
+    let mut v = doc;
+    for field in path.split('.') {
+        v = v.get(field)?;
+    }
+    v.as_u64()
+}
+
+fn push_base64(out: &mut Extracted, path: Vec<Key>, s: &str) {
+    let (prefix, payload) = match s.strip_prefix("data:") {
+        Some(rest) => match rest.find(";base64,") {
+            Some(i) => (Some(s[..5 + i + 8].to_string()), &rest[i + 8..]),
+            None => (None, s),
+        },
+        None => (Some(String::new()), s),
+    };
+    let decoded = prefix.as_ref().and_then(|_| {
+        base64::engine::general_purpose::STANDARD
+            .decode(payload.trim())
+            .ok()
+    });
+    match (prefix, decoded) {
+        (Some(prefix), Some(bytes)) => match String::from_utf8(bytes) {
+            Ok(text) => out.segments.push(TextSegment {
+                location: format!("{}(base64)", selector::display(&path)),
+                text,
+                target: Target::Json {
+                    path,
+                    base64_prefix: Some(prefix),
+                },
+            }),
+            Err(_) => {
+                out.binary_parts += 1;
+                // A short value of base64 letters may be a plain-text secret that happens to
+                // decode: scan it as written too. Real binary attachments are larger.
+                if s.len() <= SHORT_BASE64 {
+                    push_plain(out, path, s);
+                }
+            }
+        },
+        // Not base64: plain text in a field that may carry either (Anthropic text documents).
+        _ => push_plain(out, path, s),
+    }
+}
+
+/// Values up to this size that decode to binary are also scanned as text.
+const SHORT_BASE64: usize = 4096;
+
+fn push_plain(out: &mut Extracted, path: Vec<Key>, s: &str) {
+    if s.is_empty() {
+        return;
+    }
+    out.segments.push(TextSegment {
+        text: s.to_string(),
+        location: selector::display(&path),
+        target: Target::Json {
+            path,
+            base64_prefix: None,
+        },
+    });
+}
+
+fn extract_form(mut out: Extracted, body: &[u8]) -> Result<Extracted, ExtractError> {
+    for pair in body.split(|&b| b == b'&') {
+        let (k, v) = match memchr::memchr(b'=', pair) {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let value = percent_decode(v);
+        let value = String::from_utf8(value).map_err(|e| ExtractError::InvalidUtf8 {
+            offset: e.utf8_error().valid_up_to(),
+        })?;
+        if value.is_empty() {
+            continue;
+        }
+        out.segments.push(TextSegment {
+            location: format!("form:{}", String::from_utf8_lossy(&percent_decode(k))),
+            text: value,
+            target: Target::Form,
+        });
+    }
+    out.doc = Doc::Form;
+    Ok(out)
+}
+
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Puts replacement texts back: `(segment index, new text)`. Returns the new body.
+pub fn rewrite(
+    extracted: &Extracted,
+    body: &[u8],
+    replacements: &[(usize, String)],
+) -> Result<Vec<u8>, ExtractError> {
+    if replacements.is_empty() {
+        return Ok(body.to_vec());
+    }
+    for (index, _) in replacements {
+        if *index >= extracted.segments.len() {
+            return Err(ExtractError::NoSuchSegment { index: *index });
+        }
+    }
+    match &extracted.doc {
+        Doc::Json(doc) => {
+            let mut doc = doc.clone();
+            for (index, text) in replacements {
+                let Target::Json {
+                    path,
+                    base64_prefix,
+                } = &extracted.segments[*index].target
+                else {
+                    unreachable!("json documents have json targets")
+                };
+                let slot = selector::get_mut(&mut doc, path)
+                    .ok_or(ExtractError::NoSuchSegment { index: *index })?;
+                *slot = Value::String(match base64_prefix {
+                    Some(prefix) => format!(
+                        "{prefix}{}",
+                        base64::engine::general_purpose::STANDARD.encode(text)
+                    ),
+                    None => text.clone(),
+                });
+            }
+            Ok(serde_json::to_vec(&doc).expect("a JSON value serialises"))
+        }
+        Doc::Multipart(parts) => {
+            let mut by_part: Vec<(usize, &str)> = replacements
+                .iter()
+                .map(|(i, t)| match extracted.segments[*i].target {
+                    Target::Part { index } => (index, t.as_str()),
+                    _ => unreachable!("multipart documents have part targets"),
+                })
+                .collect();
+            by_part.sort_by_key(|(i, _)| *i);
+            let mut out = Vec::with_capacity(body.len());
+            let mut pos = 0;
+            for (index, text) in by_part {
+                let p = &parts[index];
+                out.extend_from_slice(&body[pos..p.start]);
+                out.extend_from_slice(text.as_bytes());
+                pos = p.end;
+            }
+            out.extend_from_slice(&body[pos..]);
+            Ok(out)
+        }
+        Doc::Raw => match replacements.last() {
+            Some((_, text)) => Ok(text.as_bytes().to_vec()),
+            None => Ok(body.to_vec()),
+        },
+        Doc::Form => Err(ExtractError::Unrewritable {
+            what: "a form-encoded body",
+        }),
+        Doc::Empty => Ok(body.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode(b"a%20b+c%zz%4"), b"a b c%zz%4");
+    }
+
+    #[test]
+    fn invalid_utf8_and_malformed_json_are_errors_not_passes() {
+        let c = Catalog::builtin();
+        let e = c.classify("api.openai.com", "POST", "/v1/chat/completions");
+        assert_eq!(
+            extract(
+                e,
+                "/v1/chat/completions",
+                Some("application/json"),
+                b"{\"a\":\"\xff\"}"
+            )
+            .unwrap_err(),
+            ExtractError::InvalidUtf8 { offset: 6 }
+        );
+        assert!(matches!(
+            extract(e, "/", Some("application/json"), b"{\"messages\": [").unwrap_err(),
+            ExtractError::MalformedJson { .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_endpoints_give_every_string() {
+        let body = br#"{"a":{"b":["one",{"c":"two"}]},"n":3}"#;
+        let x = extract(None, "/x", Some("application/json"), body).unwrap();
+        let locs: Vec<_> = x.segments.iter().map(|s| s.location.as_str()).collect();
+        assert_eq!(locs, ["a.b[0]", "a.b[1].c"]);
+        assert_eq!(x.endpoint, "unknown");
+        let raw = extract(None, "/x", Some("text/plain"), b"plain words").unwrap();
+        assert_eq!(raw.segments[0].text, "plain words");
+        let bin = extract(None, "/x", None, b"\x00\xff\xfe").unwrap();
+        assert!(bin.binary_body && bin.segments.is_empty());
+        let form = extract(
+            None,
+            "/x",
+            Some("application/x-www-form-urlencoded"),
+            b"f.req=hello%20there&at=1",
+        )
+        .unwrap();
+        assert_eq!(form.segments[0].text, "hello there");
+        assert!(
+            rewrite(&form, b"", &[(0, "x".into())]).is_err(),
+            "forms cannot be redacted"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Provider adapters: for each LLM endpoint, where the user-written text sits in the request
+//! body, how to put redacted text back, and what a refusal looks like to that provider's clients.
+//!
+//! Endpoints are data (`policies/endpoints.json`, compiled in, overridable). Nothing here knows
+//! about rules or policy, and nothing does I/O: the proxy hands in bytes and gets text segments,
+//! then hands back replacements and gets bytes.
+
+mod catalog;
+mod extract;
+mod multipart;
+mod refusal;
+mod selector;
+
+pub use catalog::{BodyKind, Catalog, CatalogError, Endpoint, ErrorShape};
+pub use extract::{extract, rewrite, ExtractError, Extracted, TextSegment};
+pub use refusal::{refusal, Refusal};
+pub use selector::Selector;

@@ -1,0 +1,240 @@
+//! Field selectors: `messages[*].content[*].text`, `system`, `contents[*].parts[*].inlineData.data@base64`.
+
+use serde_json::Value;
+use std::fmt;
+
+/// One step of a selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Field(String),
+    Index(usize),
+    /// `[*]`: every element of an array.
+    AllItems,
+    /// `.*`: every value of an object.
+    AllValues,
+}
+
+/// One step of a concrete location in a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Key {
+    Field(String),
+    Index(usize),
+}
+
+/// A compiled field selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    steps: Vec<Step>,
+    /// `@base64`: the value is base64 (or a `data:` URL) to decode before scanning.
+    pub base64: bool,
+    source: String,
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl Selector {
+    /// Parses `a.b[*].c[0].*@base64`.
+    pub fn parse(source: &str) -> Result<Selector, String> {
+        let (path, base64) = match source.strip_suffix("@base64") {
+            Some(p) => (p, true),
+            None => (source, false),
+        };
+        let mut steps = Vec::new();
+        for part in path.split('.') {
+            if part.is_empty() {
+                return Err(format!("selector `{source}` has an empty field name"));
+            }
+            let (name, mut rest) = match part.find('[') {
+                Some(i) => (&part[..i], &part[i..]),
+                None => (part, ""),
+            };
+            match name {
+                "" => {}
+                "*" => steps.push(Step::AllValues),
+                n if n.contains([']', '@', '*']) => {
+                    return Err(format!("selector `{source}`: `{n}` is not a field name"))
+                }
+                n => steps.push(Step::Field(n.to_string())),
+            }
+            while !rest.is_empty() {
+                let close = rest
+                    .find(']')
+                    .ok_or_else(|| format!("selector `{source}`: `[` without `]`"))?;
+                let inner = &rest[1..close];
+                if inner == "*" {
+                    steps.push(Step::AllItems);
+                } else {
+                    let n = inner.parse::<usize>().map_err(|_| {
+                        format!("selector `{source}`: `[{inner}]` must be `[*]` or an index")
+                    })?;
+                    steps.push(Step::Index(n));
+                }
+                rest = &rest[close + 1..];
+                if !rest.is_empty() && !rest.starts_with('[') {
+                    return Err(format!("selector `{source}`: unexpected `{rest}`"));
+                }
+            }
+        }
+        if steps.is_empty() {
+            return Err(format!("selector `{source}` selects nothing"));
+        }
+        Ok(Selector {
+            steps,
+            base64,
+            source: source.to_string(),
+        })
+    }
+
+    /// Every string value the selector reaches, with its concrete location.
+    pub(crate) fn strings<'v>(&self, doc: &'v Value, out: &mut Vec<(Vec<Key>, &'v str)>) {
+        let mut path = Vec::new();
+        walk(&self.steps, doc, &mut path, out);
+    }
+}
+
+fn walk<'v>(steps: &[Step], v: &'v Value, path: &mut Vec<Key>, out: &mut Vec<(Vec<Key>, &'v str)>) {
+    let Some((step, rest)) = steps.split_first() else {
+        if let Value::String(s) = v {
+            out.push((path.clone(), s));
+        }
+        return;
+    };
+    match (step, v) {
+        (Step::Field(name), Value::Object(map)) => {
+            if let Some(child) = map.get(name) {
+                path.push(Key::Field(name.clone()));
+                walk(rest, child, path, out);
+                path.pop();
+            }
+        }
+        (Step::Index(i), Value::Array(items)) => {
+            if let Some(child) = items.get(*i) {
+                path.push(Key::Index(*i));
+                walk(rest, child, path, out);
+                path.pop();
+            }
+        }
+        (Step::AllItems, Value::Array(items)) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push(Key::Index(i));
+                walk(rest, child, path, out);
+                path.pop();
+            }
+        }
+        (Step::AllValues, Value::Object(map)) => {
+            for (k, child) in map {
+                path.push(Key::Field(k.clone()));
+                walk(rest, child, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every string in a document (for bodies of unknown endpoints).
+pub(crate) fn all_strings<'v>(
+    v: &'v Value,
+    path: &mut Vec<Key>,
+    out: &mut Vec<(Vec<Key>, &'v str)>,
+) {
+    match v {
+        Value::String(s) => out.push((path.clone(), s)),
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                path.push(Key::Index(i));
+                all_strings(child, path, out);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (k, child) in map {
+                path.push(Key::Field(k.clone()));
+                all_strings(child, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `messages[0].content[1].text`
+pub(crate) fn display(path: &[Key]) -> String {
+    let mut s = String::new();
+    for k in path {
+        match k {
+            Key::Field(f) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(f);
+            }
+            Key::Index(i) => {
+                s.push('[');
+                s.push_str(&i.to_string());
+                s.push(']');
+            }
+        }
+    }
+    if s.is_empty() {
+        s.push_str("(body)");
+    }
+    s
+}
+
+/// The value at a concrete location, for rewriting.
+pub(crate) fn get_mut<'v>(mut v: &'v mut Value, path: &[Key]) -> Option<&'v mut Value> {
+    for k in path {
+        v = match (k, v) {
+            (Key::Field(f), Value::Object(map)) => map.get_mut(f)?,
+            (Key::Index(i), Value::Array(items)) => items.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn texts(sel: &str, doc: &Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        Selector::parse(sel).unwrap().strings(doc, &mut out);
+        out.into_iter()
+            .map(|(p, s)| (display(&p), s.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn selectors_reach_strings_only_and_name_their_location() {
+        let doc = json!({"messages":[
+            {"role":"system","content":"be brief"},
+            {"role":"user","content":[{"type":"text","text":"hello"},{"type":"image_url","image_url":{"url":"x"}}]}
+        ]});
+        assert_eq!(
+            texts("messages[*].content", &doc),
+            vec![("messages[0].content".into(), "be brief".into())]
+        );
+        assert_eq!(
+            texts("messages[*].content[*].text", &doc),
+            vec![("messages[1].content[0].text".into(), "hello".into())]
+        );
+        assert_eq!(texts("messages[1].content[0].text", &doc).len(), 1);
+        assert_eq!(texts("messages[5].content", &doc).len(), 0);
+        assert_eq!(texts("messages[*].*", &doc).len(), 3, "role, content, role");
+    }
+
+    #[test]
+    fn bad_selectors_are_refused_with_the_reason() {
+        for bad in ["", "a..b", "a[x]", "a[", "a]b", "a[*]b"] {
+            assert!(Selector::parse(bad).is_err(), "{bad} should be refused");
+        }
+        assert!(Selector::parse("a.b@base64").unwrap().base64);
+    }
+}

@@ -1,0 +1,84 @@
+//! Golden tests: real-shaped request bodies of every endpoint, the segments they must yield, and
+//! the body a redaction must produce (`tests/golden/requests.json`).
+
+use leakguard_providers::{extract, rewrite, Catalog};
+use serde_json::Value;
+
+#[test]
+fn every_golden_request_yields_its_segments_and_rewrites_exactly() {
+    let catalog = Catalog::builtin();
+    let cases: Value = serde_json::from_str(include_str!("golden/requests.json")).unwrap();
+    let cases = cases["cases"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let host = c["host"].as_str().unwrap();
+        let path = c["path"].as_str().unwrap();
+        let endpoint = catalog.classify(host, c["method"].as_str().unwrap(), path);
+        let body = c["body"].as_str().unwrap().as_bytes();
+        let x = extract(endpoint, path, c["content_type"].as_str(), body)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expect = &c["expect"];
+        assert_eq!(
+            x.endpoint,
+            expect["endpoint"].as_str().unwrap(),
+            "{name}: endpoint"
+        );
+        assert_eq!(
+            x.model.as_deref(),
+            expect["model"].as_str(),
+            "{name}: model"
+        );
+        assert_eq!(
+            x.max_tokens,
+            expect["max_tokens"].as_u64(),
+            "{name}: max_tokens"
+        );
+        assert_eq!(
+            x.binary_parts as u64,
+            expect["binary_parts"].as_u64().unwrap(),
+            "{name}: binary parts"
+        );
+        let got: Vec<(String, String)> = x
+            .segments
+            .iter()
+            .map(|s| (s.location.clone(), s.text.clone()))
+            .collect();
+        let want: Vec<(String, String)> = expect["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["location"].as_str().unwrap().into(),
+                    s["text"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{name}: segments");
+
+        // No replacement: the body comes back byte for byte (JSON included, key order kept).
+        assert_eq!(
+            rewrite(&x, body, &[]).unwrap(),
+            body,
+            "{name}: identity rewrite"
+        );
+        if let Some(redact) = c["redact"].as_array() {
+            let reps: Vec<(usize, String)> = redact
+                .iter()
+                .map(|r| {
+                    (
+                        r["segment"].as_u64().unwrap() as usize,
+                        r["text"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            let after = rewrite(&x, body, &reps).unwrap();
+            assert_eq!(
+                String::from_utf8(after).unwrap(),
+                c["body_after"].as_str().unwrap(),
+                "{name}: redacted body"
+            );
+        }
+    }
+}
