@@ -2,13 +2,15 @@
 //!
 //! `leakguard scan` finds secrets, personal data, source code and classified content in files
 //! or stdin; `leakguard rules` lists and tests the detection rules; `leakguard dictionary hash`
-//! prepares hashed codename dictionaries for a policy. Later issues add `run`, `ca`, `policy`
-//! and `events` here.
+//! prepares hashed codename dictionaries for a policy; `leakguard run` starts the guard (the
+//! local proxy), `leakguard ca` manages its device CA and `leakguard allow` lets a warned prompt
+//! through once.
 //!
 //! Exit codes: 0 nothing found, 1 findings, 2 usage or I/O error.
 
 mod batch;
 mod fingerprint;
+mod guard;
 mod output;
 mod policy_file;
 mod scan;
@@ -32,6 +34,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the guard: the local proxy that inspects prompts to LLM services.
+    Run(guard::RunArgs),
+    /// Create, show or rotate the device CA.
+    Ca {
+        #[command(subcommand)]
+        command: guard::CaCommand,
+    },
+    /// Allow a warned prompt once (the code is in the warning).
+    Allow(guard::AllowArgs),
     /// Scan files or stdin for secrets, personal data, source code and classified content.
     Scan(scan::ScanArgs),
     /// List or test the detection rules.
@@ -150,6 +161,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Run(args) => guard::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Ca { command } => guard::ca(command).map(|()| ExitCode::SUCCESS),
+        Command::Allow(args) => guard::allow(args).map(|()| ExitCode::SUCCESS),
         Command::Rules {
             command: RulesCommand::List { policy, json },
         } => {

@@ -1,0 +1,309 @@
+//! `leakguard run`, `leakguard ca …` and `leakguard allow`: the headless guard and its CA.
+
+use crate::policy_file;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use leakguard_proxy::{ca, events, Limits, Loaded, Settings};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Where the guard keeps its CA, events and control token.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LEAKGUARD_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("leakguard");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/share/leakguard"),
+        None => PathBuf::from(".leakguard"),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    listen: SocketAddr,
+    /// Data directory (CA, events, control token). Default: $LEAKGUARD_DATA_DIR, else
+    /// $XDG_DATA_HOME/leakguard, else ~/.local/share/leakguard.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Policy file; reloaded when it changes. Default: the built-in balanced policy.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Extra trusted roots for upstream servers (PEM), e.g. a corporate inspection CA.
+    #[arg(long = "upstream-ca")]
+    upstream_ca: Vec<PathBuf>,
+    /// Chain through this HTTP proxy: http://HOST:PORT.
+    #[arg(long = "upstream-proxy")]
+    upstream_proxy: Option<String>,
+    /// Like curl's: connect HOST:PORT to ADDR (ADDR may be IP or IP:PORT). Repeatable.
+    #[arg(long)]
+    resolve: Vec<String>,
+    /// Largest request body inspected, in bytes; bigger ones are refused (fail closed).
+    #[arg(long, default_value_t = 32 << 20)]
+    max_body: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the device CA (name-constrained to the policy's destinations).
+    Init {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Print the path of the CA certificate (to install it as trusted).
+    Path {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print the CA certificate (PEM) and what it is constrained to.
+    Show {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Replace the CA with a new one (after a policy adds destinations, or on suspicion).
+    Rotate {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AllowArgs {
+    /// The code from the warning message.
+    code: String,
+    /// Why this prompt may go (recorded in the event).
+    #[arg(long)]
+    reason: String,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn destination_hosts(policy: &leakguard_policy::Policy) -> Vec<String> {
+    policy
+        .destinations
+        .iter()
+        .filter(|g| g.mode != leakguard_policy::Mode::Allow)
+        .flat_map(|g| g.hosts.iter().cloned())
+        .collect()
+}
+
+fn init_ca(data_dir: Option<PathBuf>, policy: Option<PathBuf>, replace: bool) -> Result<()> {
+    let dir = data_dir.unwrap_or_else(default_data_dir).join("ca");
+    let policy = policy_file::load_with_engine(policy.as_deref())?.0;
+    let hosts = destination_hosts(&policy);
+    let path = ca::init(&dir, &hosts, replace)?;
+    println!("{}", path.display());
+    let names = ca::permitted_names(&hosts);
+    eprintln!(
+        "leakguard: device CA {}. Trust it in the browser or OS store; it can only vouch for these {} names and their subdomains: {}",
+        if replace { "replaced (trust the new one; the old one no longer works)" } else { "created" },
+        names.len(),
+        names.join(", ")
+    );
+    Ok(())
+}
+
+pub fn ca(cmd: CaCommand) -> Result<()> {
+    match cmd {
+        CaCommand::Init { data_dir, policy } => init_ca(data_dir, policy, false),
+        CaCommand::Rotate { data_dir, policy } => init_ca(data_dir, policy, true),
+        CaCommand::Path { data_dir } => {
+            let path = data_dir
+                .unwrap_or_else(default_data_dir)
+                .join("ca")
+                .join(ca::CERT_FILE);
+            anyhow::ensure!(
+                path.exists(),
+                "no device CA at {}: run `leakguard ca init`",
+                path.display()
+            );
+            println!("{}", path.display());
+            Ok(())
+        }
+        CaCommand::Show { data_dir } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir).join("ca");
+            let loaded = ca::DeviceCa::load(&dir)?;
+            print!("{}", loaded.cert_pem());
+            Ok(())
+        }
+    }
+}
+
+fn label_for(path: Option<&Path>, policy: &leakguard_policy::Policy) -> String {
+    let name = policy
+        .name
+        .clone()
+        .unwrap_or_else(|| "unnamed policy".into());
+    match path.and_then(|p| std::fs::read(p).ok()) {
+        Some(bytes) => {
+            let h = Sha256::digest(&bytes);
+            format!(
+                "{name} ({})",
+                h.iter()
+                    .take(6)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
+        }
+        None => format!("{name} (built-in)"),
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Loaded> {
+    let (policy, engine) = policy_file::load_with_engine(path)?;
+    engine.warm();
+    let label = label_for(path, &policy);
+    Ok(Loaded {
+        policy,
+        engine,
+        label,
+    })
+}
+
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let loaded = load(args.policy.as_deref())?;
+    let ca_dir = data_dir.join("ca");
+    if !ca_dir.join(ca::CERT_FILE).exists() {
+        let path = ca::init(&ca_dir, &destination_hosts(&loaded.policy), false)?;
+        eprintln!(
+            "leakguard: created the device CA {}; trust it to let the guard see LLM traffic",
+            path.display()
+        );
+    }
+    let settings = Settings {
+        listen: args.listen,
+        data_dir: data_dir.clone(),
+        ca_dir,
+        limits: Limits {
+            max_body: args.max_body,
+            max_decoded: args.max_body.max(64 << 20),
+            ..Limits::default()
+        },
+        resolve: args.resolve.clone(),
+        upstream_proxy: args.upstream_proxy.clone(),
+        upstream_ca: args.upstream_ca.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let running = leakguard_proxy::start(settings, loaded).await?;
+        let addr = running.addr;
+        std::fs::write(data_dir.join("guard.addr"), addr.to_string())
+            .with_context(|| format!("cannot write {}", data_dir.join("guard.addr").display()))?;
+        println!(
+            "leakguard: ready on {addr} (PAC: http://{addr}/proxy.pac, CA: {})",
+            data_dir.join("ca").join(ca::CERT_FILE).display()
+        );
+        std::io::stdout().flush().ok();
+
+        let reload = args.policy.clone().map(|path| {
+            let shared = std::sync::Arc::clone(&running.shared);
+            tokio::spawn(watch_policy(path, shared))
+        });
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        if let Some(r) = reload {
+            r.abort();
+        }
+        eprintln!("leakguard: stopping");
+        running.stop().await;
+        Ok(())
+    })
+}
+
+/// Polls the policy file; a good change is applied within a second, a bad one is refused with
+/// an event and the last good policy stays in force.
+async fn watch_policy(path: PathBuf, shared: std::sync::Arc<leakguard_proxy::guard::Shared>) {
+    let mut stamp = file_stamp(&path);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = file_stamp(&path);
+        if now == stamp {
+            continue;
+        }
+        stamp = now;
+        let p = path.clone();
+        let result = tokio::task::spawn_blocking(move || load(Some(&p))).await;
+        let mut event = events::Event {
+            id: events::new_id(),
+            time: events::now_rfc3339(),
+            kind: "policy",
+            ..events::Event::default()
+        };
+        match result {
+            Ok(Ok(loaded)) => {
+                event.verdict = "applied".into();
+                event.outcome = "forwarded";
+                event.policy = Some(loaded.label.clone());
+                eprintln!("leakguard: policy reloaded: {}", loaded.label);
+                shared.policy.store(std::sync::Arc::new(loaded));
+            }
+            Ok(Err(e)) => {
+                event.verdict = "rejected".into();
+                event.outcome = "refused";
+                event.reason = Some(format!("{e:#}"));
+                event.policy = Some(shared.policy.load().label.clone());
+                eprintln!(
+                    "leakguard: policy update rejected, the last good policy stays in force: {e:#}"
+                );
+            }
+            Err(_) => continue,
+        }
+        shared.events.record(&event);
+    }
+}
+
+pub fn allow(args: AllowArgs) -> Result<()> {
+    let dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let addr = std::fs::read_to_string(dir.join("guard.addr")).with_context(|| {
+        format!(
+            "the guard does not seem to run (no {})",
+            dir.join("guard.addr").display()
+        )
+    })?;
+    let token = std::fs::read_to_string(dir.join("control.token"))
+        .context("cannot read the control token")?;
+    let body = serde_json::json!({"code": args.code, "reason": args.reason}).to_string();
+    let mut s = std::net::TcpStream::connect(addr.trim())
+        .with_context(|| format!("cannot reach the guard at {addr}"))?;
+    write!(
+        s,
+        "POST /leakguard/allow HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        addr.trim(),
+        token.trim(),
+        body.len()
+    )?;
+    let mut response = String::new();
+    s.read_to_string(&mut response)?;
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    anyhow::ensure!(
+        head.starts_with("HTTP/1.1 200"),
+        "the guard refused: {}",
+        rest.trim()
+    );
+    println!("allowed once for 10 minutes: send the prompt again");
+    Ok(())
+}

@@ -1,0 +1,647 @@
+//! The hudsucker handlers: scope (what is decrypted), the request pipeline, WebSocket frames, the
+//! blind tunnel for everything else, and the proxy's own small HTTP surface (PAC, health, allow).
+
+use crate::body::{self, BodyError, Limits};
+use crate::ca::DeviceCa;
+use crate::events::{new_id, now_rfc3339, Event, EventLog};
+use crate::inspect::{fail_closed, hex, inspect, Loaded, Plan, RequestInfo};
+use crate::upstream::Routes;
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http_body_util::Full;
+use hudsucker::tokio_tungstenite::tungstenite::Message;
+use hudsucker::{
+    Body, HttpContext, HttpHandler, RequestOrResponse, WebSocketContext, WebSocketHandler,
+};
+use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use leakguard_policy::{Mode, RequestMeta};
+use leakguard_providers::{Catalog, Refusal};
+use leakguard_types::Action;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a warned request may be allowed, and how long an allowance lasts.
+pub const OVERRIDE_TTL: Duration = Duration::from_secs(600);
+
+/// Running totals, for health and the UI.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub redacted: AtomicU64,
+    pub blocked: AtomicU64,
+    pub warned: AtomicU64,
+    pub overridden: AtomicU64,
+    pub fail_closed: AtomicU64,
+    pub tunnelled: AtomicU64,
+    pub bodyless: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+#[derive(Debug, Default)]
+struct Overrides {
+    /// code -> (content hash, when warned)
+    pending: HashMap<String, ([u8; 32], Instant)>,
+    /// content hash -> (granted at, justification)
+    granted: HashMap<[u8; 32], (Instant, String)>,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct Shared {
+    pub policy: ArcSwap<Loaded>,
+    pub catalog: Catalog,
+    pub events: EventLog,
+    pub routes: Arc<Routes>,
+    pub ca: Arc<DeviceCa>,
+    pub limits: Limits,
+    pub control_token: String,
+    pub listen: SocketAddr,
+    pub counters: Counters,
+    overrides: Mutex<Overrides>,
+}
+
+impl Shared {
+    #[allow(clippy::too_many_arguments)] // one call site, each part named at it
+    pub fn new(
+        loaded: Loaded,
+        catalog: Catalog,
+        events: EventLog,
+        routes: Routes,
+        ca: Arc<DeviceCa>,
+        limits: Limits,
+        control_token: String,
+        listen: SocketAddr,
+    ) -> Shared {
+        Shared {
+            policy: ArcSwap::from_pointee(loaded),
+            catalog,
+            events,
+            routes: Arc::new(routes),
+            ca,
+            limits,
+            control_token,
+            listen,
+            counters: Counters::default(),
+            overrides: Mutex::new(Overrides::default()),
+        }
+    }
+
+    /// Whether `host` is decrypted: it is in a destination group whose mode is not `allow`.
+    pub fn intercepts(&self, host: &str) -> bool {
+        let loaded = self.policy.load();
+        loaded
+            .policy
+            .group_of(host)
+            .is_some_and(|g| g.mode != Mode::Allow)
+    }
+
+    /// Grants a warned request once. `None` if the code is unknown or expired.
+    pub fn allow(&self, code: &str, justification: &str) -> Option<()> {
+        let mut o = self.overrides.lock().expect("overrides");
+        let (hash, at) = o.pending.remove(code)?;
+        if at.elapsed() > OVERRIDE_TTL {
+            return None;
+        }
+        o.granted
+            .insert(hash, (Instant::now(), justification.to_string()));
+        Some(())
+    }
+
+    fn take_grant(&self, hash: &[u8; 32]) -> Option<String> {
+        let mut o = self.overrides.lock().expect("overrides");
+        let (at, why) = o.granted.remove(hash)?;
+        (at.elapsed() <= OVERRIDE_TTL).then_some(why)
+    }
+
+    fn remember_warn(&self, code: String, hash: [u8; 32]) {
+        let mut o = self.overrides.lock().expect("overrides");
+        o.pending.retain(|_, (_, at)| at.elapsed() <= OVERRIDE_TTL);
+        o.pending.insert(code, (hash, Instant::now()));
+    }
+
+    /// The PAC file: destination hosts through the proxy, everything else DIRECT.
+    pub fn pac(&self) -> String {
+        let loaded = self.policy.load();
+        let mut conds = Vec::new();
+        for g in loaded
+            .policy
+            .destinations
+            .iter()
+            .filter(|g| g.mode != Mode::Allow)
+        {
+            for h in &g.hosts {
+                let h = h.to_ascii_lowercase();
+                match h.strip_prefix("*.") {
+                    Some(s) => conds.push(format!("dnsDomainIs(h, \".{s}\")")),
+                    None => conds.push(format!("h == \"{h}\" || dnsDomainIs(h, \".{h}\")")),
+                }
+            }
+        }
+        let cond = if conds.is_empty() {
+            "false".to_string()
+        } else {
+            conds.join(" ||\n      ")
+        };
+        format!(
+            "// Leakguard: only LLM destinations go through the local guard.\nfunction FindProxyForURL(url, host) {{\n  var h = host.toLowerCase();\n  if ({cond})\n    return \"PROXY {addr}\";\n  return \"DIRECT\";\n}}\n",
+            addr = self.listen
+        )
+    }
+}
+
+/// The handler hudsucker clones per connection.
+#[derive(Debug, Clone)]
+pub struct Guard(pub Arc<Shared>);
+
+fn meta() -> RequestMeta {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    RequestMeta {
+        user: std::env::var("USER").ok(),
+        groups: Vec::new(),
+        today: (secs / 86_400) as u32,
+    }
+}
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, content_type)
+        .header("cache-control", "no-store")
+        .body(Body::from(Full::new(body.into())))
+        .expect("a valid response")
+}
+
+fn refusal_response(r: Refusal, outcome: &str) -> Response<Body> {
+    let mut res = respond(
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN),
+        r.content_type,
+        r.body,
+    );
+    res.headers_mut().insert(
+        "x-leakguard",
+        HeaderValue::from_str(outcome).unwrap_or(HeaderValue::from_static("refused")),
+    );
+    res
+}
+
+impl Guard {
+    /// CONNECT to a host outside the scope: answer 200 and splice bytes, never decrypting and
+    /// without waiting for the client to speak first.
+    fn tunnel(&self, req: Request<Body>) -> Response<Body> {
+        let Some(authority) = req.uri().authority().cloned() else {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "CONNECT needs host:port",
+            );
+        };
+        let shared = Arc::clone(&self.0);
+        bump(&shared.counters.tunnelled);
+        tokio::spawn(async move {
+            let port = authority.port_u16().unwrap_or(443);
+            let Ok(mut server) = shared.routes.connect(authority.host(), port).await else {
+                return;
+            };
+            if let Ok(upgraded) = hyper::upgrade::on(req).await {
+                let mut client = TokioIo::new(upgraded);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            }
+        });
+        Response::new(Body::empty())
+    }
+
+    /// Requests addressed to the proxy itself.
+    fn control(&self, req: Request<Body>) -> RequestOrResponse {
+        let path = req.uri().path().to_string();
+        let shared = &self.0;
+        let res = match (req.method(), path.as_str()) {
+            (&Method::GET, "/proxy.pac") => respond(
+                StatusCode::OK,
+                "application/x-ns-proxy-autoconfig",
+                shared.pac(),
+            ),
+            (&Method::GET, "/leakguard/ca.pem") => respond(
+                StatusCode::OK,
+                "application/x-pem-file",
+                shared.ca.cert_pem().to_string(),
+            ),
+            (&Method::GET, "/leakguard/health") => {
+                let loaded = shared.policy.load();
+                let body = serde_json::json!({
+                    "status": "ok",
+                    "policy": loaded.label,
+                    "listen": shared.listen.to_string(),
+                    "events": shared.events.path(),
+                    "counters": &shared.counters,
+                });
+                respond(StatusCode::OK, "application/json", body.to_string())
+            }
+            (&Method::POST, "/leakguard/allow") => return RequestOrResponse::Request(req),
+            _ => respond(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "Leakguard: not found\n",
+            ),
+        };
+        RequestOrResponse::Response(res)
+    }
+
+    async fn allow_endpoint(&self, req: Request<Body>) -> Response<Body> {
+        let shared = &self.0;
+        let authorised = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), shared.control_token.as_bytes()));
+        if !authorised {
+            return respond(
+                StatusCode::UNAUTHORIZED,
+                "application/json",
+                r#"{"error":"a valid control token is required"}"#,
+            );
+        }
+        let Ok(body) = body::collect(req.into_body(), None, 16 << 10).await else {
+            return respond(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "application/json",
+                r#"{"error":"body too large"}"#,
+            );
+        };
+        let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&body);
+        let (code, reason) = match &parsed {
+            Ok(v) => (
+                v["code"].as_str().unwrap_or(""),
+                v["reason"].as_str().unwrap_or("").trim(),
+            ),
+            Err(_) => ("", ""),
+        };
+        if reason.is_empty() {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                r#"{"error":"a reason is required to allow a warned prompt"}"#,
+            );
+        }
+        match shared.allow(code, reason) {
+            Some(()) => {
+                shared.events.record(&Event {
+                    id: new_id(),
+                    time: now_rfc3339(),
+                    kind: "override",
+                    verdict: "warn".into(),
+                    outcome: "overridden",
+                    override_code: Some(code.to_string()),
+                    justification: Some(reason.chars().take(500).collect()),
+                    ..Event::default()
+                });
+                respond(
+                    StatusCode::OK,
+                    "application/json",
+                    serde_json::json!({"allowed": code, "expires_in_s": OVERRIDE_TTL.as_secs()})
+                        .to_string(),
+                )
+            }
+            None => respond(
+                StatusCode::NOT_FOUND,
+                "application/json",
+                r#"{"error":"no warned prompt with that code in the last 10 minutes"}"#,
+            ),
+        }
+    }
+
+    async fn guard_request(&self, req: Request<Body>, host: String) -> RequestOrResponse {
+        let shared = &self.0;
+        let started = Instant::now();
+        bump(&shared.counters.requests);
+        let loaded = shared.policy.load_full();
+        let (mut parts, body) = req.into_parts();
+        let info = RequestInfo {
+            host: host.clone(),
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string(),
+            content_type: parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            client: parts
+                .headers
+                .get(USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        };
+        let mut base = Event {
+            id: new_id(),
+            time: now_rfc3339(),
+            kind: "request",
+            host: host.clone(),
+            method: info.method.clone(),
+            path: info.path.split('?').next().unwrap_or("").to_string(),
+            client: info.client.as_ref().map(|c| c.chars().take(120).collect()),
+            policy: Some(loaded.label.clone()),
+            ..Event::default()
+        };
+        let group = loaded.policy.group_of(&host);
+        if group.is_some_and(|g| g.mode == Mode::BlockAll) {
+            let name = group.map(|g| g.name.clone()).unwrap_or_default();
+            let msg = format!("Blocked by Leakguard: {host} is switched off by your organisation's policy ({name}).");
+            base.verdict = "block".into();
+            base.outcome = "blocked";
+            base.group = Some(name.clone());
+            base.decided_by = format!("destinations.{name}.mode = block_all");
+            base.latency_us = started.elapsed().as_micros() as u64;
+            shared.events.record(&base);
+            bump(&shared.counters.blocked);
+            let shape = shared.catalog.error_shape_for_host(&host);
+            return refusal_response(
+                leakguard_providers::refusal(shape, 403, "leakguard_kill_switch", &msg),
+                "blocked",
+            )
+            .into();
+        }
+
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let raw = match body::collect(body, declared, shared.limits.max_body).await {
+            Ok(b) => b,
+            Err(e) => return self.refuse_unreadable(base, &host, &e, started),
+        };
+        if raw.is_empty() {
+            bump(&shared.counters.bodyless);
+            bump(&shared.counters.forwarded);
+            return Request::from_parts(parts, Body::from(Full::new(raw))).into();
+        }
+        let encoding = parts
+            .headers
+            .get(CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let decoded = match body::decode(&raw, encoding.as_deref(), &shared.limits) {
+            Ok(d) => d,
+            Err(e) => return self.refuse_unreadable(base, &host, &e, started),
+        };
+        let outcome = {
+            let loaded = Arc::clone(&loaded);
+            let catalog = shared.catalog.clone();
+            let info = info.clone();
+            let decoded = decoded.clone();
+            // Scanning is CPU work: keep it off the I/O threads when the body is large.
+            if decoded.len() > 256 << 10 {
+                let fallback =
+                    crate::inspect::fail_closed(&catalog, &info.host, 500, "the scanner failed");
+                tokio::task::spawn_blocking(move || {
+                    inspect(&loaded, &catalog, &info, &decoded, &meta())
+                })
+                .await
+                .unwrap_or_else(|_| Err((fallback, "the scanner panicked".into())))
+            } else {
+                inspect(&loaded, &catalog, &info, &decoded, &meta())
+            }
+        };
+        let mut x = match outcome {
+            Ok(x) => x,
+            Err((refusal, reason)) => {
+                bump(&shared.counters.fail_closed);
+                base.verdict = "block".into();
+                base.outcome = "refused";
+                base.reason = Some(reason);
+                base.bytes = decoded.len();
+                base.latency_us = started.elapsed().as_micros() as u64;
+                shared.events.record(&base);
+                return refusal_response(refusal, "refused").into();
+            }
+        };
+        x.event.id = base.id;
+        x.event.time = base.time;
+        let result: RequestOrResponse = match x.plan {
+            Plan::Forward => {
+                bump(&shared.counters.forwarded);
+                Request::from_parts(parts, Body::from(Full::new(raw))).into()
+            }
+            Plan::Rewritten(new_body) => {
+                bump(&shared.counters.redacted);
+                parts.headers.remove(CONTENT_ENCODING);
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(new_body.len()));
+                Request::from_parts(parts, Body::from(Full::new(Bytes::from(new_body)))).into()
+            }
+            Plan::Refuse {
+                refusal,
+                warn_code: Some(code),
+            } => {
+                if let Some(why) = shared.take_grant(&x.content_hash) {
+                    bump(&shared.counters.overridden);
+                    x.event.outcome = "overridden";
+                    x.event.justification = Some(why.chars().take(500).collect());
+                    Request::from_parts(parts, Body::from(Full::new(raw))).into()
+                } else {
+                    bump(&shared.counters.warned);
+                    shared.remember_warn(code, x.content_hash);
+                    refusal_response(refusal, "warned").into()
+                }
+            }
+            Plan::Refuse {
+                refusal,
+                warn_code: None,
+            } => {
+                bump(&shared.counters.blocked);
+                refusal_response(refusal, "blocked").into()
+            }
+        };
+        x.event.latency_us = started.elapsed().as_micros() as u64;
+        shared.events.record(&x.event);
+        result
+    }
+
+    fn refuse_unreadable(
+        &self,
+        mut base: Event,
+        host: &str,
+        e: &BodyError,
+        started: Instant,
+    ) -> RequestOrResponse {
+        let shared = &self.0;
+        bump(&shared.counters.fail_closed);
+        let status = match e {
+            BodyError::TooLarge { .. } | BodyError::Bomb { .. } => 413,
+            BodyError::UnsupportedEncoding(_) => 415,
+            _ => 400,
+        };
+        base.verdict = "block".into();
+        base.outcome = "refused";
+        base.reason = Some(e.to_string());
+        base.latency_us = started.elapsed().as_micros() as u64;
+        shared.events.record(&base);
+        let mut res = refusal_response(
+            fail_closed(&shared.catalog, host, status, &e.to_string()),
+            "refused",
+        );
+        // The rest of an oversized body is not read: close the connection after answering.
+        res.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        res.into()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl HttpHandler for Guard {
+    async fn handle_request(
+        &mut self,
+        _ctx: &HttpContext,
+        req: Request<Body>,
+    ) -> RequestOrResponse {
+        if req.method() == Method::CONNECT {
+            let host = req.uri().host().unwrap_or("").to_string();
+            return if self.0.intercepts(&host) {
+                req.into()
+            } else {
+                self.tunnel(req).into()
+            };
+        }
+        let Some(host) = req.uri().host().map(str::to_string) else {
+            return match self.control(req) {
+                RequestOrResponse::Request(req) => self.allow_endpoint(req).await.into(),
+                res => res,
+            };
+        };
+        if !self.0.intercepts(&host) {
+            // Plain HTTP to a host outside the scope: passed on untouched.
+            return req.into();
+        }
+        self.guard_request(req, host).await
+    }
+
+    async fn handle_error(
+        &mut self,
+        _ctx: &HttpContext,
+        err: hyper_util::client::legacy::Error,
+    ) -> Response<Body> {
+        let msg = format!("Leakguard could not reach the server: {err}");
+        let mut res = respond(
+            StatusCode::BAD_GATEWAY,
+            "application/json",
+            serde_json::json!({"error": {"message": msg, "type": "leakguard_upstream"}})
+                .to_string(),
+        );
+        res.headers_mut()
+            .insert("x-leakguard", HeaderValue::from_static("upstream-error"));
+        res
+    }
+
+    async fn should_intercept_tls(
+        &mut self,
+        _ctx: &HttpContext,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> bool {
+        // The CONNECT host was in scope; the SNI must be too (no SNI: the CONNECT host is used).
+        hello.server_name().is_none_or(|sni| self.0.intercepts(sni))
+    }
+}
+
+impl WebSocketHandler for Guard {
+    async fn handle_message(
+        &mut self,
+        ctx: &WebSocketContext,
+        message: Message,
+    ) -> Option<Message> {
+        let WebSocketContext::ClientToServer { dst, .. } = ctx else {
+            return Some(message);
+        };
+        let Message::Text(text) = &message else {
+            return Some(message);
+        };
+        let text = text.as_str().to_string();
+        let host = dst.host().unwrap_or("").to_string();
+        if !self.0.intercepts(&host) {
+            return Some(message);
+        }
+        let started = Instant::now();
+        let loaded = self.0.policy.load_full();
+        let findings = loaded.engine.scan(&text);
+        let verdict = loaded.policy.decide(&findings, Some(&host), &meta());
+        let mut event = Event {
+            id: new_id(),
+            time: now_rfc3339(),
+            kind: "websocket",
+            host: host.clone(),
+            path: dst.path().to_string(),
+            endpoint: "websocket".into(),
+            verdict: verdict.action.to_string(),
+            decided_by: verdict.by.clone(),
+            group: verdict.group.clone(),
+            previews: findings.iter().map(|f| f.preview.clone()).take(8).collect(),
+            bytes: text.len(),
+            text_bytes: text.len(),
+            est_tokens: text.len().div_ceil(4),
+            policy: Some(loaded.label.clone()),
+            ..Event::default()
+        };
+        for (f, d) in findings.iter().zip(&verdict.findings) {
+            match event.rules.iter_mut().find(|r| r.rule == f.rule) {
+                Some(r) => r.count += 1,
+                None => event.rules.push(crate::events::RuleCount {
+                    rule: f.rule.clone(),
+                    category: f.category.to_string(),
+                    action: d.action.to_string(),
+                    count: 1,
+                }),
+            }
+        }
+        let out = match verdict.action {
+            Action::Allow | Action::Audit => {
+                event.outcome = "forwarded";
+                Some(message)
+            }
+            Action::Redact => {
+                let to_redact: Vec<_> = findings
+                    .iter()
+                    .zip(&verdict.findings)
+                    .filter(|(_, d)| d.action == Action::Redact)
+                    .map(|(f, _)| f.clone())
+                    .collect();
+                event.outcome = "redacted";
+                let r = leakguard_detect::redact(
+                    &text,
+                    &to_redact,
+                    leakguard_detect::RedactStyle::Placeholder,
+                );
+                Some(Message::text(r.text))
+            }
+            // A frame cannot be answered with an error: it is dropped.
+            Action::Warn | Action::Block => {
+                event.outcome = "blocked";
+                None
+            }
+        };
+        event.prompt_sha256 = {
+            use sha2::Digest;
+            hex(&sha2::Sha256::digest(text.as_bytes()))
+        };
+        event.latency_us = started.elapsed().as_micros() as u64;
+        self.0.events.record(&event);
+        out
+    }
+}

@@ -1,0 +1,185 @@
+//! The local TLS-intercepting proxy: a device CA (name-constrained), scope (only LLM hosts are
+//! decrypted; everything else is a blind tunnel), body limits and decoding, the scan-decide-act
+//! pipeline, the PAC file and events. Built on hudsucker; see docs/proxy.md for how its
+//! known pitfalls are handled.
+
+pub mod body;
+pub mod ca;
+pub mod events;
+pub mod guard;
+pub mod inspect;
+pub mod upstream;
+
+use arc_swap::ArcSwap;
+use guard::{Guard, Shared};
+use hudsucker::Proxy;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+pub use body::Limits;
+pub use inspect::Loaded;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the guard listens on loopback only; {0} is not a loopback address")]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source} (is another guard running? pick another port with --listen)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Ca(#[from] ca::CaError),
+    #[error(transparent)]
+    Upstream(#[from] upstream::UpstreamError),
+    #[error("cannot open the event log in {dir}: {source}")]
+    Events {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the control token: {0}")]
+    Token(std::io::Error),
+    #[error("the proxy failed to start: {0}")]
+    Proxy(String),
+}
+
+/// How to run the guard.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The CA directory (default: `data_dir/ca`).
+    pub ca_dir: PathBuf,
+    pub limits: Limits,
+    pub resolve: Vec<String>,
+    pub upstream_proxy: Option<String>,
+    pub upstream_ca: Vec<PathBuf>,
+}
+
+/// A running guard.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), hudsucker::Error>>,
+}
+
+impl Running {
+    /// Replaces the policy (hot reload): new requests use it, requests in flight finish with
+    /// the one they started with, connections stay open.
+    pub fn swap_policy(&self, loaded: Loaded) {
+        self.shared.policy.store(Arc::new(loaded));
+    }
+
+    /// Stops accepting, lets open exchanges finish, and returns.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+fn bind_loopback(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    if !addr.ip().is_loopback() {
+        return Err(StartError::NotLoopback(addr));
+    }
+    let bind = |e| StartError::Bind { addr, source: e };
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(bind)?;
+    socket.set_reuse_address(true).map_err(bind)?;
+    // Accepted sockets inherit TCP_NODELAY from the listener on Linux, which is how it reaches
+    // the sockets hudsucker accepts (it sets it nowhere itself).
+    socket.set_nodelay(true).map_err(bind)?;
+    socket.set_nonblocking(true).map_err(bind)?;
+    socket.bind(&addr.into()).map_err(bind)?;
+    socket.listen(1024).map_err(bind)?;
+    tokio::net::TcpListener::from_std(socket.into()).map_err(bind)
+}
+
+/// The control token file (0600): only the user can grant a warned prompt.
+pub fn control_token(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let path = data_dir.join("control.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if t.trim().len() >= 32 {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let mut b = [0u8; 24];
+    getrandom::getrandom(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let token = inspect::hex(&b);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    opts.open(&path)?.write_all(token.as_bytes())?;
+    Ok(token)
+}
+
+/// Starts the guard; returns once it is listening.
+pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartError> {
+    let device_ca = Arc::new(ca::DeviceCa::load(&settings.ca_dir)?);
+    let listener = bind_loopback(settings.listen)?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind {
+        addr: settings.listen,
+        source: e,
+    })?;
+    let routes = upstream::Routes::new(&settings.resolve, settings.upstream_proxy.as_deref())?;
+    let tls = upstream::client_tls(&settings.upstream_ca)?;
+    let events =
+        events::EventLog::open(&settings.data_dir).map_err(|source| StartError::Events {
+            dir: settings.data_dir.clone(),
+            source,
+        })?;
+    let token = control_token(&settings.data_dir).map_err(StartError::Token)?;
+    let shared = Arc::new(Shared::new(
+        loaded,
+        leakguard_providers::Catalog::builtin(),
+        events,
+        routes,
+        Arc::clone(&device_ca),
+        settings.limits,
+        token,
+        addr,
+    ));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(upstream::RoutedConnector(Arc::clone(&shared.routes)));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let guard = Guard(Arc::clone(&shared));
+    let proxy = Proxy::builder()
+        .with_listener(listener)
+        .with_ca(ca::CaHandle(device_ca))
+        .with_http_connector(https)
+        .with_http_handler(guard.clone())
+        .with_websocket_handler(guard)
+        .with_websocket_connector(hudsucker::tokio_tungstenite::Connector::Rustls(Arc::new(
+            tls,
+        )))
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        })
+        .build()
+        .map_err(|e| StartError::Proxy(e.to_string()))?;
+    let task = tokio::spawn(proxy.start());
+    Ok(Running {
+        addr,
+        shared,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+/// Keeps the `ArcSwap` type nameable for callers that hold the policy slot.
+pub type PolicySlot = ArcSwap<Loaded>;

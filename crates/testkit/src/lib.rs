@@ -1,0 +1,249 @@
+//! Test-only parts: a test CA, and a TLS server on 127.0.0.1 that answers as the LLM APIs and
+//! web apps would (OpenAI, Anthropic, ChatGPT web, Claude web), records every request it
+//! received, and streams SSE events with a gap between them so tests can see they arrive one
+//! by one.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::ServerConfig;
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The gap between SSE events the upstream sends.
+pub const SSE_GAP: Duration = Duration::from_millis(150);
+
+/// A request as the upstream received it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub host: String,
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A CA for tests, and leaves it issues.
+pub struct TestCa {
+    issuer: Issuer<'static, KeyPair>,
+    pub cert_pem: String,
+}
+
+impl std::fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestCa")
+    }
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).expect("self-signed");
+        TestCa {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A server config presenting a leaf for all `hosts`.
+    pub fn server_config(&self, hosts: &[&str]) -> ServerConfig {
+        let key = KeyPair::generate().expect("key");
+        let params =
+            CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed");
+        let mut cfg = ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::from(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .expect("config");
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        cfg
+    }
+
+    pub fn write_pem(&self, path: &Path) {
+        std::fs::write(path, &self.cert_pem).expect("write CA");
+    }
+}
+
+/// The hosts the upstream impersonates.
+pub const HOSTS: &[&str] = &[
+    "api.openai.com",
+    "api.anthropic.com",
+    "chatgpt.com",
+    "claude.ai",
+    "intranet.test",
+];
+
+/// A running upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    /// Starts on 127.0.0.1:0 with a leaf for [`HOSTS`] from `ca`.
+    pub async fn start(ca: &TestCa) -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(ca.server_config(HOSTS)));
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let s2 = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let seen = Arc::clone(&s2);
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let sni = tls.get_ref().1.server_name().unwrap_or("").to_string();
+                    let svc = hyper::service::service_fn(move |req| {
+                        answer(req, sni.clone(), Arc::clone(&seen))
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        Upstream { addr, seen }
+    }
+
+    /// `--resolve` arguments pointing every impersonated host at this upstream.
+    pub fn resolve_args(&self) -> Vec<String> {
+        HOSTS
+            .iter()
+            .map(|h| format!("{h}:443:{}", self.addr))
+            .collect()
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().expect("seen").clone()
+    }
+}
+
+type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    sni: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    let wants_stream = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("stream").and_then(|s| s.as_bool()))
+        .unwrap_or(false)
+        || path.ends_with("/conversation")
+        || path.ends_with("/completion");
+    seen.lock().expect("seen").push(Seen {
+        host: sni.clone(),
+        method: parts.method.to_string(),
+        path: path.clone(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.clone(),
+    });
+    let echo = String::from_utf8_lossy(&body)
+        .chars()
+        .take(2000)
+        .collect::<String>();
+    if wants_stream {
+        let events: Vec<String> = match sni.as_str() {
+            "api.anthropic.com" | "claude.ai" => vec![
+                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-test\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}}\n\n".into(),
+                "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".into(),
+                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\n".into(),
+                "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n".into(),
+                "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1}}\n\n".into(),
+                "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".into(),
+            ],
+            _ => vec![
+                "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n".into(),
+                "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n".into(),
+                "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n".into(),
+                "data: [DONE]\n\n".into(),
+            ],
+        };
+        let stream = futures_util::stream::unfold(
+            (events.into_iter(), true),
+            |(mut it, first)| async move {
+                let next = it.next()?;
+                if !first {
+                    tokio::time::sleep(SSE_GAP).await;
+                }
+                Some((
+                    Ok::<_, Infallible>(Frame::data(Bytes::from(next))),
+                    (it, false),
+                ))
+            },
+        );
+        let res = Response::builder()
+            .header("content-type", "text/event-stream")
+            .header("cache-control", "no-cache")
+            .body(BodyExt::boxed(StreamBody::new(stream)))
+            .expect("response");
+        return Ok(res);
+    }
+    let json = match (sni.as_str(), path.as_str()) {
+        ("api.openai.com", "/v1/chat/completions") => serde_json::json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-test",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from upstream"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+        }),
+        ("api.anthropic.com", "/v1/messages") => serde_json::json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
+            "content": [{"type": "text", "text": "Hello from upstream"}],
+            "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 5, "output_tokens": 3}
+        }),
+        _ => serde_json::json!({"upstream": sni, "path": path, "echo": echo}),
+    };
+    let res = Response::builder()
+        .header("content-type", "application/json")
+        .header("x-upstream", "leakguard-testkit")
+        .body(BodyExt::boxed(Full::new(Bytes::from(json.to_string()))))
+        .expect("response");
+    Ok(res)
+}
