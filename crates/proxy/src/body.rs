@@ -42,23 +42,37 @@ impl Default for Limits {
     }
 }
 
-/// Reads a whole body, refusing as soon as it passes `limit` bytes (a declared Content-Length
-/// over the limit is refused before reading anything).
+/// How much of an over-limit body is read and thrown away so that the refusal reaches the
+/// client (closing with unread data makes the kernel reset the connection, and the client
+/// would see "connection reset" instead of the reason). Beyond this the connection is closed.
+pub fn drain_budget(limit: usize) -> usize {
+    limit.saturating_mul(4).clamp(1 << 20, 256 << 20)
+}
+
+/// Reads a whole body, refusing once it passes `limit` bytes. A declared Content-Length over
+/// the limit is refused without reading when it is beyond the drain budget.
 pub async fn collect<B>(body: B, declared: Option<u64>, limit: usize) -> Result<Bytes, BodyError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    if declared.is_some_and(|n| n > limit as u64) {
+    let budget = drain_budget(limit);
+    if declared.is_some_and(|n| n > budget as u64) {
         return Err(BodyError::TooLarge { limit });
     }
     let mut body = body;
-    let mut buf = BytesMut::with_capacity(declared.map_or(8 << 10, |n| n as usize));
+    let mut buf = BytesMut::with_capacity(declared.map_or(8 << 10, |n| (n as usize).min(limit)));
+    let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
         if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(BodyError::TooLarge { limit });
+            seen += data.len();
+            if seen > limit {
+                if seen > budget {
+                    return Err(BodyError::TooLarge { limit });
+                }
+                buf.clear();
+                continue;
             }
             if buf.is_empty() && body.is_end_stream() {
                 return Ok(data);
@@ -66,7 +80,19 @@ where
             buf.extend_from_slice(&data);
         }
     }
+    if seen > limit {
+        return Err(BodyError::TooLarge { limit });
+    }
     Ok(buf.freeze())
+}
+
+/// Reads and discards a body (up to the drain budget of `limit`), before a refusal.
+pub async fn drain<B>(body: B, limit: usize)
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let _ = collect(body, None, limit).await;
 }
 
 /// Decodes `raw` by its Content-Encoding (a list, applied in order). Identity returns `raw`.

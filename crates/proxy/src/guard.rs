@@ -359,6 +359,7 @@ impl Guard {
         };
         let group = loaded.policy.group_of(&host);
         if group.is_some_and(|g| g.mode == Mode::BlockAll) {
+            body::drain(body, shared.limits.max_body).await;
             let name = group.map(|g| g.name.clone()).unwrap_or_default();
             let msg = format!("Blocked by Leakguard: {host} is switched off by your organisation's policy ({name}).");
             base.verdict = "block".into();

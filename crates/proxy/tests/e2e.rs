@@ -1,0 +1,613 @@
+//! End to end with real parts: the real proxy on 127.0.0.1:0, a real TLS upstream that
+//! impersonates the LLM hosts (test CA), and curl as the client, trusting the device CA.
+
+use leakguard_detect::Engine;
+use leakguard_policy::Policy;
+use leakguard_proxy::{ca, Limits, Loaded, Running, Settings};
+use leakguard_testkit::{TestCa, Upstream, SSE_GAP};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+
+struct Rig {
+    up: Upstream,
+    guard: Running,
+    dir: PathBuf,
+    upstream_ca: PathBuf,
+}
+
+fn loaded(policy_json: &str) -> Loaded {
+    let policy = Policy::parse(policy_json).expect("policy");
+    let engine = Engine::with_config(policy.engine_config()).expect("engine");
+    Loaded {
+        policy,
+        engine,
+        label: "test".into(),
+    }
+}
+
+fn default_policy() -> &'static str {
+    include_str!("../../../policies/default.json")
+}
+
+async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "lg-e2e-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let test_ca = TestCa::new("upstream test CA");
+    let upstream_ca = dir.join("upstream-ca.pem");
+    test_ca.write_pem(&upstream_ca);
+    let up = Upstream::start(&test_ca).await;
+    let l = loaded(policy_json);
+    let hosts: Vec<String> = l
+        .policy
+        .destinations
+        .iter()
+        .flat_map(|g| g.hosts.clone())
+        .collect();
+    ca::init(&dir.join("ca"), &hosts, false).unwrap();
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.clone(),
+        ca_dir: dir.join("ca"),
+        limits: Limits {
+            max_body,
+            max_decoded: 64 << 20,
+            max_ratio: 200,
+        },
+        resolve: up.resolve_args(),
+        upstream_proxy: None,
+        upstream_ca: vec![upstream_ca.clone()],
+    };
+    let guard = leakguard_proxy::start(settings, l)
+        .await
+        .expect("proxy starts");
+    Rig {
+        up,
+        guard,
+        dir,
+        upstream_ca,
+    }
+}
+
+async fn rig() -> Rig {
+    rig_with(default_policy(), 32 << 20).await
+}
+
+impl Rig {
+    fn device_ca(&self) -> PathBuf {
+        self.dir.join("ca").join(ca::CERT_FILE)
+    }
+
+    /// Runs curl through the guard; returns (status, body).
+    async fn curl(&self, args: &[&str]) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--proxy",
+            &format!("http://{}", self.guard.addr),
+        ])
+        .arg("--cacert")
+        .arg(self.device_ca())
+        .args(["-w", "\n%{http_code}"])
+        .args(args);
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("curl runs"))
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    async fn post_json(&self, url: &str, body: &str) -> (u16, String) {
+        self.curl(&[
+            url,
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            body,
+        ])
+        .await
+    }
+
+    fn upstream_bodies(&self) -> Vec<String> {
+        self.up
+            .requests()
+            .iter()
+            .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+            .collect()
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each event line is JSON"))
+            .collect()
+    }
+}
+
+fn chat(content: &str) -> String {
+    serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]})
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clean_prompt_passes_byte_for_byte() {
+    let r = rig().await;
+    // Odd spacing and key order: the upstream must see exactly these bytes.
+    let body = r#"{ "messages":[{"content":"Summarise the meeting notes, please.","role":"user"}],  "model":"gpt-4o" }"#;
+    let (status, answer) = r
+        .post_json("https://api.openai.com/v1/chat/completions", body)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("Hello from upstream"));
+    assert_eq!(r.upstream_bodies(), vec![body.to_string()]);
+    let ev = r.events();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["outcome"], "forwarded");
+    assert_eq!(ev[0]["endpoint"], "openai-chat-completions");
+    assert_eq!(ev[0]["model"], "gpt-4o");
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_secret_is_blocked_before_it_leaves_and_never_recorded() {
+    let r = rig().await;
+    let (status, answer) = r
+        .post_json(
+            "https://api.openai.com/v1/chat/completions",
+            &chat(&format!("deploy with aws_access_key_id = {AWS_KEY}")),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let err: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(err["error"]["code"], "leakguard_blocked");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("aws-access-key-id"));
+    assert!(
+        !answer.contains(AWS_KEY),
+        "the refusal never repeats the secret"
+    );
+    assert!(
+        r.up.requests().is_empty(),
+        "the upstream never saw the request"
+    );
+    let log = std::fs::read_to_string(r.dir.join("events.jsonl")).unwrap();
+    assert!(log.contains("\"outcome\":\"blocked\"") && log.contains("AKIA…"));
+    assert!(!log.contains(AWS_KEY), "events hold masked previews only");
+
+    // Anthropic's clients get Anthropic's error shape.
+    let body = serde_json::json!({"model": "claude-x", "max_tokens": 10, "messages": [{"role": "user", "content": format!("key {AWS_KEY}")}]});
+    let (status, answer) = r
+        .post_json("https://api.anthropic.com/v1/messages", &body.to_string())
+        .await;
+    assert_eq!(status, 403);
+    let err: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(
+        (err["type"].as_str(), err["error"]["type"].as_str()),
+        (Some("error"), Some("permission_error"))
+    );
+    assert!(r.up.requests().is_empty());
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn personal_data_is_redacted_and_the_upstream_sees_the_placeholder() {
+    let r = rig().await;
+    let body = serde_json::json!({"action": "next", "messages": [{"author": {"role": "user"},
+        "content": {"content_type": "text", "parts": ["the customer card is 4111 1111 1111 1111, please check"]}}]});
+    let (status, _) = r
+        .post_json(
+            "https://chatgpt.com/backend-api/conversation",
+            &body.to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let seen = r.upstream_bodies();
+    assert_eq!(seen.len(), 1);
+    assert!(!seen[0].contains("4111 1111 1111 1111"), "{}", seen[0]);
+    assert!(
+        seen[0].contains("[REDACTED:credit-card-number#1]"),
+        "{}",
+        seen[0]
+    );
+    let parsed: serde_json::Value =
+        serde_json::from_str(&seen[0]).expect("the rewritten body is JSON");
+    assert_eq!(parsed["action"], "next");
+    assert_eq!(r.events()[0]["outcome"], "redacted");
+
+    // A gzip body is decoded, redacted and sent as identity with a fixed Content-Length.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, body.to_string().as_bytes()).unwrap();
+    let path = r.dir.join("body.gz");
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let (status, _) = r
+        .curl(&[
+            "https://chatgpt.com/backend-api/conversation",
+            "-H",
+            "content-type: application/json",
+            "-H",
+            "content-encoding: gzip",
+            "--data-binary",
+            &format!("@{}", path.display()),
+        ])
+        .await;
+    assert_eq!(status, 200);
+    let seen = r.up.requests();
+    let last = seen.last().unwrap();
+    assert!(String::from_utf8_lossy(&last.body).contains("[REDACTED:credit-card-number#1]"));
+    assert!(!last.headers.iter().any(|(k, _)| k == "content-encoding"));
+    let len = last
+        .headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse::<usize>().unwrap());
+    assert_eq!(len, Some(last.body.len()));
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sse_events_arrive_one_by_one() {
+    let r = rig().await;
+    let body = serde_json::json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let mut child = Command::new("curl")
+        .args([
+            "-sS",
+            "-N",
+            "--max-time",
+            "20",
+            "--proxy",
+            &format!("http://{}", r.guard.addr),
+        ])
+        .arg("--cacert")
+        .arg(r.device_ca())
+        .args([
+            "https://api.openai.com/v1/chat/completions",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            &body,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let arrivals = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| l.starts_with("data:"))
+            .map(|_| Instant::now())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    child.wait().unwrap();
+    assert_eq!(arrivals.len(), 4, "all four events arrived");
+    // The upstream waits SSE_GAP between events: buffered, they would arrive together.
+    let spread = arrivals[3] - arrivals[0];
+    assert!(
+        spread >= SSE_GAP * 2,
+        "events arrived within {spread:?}: they were buffered"
+    );
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_host_outside_the_scope_is_tunnelled_without_decryption() {
+    let r = rig().await;
+    // Trusting only the upstream's own CA works: the client saw the upstream's certificate.
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--max-time",
+        "10",
+        "--proxy",
+        &format!("http://{}", r.guard.addr),
+        "--cacert",
+    ])
+    .arg(&r.upstream_ca)
+    .args([
+        "https://intranet.test/wiki",
+        "-d",
+        &format!("secret={AWS_KEY}"),
+        "-w",
+        "\n%{http_code}",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("200"),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Trusting only the device CA fails: the guard did not present its own certificate.
+    let (status, _) = r.curl(&["https://intranet.test/wiki"]).await;
+    assert_eq!(
+        status, 0,
+        "the device CA must not vouch for a tunnelled host"
+    );
+    assert!(r.events().is_empty(), "tunnelled traffic is never recorded");
+    assert!(r.guard.shared.counters.tunnelled.load(Ordering::Relaxed) >= 2);
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_device_ca_cannot_vouch_for_a_host_outside_its_name_constraints() {
+    let r = rig().await;
+    let device = leakguard_proxy::ca::DeviceCa::load(&r.dir.join("ca")).unwrap();
+    let serve = |host: &'static str| {
+        let cfg = device.server_config(host).unwrap();
+        async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+                while let Ok((tcp, _)) = l.accept().await {
+                    let a = acceptor.clone();
+                    tokio::spawn(async move {
+                        if let Ok(mut tls) = a.accept(tcp).await {
+                            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                            let mut head = Vec::new();
+                            let mut buf = [0u8; 1024];
+                            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                                match tls.read(&mut buf).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                                }
+                            }
+                            let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+                            let _ = tls.shutdown().await;
+                        }
+                    });
+                }
+            });
+            port
+        }
+    };
+    let run = |host: &str, port: u16, ca: PathBuf| {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--http1.1",
+            "--max-time",
+            "10",
+            "--resolve",
+            &format!("{host}:{port}:127.0.0.1"),
+            "--cacert",
+        ])
+        .arg(ca)
+        .arg(format!("https://{host}:{port}/"));
+        async move {
+            tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let good = serve("api.openai.com").await;
+    let out = run("api.openai.com", good, r.device_ca()).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok",
+        "control: a permitted name works: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bank = serve("bank.example").await;
+    let out = run("bank.example", bank, r.device_ca()).await;
+    assert!(
+        !out.status.success(),
+        "a leaf for bank.example must be rejected"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(60),
+        "curl: certificate problem ({})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_warned_prompt_passes_once_after_the_user_allows_it() {
+    let r = rig().await;
+    let code = "int main(void) {\n  int x = read_sensor(3);\n  if (x > 10) {\n    alarm(x);\n  }\n  return 0;\n}";
+    let body = serde_json::json!({"prompt": code, "attachments": [], "files": []}).to_string();
+    let url = "https://claude.ai/api/organizations/o1/chat_conversations/c1/completion";
+    let (status, answer) = r.post_json(url, &body).await;
+    assert_eq!(status, 403, "{answer}");
+    let err: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    let allow_code = message
+        .split("leakguard allow ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(r.up.requests().is_empty());
+
+    // Without the token the proxy's allow endpoint refuses (a web page cannot grant it).
+    let allow = |token: Option<String>| {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://{}/leakguard/allow", r.guard.addr),
+        ]);
+        if let Some(t) = token {
+            cmd.args(["-H", &format!("authorization: Bearer {t}")]);
+        }
+        cmd.args([
+            "-d",
+            &serde_json::json!({"code": allow_code, "reason": "sample code from the public docs"})
+                .to_string(),
+        ]);
+        async move {
+            String::from_utf8(
+                tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                    .await
+                    .unwrap()
+                    .stdout,
+            )
+            .unwrap()
+        }
+    };
+    assert_eq!(allow(None).await, "401");
+    assert_eq!(allow(Some("wrong".into())).await, "401");
+    let token = std::fs::read_to_string(r.dir.join("control.token")).unwrap();
+    assert_eq!(allow(Some(token.clone())).await, "200");
+    let (status, _) = r.post_json(url, &body).await;
+    assert_eq!(status, 200, "the allowed prompt passes");
+    assert_eq!(r.up.requests().len(), 1);
+    let (status, _) = r.post_json(url, &body).await;
+    assert_eq!(status, 403, "the allowance was for one send");
+    let outcomes: Vec<String> = r
+        .events()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["warned", "overridden", "overridden", "warned"]);
+    let ev = r.events();
+    assert_eq!(ev[2]["justification"], "sample code from the public docs");
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_bodies_fail_closed_and_the_proxy_stays_up() {
+    let r = rig_with(default_policy(), 64 << 10).await;
+    let url = "https://api.openai.com/v1/chat/completions";
+    let (status, answer) = r
+        .post_json(
+            url,
+            r#"{"messages": [{"role": "user", "content": "unterminated"#,
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("leakguard_fail_closed") && answer.contains("not valid JSON"));
+    let bad_utf8 = r.dir.join("bad.json");
+    std::fs::write(
+        &bad_utf8,
+        b"{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}",
+    )
+    .unwrap();
+    let (status, answer) = r
+        .curl(&[
+            url,
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            &format!("@{}", bad_utf8.display()),
+        ])
+        .await;
+    assert_eq!(status, 400);
+    assert!(answer.contains("UTF-8"));
+    // Over the body cap.
+    let big = r.dir.join("big.json");
+    std::fs::write(&big, chat(&"a".repeat(100 << 10))).unwrap();
+    let (status, answer) = r
+        .curl(&[
+            url,
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            &format!("@{}", big.display()),
+        ])
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    // A compression bomb: ~40 KiB of gzip that would become 40 MiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..40 {
+        std::io::Write::write_all(&mut gz, &zeros).unwrap();
+    }
+    let bomb = r.dir.join("bomb.gz");
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    let (status, answer) = r
+        .curl(&[
+            url,
+            "-H",
+            "content-type: application/json",
+            "-H",
+            "content-encoding: gzip",
+            "--data-binary",
+            &format!("@{}", bomb.display()),
+        ])
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("compression bomb"), "{answer}");
+    assert!(
+        r.up.requests().is_empty(),
+        "nothing unreadable reached the upstream"
+    );
+    // Still up and still answering.
+    let (status, _) = r.post_json(url, &chat("hello")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        r.guard.shared.counters.fail_closed.load(Ordering::Relaxed),
+        4
+    );
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_kill_switch_blocks_a_destination_and_the_policy_swaps_live() {
+    let strict = default_policy().replace(
+        r#"{ "name": "enterprise-api", "hosts""#,
+        r#"{ "name": "enterprise-api", "mode": "block_all", "hosts""#,
+    );
+    assert_ne!(strict, default_policy());
+    let r = rig().await;
+    let url = "https://api.openai.com/v1/chat/completions";
+    assert_eq!(r.post_json(url, &chat("hello")).await.0, 200);
+    // Hot swap on the running proxy: the same keep-alive pool, the new rules.
+    let mut no_tests: serde_json::Value = serde_json::from_str(&strict).unwrap();
+    no_tests["tests"] = serde_json::json!([]);
+    r.guard.swap_policy(loaded(&no_tests.to_string()));
+    let (status, answer) = r.post_json(url, &chat("hello")).await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("leakguard_kill_switch"), "{answer}");
+    assert_eq!(r.up.requests().len(), 1);
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pac_file_and_health() {
+    let r = rig().await;
+    let out = Command::new("curl")
+        .args(["-s", &format!("http://{}/proxy.pac", r.guard.addr)])
+        .output()
+        .unwrap();
+    let pac = String::from_utf8(out.stdout).unwrap();
+    assert!(pac.contains("FindProxyForURL"));
+    assert!(pac.contains(&format!("PROXY {}", r.guard.addr)));
+    assert!(pac.contains("dnsDomainIs(h, \".openai.azure.com\")"));
+    assert!(pac.contains("return \"DIRECT\""));
+    let out = Command::new("curl")
+        .args(["-s", &format!("http://{}/leakguard/health", r.guard.addr)])
+        .output()
+        .unwrap();
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(health["status"], "ok");
+    let _ = Duration::from_secs(0);
+    r.guard.stop().await;
+}
