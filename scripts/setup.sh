@@ -2,9 +2,10 @@
 # Installs what building and testing Leakguard needs on a fresh Debian 12 machine with Rust,
 # node and python present. Idempotent: a second run does nothing but check.
 #
-# Today the core is pure Rust: it needs a Rust toolchain with rustfmt and clippy, and a C
-# compiler for crates that build C (zstd, brotli). The proxy, desktop and end-to-end issues add
-# their system packages here (apt), their npm packages (npm ci in ui/) and their Python venv.
+# The core is Rust: a toolchain with rustfmt and clippy, and a C compiler for crates that build
+# C (zstd, brotli, aws-lc). The end-to-end tests drive the guard with real clients: curl,
+# Debian's chromium, and the official openai/anthropic SDKs from PyPI in .venv (pinned in
+# tests/e2e/requirements.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,10 @@ fi
 apt_packages=()
 need cc || apt_packages+=(gcc)
 need make || apt_packages+=(make)
+need curl || apt_packages+=(curl)
+need openssl || apt_packages+=(openssl)
+need chromium || apt_packages+=(chromium)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || apt_packages+=(ca-certificates)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -q
@@ -34,6 +39,14 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
     sudo apt-get update -q
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
   fi
+fi
+
+# Python venv for the SDK tests; rebuilt when the pinned requirements change.
+req=tests/e2e/requirements.txt
+if [ ! -x .venv/bin/python ] || ! cmp -s "$req" .venv/requirements.txt; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r "$req"
+  cp "$req" .venv/requirements.txt
 fi
 
 # Fetch crates up front so a network problem shows here, not halfway through a build.

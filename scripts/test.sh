@@ -15,6 +15,10 @@ echo "== cargo test"
 # examples with and without the prefilter; optimised, that takes seconds instead of minutes.
 cargo test --workspace --locked --release
 
+echo "== end to end: the guard with real clients (official SDKs, headless Chromium)"
+cargo build --release --locked -p leakguard -p leakguard-testkit
+./tests/e2e/run.sh
+
 echo "== every shipped policy loads and passes its own tests"
 ./target/release/leakguard policy check policies/default.json policies/examples/*.json
 

@@ -152,6 +152,27 @@ impl Upstream {
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
+/// A page served as https://chatgpt.com/leakguard-e2e.html: it sends three ChatGPT-web-shaped
+/// prompts (clean, with a secret, with a card number) from the page, as the real web app does,
+/// and writes what came back into the document for the test to read.
+pub const E2E_PAGE: &str = r#"<!doctype html><html><head><title>leakguard e2e</title></head><body>waiting
+<script>
+async function send(text) {
+  const body = {action: "next", model: "auto", parent_message_id: "client-created-root",
+    messages: [{id: crypto.randomUUID(), author: {role: "user"}, content: {content_type: "text", parts: [text]}}]};
+  const r = await fetch("/backend-api/f/conversation", {method: "POST",
+    headers: {"content-type": "application/json", "accept": "text/event-stream"}, body: JSON.stringify(body)});
+  return {status: r.status, text: (await r.text()).slice(0, 400)};
+}
+(async () => {
+  const out = [];
+  out.push(await send("What is a good name for a pet turtle?"));
+  out.push(await send("deploy with aws_access_key_id = AKIAQYLPMN5HJNGY4F7A"));
+  out.push(await send("the customer card is 4111 1111 1111 1111, is that valid?"));
+  document.body.textContent = "RESULT " + JSON.stringify(out);
+})().catch(e => { document.body.textContent = "ERROR " + e; });
+</script></body></html>"#;
+
 async fn answer(
     req: Request<hyper::body::Incoming>,
     sni: String,
@@ -190,6 +211,15 @@ async fn answer(
         .chars()
         .take(2000)
         .collect::<String>();
+    if path == "/leakguard-e2e.html" {
+        let res = Response::builder()
+            .header("content-type", "text/html; charset=utf-8")
+            .body(BodyExt::boxed(Full::new(Bytes::from_static(
+                E2E_PAGE.as_bytes(),
+            ))))
+            .expect("response");
+        return Ok(res);
+    }
     if wants_stream {
         let events: Vec<String> = match sni.as_str() {
             "api.anthropic.com" | "claude.ai" => vec![

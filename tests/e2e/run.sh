@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# End-to-end tests with real clients: starts the test upstream (TLS, impersonating the LLM
+# hosts) and the guard on 127.0.0.1, then drives them with the official Python SDKs and with
+# headless Chromium. Needs target/release/{leakguard,leakguard-upstream} and the venv made by
+# scripts/setup.sh. Stops everything it started, whatever happens.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BIN="$ROOT/target/release"
+VENV="$ROOT/.venv"
+WORK="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Waits until FILE contains PATTERN (a readiness line), up to 20 s.
+wait_for() {
+  local file=$1 pattern=$2
+  for _ in $(seq 1 400); do
+    grep -q "$pattern" "$file" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "e2e: timed out waiting for '$pattern' in $file" >&2
+  cat "$file" >&2 || true
+  return 1
+}
+
+"$BIN/leakguard-upstream" "$WORK/up" >"$WORK/up.out" 2>"$WORK/up.err" &
+pids+=($!)
+wait_for "$WORK/up.out" '^ready '
+UP="$(awk '/^ready /{print $2}' "$WORK/up.out")"
+
+resolve=()
+for h in api.openai.com api.anthropic.com chatgpt.com claude.ai intranet.test; do
+  resolve+=(--resolve "$h:443:$UP")
+done
+"$BIN/leakguard" run --listen 127.0.0.1:0 --data-dir "$WORK/guard" \
+  --upstream-ca "$WORK/up/upstream-ca.pem" "${resolve[@]}" >"$WORK/guard.out" 2>"$WORK/guard.err" &
+pids+=($!)
+wait_for "$WORK/guard.out" 'ready on '
+ADDR="$(grep -o 'ready on [0-9.:]*' "$WORK/guard.out" | awk '{print $3}')"
+CA="$WORK/guard/ca/leakguard-ca.pem"
+
+failed=0
+echo "== e2e: official OpenAI and Anthropic SDKs through the guard ($ADDR)"
+HTTPS_PROXY="http://$ADDR" NO_PROXY="" LG_DEVICE_CA="$CA" LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" \
+  "$VENV/bin/python" -W ignore::ResourceWarning "$ROOT/tests/e2e/test_sdks.py" || failed=1
+
+echo "== e2e: headless Chromium, ChatGPT-web-shaped request"
+LG_ADDR="$ADDR" LG_DEVICE_CA="$CA" LG_WORK="$WORK" LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" \
+  "$VENV/bin/python" "$ROOT/tests/e2e/test_chromium.py" || failed=1
+
+if grep -q 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard/events.jsonl"; then
+  echo "e2e: FAIL: a raw secret reached the event log" >&2
+  failed=1
+fi
+exit $failed

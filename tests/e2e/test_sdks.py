@@ -1,0 +1,116 @@
+"""The official OpenAI and Anthropic Python SDKs, through the guard, against the test upstream.
+
+Run by tests/e2e/run.sh, which starts the upstream and the guard and sets:
+  HTTPS_PROXY       the guard (the SDKs' HTTP clients honour it)
+  LG_DEVICE_CA      the device CA, the only trust anchor the SDK gets
+  LG_UPSTREAM_LOG   JSON lines of every request the upstream received
+"""
+
+import json
+import os
+import ssl
+import sys
+import unittest
+
+import anthropic
+import openai
+
+AWS_KEY = "AKIAQYLPMN5HJNGY4F7A"
+
+
+def ssl_context():
+    ctx = ssl.create_default_context(cafile=os.environ["LG_DEVICE_CA"])
+    return ctx
+
+
+def upstream_bodies():
+    path = os.environ["LG_UPSTREAM_LOG"]
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line)["body"] for line in f if line.strip()]
+
+
+def wait_for_upstream_count(n, timeout=5.0):
+    """The upstream writes its log every 20 ms: wait until it holds n requests."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        bodies = upstream_bodies()
+        if len(bodies) >= n:
+            return bodies
+        time.sleep(0.02)
+    return upstream_bodies()
+
+
+class OpenAISDK(unittest.TestCase):
+    def client(self):
+        http = openai.DefaultHttpxClient(verify=ssl_context(), trust_env=True)
+        return openai.OpenAI(api_key="sk-test-not-a-real-key", http_client=http, max_retries=0)
+
+    def test_clean_prompt_is_answered(self):
+        before = len(upstream_bodies())
+        r = self.client().chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "Say hello"}]
+        )
+        self.assertEqual(r.choices[0].message.content, "Hello from upstream")
+        bodies = wait_for_upstream_count(before + 1)
+        self.assertIn("Say hello", bodies[-1])
+
+    def test_secret_raises_a_readable_permission_error(self):
+        before = len(upstream_bodies())
+        with self.assertRaises(openai.PermissionDeniedError) as cm:
+            self.client().chat.completions.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": f"use aws_access_key_id = {AWS_KEY}"}],
+            )
+        self.assertEqual(cm.exception.status_code, 403)
+        self.assertIn("aws-access-key-id", str(cm.exception))
+        self.assertNotIn(AWS_KEY, str(cm.exception))
+        self.assertEqual(len(upstream_bodies()), before, "the upstream never saw it")
+        self.assertFalse(any(AWS_KEY in b for b in upstream_bodies()))
+
+    def test_stream_arrives_as_chunks(self):
+        stream = self.client().chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        text = "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
+        self.assertEqual(text, "Hello")
+
+
+class AnthropicSDK(unittest.TestCase):
+    def client(self):
+        http = anthropic.DefaultHttpxClient(verify=ssl_context(), trust_env=True)
+        return anthropic.Anthropic(api_key="sk-ant-test-not-real", http_client=http, max_retries=0)
+
+    def test_clean_prompt_is_answered(self):
+        r = self.client().messages.create(
+            model="claude-test", max_tokens=50, messages=[{"role": "user", "content": "Say hello"}]
+        )
+        self.assertEqual(r.content[0].text, "Hello from upstream")
+
+    def test_secret_raises_a_readable_permission_error(self):
+        before = len(upstream_bodies())
+        with self.assertRaises(anthropic.PermissionDeniedError) as cm:
+            self.client().messages.create(
+                model="claude-test",
+                max_tokens=50,
+                system="You are a deploy bot.",
+                messages=[{"role": "user", "content": [{"type": "text", "text": f"key {AWS_KEY}"}]}],
+            )
+        self.assertEqual(cm.exception.status_code, 403)
+        self.assertIn("aws-access-key-id", str(cm.exception))
+        self.assertEqual(len(upstream_bodies()), before)
+
+    def test_stream_arrives_as_events(self):
+        with self.client().messages.stream(
+            model="claude-test", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            text = "".join(stream.text_stream)
+        self.assertEqual(text, "Hello")
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    sys.exit(0 if result.wasSuccessful() and result.testsRun == 6 else 1)
