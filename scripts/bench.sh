@@ -21,3 +21,15 @@ PY
 ./target/release/leakguard scan --stats "$out/big.txt" 2>&1 | tee "$out/cli.txt" || true
 ./target/release/leakguard scan --stats /dev/null 2>&1 | tee -a "$out/cli.txt" || true
 rm -f "$out/big.txt"
+
+# The proxy's figures (issue: the intercepting proxy), against a direct connection to the same
+# TLS upstream in one run, then the same measurement through mitmproxy with a regex-redaction
+# addon (bench/mitm_redact.py), the peer the README compares with. mitmproxy is pinned and
+# installed into its own venv (.venv-bench) so it never mixes with the test venv.
+cargo build --release -q -p leakguard -p leakguard-testkit
+./target/release/leakguard-proxybench --iters 400 | tee "$out/proxy.txt"
+if [ ! -x .venv-bench/bin/mitmdump ]; then
+  python3 -m venv .venv-bench
+  .venv-bench/bin/pip install -q --disable-pip-version-check mitmproxy==11.0.2
+fi
+./target/release/leakguard-proxybench --iters 200 --peer mitmproxy --mitmdump .venv-bench/bin/mitmdump | tee "$out/proxy-mitmproxy.txt"

@@ -117,11 +117,23 @@ impl EventLog {
     }
 }
 
-/// A random event id (128 bits, hex).
+/// A unique event id (128 bits, hex): a random per-process prefix and a counter, so ids never
+/// repeat across restarts or machines and making one costs no system call.
 pub fn new_id() -> String {
-    let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).expect("the OS random source works");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        getrandom::getrandom(&mut b).expect("the OS random source works");
+        u64::from_le_bytes(b)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&prefix.to_be_bytes());
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    crate::inspect::hex(&bytes)
 }
 
 /// Now, as RFC 3339 UTC with milliseconds.

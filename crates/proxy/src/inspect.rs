@@ -252,6 +252,13 @@ pub fn fail_closed(catalog: &Catalog, host: &str, status: u16, reason: &str) -> 
     )
 }
 
+/// Lower-case hex of `b`.
 pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(DIGITS[usize::from(x >> 4)] as char);
+        s.push(DIGITS[usize::from(x & 15)] as char);
+    }
+    s
 }

@@ -1,0 +1,444 @@
+//! `leakguard-proxybench [--proxy-cmd CMD...]`: the proxy's figures, measured against a direct
+//! connection to the same TLS upstream in one run (scripts/bench.sh runs it).
+//!
+//! The proxy under test is a separate process (so its CPU time and memory can be read from
+//! /proc): by default `target/release/leakguard run` with the built-in policy; with
+//! `--peer mitmproxy` the same upstream is measured through mitmdump and the regex-redaction
+//! addon in bench/mitm_redact.py, for the side-by-side table.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use leakguard_testkit::{TestCa, Upstream};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+type Sender = http1::SendRequest<Full<Bytes>>;
+
+struct Target {
+    proxy: Option<String>,
+    tls: Arc<ClientConfig>,
+    upstream: String,
+}
+
+async fn open(t: &Target, host: &str) -> Sender {
+    let mut tcp = match &t.proxy {
+        Some(p) => {
+            let mut s = TcpStream::connect(p).await.expect("proxy");
+            s.set_nodelay(true).unwrap();
+            s.write_all(
+                format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                assert_eq!(
+                    s.read(&mut b).await.unwrap(),
+                    1,
+                    "proxy closed during CONNECT"
+                );
+                head.push(b[0]);
+            }
+            assert!(
+                head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"),
+                "{}",
+                String::from_utf8_lossy(&head)
+            );
+            s
+        }
+        None => TcpStream::connect(&t.upstream).await.expect("upstream"),
+    };
+    tcp.set_nodelay(true).unwrap();
+    let _ = &mut tcp;
+    let tls = tokio_rustls::TlsConnector::from(Arc::clone(&t.tls))
+        .connect(ServerName::try_from(host.to_string()).unwrap(), tcp)
+        .await
+        .expect("tls");
+    let (sender, conn) = http1::handshake(TokioIo::new(tls)).await.expect("http1");
+    tokio::spawn(conn);
+    sender
+}
+
+async fn exchange(s: &mut Sender, host: &str, body: &Bytes) -> Duration {
+    let req = Request::post("/v1/chat/completions")
+        .header("host", host)
+        .header("content-type", "application/json")
+        .body(Full::new(body.clone()))
+        .unwrap();
+    s.ready().await.expect("connection ready");
+    let start = Instant::now();
+    let res = s.send_request(req).await.expect("response");
+    assert_eq!(
+        res.status(),
+        200,
+        "the benchmark prompt must pass the policy"
+    );
+    res.into_body().collect().await.unwrap();
+    start.elapsed()
+}
+
+fn prompt(bytes: usize) -> Bytes {
+    let sentence = "Please review the quarterly planning notes and suggest a clearer structure for the summary section. ";
+    let mut text = String::new();
+    while text.len() < bytes {
+        text.push_str(sentence);
+    }
+    text.truncate(bytes);
+    Bytes::from(
+        serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]})
+            .to_string(),
+    )
+}
+
+fn pct(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+fn proc_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / 100.0)
+}
+
+fn proc_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn roots(pem: &Path) -> Arc<ClientConfig> {
+    let mut store = RootCertStore::empty();
+    let data = std::fs::read(pem).expect("ca");
+    for c in rustls_pemfile_certs(&data) {
+        store.add(c).unwrap();
+    }
+    Arc::new(
+        ClientConfig::builder_with_provider(
+            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth(),
+    )
+}
+
+fn rustls_pemfile_certs(data: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(data)
+        .map(|c| c.unwrap())
+        .collect()
+}
+
+struct Peer {
+    child: Child,
+    addr: String,
+    ca: PathBuf,
+    started_in: Duration,
+}
+
+fn start_leakguard(bin: &Path, dir: &Path, up: &Upstream, upstream_ca: &Path) -> Peer {
+    let mut cmd = Command::new(bin);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("guard"))
+        .arg("--upstream-ca")
+        .arg(upstream_ca);
+    for r in up.resolve_args() {
+        cmd.args(["--resolve", &r]);
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("leakguard run");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started_in = start.elapsed();
+    let addr = line
+        .split("ready on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("ready line")
+        .to_string();
+    Peer {
+        child,
+        addr,
+        ca: dir.join("guard/ca/leakguard-ca.pem"),
+        started_in,
+    }
+}
+
+fn start_mitmproxy(mitmdump: &Path, dir: &Path, up: &Upstream, upstream_ca: &Path) -> Peer {
+    let confdir = dir.join("mitm");
+    std::fs::create_dir_all(&confdir).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addon = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/mitm_redact.py");
+    let start = Instant::now();
+    let child = Command::new(mitmdump)
+        .args([
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            &port.to_string(),
+            "-q",
+            "--set",
+        ])
+        .arg(format!("confdir={}", confdir.display()))
+        .arg("--set")
+        .arg(format!(
+            "ssl_verify_upstream_trusted_ca={}",
+            upstream_ca.display()
+        ))
+        .env("LG_UPSTREAM", up.addr.to_string())
+        .arg("-s")
+        .arg(addon)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mitmdump");
+    // Ready when it accepts connections and has written its CA.
+    let ca = confdir.join("mitmproxy-ca-cert.pem");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !ca.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "mitmdump did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Peer {
+        child,
+        addr: format!("127.0.0.1:{port}"),
+        ca,
+        started_in: start.elapsed(),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |k: &str| {
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let iters: usize = arg("--iters").and_then(|v| v.parse().ok()).unwrap_or(400);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::temp_dir().join(format!("lg-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = TestCa::new("bench upstream CA");
+    let upstream_ca = dir.join("upstream-ca.pem");
+    ca.write_pem(&upstream_ca);
+    let up = Upstream::start(&ca).await;
+    let name = arg("--peer").unwrap_or_else(|| "leakguard".into());
+    let mut peer = match name.as_str() {
+        "mitmproxy" => start_mitmproxy(
+            Path::new(&arg("--mitmdump").expect("--mitmdump PATH")),
+            &dir,
+            &up,
+            &upstream_ca,
+        ),
+        _ => start_leakguard(
+            &root.join("target/release/leakguard"),
+            &dir,
+            &up,
+            &upstream_ca,
+        ),
+    };
+    let pid = peer.child.id();
+    let host = "api.openai.com";
+    let direct = Target {
+        proxy: None,
+        tls: roots(&upstream_ca),
+        upstream: up.addr.to_string(),
+    };
+    let via = Target {
+        proxy: Some(peer.addr.clone()),
+        tls: roots(&peer.ca),
+        upstream: up.addr.to_string(),
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss = proc_rss_mb(pid);
+
+    println!(
+        "# {name}: {iters} sequential requests per size, keep-alive, direct vs proxied in one run"
+    );
+    println!("| figure | direct | via {name} | added |");
+    println!("| --- | --- | --- | --- |");
+    let mut cpu_per_req = Vec::new();
+    for size in [4 << 10, 100 << 10] {
+        let body = prompt(size);
+        let mut d = open(&direct, host).await;
+        let mut p = open(&via, host).await;
+        for _ in 0..20 {
+            exchange(&mut d, host, &body).await;
+            exchange(&mut p, host, &body).await;
+        }
+        let (mut dt, mut pt) = (Vec::new(), Vec::new());
+        let cpu0 = proc_cpu(pid);
+        for _ in 0..iters {
+            dt.push(exchange(&mut d, host, &body).await);
+            pt.push(exchange(&mut p, host, &body).await);
+        }
+        cpu_per_req.push((size, (proc_cpu(pid) - cpu0) / iters as u32));
+        for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
+            let (a, b) = (pct(&mut dt, q), pct(&mut pt, q));
+            println!(
+                "| {} KB prompt, {label} (ms) | {} | {} | {} |",
+                size >> 10,
+                ms(a),
+                ms(b),
+                ms(b.saturating_sub(a))
+            );
+        }
+    }
+    // New connections: CONNECT + both handshakes + one small exchange.
+    let small = prompt(256);
+    let (mut dc, mut pc) = (Vec::new(), Vec::new());
+    for _ in 0..(iters / 4).max(20) {
+        let t = Instant::now();
+        let mut s = open(&direct, host).await;
+        exchange(&mut s, host, &small).await;
+        dc.push(t.elapsed());
+        let t = Instant::now();
+        let mut s = open(&via, host).await;
+        exchange(&mut s, host, &small).await;
+        pc.push(t.elapsed());
+    }
+    let (a, b) = (pct(&mut dc, 0.5), pct(&mut pc, 0.5));
+    println!(
+        "| new connection + 1 request, p50 (ms) | {} | {} | {} |",
+        ms(a),
+        ms(b),
+        ms(b.saturating_sub(a))
+    );
+    let (a, b) = (pct(&mut dc, 0.99), pct(&mut pc, 0.99));
+    println!(
+        "| new connection + 1 request, p99 (ms) | {} | {} | {} |",
+        ms(a),
+        ms(b),
+        ms(b.saturating_sub(a))
+    );
+
+    // SSE: time to the first event.
+    let sse_body = Bytes::from(
+        r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    let (mut ds, mut ps) = (Vec::new(), Vec::new());
+    let mut d = open(&direct, host).await;
+    let mut p = open(&via, host).await;
+    for _ in 0..30 {
+        for (s, out) in [(&mut d, &mut ds), (&mut p, &mut ps)] {
+            let req = Request::post("/v1/chat/completions")
+                .header("host", host)
+                .header("content-type", "application/json")
+                .body(Full::new(sse_body.clone()))
+                .unwrap();
+            s.ready().await.unwrap();
+            let t = Instant::now();
+            let mut res = s.send_request(req).await.unwrap();
+            let first = res.body_mut().frame().await.unwrap().unwrap();
+            assert!(first.is_data());
+            out.push(t.elapsed());
+            res.into_body().collect().await.unwrap();
+        }
+    }
+    let (a, b) = (pct(&mut ds, 0.5), pct(&mut ps, 0.5));
+    println!(
+        "| SSE time to first event, p50 (ms) | {} | {} | {} |",
+        ms(a),
+        ms(b),
+        ms(b.saturating_sub(a))
+    );
+
+    // Throughput: 8 keep-alive connections, 4 KB prompts, for 3 s.
+    let body = prompt(4 << 10);
+    let cpu0 = proc_cpu(pid);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let via = Arc::new(via);
+    let mut tasks = Vec::new();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for _ in 0..8 {
+        let via = Arc::clone(&via);
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = open(&via, host).await;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                exchange(&mut s, host, &body).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    let sampler = {
+        let peak = Arc::clone(&peak);
+        tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let rss = (proc_rss_mb(pid) * 1024.0) as u64;
+                peak.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    sampler.await.unwrap();
+    let load_cpu = (proc_cpu(pid) - cpu0) / total.max(1) as u32;
+    println!(
+        "| requests/s, 8 keep-alive connections, 4 KB | | {:.0} | |",
+        total as f64 / 3.0
+    );
+    for (size, cpu) in cpu_per_req {
+        println!(
+            "| proxy CPU per request, {} KB, sequential (ms) | | {} | |",
+            size >> 10,
+            ms(cpu)
+        );
+    }
+    println!(
+        "| proxy CPU per request under load, 4 KB (ms) | | {} | |",
+        ms(load_cpu)
+    );
+    println!("| RSS idle (MB) | | {:.1} | |", idle_rss);
+    println!(
+        "| RSS peak under load (MB) | | {:.1} | |",
+        peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+    );
+    println!("| start to ready (ms) | | {} | |", ms(peer.started_in));
+    let _ = peer.child.kill();
+    let _ = peer.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
