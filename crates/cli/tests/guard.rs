@@ -1,0 +1,227 @@
+//! `leakguard run` as a process: readiness, hot reload of a real policy file on disk (a broken
+//! update is refused and recorded, the last good policy stays; a good one applies), the CA
+//! commands, and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lg-cli-guard-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+fn policy_label(addr: &str) -> String {
+    let body = get(addr, "/leakguard/health");
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["policy"].as_str().unwrap().to_string()
+}
+
+/// Waits (up to `limit`) until `f` holds; returns how long it took.
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+fn policy_events(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["kind"] == "policy")
+        .collect()
+}
+
+fn start(dir: &Path, policy: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leakguard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .arg("--policy")
+        .arg(policy)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("ready on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no readiness line: {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+fn policy_named(name: &str) -> String {
+    let mut p: serde_json::Value =
+        serde_json::from_str(include_str!("../../../policies/default.json")).unwrap();
+    p["name"] = name.into();
+    p.to_string()
+}
+
+#[test]
+fn hot_reload_applies_good_updates_and_keeps_the_last_good_policy_on_a_bad_one() {
+    let dir = tmpdir("reload");
+    let policy = dir.join("policy.json");
+    std::fs::write(&policy, policy_named("first")).unwrap();
+    let (mut child, addr) = start(&dir, &policy);
+    assert!(policy_label(&addr).starts_with("first ("));
+
+    // A broken update: refused, recorded, and the first policy stays in force.
+    std::fs::write(
+        &policy,
+        policy_named("broken").replace("\"block\"", "\"blok\""),
+    )
+    .unwrap();
+    wait_until(Duration::from_secs(10), || {
+        policy_events(&dir)
+            .iter()
+            .any(|e| e["verdict"] == "rejected")
+    });
+    let rejected = policy_events(&dir)
+        .into_iter()
+        .find(|e| e["verdict"] == "rejected")
+        .unwrap();
+    assert!(
+        rejected["reason"].as_str().unwrap().contains("blok"),
+        "{rejected}"
+    );
+    assert!(
+        policy_label(&addr).starts_with("first ("),
+        "the last good policy stays in force"
+    );
+
+    // A policy whose own tests fail is refused too.
+    let mut failing: serde_json::Value = serde_json::from_str(&policy_named("failing")).unwrap();
+    failing["actions"]["categories"]["secret"] = "audit".into();
+    std::fs::write(&policy, failing.to_string()).unwrap();
+    wait_until(Duration::from_secs(10), || {
+        policy_events(&dir)
+            .iter()
+            .filter(|e| e["verdict"] == "rejected")
+            .count()
+            == 2
+    });
+    assert!(policy_label(&addr).starts_with("first ("));
+
+    // A good update applies.
+    std::fs::write(&policy, policy_named("second")).unwrap();
+    let took = wait_until(Duration::from_secs(10), || {
+        policy_label(&addr).starts_with("second (")
+    });
+    eprintln!("a good policy applied {took:?} after it was written");
+    assert!(policy_events(&dir)
+        .iter()
+        .any(|e| e["verdict"] == "applied"));
+
+    // SIGTERM: a clean stop.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ca_commands_create_show_and_rotate_the_device_ca() {
+    let dir = tmpdir("ca");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_leakguard"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["ca", "path"]);
+    assert!(!out.status.success(), "no CA yet");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("leakguard ca init"));
+    let out = run(&["ca", "init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chatgpt.com"));
+    let path = String::from_utf8(run(&["ca", "path"]).stdout).unwrap();
+    let pem = std::fs::read_to_string(path.trim()).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(String::from_utf8(run(&["ca", "show"]).stdout).unwrap(), pem);
+    let out = run(&["ca", "init"]);
+    assert!(!out.status.success(), "init never overwrites");
+    assert!(run(&["ca", "rotate"]).status.success());
+    assert_ne!(
+        std::fs::read_to_string(path.trim()).unwrap(),
+        pem,
+        "rotate makes a new CA"
+    );
+    // The key is private and nothing else in the directory holds it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = dir.join("ca").join("leakguard-ca.key");
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // openssl sees the name constraints.
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", path.trim()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("X509v3 Name Constraints"), "{text}");
+    assert!(text.contains("DNS:api.openai.com") && text.contains("DNS:openai.azure.com"));
+    assert!(
+        text.contains("IP:0.0.0.0/0.0.0.0"),
+        "every IP address is excluded: {text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_guard_refuses_a_non_loopback_address() {
+    let dir = tmpdir("loopback");
+    let out = Command::new(env!("CARGO_BIN_EXE_leakguard"))
+        .args(["run", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback only"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
