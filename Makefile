@@ -1,20 +1,24 @@
 # Leakguard: the two commands of the README, and their helpers.
 #
-#   make run    build and start the guard (today: the scanner, on a sample prompt;
-#               `make run ARGS="scan path/to/file"` for anything else)
+#   make run    build and start the guard: the local proxy on 127.0.0.1:8480
+#               (`make run ARGS="--policy my.json"` passes options to `leakguard run`)
+#   make scan   `leakguard scan` on a sample leaky prompt
 #   make test   everything CI runs: format check, clippy, every test
 #
 # Both install what they need through scripts/setup.sh first.
 
 CARGO ?= cargo
-ARGS ?= scan examples/leaky-prompt.txt
+ARGS ?=
 
-.PHONY: run test setup bench lint fmt install clean
+.PHONY: run scan test setup bench lint fmt install clean
 
 run: setup
 	$(CARGO) build --release -p leakguard
-	@echo "== leakguard $(ARGS)"
-	@./target/release/leakguard $(ARGS); code=$$?; \
+	./target/release/leakguard run $(ARGS)
+
+scan: setup
+	$(CARGO) build --release -p leakguard
+	@./target/release/leakguard scan examples/leaky-prompt.txt; code=$$?; \
 	  if [ $$code -le 1 ]; then echo "(exit $$code: 0 = nothing found, 1 = findings)"; else exit $$code; fi
 
 test: setup
