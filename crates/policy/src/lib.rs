@@ -41,6 +41,10 @@ pub struct Policy {
     /// What users are told.
     #[serde(default)]
     pub messages: Messages,
+    /// API governance per destination group (by group name): token caps, pinned models,
+    /// rate limits.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api: BTreeMap<String, ApiRules>,
     /// Time-bounded exemptions.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
@@ -61,6 +65,78 @@ pub struct DestinationGroup {
     pub hosts: Vec<String>,
     #[serde(default)]
     pub mode: Mode,
+    /// What happens to a request that cannot be inspected (malformed, undecodable, a
+    /// compression bomb): `block` (default) or `allow` (forwarded unscanned, and recorded).
+    #[serde(default, skip_serializing_if = "FailMode::is_block")]
+    pub fail_mode: FailMode,
+    /// Largest request body inspected for this group, in bytes (default: the guard's
+    /// `--max-body`, 32 MiB). Bigger bodies are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
+}
+
+/// What happens to a request the guard cannot inspect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// Refuse it with the reason (fail closed).
+    #[default]
+    Block,
+    /// Forward it unscanned and record that it was not inspected.
+    Allow,
+}
+
+impl FailMode {
+    fn is_block(&self) -> bool {
+        *self == FailMode::Block
+    }
+}
+
+/// API governance for one destination group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRules {
+    /// Requests asking for more output tokens than this are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// Refuse requests that do not say how many output tokens they want.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_max_tokens: bool,
+    /// Allowed models (`*` matches any run of characters: `gpt-4o-2024-*`). Empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    /// Requests per minute through the guard to this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Estimated input tokens per minute (4 bytes of text ≈ 1 token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_minute: Option<u64>,
+}
+
+/// Why an API request breaks the group's API rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiViolation {
+    /// HTTP status for the refusal.
+    pub status: u16,
+    /// Stable code, e.g. `leakguard_model_not_allowed`.
+    pub code: &'static str,
+    pub message: String,
+    /// The policy entry, e.g. `api.enterprise-api.models`.
+    pub by: String,
+}
+
+/// `*` matches any run of characters; everything else literally (ASCII case-insensitive).
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some((b'*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some((c, rest)) => {
+                t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &t[1..])
+            }
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
 }
 
 /// How a destination group is treated.
@@ -421,6 +497,14 @@ impl Policy {
                 ));
             }
         }
+        for g in self.api.keys() {
+            if !names.contains(g.as_str()) {
+                return Err(field(
+                    format!("api.{g}"),
+                    format!("no destination group is named `{g}`; expected one of {names:?}"),
+                ));
+            }
+        }
         for (i, e) in self.exceptions.iter().enumerate() {
             if days_from_date(&e.expires).is_none() {
                 return Err(field(
@@ -436,6 +520,55 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// Checks a request against the `api` rules of its destination group (the stateless ones:
+    /// token caps and pinned models; rate limits are counted by the guard).
+    pub fn check_api(
+        &self,
+        host: &str,
+        model: Option<&str>,
+        max_tokens: Option<u64>,
+    ) -> Result<(), ApiViolation> {
+        let Some(group) = self.group_of(host) else {
+            return Ok(());
+        };
+        let Some(rules) = self.api.get(&group.name) else {
+            return Ok(());
+        };
+        let g = &group.name;
+        if !rules.models.is_empty() {
+            let allowed = model.is_some_and(|m| rules.models.iter().any(|p| glob_matches(p, m)));
+            if !allowed {
+                return Err(ApiViolation {
+                    status: 403,
+                    code: "leakguard_model_not_allowed",
+                    message: format!(
+                        "Blocked by Leakguard: model `{}` is not allowed for {host}; allowed: {}.",
+                        model.unwrap_or("(none given)"),
+                        rules.models.join(", ")
+                    ),
+                    by: format!("api.{g}.models"),
+                });
+            }
+        }
+        match (max_tokens, rules.max_tokens) {
+            (Some(asked), Some(cap)) if asked > cap => Err(ApiViolation {
+                status: 400,
+                code: "leakguard_max_tokens",
+                message: format!(
+                    "Blocked by Leakguard: max_tokens {asked} is over the cap of {cap} for {host}."
+                ),
+                by: format!("api.{g}.max_tokens"),
+            }),
+            (None, _) if rules.require_max_tokens => Err(ApiViolation {
+                status: 400,
+                code: "leakguard_max_tokens_required",
+                message: format!("Blocked by Leakguard: requests to {host} must set max_tokens."),
+                by: format!("api.{g}.require_max_tokens"),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The destination group of a host, if any.

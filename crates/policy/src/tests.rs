@@ -272,6 +272,51 @@ fn the_schema_file_is_current() {
 }
 
 #[test]
+fn api_rules_cap_tokens_pin_models_and_name_the_entry() {
+    let p = Policy::parse(
+        r#"{"version":1,
+            "destinations":[{"name":"api","hosts":["api.openai.com"],"fail_mode":"allow","max_body_bytes":1000}],
+            "api":{"api":{"max_tokens":4096,"require_max_tokens":true,"models":["gpt-4o-2024-*","o3"]}}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.destinations[0].fail_mode, crate::FailMode::Allow);
+    assert!(p
+        .check_api("api.openai.com", Some("gpt-4o-2024-08-06"), Some(100))
+        .is_ok());
+    assert!(p.check_api("api.openai.com", Some("O3"), Some(100)).is_ok());
+    let e = p
+        .check_api("api.openai.com", Some("gpt-4o"), Some(100))
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.code, e.by.as_str()),
+        (403, "leakguard_model_not_allowed", "api.api.models")
+    );
+    assert!(e.message.contains("gpt-4o-2024-*"));
+    let e = p
+        .check_api("api.openai.com", Some("o3"), Some(5000))
+        .unwrap_err();
+    assert_eq!((e.status, e.code), (400, "leakguard_max_tokens"));
+    let e = p.check_api("api.openai.com", Some("o3"), None).unwrap_err();
+    assert_eq!(e.code, "leakguard_max_tokens_required");
+    assert!(
+        p.check_api("claude.ai", None, None).is_ok(),
+        "hosts outside the group are not governed"
+    );
+    let err = Policy::parse(r#"{"version":1,"api":{"nope":{}}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("api.nope") && err.contains("no destination group"),
+        "{err}"
+    );
+    assert!(crate::glob_matches(
+        "claude-*-4-5*",
+        "claude-sonnet-4-5-20250929"
+    ));
+    assert!(!crate::glob_matches("gpt-4o", "gpt-4o-mini"));
+}
+
+#[test]
 fn dates() {
     assert_eq!(days_from_date("1970-01-01"), Some(0));
     assert_eq!(days_from_date("2000-03-01"), Some(11_017));

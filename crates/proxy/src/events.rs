@@ -36,6 +36,9 @@ pub struct Event {
     pub provider: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The output-token cap the request asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
     /// The client's User-Agent, cut to 120 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,

@@ -16,7 +16,7 @@ use hudsucker::{
 use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use leakguard_policy::{Mode, RequestMeta};
+use leakguard_policy::{FailMode, Mode, RequestMeta};
 use leakguard_providers::{Catalog, Refusal};
 use leakguard_types::Action;
 use std::collections::HashMap;
@@ -27,6 +27,11 @@ use std::time::{Duration, Instant};
 
 /// How long a warned request may be allowed, and how long an allowance lasts.
 pub const OVERRIDE_TTL: Duration = Duration::from_secs(600);
+
+/// A refusal by the `api` rules: status, code, message, policy entry, Retry-After seconds.
+type Governed = (u16, &'static str, String, String, Option<u64>);
+
+const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Running totals, for health and the UI.
 #[derive(Debug, Default, serde::Serialize)]
@@ -67,6 +72,8 @@ pub struct Shared {
     pub listen: SocketAddr,
     pub counters: Counters,
     overrides: Mutex<Overrides>,
+    /// Per destination group: (when, estimated tokens) of the requests of the last minute.
+    rate: Mutex<HashMap<String, std::collections::VecDeque<(Instant, u64)>>>,
 }
 
 impl Shared {
@@ -92,6 +99,7 @@ impl Shared {
             listen,
             counters: Counters::default(),
             overrides: Mutex::new(Overrides::default()),
+            rate: Mutex::default(),
         }
     }
 
@@ -382,7 +390,13 @@ impl Guard {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let raw = match body::collect(body, declared, shared.limits.max_body).await {
+        let max_body = group
+            .and_then(|g| g.max_body_bytes)
+            .map_or(shared.limits.max_body, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
+        let fail_open = group.is_some_and(|g| g.fail_mode == FailMode::Allow);
+        let raw = match body::collect(body, declared, max_body).await {
             Ok(b) => b,
             Err(e) => return self.refuse_unreadable(base, &host, &e, started),
         };
@@ -398,6 +412,9 @@ impl Guard {
             .map(str::to_string);
         let decoded = match body::decode(&raw, encoding.as_deref(), &shared.limits) {
             Ok(d) => d,
+            Err(e) if fail_open => {
+                return self.forward_unscanned(base, parts, raw, e.to_string(), started)
+            }
             Err(e) => return self.refuse_unreadable(base, &host, &e, started),
         };
         let outcome = {
@@ -420,6 +437,9 @@ impl Guard {
         };
         let mut x = match outcome {
             Ok(x) => x,
+            Err((_, reason)) if fail_open => {
+                return self.forward_unscanned(base, parts, raw, reason, started)
+            }
             Err((refusal, reason)) => {
                 bump(&shared.counters.fail_closed);
                 base.verdict = "block".into();
@@ -433,6 +453,33 @@ impl Guard {
         };
         x.event.id = base.id;
         x.event.time = base.time;
+        if !matches!(
+            x.plan,
+            Plan::Refuse {
+                warn_code: None,
+                ..
+            }
+        ) {
+            if let Err(refused) = self.govern(&loaded, &host, &x.event) {
+                let (status, code, message, by, retry_after) = refused;
+                bump(&shared.counters.blocked);
+                x.event.outcome = "blocked";
+                x.event.verdict = "block".into();
+                x.event.decided_by = by;
+                x.event.latency_us = started.elapsed().as_micros() as u64;
+                shared.events.record(&x.event);
+                let shape = shared.catalog.error_shape_for_host(&host);
+                let mut res = refusal_response(
+                    leakguard_providers::refusal(shape, status, code, &message),
+                    "blocked",
+                );
+                if let Some(secs) = retry_after {
+                    res.headers_mut()
+                        .insert(hyper::header::RETRY_AFTER, HeaderValue::from(secs));
+                }
+                return res.into();
+            }
+        }
         let result: RequestOrResponse = match x.plan {
             Plan::Forward => {
                 bump(&shared.counters.forwarded);
@@ -472,6 +519,90 @@ impl Guard {
         x.event.latency_us = started.elapsed().as_micros() as u64;
         shared.events.record(&x.event);
         result
+    }
+
+    /// The `api` rules of the host's group: pinned models, token caps, rate limits.
+    fn govern(&self, loaded: &Loaded, host: &str, event: &Event) -> Result<(), Governed> {
+        if let Err(v) = loaded
+            .policy
+            .check_api(host, event.model.as_deref(), event.max_tokens)
+        {
+            return Err((v.status, v.code, v.message, v.by, None));
+        }
+        let Some(group) = loaded.policy.group_of(host) else {
+            return Ok(());
+        };
+        let Some(rules) = loaded.policy.api.get(&group.name) else {
+            return Ok(());
+        };
+        if rules.requests_per_minute.is_none() && rules.tokens_per_minute.is_none() {
+            return Ok(());
+        }
+        let mut windows = self.0.rate.lock().expect("rate windows");
+        let w = windows.entry(group.name.clone()).or_default();
+        let now = Instant::now();
+        while w
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) >= RATE_WINDOW)
+        {
+            w.pop_front();
+        }
+        let tokens: u64 = w.iter().map(|(_, t)| *t).sum();
+        let over_requests = rules
+            .requests_per_minute
+            .is_some_and(|n| w.len() as u64 >= u64::from(n));
+        let over_tokens = rules
+            .tokens_per_minute
+            .is_some_and(|n| tokens + event.est_tokens as u64 > n);
+        if over_requests || over_tokens {
+            let retry = w.front().map_or(1, |(at, _)| {
+                (RATE_WINDOW - now.duration_since(*at)).as_secs() + 1
+            });
+            let (what, by) = if over_requests {
+                (
+                    format!(
+                        "{} requests a minute",
+                        rules.requests_per_minute.unwrap_or(0)
+                    ),
+                    "requests_per_minute",
+                )
+            } else {
+                (
+                    format!("{} tokens a minute", rules.tokens_per_minute.unwrap_or(0)),
+                    "tokens_per_minute",
+                )
+            };
+            return Err((
+                429,
+                "leakguard_rate_limited",
+                format!("Leakguard: the limit for {host} is {what}; try again in {retry} s."),
+                format!("api.{}.{by}", group.name),
+                Some(retry),
+            ));
+        }
+        w.push_back((now, event.est_tokens as u64));
+        Ok(())
+    }
+
+    /// `fail_mode: allow`: the body could not be inspected; it goes on as it came, recorded.
+    fn forward_unscanned(
+        &self,
+        mut base: Event,
+        parts: hyper::http::request::Parts,
+        raw: Bytes,
+        reason: String,
+        started: Instant,
+    ) -> RequestOrResponse {
+        let shared = &self.0;
+        bump(&shared.counters.forwarded);
+        base.verdict = "unscanned".into();
+        base.outcome = "forwarded";
+        base.decided_by = "fail_mode = allow".into();
+        base.reason = Some(reason);
+        base.bytes = raw.len();
+        base.latency_us = started.elapsed().as_micros() as u64;
+        shared.events.record(&base);
+        Request::from_parts(parts, Body::from(Full::new(raw))).into()
     }
 
     fn refuse_unreadable(

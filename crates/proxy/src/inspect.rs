@@ -124,6 +124,7 @@ pub fn inspect(
         endpoint: extracted.endpoint.clone(),
         provider: extracted.provider.clone(),
         model: extracted.model.clone(),
+        max_tokens: extracted.max_tokens,
         client: info.client.as_ref().map(|c| c.chars().take(120).collect()),
         group: verdict.group.clone(),
         verdict: verdict.action.to_string(),

@@ -121,6 +121,27 @@ impl Rig {
         .await
     }
 
+    /// POSTs the file at `path` with `content-type: application/json` and `headers`.
+    async fn post_file(
+        &self,
+        url: &str,
+        path: &std::path::Path,
+        headers: &[&str],
+    ) -> (u16, String) {
+        let data = format!("@{}", path.display());
+        let mut args = vec![
+            url,
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            &data,
+        ];
+        for h in headers {
+            args.extend(["-H", h]);
+        }
+        self.curl(&args).await
+    }
+
     fn upstream_bodies(&self) -> Vec<String> {
         self.up
             .requests()
@@ -236,15 +257,11 @@ async fn personal_data_is_redacted_and_the_upstream_sees_the_placeholder() {
     let path = r.dir.join("body.gz");
     std::fs::write(&path, gz.finish().unwrap()).unwrap();
     let (status, _) = r
-        .curl(&[
+        .post_file(
             "https://chatgpt.com/backend-api/conversation",
-            "-H",
-            "content-type: application/json",
-            "-H",
-            "content-encoding: gzip",
-            "--data-binary",
-            &format!("@{}", path.display()),
-        ])
+            &path,
+            &["content-encoding: gzip"],
+        )
         .await;
     assert_eq!(status, 200);
     let seen = r.up.requests();
@@ -510,29 +527,13 @@ async fn bad_bodies_fail_closed_and_the_proxy_stays_up() {
         b"{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}",
     )
     .unwrap();
-    let (status, answer) = r
-        .curl(&[
-            url,
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            &format!("@{}", bad_utf8.display()),
-        ])
-        .await;
+    let (status, answer) = r.post_file(url, &bad_utf8, &[]).await;
     assert_eq!(status, 400);
     assert!(answer.contains("UTF-8"));
     // Over the body cap.
     let big = r.dir.join("big.json");
     std::fs::write(&big, chat(&"a".repeat(100 << 10))).unwrap();
-    let (status, answer) = r
-        .curl(&[
-            url,
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            &format!("@{}", big.display()),
-        ])
-        .await;
+    let (status, answer) = r.post_file(url, &big, &[]).await;
     assert_eq!(status, 413, "{answer}");
     // A compression bomb: ~40 KiB of gzip that would become 40 MiB.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -542,17 +543,7 @@ async fn bad_bodies_fail_closed_and_the_proxy_stays_up() {
     }
     let bomb = r.dir.join("bomb.gz");
     std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
-    let (status, answer) = r
-        .curl(&[
-            url,
-            "-H",
-            "content-type: application/json",
-            "-H",
-            "content-encoding: gzip",
-            "--data-binary",
-            &format!("@{}", bomb.display()),
-        ])
-        .await;
+    let (status, answer) = r.post_file(url, &bomb, &["content-encoding: gzip"]).await;
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("compression bomb"), "{answer}");
     assert!(
@@ -609,5 +600,74 @@ async fn pac_file_and_health() {
     let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(health["status"], "ok");
     let _ = Duration::from_secs(0);
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_governance_pins_models_caps_tokens_and_rate_limits() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    p["api"] = serde_json::json!({"enterprise-api": {"models": ["gpt-4o*"], "max_tokens": 1000, "requests_per_minute": 3}});
+    // The consumer group fails open and has a small body cap.
+    p["destinations"][0]["fail_mode"] = "allow".into();
+    p["destinations"][0]["max_body_bytes"] = (8 << 10).into();
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    let url = "https://api.openai.com/v1/chat/completions";
+    let body = |model: &str, max_tokens: u64| {
+        serde_json::json!({"model": model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": "hello"}]}).to_string()
+    };
+    let (status, answer) = r.post_json(url, &body("gpt-3.5-turbo", 10)).await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("leakguard_model_not_allowed") && answer.contains("gpt-4o*"));
+    let (status, answer) = r.post_json(url, &body("gpt-4o", 5000)).await;
+    assert_eq!(status, 400);
+    assert!(answer.contains("over the cap of 1000"), "{answer}");
+    for _ in 0..3 {
+        assert_eq!(r.post_json(url, &body("gpt-4o-mini", 10)).await.0, 200);
+    }
+    let (status, answer) = r
+        .curl(&[
+            url,
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            &body("gpt-4o", 10),
+            "-D",
+            "-",
+        ])
+        .await;
+    assert_eq!(status, 429, "{answer}");
+    let retry: u64 = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .expect("a Retry-After header")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1..=61).contains(&retry), "{retry}");
+    assert_eq!(
+        r.up.requests().len(),
+        3,
+        "only the allowed requests went out"
+    );
+
+    // fail_mode allow: a malformed body to the consumer group goes on, recorded as unscanned.
+    let (status, _) = r
+        .post_json("https://chatgpt.com/backend-api/conversation", "{not json")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(r.up.requests().last().unwrap().body, b"{not json");
+    let last = r.events().pop().unwrap();
+    assert_eq!(
+        (last["verdict"].as_str(), last["outcome"].as_str()),
+        (Some("unscanned"), Some("forwarded"))
+    );
+    // ...but its body cap still holds.
+    let big = r.dir.join("big.json");
+    std::fs::write(&big, "x".repeat(20 << 10)).unwrap();
+    let (status, _) = r
+        .post_file("https://chatgpt.com/backend-api/conversation", &big, &[])
+        .await;
+    assert_eq!(status, 413);
     r.guard.stop().await;
 }
