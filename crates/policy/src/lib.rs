@@ -436,7 +436,7 @@ impl Policy {
     /// groups or dates; a failing own test.
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             PolicyError::Invalid {
@@ -453,6 +453,11 @@ impl Policy {
             }
         })?;
         policy.validate()?;
+        for g in &mut policy.destinations {
+            for h in &mut g.hosts {
+                h.make_ascii_lowercase();
+            }
+        }
         Ok(policy)
     }
 
@@ -573,22 +578,28 @@ impl Policy {
 
     /// The destination group of a host, if any.
     pub fn group_of(&self, host: &str) -> Option<&DestinationGroup> {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        // Host patterns are lower-cased at parse time; the host only when it needs it (this
+        // runs several times per request in the guard).
+        let host = host.trim_end_matches('.');
+        let lowered;
+        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = host.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            host
+        };
         self.destinations.iter().find(|g| {
-            g.hosts.iter().any(|p| {
-                let p = p.to_ascii_lowercase();
-                match p.strip_prefix("*.") {
-                    Some(suffix) => {
-                        host.len() > suffix.len()
-                            && host.ends_with(&suffix)
-                            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-                    }
-                    None => {
-                        host == p
-                            || (host.ends_with(&p)
-                                && host.as_bytes().get(host.len().wrapping_sub(p.len() + 1))
-                                    == Some(&b'.'))
-                    }
+            g.hosts.iter().any(|p| match p.strip_prefix("*.") {
+                Some(suffix) => {
+                    host.len() > suffix.len()
+                        && host.ends_with(suffix)
+                        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                }
+                None => {
+                    host == p
+                        || (host.ends_with(p.as_str())
+                            && host.as_bytes().get(host.len().wrapping_sub(p.len() + 1))
+                                == Some(&b'.'))
                 }
             })
         })

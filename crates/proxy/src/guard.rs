@@ -63,7 +63,7 @@ struct Overrides {
 #[derive(Debug)]
 pub struct Shared {
     pub policy: ArcSwap<Loaded>,
-    pub catalog: Catalog,
+    pub catalog: Arc<Catalog>,
     pub events: EventLog,
     pub routes: Arc<Routes>,
     pub ca: Arc<DeviceCa>,
@@ -90,7 +90,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             policy: ArcSwap::from_pointee(loaded),
-            catalog,
+            catalog: Arc::new(catalog),
             events,
             routes: Arc::new(routes),
             ca,
@@ -174,8 +174,9 @@ fn meta() -> RequestMeta {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    static USER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     RequestMeta {
-        user: std::env::var("USER").ok(),
+        user: USER.get_or_init(|| std::env::var("USER").ok()).clone(),
         groups: Vec::new(),
         today: (secs / 86_400) as u32,
     }
@@ -419,7 +420,7 @@ impl Guard {
         };
         let outcome = {
             let loaded = Arc::clone(&loaded);
-            let catalog = shared.catalog.clone();
+            let catalog = Arc::clone(&shared.catalog);
             let info = info.clone();
             let decoded = decoded.clone();
             // Scanning is CPU work: keep it off the I/O threads when the body is large.
