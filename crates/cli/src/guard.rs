@@ -160,16 +160,108 @@ fn label_for(path: Option<&Path>, policy: &leakguard_policy::Policy) -> String {
     }
 }
 
-fn load(path: Option<&Path>) -> Result<Loaded> {
-    // The engine is not warmed: each rule's regex compiles the first time its keyword shows
-    // up, which keeps the idle guard at ~13 MB instead of ~42 MB (measured by the proxy bench).
-    let (policy, engine) = policy_file::load_with_engine(path)?;
-    let label = label_for(path, &policy);
-    Ok(Loaded {
-        policy,
-        engine,
-        label,
-    })
+/// Where the guard's policy comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The managed (MDM) policy, when the file exists.
+    pub managed: Option<PathBuf>,
+    /// The user's own policy: it can only tighten a managed one.
+    pub local: Option<PathBuf>,
+    /// The pinned public key: when present, the managed policy (or, without one, the local
+    /// policy) must carry a valid `.sig`.
+    pub pinned_key: Option<PathBuf>,
+}
+
+/// The managed policy location of this OS (`LEAKGUARD_MANAGED_POLICY` overrides it).
+pub fn managed_policy_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("LEAKGUARD_MANAGED_POLICY") {
+        return PathBuf::from(p);
+    }
+    if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Leakguard/policy.json")
+    } else if cfg!(windows) {
+        let base = std::env::var_os("ProgramData")
+            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
+        base.join("Leakguard").join("policy.json")
+    } else {
+        PathBuf::from("/etc/leakguard/policy.json")
+    }
+}
+
+/// The pinned policy key, installed next to the managed policy (`LEAKGUARD_POLICY_KEY`
+/// overrides it).
+pub fn pinned_key_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("LEAKGUARD_POLICY_KEY") {
+        return PathBuf::from(p);
+    }
+    managed_policy_path().with_file_name("policy.pub")
+}
+
+impl Sources {
+    /// The managed location and pinned key of this OS (used when they exist), and the local
+    /// file given with `--policy`.
+    pub fn discover(local: Option<PathBuf>) -> Sources {
+        let managed = Some(managed_policy_path()).filter(|p| p.exists());
+        let pinned_key = Some(pinned_key_path()).filter(|p| p.exists());
+        Sources {
+            managed,
+            local,
+            pinned_key,
+        }
+    }
+
+    /// Files whose change triggers a reload.
+    pub fn watched(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self
+            .managed
+            .iter()
+            .chain(self.local.iter())
+            .cloned()
+            .collect();
+        for p in v.clone() {
+            v.push(crate::signing::sig_path(&p));
+        }
+        v
+    }
+}
+
+fn load(src: &Sources) -> Result<Loaded> {
+    let signed = src.managed.as_deref().or(src.local.as_deref());
+    if let (Some(key), Some(policy)) = (&src.pinned_key, signed) {
+        crate::signing::verify_file(policy, key).with_context(|| {
+            format!(
+                "the policy key {} is pinned: the policy must be signed with it",
+                key.display()
+            )
+        })?;
+    }
+    match &src.managed {
+        Some(managed_path) => {
+            let local = src.local.as_deref().map(policy_file::load).transpose()?;
+            let (managed, engine) =
+                policy_file::load_with_engine_and_local(Some(managed_path), local.as_ref())?;
+            let mut label = format!("managed: {}", label_for(Some(managed_path), &managed));
+            if let (Some(l), Some(path)) = (&local, &src.local) {
+                let meta = leakguard_policy::RequestMeta {
+                    today: policy_file::today(),
+                    ..Default::default()
+                };
+                l.run_own_tests(&engine, &meta)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                label.push_str(&format!(" + local: {}", label_for(Some(path), l)));
+            }
+            Ok(Loaded {
+                effective: leakguard_policy::Effective { managed, local },
+                engine,
+                label,
+            })
+        }
+        None => {
+            let (policy, engine) = policy_file::load_with_engine(src.local.as_deref())?;
+            let label = label_for(src.local.as_deref(), &policy);
+            Ok(Loaded::new(policy, engine, label))
+        }
+    }
 }
 
 fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
@@ -179,10 +271,22 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    let loaded = load(args.policy.as_deref())?;
+    let sources = Sources::discover(args.policy.clone());
+    if let Some(m) = &sources.managed {
+        eprintln!(
+            "leakguard: managed policy {}{}",
+            m.display(),
+            if sources.pinned_key.is_some() {
+                " (signature required)"
+            } else {
+                ""
+            }
+        );
+    }
+    let loaded = load(&sources)?;
     let ca_dir = data_dir.join("ca");
     if !ca_dir.join(ca::CERT_FILE).exists() {
-        let path = ca::init(&ca_dir, &destination_hosts(&loaded.policy), false)?;
+        let path = ca::init(&ca_dir, &destination_hosts(loaded.policy()), false)?;
         eprintln!(
             "leakguard: created the device CA {}; trust it to let the guard see LLM traffic",
             path.display()
@@ -222,10 +326,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         );
         std::io::stdout().flush().ok();
 
-        let reload = args.policy.clone().map(|path| {
+        let reload = {
             let shared = std::sync::Arc::clone(&running.shared);
-            tokio::spawn(watch_policy(path, shared))
-        });
+            (!sources.watched().is_empty())
+                .then(|| tokio::spawn(watch_policy(sources.clone(), shared)))
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -242,17 +347,19 @@ pub fn run(args: RunArgs) -> Result<()> {
 
 /// Polls the policy file; a good change is applied within a second, a bad one is refused with
 /// an event and the last good policy stays in force.
-async fn watch_policy(path: PathBuf, shared: std::sync::Arc<leakguard_proxy::guard::Shared>) {
-    let mut stamp = file_stamp(&path);
+async fn watch_policy(sources: Sources, shared: std::sync::Arc<leakguard_proxy::guard::Shared>) {
+    let files = sources.watched();
+    let stamps = |files: &[PathBuf]| files.iter().map(|f| file_stamp(f)).collect::<Vec<_>>();
+    let mut stamp = stamps(&files);
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = file_stamp(&path);
+        let now = stamps(&files);
         if now == stamp {
             continue;
         }
         stamp = now;
-        let p = path.clone();
-        let result = tokio::task::spawn_blocking(move || load(Some(&p))).await;
+        let src = sources.clone();
+        let result = tokio::task::spawn_blocking(move || load(&src)).await;
         let mut event = events::Event {
             id: events::new_id(),
             time: events::now_rfc3339(),

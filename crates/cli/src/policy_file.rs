@@ -24,6 +24,16 @@ pub fn load(path: &Path) -> Result<Policy> {
 /// The policy (the shipped default without a file) and the engine built from it. The
 /// policy's own tests must pass.
 pub fn load_with_engine(path: Option<&Path>) -> Result<(Policy, Engine)> {
+    load_with_engine_and_local(path, None)
+}
+
+/// As [`load_with_engine`], with the detection additions of a local policy on top (its custom
+/// rules, dictionaries and organisation names; its disable lists are ignored: a local policy
+/// can only tighten a managed one).
+pub fn load_with_engine_and_local(
+    path: Option<&Path>,
+    local: Option<&Policy>,
+) -> Result<(Policy, Engine)> {
     let policy = match path {
         Some(p) => load(p)?,
         None => Policy::parse(include_str!("../../../policies/default.json"))
@@ -33,7 +43,14 @@ pub fn load_with_engine(path: Option<&Path>) -> Result<(Policy, Engine)> {
         || "built-in default policy".to_string(),
         |p| p.display().to_string(),
     );
-    let mut config = policy.engine_config();
+    let mut config = match local {
+        Some(l) => leakguard_policy::Effective {
+            managed: policy.clone(),
+            local: Some(l.clone()),
+        }
+        .engine_config(),
+        None => policy.engine_config(),
+    };
     let known: Vec<&str> = leakguard_detect::BUILTIN_PACKS
         .iter()
         .map(|(n, _)| *n)

@@ -6,7 +6,7 @@ use leakguard_policy::signing;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-fn sig_path(policy: &Path) -> PathBuf {
+pub fn sig_path(policy: &Path) -> PathBuf {
     let mut name = policy.as_os_str().to_owned();
     name.push(".sig");
     PathBuf::from(name)

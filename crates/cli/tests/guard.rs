@@ -59,11 +59,20 @@ fn policy_events(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 fn start(dir: &Path, policy: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leakguard"))
+    start_with(dir, &["--policy", policy.to_str().unwrap()], &[])
+}
+
+fn start_with(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leakguard"));
+    cmd.env_remove("LEAKGUARD_MANAGED_POLICY")
+        .env_remove("LEAKGUARD_POLICY_KEY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
-        .arg("--policy")
-        .arg(policy)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -76,7 +85,11 @@ fn start(dir: &Path, policy: &Path) -> (Child, String) {
         .split("ready on ")
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no readiness line: {line:?}"))
+        .unwrap_or_else(|| {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("no readiness line: {line:?}; stderr: {err}")
+        })
         .to_string();
     (child, addr)
 }
@@ -223,5 +236,154 @@ fn the_guard_refuses_a_non_loopback_address() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback only"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn lg(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_leakguard"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn curl_status(addr: &str, ca: &Path, url: &str, body: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+            "--proxy",
+            &format!("http://{addr}"),
+            "--cacert",
+        ])
+        .arg(ca)
+        .args([url, "-H", "content-type: application/json", "-d", body])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
+    let dir = tmpdir("managed");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let test_ca = leakguard_testkit::TestCa::new("cli upstream CA");
+    let up_ca = dir.join("up-ca.pem");
+    test_ca.write_pem(&up_ca);
+    let up = rt.block_on(leakguard_testkit::Upstream::start(&test_ca));
+
+    let managed = dir.join("managed.json");
+    std::fs::write(&managed, policy_named("managed")).unwrap();
+    let key = dir.join("it");
+    assert!(lg(&["policy", "keygen", "--out", key.to_str().unwrap()])
+        .status
+        .success());
+    let pubkey = dir.join("it.pub");
+    let out = lg(&[
+        "policy",
+        "sign",
+        "--key",
+        dir.join("it.key").to_str().unwrap(),
+        managed.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The user's own file: cards blocked instead of redacted (tighter), secrets allowed (looser).
+    let local = dir.join("local.json");
+    std::fs::write(
+        &local,
+        r#"{"version":1,"name":"mine","actions":{"categories":{"pii":"block","secret":"allow"}}}"#,
+    )
+    .unwrap();
+
+    let mut args = vec![
+        "--policy",
+        local.to_str().unwrap(),
+        "--upstream-ca",
+        up_ca.to_str().unwrap(),
+    ];
+    let resolve: Vec<String> = up.resolve_args();
+    for r in &resolve {
+        args.extend(["--resolve", r.as_str()]);
+    }
+    let env = [
+        ("LEAKGUARD_MANAGED_POLICY", managed.as_path()),
+        ("LEAKGUARD_POLICY_KEY", pubkey.as_path()),
+    ];
+    let data = dir.join("data");
+    let (mut child, addr) = start_with(&data, &args, &env);
+    let label = policy_label(&addr);
+    assert!(
+        label.starts_with("managed: managed (") && label.contains(" + local: mine ("),
+        "{label}"
+    );
+    let ca = data.join("ca").join("leakguard-ca.pem");
+    let chat = |text: &str| {
+        serde_json::json!({"action": "next", "messages": [{"author": {"role": "user"}, "content": {"content_type": "text", "parts": [text]}}]}).to_string()
+    };
+    let url = "https://chatgpt.com/backend-api/conversation";
+    assert_eq!(curl_status(&addr, &ca, url, &chat("hello there")), "200");
+    assert_eq!(
+        curl_status(&addr, &ca, url, &chat("card 4111 1111 1111 1111")),
+        "403",
+        "the local policy tightened redact to block"
+    );
+    assert_eq!(
+        curl_status(&addr, &ca, url, &chat("key AKIAQYLPMN5HJNGY4F7A")),
+        "403",
+        "the local policy cannot loosen block"
+    );
+
+    // An unsigned change to the managed file is refused; the signed one stays in force.
+    std::fs::write(&managed, policy_named("tampered")).unwrap();
+    wait_until(Duration::from_secs(10), || {
+        policy_events(&data)
+            .iter()
+            .any(|e| e["verdict"] == "rejected")
+    });
+    let rejected = policy_events(&data)
+        .into_iter()
+        .find(|e| e["verdict"] == "rejected")
+        .unwrap();
+    assert!(
+        rejected["reason"].as_str().unwrap().contains("pinned"),
+        "{rejected}"
+    );
+    assert!(policy_label(&addr).starts_with("managed: managed ("));
+    // Signed properly, it applies.
+    assert!(lg(&[
+        "policy",
+        "sign",
+        "--key",
+        dir.join("it.key").to_str().unwrap(),
+        managed.to_str().unwrap()
+    ])
+    .status
+    .success());
+    wait_until(Duration::from_secs(10), || {
+        policy_label(&addr).starts_with("managed: tampered (")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // A guard whose managed policy is unsigned does not start.
+    std::fs::remove_file(dir.join("managed.json.sig")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_leakguard"))
+        .args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data2"))
+        .env("LEAKGUARD_MANAGED_POLICY", &managed)
+        .env("LEAKGUARD_POLICY_KEY", &pubkey)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pinned") && err.contains("signed"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -107,7 +107,7 @@ impl Shared {
     pub fn intercepts(&self, host: &str) -> bool {
         let loaded = self.policy.load();
         loaded
-            .policy
+            .policy()
             .group_of(host)
             .is_some_and(|g| g.mode != Mode::Allow)
     }
@@ -141,7 +141,7 @@ impl Shared {
         let loaded = self.policy.load();
         let mut conds = Vec::new();
         for g in loaded
-            .policy
+            .policy()
             .destinations
             .iter()
             .filter(|g| g.mode != Mode::Allow)
@@ -366,7 +366,7 @@ impl Guard {
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };
-        let group = loaded.policy.group_of(&host);
+        let group = loaded.policy().group_of(&host);
         if group.is_some_and(|g| g.mode == Mode::BlockAll) {
             body::drain(body, shared.limits.max_body).await;
             let name = group.map(|g| g.name.clone()).unwrap_or_default();
@@ -525,15 +525,15 @@ impl Guard {
     /// The `api` rules of the host's group: pinned models, token caps, rate limits.
     fn govern(&self, loaded: &Loaded, host: &str, event: &Event) -> Result<(), Governed> {
         if let Err(v) = loaded
-            .policy
+            .policy()
             .check_api(host, event.model.as_deref(), event.max_tokens)
         {
             return Err((v.status, v.code, v.message, v.by, None));
         }
-        let Some(group) = loaded.policy.group_of(host) else {
+        let Some(group) = loaded.policy().group_of(host) else {
             return Ok(());
         };
-        let Some(rules) = loaded.policy.api.get(&group.name) else {
+        let Some(rules) = loaded.policy().api.get(&group.name) else {
             return Ok(());
         };
         if rules.requests_per_minute.is_none() && rules.tokens_per_minute.is_none() {
@@ -714,7 +714,7 @@ impl WebSocketHandler for Guard {
         let started = Instant::now();
         let loaded = self.0.policy.load_full();
         let findings = loaded.engine.scan(&text);
-        let verdict = loaded.policy.decide(&findings, Some(&host), &meta());
+        let verdict = loaded.effective.decide(&findings, Some(&host), &meta());
         let mut event = Event {
             id: new_id(),
             time: now_rfc3339(),

@@ -3,18 +3,40 @@
 
 use crate::events::{Event, RuleCount};
 use leakguard_detect::{redact, Engine, RedactStyle};
-use leakguard_policy::{Policy, RequestMeta, Verdict};
+use leakguard_policy::{Effective, Policy, RequestMeta, Verdict};
 use leakguard_providers::{extract, refusal, rewrite, Catalog, ErrorShape, Refusal};
 use leakguard_types::{Action, Finding};
 use sha2::{Digest, Sha256};
 
-/// A policy with the engine built from it; swapped as a whole on reload.
+/// The policy in force (managed over local) with the engine built from it; swapped as a
+/// whole on reload.
 #[derive(Debug)]
 pub struct Loaded {
-    pub policy: Policy,
+    /// Decisions: the managed policy, tightened by the user's local one if any.
+    pub effective: Effective,
     pub engine: Engine,
     /// Shown in events: the policy's name and the first 12 hex digits of its file's SHA-256.
     pub label: String,
+}
+
+impl Loaded {
+    /// A single policy (no local one on top).
+    pub fn new(policy: Policy, engine: Engine, label: String) -> Loaded {
+        Loaded {
+            effective: Effective {
+                managed: policy,
+                local: None,
+            },
+            engine,
+            label,
+        }
+    }
+
+    /// The policy whose destinations, API rules and messages apply: the managed one (a local
+    /// policy tightens decisions only).
+    pub fn policy(&self) -> &Policy {
+        &self.effective.managed
+    }
 }
 
 /// The facts of a request the decision needs.
@@ -90,7 +112,7 @@ pub fn inspect(
             owner.push(usize::MAX);
         }
     }
-    let verdict = loaded.policy.decide(&findings, Some(&info.host), meta);
+    let verdict = loaded.effective.decide(&findings, Some(&info.host), meta);
 
     let mut hasher = Sha256::new();
     hasher.update(info.host.as_bytes());
@@ -153,7 +175,7 @@ pub fn inspect(
             )
             .replace("{rule}", top.map_or("policy", |f| f.rule.as_str()))
             .replace("{destination}", &info.host);
-        if let Some(url) = &loaded.policy.messages.policy_url {
+        if let Some(url) = &loaded.policy().messages.policy_url {
             m.push_str(&format!(" See {url}"));
         }
         m
@@ -201,7 +223,7 @@ pub fn inspect(
                             shape,
                             403,
                             "leakguard_blocked",
-                            &message(&loaded.policy.messages.block),
+                            &message(&loaded.policy().messages.block),
                         ),
                         warn_code: None,
                     }
@@ -214,7 +236,7 @@ pub fn inspect(
             event.override_code = Some(code.clone());
             let m = format!(
                 "{} To send it anyway, allow it once: leakguard allow {code} --reason \"…\"",
-                message(&loaded.policy.messages.warn)
+                message(&loaded.policy().messages.warn)
             );
             Plan::Refuse {
                 refusal: refusal(shape, 403, "leakguard_warn", &m),
@@ -228,7 +250,7 @@ pub fn inspect(
                     shape,
                     403,
                     "leakguard_blocked",
-                    &message(&loaded.policy.messages.block),
+                    &message(&loaded.policy().messages.block),
                 ),
                 warn_code: None,
             }

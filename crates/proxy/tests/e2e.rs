@@ -23,11 +23,7 @@ struct Rig {
 fn loaded(policy_json: &str) -> Loaded {
     let policy = Policy::parse(policy_json).expect("policy");
     let engine = Engine::with_config(policy.engine_config()).expect("engine");
-    Loaded {
-        policy,
-        engine,
-        label: "test".into(),
-    }
+    Loaded::new(policy, engine, "test".into())
 }
 
 fn default_policy() -> &'static str {
@@ -49,7 +45,7 @@ async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
     let up = Upstream::start(&test_ca).await;
     let l = loaded(policy_json);
     let hosts: Vec<String> = l
-        .policy
+        .policy()
         .destinations
         .iter()
         .flat_map(|g| g.hosts.clone())
