@@ -387,3 +387,40 @@ fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
     assert!(err.contains("pinned") && err.contains("signed"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_mdm_examples_install_where_the_guard_reads_and_check_before_replacing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/mdm");
+    let jamf = root.join("jamf/install-policy.sh");
+    let syntax = Command::new("sh").arg("-n").arg(&jamf).status().unwrap();
+    assert!(syntax.success(), "the Jamf script parses");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    for (file, dir) in [
+        (
+            "jamf/install-policy.sh",
+            "/Library/Application Support/Leakguard",
+        ),
+        (
+            "intune/Install-LeakguardPolicy.ps1",
+            "$env:ProgramData \"Leakguard\"",
+        ),
+        ("ansible/leakguard-policy.yml", "/etc/leakguard"),
+    ] {
+        let text = read(file);
+        assert!(text.contains(dir), "{file} installs into {dir}");
+        assert!(
+            text.contains("policy check --public-key")
+                || text.contains("policy, check, --public-key"),
+            "{file} checks the signature first"
+        );
+        let sig = text.find("policy.json.sig").unwrap_or(usize::MAX);
+        let last_policy = text
+            .rfind("policy.json\"")
+            .or_else(|| text.rfind("to: policy.json"))
+            .unwrap();
+        assert!(
+            sig < last_policy,
+            "{file} installs the signature before the policy"
+        );
+    }
+}

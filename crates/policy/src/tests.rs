@@ -272,6 +272,40 @@ fn the_schema_file_is_current() {
 }
 
 #[test]
+fn the_policy_reference_covers_every_field_of_the_schema() {
+    // docs/policy.md is checked against the schema: every property of every object the schema
+    // defines is named there in backticks.
+    let doc = include_str!("../../../docs/policy.md");
+    // Words inside `code spans`.
+    let words: std::collections::BTreeSet<&str> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|span| span.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let schema: serde_json::Value = serde_json::from_str(&Policy::schema_json()).unwrap();
+    let mut objects = vec![&schema];
+    if let Some(defs) = schema["$defs"].as_object() {
+        objects.extend(defs.values());
+    }
+    let mut missing = Vec::new();
+    for o in objects {
+        if let Some(props) = o["properties"].as_object() {
+            for name in props.keys() {
+                if name != "$schema" && !words.contains(name.as_str()) {
+                    missing.push(name.clone());
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/policy.md does not document: {missing:?}"
+    );
+}
+
+#[test]
 fn api_rules_cap_tokens_pin_models_and_name_the_entry() {
     let p = Policy::parse(
         r#"{"version":1,
