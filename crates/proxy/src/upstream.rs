@@ -216,3 +216,68 @@ mod tests {
         );
     }
 }
+
+/// The result of a conditional GET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// 304: the copy we hold is current.
+    NotModified,
+    Body {
+        bytes: Vec<u8>,
+        etag: Option<String>,
+    },
+}
+
+/// A conditional HTTPS GET (If-None-Match) through the same routes and roots as the guard's
+/// upstream connections, for pulling a policy. Bodies over `limit` bytes are refused.
+pub async fn fetch(
+    routes: Arc<Routes>,
+    tls: ClientConfig,
+    url: &str,
+    etag: Option<&str>,
+    limit: usize,
+) -> Result<Fetched, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(format!("`{url}`: only https:// URLs are pulled"));
+    }
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(RoutedConnector(routes));
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(https);
+    let mut req = hyper::Request::get(uri).header("user-agent", "leakguard-policy-pull");
+    if let Some(tag) = etag {
+        req = req.header("if-none-match", tag);
+    }
+    let req = req
+        .body(http_body_util::Empty::new())
+        .map_err(|e| e.to_string())?;
+    let res = tokio::time::timeout(std::time::Duration::from_secs(30), client.request(req))
+        .await
+        .map_err(|_| format!("{url}: no answer within 30 s"))?
+        .map_err(|e| format!("{url}: {e}"))?;
+    match res.status().as_u16() {
+        304 => Ok(Fetched::NotModified),
+        200 => {
+            let etag = res
+                .headers()
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = crate::body::collect(res.into_body(), None, limit)
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            Ok(Fetched::Body {
+                bytes: body.to_vec(),
+                etag,
+            })
+        }
+        s => Err(format!("{url}: the server answered {s}")),
+    }
+}

@@ -100,7 +100,12 @@ pub const HOSTS: &[&str] = &[
 pub struct Upstream {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Files served on GET with an ETag (304 on a matching If-None-Match), e.g. a policy.
+    pub files: Files,
 }
+
+/// Path -> (content, etag).
+pub type Files = Arc<Mutex<std::collections::HashMap<String, (Vec<u8>, String)>>>;
 
 impl Upstream {
     /// Starts on 127.0.0.1:0 with a leaf for [`HOSTS`] from `ca`.
@@ -111,7 +116,9 @@ impl Upstream {
         let addr = listener.local_addr().expect("addr");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(ca.server_config(HOSTS)));
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let files: Files = Arc::default();
         let s2 = Arc::clone(&seen);
+        let f2 = Arc::clone(&files);
         tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
@@ -120,13 +127,14 @@ impl Upstream {
                 let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let seen = Arc::clone(&s2);
+                let files = Arc::clone(&f2);
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
                     let sni = tls.get_ref().1.server_name().unwrap_or("").to_string();
                     let svc = hyper::service::service_fn(move |req| {
-                        answer(req, sni.clone(), Arc::clone(&seen))
+                        answer(req, sni.clone(), Arc::clone(&seen), Arc::clone(&files))
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(tls), svc)
@@ -134,7 +142,20 @@ impl Upstream {
                 });
             }
         });
-        Upstream { addr, seen }
+        Upstream { addr, seen, files }
+    }
+
+    /// Serves `content` at `path` with a new ETag.
+    pub fn serve(&self, path: &str, content: &[u8]) {
+        let etag = format!(
+            "\"{:x}-{}\"",
+            content.len(),
+            content.iter().map(|&b| u64::from(b)).sum::<u64>()
+        );
+        self.files
+            .lock()
+            .expect("files")
+            .insert(path.to_string(), (content.to_vec(), etag));
     }
 
     /// `--resolve` arguments pointing every impersonated host at this upstream.
@@ -177,7 +198,41 @@ async fn answer(
     req: Request<hyper::body::Incoming>,
     sni: String,
     seen: Arc<Mutex<Vec<Seen>>>,
+    files: Files,
 ) -> Result<Response<Body>, Infallible> {
+    if req.method() == hyper::Method::GET {
+        let file = files.lock().expect("files").get(req.uri().path()).cloned();
+        if let Some((content, etag)) = file {
+            seen.lock().expect("seen").push(Seen {
+                host: sni.clone(),
+                method: "GET".into(),
+                path: req.uri().path().to_string(),
+                headers: req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body: Vec::new(),
+            });
+            let matches = req
+                .headers()
+                .get("if-none-match")
+                .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+            let res = Response::builder().header("etag", etag);
+            let res = if matches {
+                res.status(304)
+                    .body(BodyExt::boxed(Full::new(Bytes::new())))
+            } else {
+                res.body(BodyExt::boxed(Full::new(Bytes::from(content))))
+            };
+            return Ok(res.expect("response"));
+        }
+    }
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
