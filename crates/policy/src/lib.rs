@@ -73,6 +73,46 @@ pub struct DestinationGroup {
     /// `--max-body`, 32 MiB). Bigger bodies are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
+    /// Which accounts and organisations may be used: prompts from personal accounts or other
+    /// companies' tenants are blocked.
+    #[serde(default, skip_serializing_if = "Tenant::is_empty")]
+    pub tenant: Tenant,
+}
+
+/// Tenant rules of a destination group. An empty list allows any; a non-empty one requires
+/// the fact to be present and listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// ChatGPT web: allowed email domains of the signed-in account (from the login JWT's
+    /// `https://api.openai.com/profile` email claim). Logged-out use is refused too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chatgpt_account_domains: Vec<String>,
+    /// Claude web: allowed organisation ids (from `/api/organizations/{id}/…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claude_organizations: Vec<String>,
+    /// OpenAI API: required `OpenAI-Organization` header values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openai_organizations: Vec<String>,
+    /// OpenAI API: required `OpenAI-Project` header values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openai_projects: Vec<String>,
+}
+
+impl Tenant {
+    fn is_empty(&self) -> bool {
+        *self == Tenant::default()
+    }
+}
+
+/// What the guard learnt about the tenant of a request (pure data; the guard extracts it).
+#[derive(Debug, Clone, Default)]
+pub struct TenantFacts {
+    /// `chatgpt-web`, `claude-web`, `openai`, … (the endpoint catalog's provider).
+    pub provider: String,
+    pub account_email: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
 }
 
 /// What happens to a request the guard cannot inspect.
@@ -574,6 +614,77 @@ impl Policy {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Checks the tenant rules of the host's group against what the request shows.
+    pub fn check_tenant(&self, host: &str, facts: &TenantFacts) -> Result<(), ApiViolation> {
+        let Some(group) = self.group_of(host) else {
+            return Ok(());
+        };
+        let t = &group.tenant;
+        let g = &group.name;
+        let refuse = |what: &str, field: &str, shown: Option<&str>| {
+            ApiViolation {
+            status: 403,
+            code: "leakguard_tenant",
+            message: format!(
+                "Blocked by Leakguard: {what} {} is not allowed for {host}; use your company account.",
+                shown.map_or_else(|| "(none)".to_string(), |s| format!("`{s}`"))
+            ),
+            by: format!("destinations.{g}.tenant.{field}"),
+        }
+        };
+        let listed = |list: &[String], v: Option<&str>| {
+            v.is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        };
+        match facts.provider.as_str() {
+            "chatgpt-web" if !t.chatgpt_account_domains.is_empty() => {
+                let domain = facts
+                    .account_email
+                    .as_deref()
+                    .and_then(|e| e.rsplit_once('@'))
+                    .map(|(_, d)| d);
+                if !listed(&t.chatgpt_account_domains, domain) {
+                    return Err(refuse(
+                        "the ChatGPT account",
+                        "chatgpt_account_domains",
+                        facts.account_email.as_deref(),
+                    ));
+                }
+            }
+            "claude-web"
+                if !t.claude_organizations.is_empty()
+                    && !listed(&t.claude_organizations, facts.organization.as_deref()) =>
+            {
+                return Err(refuse(
+                    "the Claude organisation",
+                    "claude_organizations",
+                    facts.organization.as_deref(),
+                ));
+            }
+            "openai" | "azure-openai" => {
+                if !t.openai_organizations.is_empty()
+                    && !listed(&t.openai_organizations, facts.organization.as_deref())
+                {
+                    return Err(refuse(
+                        "the OpenAI organisation",
+                        "openai_organizations",
+                        facts.organization.as_deref(),
+                    ));
+                }
+                if !t.openai_projects.is_empty()
+                    && !listed(&t.openai_projects, facts.project.as_deref())
+                {
+                    return Err(refuse(
+                        "the OpenAI project",
+                        "openai_projects",
+                        facts.project.as_deref(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// The destination group of a host, if any.

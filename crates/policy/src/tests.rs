@@ -306,6 +306,77 @@ fn the_policy_reference_covers_every_field_of_the_schema() {
 }
 
 #[test]
+fn tenant_rules_refuse_personal_accounts_and_foreign_organisations() {
+    use crate::TenantFacts;
+    let p = Policy::parse(
+        r#"{"version":1,"destinations":[
+            {"name":"chat","hosts":["chatgpt.com","claude.ai"],
+             "tenant":{"chatgpt_account_domains":["acme.com"],"claude_organizations":["0d1e-acme"]}},
+            {"name":"api","hosts":["api.openai.com"],"tenant":{"openai_organizations":["org-acme"],"openai_projects":["proj_a"]}}]}"#,
+    )
+    .unwrap();
+    let facts = |provider: &str, email: Option<&str>, org: Option<&str>, project: Option<&str>| {
+        TenantFacts {
+            provider: provider.into(),
+            account_email: email.map(Into::into),
+            organization: org.map(Into::into),
+            project: project.map(Into::into),
+        }
+    };
+    assert!(p
+        .check_tenant(
+            "chatgpt.com",
+            &facts("chatgpt-web", Some("jane@ACME.com"), None, None)
+        )
+        .is_ok());
+    let e = p
+        .check_tenant(
+            "chatgpt.com",
+            &facts("chatgpt-web", Some("jane@gmail.com"), None, None),
+        )
+        .unwrap_err();
+    assert_eq!(e.by, "destinations.chat.tenant.chatgpt_account_domains");
+    assert!(e.message.contains("jane@gmail.com"));
+    assert!(
+        p.check_tenant("chatgpt.com", &facts("chatgpt-web", None, None, None))
+            .is_err(),
+        "logged out"
+    );
+    assert!(p
+        .check_tenant(
+            "claude.ai",
+            &facts("claude-web", None, Some("0d1e-acme"), None)
+        )
+        .is_ok());
+    assert!(p
+        .check_tenant("claude.ai", &facts("claude-web", None, Some("other"), None))
+        .is_err());
+    assert!(p
+        .check_tenant(
+            "api.openai.com",
+            &facts("openai", None, Some("org-acme"), Some("proj_a"))
+        )
+        .is_ok());
+    assert!(p
+        .check_tenant(
+            "api.openai.com",
+            &facts("openai", None, Some("org-acme"), None)
+        )
+        .is_err());
+    assert!(p
+        .check_tenant(
+            "api.openai.com",
+            &facts("openai", None, None, Some("proj_a"))
+        )
+        .is_err());
+    assert!(
+        p.check_tenant("example.org", &facts("openai", None, None, None))
+            .is_ok(),
+        "outside every group"
+    );
+}
+
+#[test]
 fn api_rules_cap_tokens_pin_models_and_name_the_entry() {
     let p = Policy::parse(
         r#"{"version":1,

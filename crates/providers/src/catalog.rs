@@ -195,6 +195,15 @@ impl Catalog {
         })
     }
 
+    /// The provider of a host's first endpoint (`chatgpt-web`, `claude-web`, `openai`…).
+    pub fn provider_for_host(&self, host: &str) -> Option<&str> {
+        let host = host.to_ascii_lowercase();
+        self.endpoints
+            .iter()
+            .find(|e| e.hosts.iter().any(|h| host_matches(h, &host)))
+            .map(|e| e.provider.as_str())
+    }
+
     /// The error shape for a host: that of its first endpoint, else generic.
     pub fn error_shape_for_host(&self, host: &str) -> ErrorShape {
         let host = host.to_ascii_lowercase();

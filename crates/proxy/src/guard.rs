@@ -16,7 +16,7 @@ use hudsucker::{
 use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use leakguard_policy::{FailMode, Mode, RequestMeta};
+use leakguard_policy::{FailMode, Mode, RequestMeta, TenantFacts};
 use leakguard_providers::{Catalog, Refusal};
 use leakguard_types::Action;
 use std::collections::HashMap;
@@ -461,7 +461,12 @@ impl Guard {
                 ..
             }
         ) {
-            if let Err(refused) = self.govern(&loaded, &host, &x.event) {
+            let facts = tenant_facts(&shared.catalog, &host, &info.path, &parts.headers);
+            let tenant = loaded
+                .policy()
+                .check_tenant(&host, &facts)
+                .map_err(|v| (v.status, v.code, v.message, v.by, None));
+            if let Err(refused) = tenant.and_then(|()| self.govern(&loaded, &host, &x.event)) {
                 let (status, code, message, by, retry_after) = refused;
                 bump(&shared.counters.blocked);
                 x.event.outcome = "blocked";
@@ -634,6 +639,65 @@ impl Guard {
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
         res.into()
     }
+}
+
+/// What a request shows about its tenant: the ChatGPT account's email (login JWT), the Claude
+/// organisation (path), the OpenAI organisation and project (headers).
+fn tenant_facts(
+    catalog: &Catalog,
+    host: &str,
+    path: &str,
+    headers: &hyper::HeaderMap,
+) -> TenantFacts {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+    };
+    let provider = catalog
+        .provider_for_host(host)
+        .unwrap_or_default()
+        .to_string();
+    let mut facts = TenantFacts {
+        provider,
+        ..TenantFacts::default()
+    };
+    match facts.provider.as_str() {
+        "chatgpt-web" => {
+            facts.account_email = header("authorization")
+                .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string))
+                .and_then(|jwt| jwt_email(&jwt));
+        }
+        "claude-web" => {
+            facts.organization = path
+                .strip_prefix("/api/organizations/")
+                .and_then(|rest| rest.split(['/', '?']).next())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+        }
+        _ => {
+            facts.organization = header("openai-organization");
+            facts.project = header("openai-project");
+        }
+    }
+    facts
+}
+
+/// The email claim of a ChatGPT login JWT (the signature is not checked: the guard only reads
+/// which account the browser uses; the server checks the token).
+fn jwt_email(jwt: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("https://api.openai.com/profile")
+        .and_then(|p| p.get("email"))
+        .or_else(|| v.get("email"))
+        .and_then(|e| e.as_str())
+        .map(str::to_string)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -667,3 +667,94 @@ async fn api_governance_pins_models_caps_tokens_and_rate_limits() {
     assert_eq!(status, 413);
     r.guard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tenant_rules_block_personal_accounts_and_foreign_organisations() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    p["destinations"][0]["tenant"] = serde_json::json!({"chatgpt_account_domains": ["acme-semi.com"], "claude_organizations": ["org-acme"]});
+    p["destinations"][1]["tenant"] = serde_json::json!({"openai_organizations": ["org-acme"]});
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    let jwt = |email: &str| {
+        use base64::Engine as _;
+        let enc = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!(
+            "{}.{}.sig",
+            enc(serde_json::json!({"alg": "RS256"})),
+            enc(serde_json::json!({"https://api.openai.com/profile": {"email": email}}))
+        )
+    };
+    let convo = r#"{"action":"next","messages":[{"author":{"role":"user"},"content":{"content_type":"text","parts":["hello"]}}]}"#;
+    let url = "https://chatgpt.com/backend-api/conversation";
+    let with_auth = |token: String| {
+        let (url, convo) = (url.to_string(), convo.to_string());
+        let r = &r;
+        async move {
+            r.curl(&[
+                &url,
+                "-H",
+                "content-type: application/json",
+                "-H",
+                &format!("authorization: Bearer {token}"),
+                "--data-binary",
+                &convo,
+            ])
+            .await
+        }
+    };
+    assert_eq!(
+        with_auth(jwt("jane@acme-semi.com")).await.0,
+        200,
+        "the company account passes"
+    );
+    let (status, answer) = with_auth(jwt("jane.doe@gmail.com")).await;
+    assert_eq!(status, 403);
+    assert!(
+        answer.contains("leakguard_tenant") && answer.contains("company account"),
+        "{answer}"
+    );
+    assert_eq!(
+        r.post_json(url, convo).await.0,
+        403,
+        "logged-out use is refused"
+    );
+    let claude = |org: &str| {
+        format!("https://claude.ai/api/organizations/{org}/chat_conversations/c1/completion")
+    };
+    assert_eq!(
+        r.post_json(&claude("org-acme"), r#"{"prompt":"hi"}"#)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        r.post_json(&claude("org-personal"), r#"{"prompt":"hi"}"#)
+            .await
+            .0,
+        403
+    );
+    let api = "https://api.openai.com/v1/chat/completions";
+    assert_eq!(
+        r.curl(&[
+            api,
+            "-H",
+            "content-type: application/json",
+            "-H",
+            "openai-organization: org-acme",
+            "--data-binary",
+            &chat("hi")
+        ])
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        r.post_json(api, &chat("hi")).await.0,
+        403,
+        "the organisation header is required"
+    );
+    assert_eq!(r.up.requests().len(), 3);
+    r.guard.stop().await;
+}
