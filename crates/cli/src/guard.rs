@@ -282,7 +282,7 @@ impl Sources {
     }
 }
 
-fn load(src: &Sources) -> Result<Loaded> {
+pub fn load(src: &Sources) -> Result<Loaded> {
     let signed = src.managed.as_deref().or(src.local.as_deref());
     if let (Some(key), Some(policy)) = (&src.pinned_key, signed) {
         crate::signing::verify_file(policy, key).with_context(|| {

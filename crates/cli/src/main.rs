@@ -80,7 +80,8 @@ enum PolicyCommand {
     },
     /// Show the decision for a text: each finding's action and the policy entry that decided.
     Explain {
-        /// Policy file (default: the shipped default).
+        /// Local policy file (default: the shipped default). A managed policy installed on
+        /// this machine outranks it, as in `leakguard run`.
         #[arg(long)]
         policy: Option<PathBuf>,
         /// The text (default: stdin).
@@ -221,7 +222,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     destination,
                 },
         } => {
-            let (p, engine) = policy_file::load_with_engine(policy.as_deref())?;
+            // The policy in force on this laptop: the managed one (if installed) tightened by
+            // the given local file, exactly as `leakguard run` would enforce it.
+            let loaded = guard::load(&guard::Sources::discover(policy.clone()))?;
             let text = match text {
                 Some(t) => t,
                 None => {
@@ -230,8 +233,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     s
                 }
             };
-            let findings = engine.scan(&text);
-            let v = p.decide(
+            let findings = loaded.engine.scan(&text);
+            let v = loaded.effective.decide(
                 &findings,
                 destination.as_deref(),
                 &leakguard_policy::RequestMeta {
@@ -239,14 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ..Default::default()
                 },
             );
-            println!(
-                "policy:      {}",
-                p.name.as_deref().unwrap_or(if policy.is_some() {
-                    "(unnamed)"
-                } else {
-                    "built-in default"
-                })
-            );
+            println!("policy:      {}", loaded.label);
             println!(
                 "destination: {} (group: {})",
                 destination.as_deref().unwrap_or("(none)"),

@@ -516,3 +516,54 @@ fn a_policy_pulled_over_https_applies_with_etag_and_signature_checks() {
     let _ = child.wait();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explain_shows_the_merged_policy_and_the_entry_that_decided() {
+    let dir = tmpdir("explain");
+    let managed = dir.join("managed.json");
+    std::fs::write(&managed, policy_named("corp")).unwrap();
+    let local = dir.join("local.json");
+    std::fs::write(
+        &local,
+        r#"{"version":1,"name":"mine","actions":{"categories":{"pii":"block","secret":"allow"}}}"#,
+    )
+    .unwrap();
+    let explain = |text: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_leakguard"))
+            .args([
+                "policy",
+                "explain",
+                "--destination",
+                "chatgpt.com",
+                "--text",
+                text,
+                "--policy",
+            ])
+            .arg(&local)
+            .env("LEAKGUARD_MANAGED_POLICY", &managed)
+            .env_remove("LEAKGUARD_POLICY_KEY")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let card = explain("card 4111 1111 1111 1111");
+    assert!(
+        card.contains("policy:      managed: corp (") && card.contains("+ local: mine ("),
+        "{card}"
+    );
+    assert!(
+        card.contains("verdict:     block (by local policy: actions.categories.pii)"),
+        "{card}"
+    );
+    let key = explain("key AKIAQYLPMN5HJNGY4F7A");
+    assert!(
+        key.contains("verdict:     block (by actions.categories.secret)"),
+        "the managed block stands: {key}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
