@@ -45,6 +45,12 @@ pub struct Policy {
     /// rate limits.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub api: BTreeMap<String, ApiRules>,
+    /// The event record: retention, previews, SIEM targets.
+    #[serde(default)]
+    pub events: EventsSettings,
+    /// Which verdicts notify the user, and how bursts are coalesced.
+    #[serde(default)]
+    pub notifications: Notifications,
     /// Time-bounded exemptions.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
@@ -271,6 +277,121 @@ pub struct GroupActions {
     pub categories: BTreeMap<Category, Action>,
     #[serde(default)]
     pub rules: BTreeMap<String, Action>,
+}
+
+/// The `events` section.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Events older than this many days are deleted.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// At most this many events are kept (the oldest go first).
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    /// What an event keeps of a finding: `masked` (`AKIA…4F7A`, default) or `none`.
+    #[serde(default)]
+    pub previews: PreviewMode,
+    /// Keep the *redacted* prompt text (placeholders in place of findings) with the event.
+    /// Off by default; the raw prompt is never kept.
+    #[serde(default)]
+    pub keep_redacted_prompt: bool,
+    /// Where events are forwarded (the company's SIEM).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siem: Vec<SiemTarget>,
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+fn default_max_events() -> u64 {
+    1_000_000
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        EventsSettings {
+            retention_days: default_retention_days(),
+            max_events: default_max_events(),
+            previews: PreviewMode::default(),
+            keep_redacted_prompt: false,
+            siem: Vec::new(),
+        }
+    }
+}
+
+/// What an event keeps of a finding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewMode {
+    /// The masked preview (`AKIA…4F7A`, `j…@acme.com`).
+    #[default]
+    Masked,
+    /// Rule ids and counts only.
+    None,
+}
+
+/// One SIEM destination.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SiemTarget {
+    pub kind: SiemKind,
+    /// `host:port` for syslog, an `https://` URL for HTTP kinds.
+    pub address: String,
+    /// File holding the bearer token (HEC token, webhook secret), read at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+    /// Extra trusted root (PEM) for TLS to this target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+}
+
+/// How events reach a SIEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SiemKind {
+    /// RFC 5424 syslog over UDP.
+    SyslogUdp,
+    /// RFC 5424 syslog over TCP (octet-counted framing).
+    SyslogTcp,
+    /// RFC 5424 syslog over TLS.
+    SyslogTls,
+    /// Splunk HTTP Event Collector.
+    SplunkHec,
+    /// JSON POST to any HTTPS endpoint.
+    Webhook,
+    /// OpenTelemetry logs over OTLP/HTTP.
+    OtlpHttp,
+}
+
+/// The `notifications` section.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    /// Verdicts that show a desktop notification (default: block, warn, redact).
+    #[serde(default = "default_notify_on")]
+    pub on: Vec<Action>,
+    /// A burst within this many seconds becomes one summary notification.
+    #[serde(default = "default_coalesce_seconds")]
+    pub coalesce_seconds: u32,
+}
+
+fn default_notify_on() -> Vec<Action> {
+    vec![Action::Block, Action::Warn, Action::Redact]
+}
+
+fn default_coalesce_seconds() -> u32 {
+    10
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications {
+            on: default_notify_on(),
+            coalesce_seconds: default_coalesce_seconds(),
+        }
+    }
 }
 
 /// What users are told when a request is blocked or warned about.
@@ -549,6 +670,32 @@ impl Policy {
                     format!("no destination group is named `{g}`; expected one of {names:?}"),
                 ));
             }
+        }
+        for (i, t) in self.events.siem.iter().enumerate() {
+            let ok = match t.kind {
+                SiemKind::SyslogUdp | SiemKind::SyslogTcp | SiemKind::SyslogTls => t
+                    .address
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()),
+                SiemKind::SplunkHec | SiemKind::Webhook | SiemKind::OtlpHttp => {
+                    t.address.starts_with("https://") || t.address.starts_with("http://127.0.0.1")
+                }
+            };
+            if !ok {
+                return Err(field(
+                    format!("events.siem[{i}].address"),
+                    format!(
+                        "`{}` does not fit {:?}: syslog targets are host:port, HTTP targets https:// URLs",
+                        t.address, t.kind
+                    ),
+                ));
+            }
+        }
+        if self.events.retention_days == 0 || self.events.max_events == 0 {
+            return Err(field(
+                "events".into(),
+                "retention_days and max_events must be at least 1".into(),
+            ));
         }
         for (i, e) in self.exceptions.iter().enumerate() {
             if days_from_date(&e.expires).is_none() {

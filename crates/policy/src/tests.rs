@@ -377,6 +377,49 @@ fn tenant_rules_refuse_personal_accounts_and_foreign_organisations() {
 }
 
 #[test]
+fn events_and_notifications_sections_have_safe_defaults_and_checked_targets() {
+    let p = Policy::parse(r#"{"version":1}"#).unwrap();
+    assert_eq!(
+        (p.events.retention_days, p.events.max_events),
+        (90, 1_000_000)
+    );
+    assert_eq!(p.events.previews, crate::PreviewMode::Masked);
+    assert!(
+        !p.events.keep_redacted_prompt,
+        "the redacted prompt is not kept unless asked"
+    );
+    assert_eq!(
+        p.notifications.on,
+        vec![Action::Block, Action::Warn, Action::Redact]
+    );
+    let p = Policy::parse(
+        r#"{"version":1,"events":{"previews":"none","retention_days":30,
+            "siem":[{"kind":"syslog_tls","address":"siem.corp:6514","ca_file":"corp-ca.pem"},
+                    {"kind":"splunk_hec","address":"https://hec.corp:8088/services/collector","token_file":"hec.token"}]},
+            "notifications":{"on":["block"],"coalesce_seconds":30}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.events.siem.len(), 2);
+    assert_eq!(p.notifications.coalesce_seconds, 30);
+    let err = Policy::parse(
+        r#"{"version":1,"events":{"siem":[{"kind":"syslog_tcp","address":"https://x"}]}}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("events.siem[0].address"), "{err}");
+    let err = Policy::parse(
+        r#"{"version":1,"events":{"siem":[{"kind":"webhook","address":"http://example.com/x"}]}}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("https://"), "{err}");
+    let err = Policy::parse(r#"{"version":1,"notifications":{"on":["blok"]}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("blok"), "{err}");
+}
+
+#[test]
 fn api_rules_cap_tokens_pin_models_and_name_the_entry() {
     let p = Policy::parse(
         r#"{"version":1,

@@ -75,6 +75,19 @@ pub struct Event {
     pub justification: Option<String>,
 }
 
+/// The previews an event keeps: up to 8 masked ones, or none when the policy says so.
+pub fn previews(
+    findings: &[leakguard_types::Finding],
+    mode: leakguard_policy::PreviewMode,
+) -> Vec<String> {
+    match mode {
+        leakguard_policy::PreviewMode::Masked => {
+            findings.iter().map(|f| f.preview.clone()).take(8).collect()
+        }
+        leakguard_policy::PreviewMode::None => Vec::new(),
+    }
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }

@@ -789,7 +789,7 @@ impl WebSocketHandler for Guard {
             verdict: verdict.action.to_string(),
             decided_by: verdict.by.clone(),
             group: verdict.group.clone(),
-            previews: findings.iter().map(|f| f.preview.clone()).take(8).collect(),
+            previews: crate::events::previews(&findings, loaded.policy().events.previews),
             bytes: text.len(),
             text_bytes: text.len(),
             est_tokens: text.len().div_ceil(4),

@@ -152,7 +152,7 @@ pub fn inspect(
         verdict: verdict.action.to_string(),
         decided_by: verdict.by.clone(),
         rules,
-        previews: findings.iter().map(|f| f.preview.clone()).take(8).collect(),
+        previews: crate::events::previews(&findings, loaded.policy().events.previews),
         prompt_sha256: hex(&content_hash),
         bytes: body.len(),
         text_bytes,
