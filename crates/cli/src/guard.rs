@@ -321,9 +321,14 @@ pub fn load(src: &Sources) -> Result<Loaded> {
     }
 }
 
+/// Modification time and a hash of the content: a rewrite within one timestamp tick (coarse
+/// file systems) is still seen. Policy files are small; reading them twice a second is cheap.
 fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    use std::hash::{Hash, Hasher};
     let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(path).ok()?.hash(&mut h);
+    Some((m.modified().ok()?, h.finish()))
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -368,6 +373,8 @@ pub fn run(args: RunArgs) -> Result<()> {
             }
         );
     }
+    // Stamped before loading: a change made while the guard starts is picked up afterwards.
+    let loaded_stamps = stamps(&sources.watched());
     let loaded = load(&sources)?;
     let ca_dir = data_dir.join("ca");
     if !ca_dir.join(ca::CERT_FILE).exists() {
@@ -404,7 +411,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         let reload = {
             let shared = std::sync::Arc::clone(&running.shared);
             (!sources.watched().is_empty())
-                .then(|| tokio::spawn(watch_policy(sources.clone(), shared)))
+                .then(|| tokio::spawn(watch_policy(sources.clone(), loaded_stamps, shared)))
         };
         let pulling = sources.managed.as_deref() == Some(pulled_dir.join("policy.json").as_path());
         let puller = match (&args.policy_url, pulling) {
@@ -449,10 +456,18 @@ pub fn run(args: RunArgs) -> Result<()> {
 
 /// Polls the policy file; a good change is applied within a second, a bad one is refused with
 /// an event and the last good policy stays in force.
-async fn watch_policy(sources: Sources, shared: std::sync::Arc<leakguard_proxy::guard::Shared>) {
+type Stamps = Vec<Option<(SystemTime, u64)>>;
+
+fn stamps(files: &[PathBuf]) -> Stamps {
+    files.iter().map(|f| file_stamp(f)).collect()
+}
+
+async fn watch_policy(
+    sources: Sources,
+    mut stamp: Stamps,
+    shared: std::sync::Arc<leakguard_proxy::guard::Shared>,
+) {
     let files = sources.watched();
-    let stamps = |files: &[PathBuf]| files.iter().map(|f| file_stamp(f)).collect::<Vec<_>>();
-    let mut stamp = stamps(&files);
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = stamps(&files);
