@@ -133,7 +133,11 @@ impl Rig {
             &data,
         ];
         for h in headers {
-            args.extend(["-H", h]);
+            if h.starts_with("--") {
+                args.push(h);
+            } else {
+                args.extend(["-H", h]);
+            }
         }
         self.curl(&args).await
     }
@@ -757,4 +761,94 @@ async fn tenant_rules_block_personal_accounts_and_foreign_organisations() {
     );
     assert_eq!(r.up.requests().len(), 3);
     r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chunked_uploads_are_inspected_like_any_other_body() {
+    let r = rig().await;
+    let body = r.dir.join("chunked.json");
+    std::fs::write(
+        &body,
+        chat(&format!("deploy with aws_access_key_id = {AWS_KEY}")),
+    )
+    .unwrap();
+    let url = "https://api.openai.com/v1/chat/completions";
+    // HTTP/1.1 with Transfer-Encoding: chunked (no Content-Length).
+    let (status, _) = r
+        .post_file(url, &body, &["transfer-encoding: chunked", "--http1.1"])
+        .await;
+    assert_eq!(status, 403, "a chunked body is read whole and scanned");
+    std::fs::write(&body, chat("a clean chunked prompt")).unwrap();
+    let (status, _) = r
+        .post_file(url, &body, &["transfer-encoding: chunked", "--http1.1"])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(r.upstream_bodies(), vec![chat("a clean chunked prompt")]);
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_guard_chains_through_an_upstream_proxy() {
+    // The corporate proxy here is a second guard; the first reaches the LLM host only through it.
+    let corporate = rig().await;
+    let dir = corporate.dir.join("edge");
+    std::fs::create_dir_all(&dir).unwrap();
+    let l = loaded(default_policy());
+    let hosts: Vec<String> = l
+        .policy()
+        .destinations
+        .iter()
+        .flat_map(|g| g.hosts.clone())
+        .collect();
+    ca::init(&dir.join("ca"), &hosts, false).unwrap();
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.clone(),
+        ca_dir: dir.join("ca"),
+        limits: Limits::default(),
+        resolve: Vec::new(),
+        upstream_proxy: Some(format!("http://{}", corporate.guard.addr)),
+        // The corporate proxy inspects TLS too: its CA is an extra upstream root.
+        upstream_ca: vec![corporate.device_ca()],
+    };
+    let edge = leakguard_proxy::start(settings, l).await.unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--max-time",
+        "10",
+        "--proxy",
+        &format!("http://{}", edge.addr),
+        "--cacert",
+    ])
+    .arg(dir.join("ca").join(ca::CERT_FILE))
+    .args([
+        "https://api.openai.com/v1/chat/completions",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &chat("through two guards"),
+        "-w",
+        "\n%{http_code}",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("200"),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        corporate.upstream_bodies(),
+        vec![chat("through two guards")]
+    );
+    assert_eq!(
+        corporate.events().len(),
+        1,
+        "the corporate proxy saw the request"
+    );
+    edge.stop().await;
+    corporate.guard.stop().await;
 }
