@@ -770,21 +770,42 @@ impl WebSocketHandler for Guard {
         let Message::Text(text) = &message else {
             return Some(message);
         };
-        let text = text.as_str().to_string();
         let host = dst.host().unwrap_or("").to_string();
         if !self.0.intercepts(&host) {
             return Some(message);
         }
+        let text = text.as_str().to_string();
+        match self.0.websocket_text(&host, dst.path(), &text) {
+            WsOutcome::Pass => Some(message),
+            WsOutcome::Replace(t) => Some(Message::text(t)),
+            WsOutcome::Drop => None,
+        }
+    }
+}
+
+/// What happens to one client-to-server WebSocket text frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsOutcome {
+    Pass,
+    /// Redacted text in place of the frame.
+    Replace(String),
+    /// A frame cannot be answered with an error: a blocked or warned one is dropped.
+    Drop,
+}
+
+impl Shared {
+    /// Scans one WebSocket text frame to an intercepted host, decides, and records an event.
+    pub fn websocket_text(&self, host: &str, path: &str, text: &str) -> WsOutcome {
         let started = Instant::now();
-        let loaded = self.0.policy.load_full();
-        let findings = loaded.engine.scan(&text);
-        let verdict = loaded.effective.decide(&findings, Some(&host), &meta());
+        let loaded = self.policy.load_full();
+        let findings = loaded.engine.scan(text);
+        let verdict = loaded.effective.decide(&findings, Some(host), &meta());
         let mut event = Event {
             id: new_id(),
             time: now_rfc3339(),
             kind: "websocket",
-            host: host.clone(),
-            path: dst.path().to_string(),
+            host: host.to_string(),
+            path: path.to_string(),
             endpoint: "websocket".into(),
             verdict: verdict.action.to_string(),
             decided_by: verdict.by.clone(),
@@ -810,7 +831,7 @@ impl WebSocketHandler for Guard {
         let out = match verdict.action {
             Action::Allow | Action::Audit => {
                 event.outcome = "forwarded";
-                Some(message)
+                WsOutcome::Pass
             }
             Action::Redact => {
                 let to_redact: Vec<_> = findings
@@ -825,12 +846,12 @@ impl WebSocketHandler for Guard {
                     &to_redact,
                     leakguard_detect::RedactStyle::Placeholder,
                 );
-                Some(Message::text(r.text))
+                WsOutcome::Replace(r.text)
             }
             // A frame cannot be answered with an error: it is dropped.
             Action::Warn | Action::Block => {
                 event.outcome = "blocked";
-                None
+                WsOutcome::Drop
             }
         };
         event.prompt_sha256 = {
@@ -838,7 +859,59 @@ impl WebSocketHandler for Guard {
             hex(&sha2::Sha256::digest(text.as_bytes()))
         };
         event.latency_us = started.elapsed().as_micros() as u64;
-        self.0.events.record(&event);
+        self.events.record(&event);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_frames_are_scanned_redacted_or_dropped_and_recorded() {
+        let dir = std::env::temp_dir().join(format!("lg-ws-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let policy =
+            leakguard_policy::Policy::parse(include_str!("../../../policies/default.json"))
+                .unwrap();
+        let engine = leakguard_detect::Engine::with_config(policy.engine_config()).unwrap();
+        crate::ca::init(&dir.join("ca"), &["chatgpt.com".into()], false).unwrap();
+        let shared = Shared::new(
+            Loaded::new(policy, engine, "test".into()),
+            Catalog::builtin(),
+            EventLog::open(&dir).unwrap(),
+            Routes::default(),
+            Arc::new(DeviceCa::load(&dir.join("ca")).unwrap()),
+            Limits::default(),
+            "token".into(),
+            "127.0.0.1:1".parse().unwrap(),
+        );
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", "hello there"),
+            WsOutcome::Pass
+        );
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", "key AKIAQYLPMN5HJNGY4F7A"),
+            WsOutcome::Drop
+        );
+        match shared.websocket_text("chatgpt.com", "/ws", "card 4111 1111 1111 1111 ok") {
+            WsOutcome::Replace(t) => assert_eq!(t, "card [REDACTED:credit-card-number#1] ok"),
+            other => panic!("expected a redaction, got {other:?}"),
+        }
+        let log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let outcomes: Vec<String> = log
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(outcomes, ["forwarded", "blocked", "redacted"]);
+        assert!(log.contains("\"kind\":\"websocket\""));
+        assert!(!log.contains("AKIAQYLPMN5HJNGY4F7A") && !log.contains("4111 1111"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
