@@ -842,7 +842,7 @@ impl Shared {
                     .collect();
                 event.outcome = "redacted";
                 let r = leakguard_detect::redact(
-                    &text,
+                    text,
                     &to_redact,
                     leakguard_detect::RedactStyle::Placeholder,
                 );
