@@ -852,3 +852,55 @@ async fn the_guard_chains_through_an_upstream_proxy() {
     edge.stop().await;
     corporate.guard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_may_speak_http2_or_http1_to_the_guard() {
+    let r = rig().await;
+    let url = "https://api.openai.com/v1/chat/completions";
+    let send = |flag: &'static str, text: &str| {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--max-time",
+            "10",
+            flag,
+            "--proxy",
+            &format!("http://{}", r.guard.addr),
+            "--cacert",
+        ])
+        .arg(r.device_ca())
+        .args([
+            url,
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            &chat(text),
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-w", "%{http_version} %{http_code}"]);
+        async move {
+            String::from_utf8(
+                tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                    .await
+                    .unwrap()
+                    .stdout,
+            )
+            .unwrap()
+        }
+    };
+    for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        assert_eq!(
+            send(flag, &format!("secret {AWS_KEY}")).await,
+            format!("{version} 403"),
+            "{flag}"
+        );
+        assert_eq!(
+            send(flag, "clean").await,
+            format!("{version} 200"),
+            "{flag}"
+        );
+    }
+    assert_eq!(r.upstream_bodies().len(), 2);
+    r.guard.stop().await;
+}
