@@ -377,6 +377,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let loaded_stamps = stamps(&sources.watched());
     let loaded = load(&sources)?;
     let ca_dir = data_dir.join("ca");
+    let missing = ca::uncovered(&ca_dir, &destination_hosts(loaded.policy()));
+    if !missing.is_empty() {
+        eprintln!(
+            "leakguard: warning: the device CA does not cover {} (the policy added them after the CA was made); clients will refuse the guard's certificate for them until you run `leakguard ca rotate` and trust the new CA",
+            missing.join(", ")
+        );
+    }
     if !ca_dir.join(ca::CERT_FILE).exists() {
         let path = ca::init(&ca_dir, &destination_hosts(loaded.policy()), false)?;
         eprintln!(

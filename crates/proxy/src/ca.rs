@@ -92,7 +92,36 @@ pub fn init(dir: &Path, host_patterns: &[String], replace: bool) -> Result<PathB
         .map_err(|e| CaError::Invalid(e.to_string()))?;
     write_private(&key_path, key.serialize_pem().as_bytes())?;
     write_atomic(&cert_path, cert.pem().as_bytes(), 0o644)?;
+    let names = permitted_names(host_patterns).join("\n");
+    write_atomic(&dir.join(PERMITTED_FILE), names.as_bytes(), 0o644)?;
     Ok(cert_path)
+}
+
+/// The names the CA in `dir` was constrained to (written beside it at init).
+pub const PERMITTED_FILE: &str = "permitted-names.txt";
+
+/// Destination host patterns the CA in `dir` cannot vouch for (a policy added them after the
+/// CA was made): interception of those hosts fails in the client until `leakguard ca rotate`.
+pub fn uncovered(dir: &Path, host_patterns: &[String]) -> Vec<String> {
+    let Ok(text) = fs::read_to_string(dir.join(PERMITTED_FILE)) else {
+        return Vec::new();
+    };
+    let permitted: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    permitted_names(host_patterns)
+        .into_iter()
+        .filter(|n| {
+            !permitted.iter().any(|p| {
+                n == p
+                    || (n.len() > p.len()
+                        && n.ends_with(p)
+                        && n.as_bytes()[n.len() - p.len() - 1] == b'.')
+            })
+        })
+        .collect()
 }
 
 fn ca_params(host_patterns: &[String]) -> Result<CertificateParams, CaError> {
