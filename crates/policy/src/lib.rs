@@ -79,6 +79,10 @@ pub struct DestinationGroup {
     /// `--max-body`, 32 MiB). Bigger bodies are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
+    /// Put the original values back where the reply echoes a redaction placeholder (also in
+    /// SSE streams), so the answer reads right; the provider still never sees them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore_redacted: bool,
     /// Which accounts and organisations may be used: prompts from personal accounts or other
     /// companies' tenants are blocked.
     #[serde(default, skip_serializing_if = "Tenant::is_empty")]

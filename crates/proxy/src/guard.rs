@@ -168,7 +168,13 @@ impl Shared {
 
 /// The handler hudsucker clones per connection.
 #[derive(Debug, Clone)]
-pub struct Guard(pub Arc<Shared>);
+pub struct Guard(pub Arc<Shared>, Option<crate::restore::Pairs>);
+
+impl Guard {
+    pub fn new(shared: Arc<Shared>) -> Guard {
+        Guard(shared, None)
+    }
+}
 
 fn meta() -> RequestMeta {
     let secs = std::time::SystemTime::now()
@@ -330,7 +336,25 @@ impl Guard {
         }
     }
 
-    async fn guard_request(&self, req: Request<Body>, host: String) -> RequestOrResponse {
+    async fn guard_request(&mut self, req: Request<Body>, host: String) -> RequestOrResponse {
+        let mut pending_restore: Option<Vec<(String, String)>> = None;
+        let result = self
+            .guard_request_inner(req, host, &mut pending_restore)
+            .await;
+        // Kept for this exchange's response (hudsucker hands the request and its response to
+        // the same handler instance).
+        self.1 = pending_restore
+            .map(|p| crate::restore::Pairs::new(p, true))
+            .filter(|p| !p.is_empty());
+        result
+    }
+
+    async fn guard_request_inner(
+        &self,
+        req: Request<Body>,
+        host: String,
+        pending_restore: &mut Option<Vec<(String, String)>>,
+    ) -> RequestOrResponse {
         let shared = &self.0;
         let started = Instant::now();
         bump(&shared.counters.requests);
@@ -491,8 +515,14 @@ impl Guard {
                 bump(&shared.counters.forwarded);
                 Request::from_parts(parts, Body::from(Full::new(raw))).into()
             }
-            Plan::Rewritten(new_body) => {
+            Plan::Rewritten {
+                body: new_body,
+                restore,
+            } => {
                 bump(&shared.counters.redacted);
+                if group.is_some_and(|g| g.restore_redacted) && !restore.is_empty() {
+                    *pending_restore = Some(restore);
+                }
                 parts.headers.remove(CONTENT_ENCODING);
                 parts
                     .headers
@@ -729,6 +759,35 @@ impl HttpHandler for Guard {
             return req.into();
         }
         self.guard_request(req, host).await
+    }
+
+    async fn handle_response(&mut self, _ctx: &HttpContext, res: Response<Body>) -> Response<Body> {
+        let Some(pairs) = self.1.take() else {
+            return res;
+        };
+        // Only identity-encoded text replies are rewritten; anything else goes back untouched.
+        let encoded = res
+            .headers()
+            .get(CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
+        let texty = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                t.contains("json") || t.contains("event-stream") || t.starts_with("text/")
+            });
+        if encoded || !texty {
+            return res;
+        }
+        let (mut parts, body) = res.into_parts();
+        parts.headers.remove(CONTENT_LENGTH);
+        let body = crate::restore::Restoring::new(body, pairs);
+        Response::from_parts(
+            parts,
+            Body::from(http_body_util::combinators::BoxBody::new(body)),
+        )
     }
 
     async fn handle_error(

@@ -55,8 +55,12 @@ pub struct RequestInfo {
 pub enum Plan {
     /// Send the original bytes as they came.
     Forward,
-    /// Send this body instead (identity encoding).
-    Rewritten(Vec<u8>),
+    /// Send this body instead (identity encoding); `restore` maps each placeholder to the
+    /// value it hides, for putting back in the reply when the policy asks for it.
+    Rewritten {
+        body: Vec<u8>,
+        restore: Vec<(String, String)>,
+    },
     /// Answer the client with this; `warn_code` is set when the user may allow it once.
     Refuse {
         refusal: Refusal,
@@ -188,6 +192,7 @@ pub fn inspect(
         }
         Action::Redact => {
             let mut replacements = Vec::new();
+            let mut restore = Vec::new();
             // Findings in a binary body cannot be replaced in place: those requests are blocked.
             let unrewritable = extracted.binary_body && owner.contains(&usize::MAX);
             for (i, seg) in extracted.segments.iter().enumerate() {
@@ -199,10 +204,14 @@ pub fn inspect(
                     .map(|((f, _), _)| f.clone())
                     .collect();
                 if !to_redact.is_empty() {
-                    replacements.push((
-                        i,
-                        redact(&seg.text, &to_redact, RedactStyle::Placeholder).text,
-                    ));
+                    let r = redact(&seg.text, &to_redact, RedactStyle::Placeholder);
+                    for rep in &r.replacements {
+                        restore.push((
+                            rep.placeholder.clone(),
+                            seg.text[rep.start..rep.end].to_string(),
+                        ));
+                    }
+                    replacements.push((i, r.text));
                 }
             }
             let rewritten = if unrewritable {
@@ -213,7 +222,7 @@ pub fn inspect(
             match rewritten {
                 Some(b) => {
                     event.outcome = "redacted";
-                    Plan::Rewritten(b)
+                    Plan::Rewritten { body: b, restore }
                 }
                 None => {
                     event.outcome = "blocked";

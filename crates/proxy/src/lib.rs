@@ -8,6 +8,7 @@ pub mod ca;
 pub mod events;
 pub mod guard;
 pub mod inspect;
+pub mod restore;
 pub mod upstream;
 
 use arc_swap::ArcSwap;
@@ -157,7 +158,7 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         .enable_http1()
         .wrap_connector(upstream::RoutedConnector(Arc::clone(&shared.routes)));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let guard = Guard(Arc::clone(&shared));
+    let guard = Guard::new(Arc::clone(&shared));
     let proxy = Proxy::builder()
         .with_listener(listener)
         .with_ca(ca::CaHandle(device_ca))

@@ -904,3 +904,37 @@ async fn clients_may_speak_http2_or_http1_to_the_guard() {
     assert_eq!(r.upstream_bodies().len(), 2);
     r.guard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redacted_values_are_restored_in_the_reply_when_the_policy_asks() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    p["destinations"][0]["restore_redacted"] = true.into();
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    // This endpoint's test upstream echoes the body it received in a JSON reply.
+    let url = "https://claude.ai/api/organizations/o1/chat_conversations/c1/append_message";
+    let (status, answer) = r
+        .post_json(
+            url,
+            r#"{"prompt":"the card is 4111 1111 1111 1111, thanks"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let seen = r.upstream_bodies();
+    assert!(
+        seen[0].contains("[REDACTED:credit-card-number#1]") && !seen[0].contains("4111"),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        answer.contains("4111 1111 1111 1111") && !answer.contains("[REDACTED:"),
+        "the user sees the value: {answer}"
+    );
+    let reply: serde_json::Value =
+        serde_json::from_str(&answer).expect("the restored reply is still JSON");
+    assert!(reply["echo"]
+        .as_str()
+        .unwrap()
+        .contains("4111 1111 1111 1111"));
+    r.guard.stop().await;
+}
