@@ -31,6 +31,8 @@ need curl || apt_packages+=(curl)
 need openssl || apt_packages+=(openssl)
 need chromium || apt_packages+=(chromium)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || apt_packages+=(ca-certificates)
+# Debian's own python3 ships venv without ensurepip; the package adds it.
+python3 -c 'import ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -q

@@ -58,6 +58,18 @@ fn policy_events(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Waits until the guard has recorded `n` refused policy updates; returns them.
+fn wait_for_rejections(dir: &Path, n: usize) -> Vec<serde_json::Value> {
+    let rejected = || -> Vec<serde_json::Value> {
+        policy_events(dir)
+            .into_iter()
+            .filter(|e| e["verdict"] == "rejected")
+            .collect()
+    };
+    wait_until(Duration::from_secs(10), || rejected().len() >= n);
+    rejected()
+}
+
 fn start(dir: &Path, policy: &Path) -> (Child, String) {
     start_with(dir, &["--policy", policy.to_str().unwrap()], &[])
 }
@@ -115,15 +127,7 @@ fn hot_reload_applies_good_updates_and_keeps_the_last_good_policy_on_a_bad_one()
         policy_named("broken").replace("\"block\"", "\"blok\""),
     )
     .unwrap();
-    wait_until(Duration::from_secs(10), || {
-        policy_events(&dir)
-            .iter()
-            .any(|e| e["verdict"] == "rejected")
-    });
-    let rejected = policy_events(&dir)
-        .into_iter()
-        .find(|e| e["verdict"] == "rejected")
-        .unwrap();
+    let rejected = wait_for_rejections(&dir, 1).remove(0);
     assert!(
         rejected["reason"].as_str().unwrap().contains("blok"),
         "{rejected}"
@@ -137,13 +141,7 @@ fn hot_reload_applies_good_updates_and_keeps_the_last_good_policy_on_a_bad_one()
     let mut failing: serde_json::Value = serde_json::from_str(&policy_named("failing")).unwrap();
     failing["actions"]["categories"]["secret"] = "audit".into();
     std::fs::write(&policy, failing.to_string()).unwrap();
-    wait_until(Duration::from_secs(10), || {
-        policy_events(&dir)
-            .iter()
-            .filter(|e| e["verdict"] == "rejected")
-            .count()
-            == 2
-    });
+    wait_for_rejections(&dir, 2);
     assert!(policy_label(&addr).starts_with("first ("));
 
     // A good update applies.
@@ -343,15 +341,7 @@ fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
 
     // An unsigned change to the managed file is refused; the signed one stays in force.
     std::fs::write(&managed, policy_named("tampered")).unwrap();
-    wait_until(Duration::from_secs(10), || {
-        policy_events(&data)
-            .iter()
-            .any(|e| e["verdict"] == "rejected")
-    });
-    let rejected = policy_events(&data)
-        .into_iter()
-        .find(|e| e["verdict"] == "rejected")
-        .unwrap();
+    let rejected = wait_for_rejections(&data, 1).remove(0);
     assert!(
         rejected["reason"].as_str().unwrap().contains("pinned"),
         "{rejected}"
@@ -506,11 +496,7 @@ fn a_policy_pulled_over_https_applies_with_etag_and_signature_checks() {
     // A version whose signature does not match is refused; pulled-2 stays in force.
     publish(&policy_named("pulled-3"), false);
     up.serve("/leakguard/policy.json.sig", &old_sig);
-    wait_until(Duration::from_secs(10), || {
-        policy_events(&data)
-            .iter()
-            .any(|e| e["verdict"] == "rejected")
-    });
+    wait_for_rejections(&data, 1);
     assert!(policy_label(&addr).starts_with("managed: pulled-2 ("));
     let _ = child.kill();
     let _ = child.wait();

@@ -195,21 +195,22 @@ impl Catalog {
         })
     }
 
-    /// The provider of a host's first endpoint (`chatgpt-web`, `claude-web`, `openai`…).
-    pub fn provider_for_host(&self, host: &str) -> Option<&str> {
+    /// The first endpoint of a host (any path): it names the host's provider and error shape.
+    fn first_for_host(&self, host: &str) -> Option<&Endpoint> {
         let host = host.to_ascii_lowercase();
         self.endpoints
             .iter()
             .find(|e| e.hosts.iter().any(|h| host_matches(h, &host)))
-            .map(|e| e.provider.as_str())
+    }
+
+    /// The provider of a host's first endpoint (`chatgpt-web`, `claude-web`, `openai`…).
+    pub fn provider_for_host(&self, host: &str) -> Option<&str> {
+        self.first_for_host(host).map(|e| e.provider.as_str())
     }
 
     /// The error shape for a host: that of its first endpoint, else generic.
     pub fn error_shape_for_host(&self, host: &str) -> ErrorShape {
-        let host = host.to_ascii_lowercase();
-        self.endpoints
-            .iter()
-            .find(|e| e.hosts.iter().any(|h| host_matches(h, &host)))
+        self.first_for_host(host)
             .map(|e| e.error)
             .unwrap_or_default()
     }

@@ -203,7 +203,8 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CaError> {
         .and_then(|_| f.sync_all())
         .map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))?;
-    let _ = mode;
+    #[cfg(not(unix))]
+    let _ = mode; // permissions are set on Unix only
     Ok(())
 }
 

@@ -75,6 +75,26 @@ pub struct Event {
     pub justification: Option<String>,
 }
 
+/// Each rule's part in a verdict: the rule, its category, its action and how often it fired.
+pub fn rule_counts(
+    findings: &[leakguard_types::Finding],
+    verdict: &leakguard_policy::Verdict,
+) -> Vec<RuleCount> {
+    let mut rules: Vec<RuleCount> = Vec::new();
+    for (f, d) in findings.iter().zip(&verdict.findings) {
+        match rules.iter_mut().find(|r| r.rule == f.rule) {
+            Some(r) => r.count += 1,
+            None => rules.push(RuleCount {
+                rule: f.rule.clone(),
+                category: f.category.to_string(),
+                action: d.action.to_string(),
+                count: 1,
+            }),
+        }
+    }
+    rules
+}
+
 /// The previews an event keeps: up to 8 masked ones, or none when the policy says so.
 pub fn previews(
     findings: &[leakguard_types::Finding],

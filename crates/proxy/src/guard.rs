@@ -168,11 +168,19 @@ impl Shared {
 
 /// The handler hudsucker clones per connection.
 #[derive(Debug, Clone)]
-pub struct Guard(pub Arc<Shared>, Option<crate::restore::Pairs>);
+pub struct Guard {
+    shared: Arc<Shared>,
+    /// This exchange's placeholders to restore in the reply (hudsucker hands a request and its
+    /// response to the same handler instance).
+    restore: Option<crate::restore::Pairs>,
+}
 
 impl Guard {
     pub fn new(shared: Arc<Shared>) -> Guard {
-        Guard(shared, None)
+        Guard {
+            shared,
+            restore: None,
+        }
     }
 }
 
@@ -221,7 +229,7 @@ impl Guard {
                 "CONNECT needs host:port",
             );
         };
-        let shared = Arc::clone(&self.0);
+        let shared = Arc::clone(&self.shared);
         bump(&shared.counters.tunnelled);
         tokio::spawn(async move {
             let port = authority.port_u16().unwrap_or(443);
@@ -239,7 +247,7 @@ impl Guard {
     /// Requests addressed to the proxy itself.
     fn control(&self, req: Request<Body>) -> RequestOrResponse {
         let path = req.uri().path().to_string();
-        let shared = &self.0;
+        let shared = &self.shared;
         let res = match (req.method(), path.as_str()) {
             (&Method::GET, "/proxy.pac") => respond(
                 StatusCode::OK,
@@ -273,7 +281,7 @@ impl Guard {
     }
 
     async fn allow_endpoint(&self, req: Request<Body>) -> Response<Body> {
-        let shared = &self.0;
+        let shared = &self.shared;
         let authorised = req
             .headers()
             .get(hyper::header::AUTHORIZATION)
@@ -341,9 +349,7 @@ impl Guard {
         let result = self
             .guard_request_inner(req, host, &mut pending_restore)
             .await;
-        // Kept for this exchange's response (hudsucker hands the request and its response to
-        // the same handler instance).
-        self.1 = pending_restore
+        self.restore = pending_restore
             .map(|p| crate::restore::Pairs::new(p, true))
             .filter(|p| !p.is_empty());
         result
@@ -355,7 +361,7 @@ impl Guard {
         host: String,
         pending_restore: &mut Option<Vec<(String, String)>>,
     ) -> RequestOrResponse {
-        let shared = &self.0;
+        let shared = &self.shared;
         let started = Instant::now();
         bump(&shared.counters.requests);
         let loaded = shared.policy.load_full();
@@ -442,23 +448,20 @@ impl Guard {
             }
             Err(e) => return self.refuse_unreadable(base, &host, &e, started),
         };
-        let outcome = {
-            let loaded = Arc::clone(&loaded);
-            let catalog = Arc::clone(&shared.catalog);
-            let info = info.clone();
-            let decoded = decoded.clone();
-            // Scanning is CPU work: keep it off the I/O threads when the body is large.
-            if decoded.len() > 256 << 10 {
-                let fallback =
-                    crate::inspect::fail_closed(&catalog, &info.host, 500, "the scanner failed");
-                tokio::task::spawn_blocking(move || {
-                    inspect(&loaded, &catalog, &info, &decoded, &meta())
-                })
-                .await
-                .unwrap_or_else(|_| Err((fallback, "the scanner panicked".into())))
-            } else {
+        // Scanning is CPU work: keep it off the I/O thread when the body is large (only then
+        // are the inputs copied for the blocking pool).
+        let outcome = if decoded.len() > 256 << 10 {
+            let (loaded, catalog) = (Arc::clone(&loaded), Arc::clone(&shared.catalog));
+            let (info, decoded) = (info.clone(), decoded.clone());
+            let fallback =
+                crate::inspect::fail_closed(&catalog, &info.host, 500, "the scanner failed");
+            tokio::task::spawn_blocking(move || {
                 inspect(&loaded, &catalog, &info, &decoded, &meta())
-            }
+            })
+            .await
+            .unwrap_or_else(|_| Err((fallback, "the scanner panicked".into())))
+        } else {
+            inspect(&loaded, &shared.catalog, &info, &decoded, &meta())
         };
         let mut x = match outcome {
             Ok(x) => x,
@@ -574,7 +577,7 @@ impl Guard {
         if rules.requests_per_minute.is_none() && rules.tokens_per_minute.is_none() {
             return Ok(());
         }
-        let mut windows = self.0.rate.lock().expect("rate windows");
+        let mut windows = self.shared.rate.lock().expect("rate windows");
         let w = windows.entry(group.name.clone()).or_default();
         let now = Instant::now();
         while w
@@ -629,7 +632,7 @@ impl Guard {
         reason: String,
         started: Instant,
     ) -> RequestOrResponse {
-        let shared = &self.0;
+        let shared = &self.shared;
         bump(&shared.counters.forwarded);
         base.verdict = "unscanned".into();
         base.outcome = "forwarded";
@@ -648,7 +651,7 @@ impl Guard {
         e: &BodyError,
         started: Instant,
     ) -> RequestOrResponse {
-        let shared = &self.0;
+        let shared = &self.shared;
         bump(&shared.counters.fail_closed);
         let status = match e {
             BodyError::TooLarge { .. } | BodyError::Bomb { .. } => 413,
@@ -742,7 +745,7 @@ impl HttpHandler for Guard {
     ) -> RequestOrResponse {
         if req.method() == Method::CONNECT {
             let host = req.uri().host().unwrap_or("").to_string();
-            return if self.0.intercepts(&host) {
+            return if self.shared.intercepts(&host) {
                 req.into()
             } else {
                 self.tunnel(req).into()
@@ -754,7 +757,7 @@ impl HttpHandler for Guard {
                 res => res,
             };
         };
-        if !self.0.intercepts(&host) {
+        if !self.shared.intercepts(&host) {
             // Plain HTTP to a host outside the scope: passed on untouched.
             return req.into();
         }
@@ -762,7 +765,7 @@ impl HttpHandler for Guard {
     }
 
     async fn handle_response(&mut self, _ctx: &HttpContext, res: Response<Body>) -> Response<Body> {
-        let Some(pairs) = self.1.take() else {
+        let Some(pairs) = self.restore.take() else {
             return res;
         };
         // Only identity-encoded text replies are rewritten; anything else goes back untouched.
@@ -813,7 +816,9 @@ impl HttpHandler for Guard {
         hello: rustls::server::ClientHello<'_>,
     ) -> bool {
         // The CONNECT host was in scope; the SNI must be too (no SNI: the CONNECT host is used).
-        hello.server_name().is_none_or(|sni| self.0.intercepts(sni))
+        hello
+            .server_name()
+            .is_none_or(|sni| self.shared.intercepts(sni))
     }
 }
 
@@ -830,11 +835,11 @@ impl WebSocketHandler for Guard {
             return Some(message);
         };
         let host = dst.host().unwrap_or("").to_string();
-        if !self.0.intercepts(&host) {
+        if !self.shared.intercepts(&host) {
             return Some(message);
         }
         let text = text.as_str().to_string();
-        match self.0.websocket_text(&host, dst.path(), &text) {
+        match self.shared.websocket_text(&host, dst.path(), &text) {
             WsOutcome::Pass => Some(message),
             WsOutcome::Replace(t) => Some(Message::text(t)),
             WsOutcome::Drop => None,
@@ -870,23 +875,13 @@ impl Shared {
             decided_by: verdict.by.clone(),
             group: verdict.group.clone(),
             previews: crate::events::previews(&findings, loaded.policy().events.previews),
+            rules: crate::events::rule_counts(&findings, &verdict),
             bytes: text.len(),
             text_bytes: text.len(),
             est_tokens: text.len().div_ceil(4),
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };
-        for (f, d) in findings.iter().zip(&verdict.findings) {
-            match event.rules.iter_mut().find(|r| r.rule == f.rule) {
-                Some(r) => r.count += 1,
-                None => event.rules.push(crate::events::RuleCount {
-                    rule: f.rule.clone(),
-                    category: f.category.to_string(),
-                    action: d.action.to_string(),
-                    count: 1,
-                }),
-            }
-        }
         let out = match verdict.action {
             Action::Allow | Action::Audit => {
                 event.outcome = "forwarded";

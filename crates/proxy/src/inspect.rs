@@ -1,7 +1,7 @@
 //! The scan-decide step for one request body: extract the provider's text segments, scan them,
 //! let the policy decide, and work out what to send. No I/O: the handler does that.
 
-use crate::events::{Event, RuleCount};
+use crate::events::{rule_counts, Event};
 use leakguard_detect::{redact, Engine, RedactStyle};
 use leakguard_policy::{Effective, Policy, RequestMeta, Verdict};
 use leakguard_providers::{extract, refusal, rewrite, Catalog, ErrorShape, Refusal};
@@ -130,18 +130,6 @@ pub fn inspect(
     let content_hash: [u8; 32] = hasher.finalize().into();
     let text_bytes = extracted.text_bytes();
 
-    let mut rules: Vec<RuleCount> = Vec::new();
-    for (f, d) in findings.iter().zip(&verdict.findings) {
-        match rules.iter_mut().find(|r| r.rule == f.rule) {
-            Some(r) => r.count += 1,
-            None => rules.push(RuleCount {
-                rule: f.rule.clone(),
-                category: f.category.to_string(),
-                action: d.action.to_string(),
-                count: 1,
-            }),
-        }
-    }
     let mut event = Event {
         kind: "request",
         host: info.host.clone(),
@@ -155,7 +143,7 @@ pub fn inspect(
         group: verdict.group.clone(),
         verdict: verdict.action.to_string(),
         decided_by: verdict.by.clone(),
-        rules,
+        rules: rule_counts(&findings, &verdict),
         previews: crate::events::previews(&findings, loaded.policy().events.previews),
         prompt_sha256: hex(&content_hash),
         bytes: body.len(),
@@ -185,6 +173,15 @@ pub fn inspect(
         m
     };
 
+    let blocked = || Plan::Refuse {
+        refusal: refusal(
+            shape,
+            403,
+            "leakguard_blocked",
+            &message(&loaded.policy().messages.block),
+        ),
+        warn_code: None,
+    };
     let plan = match verdict.action {
         Action::Allow | Action::Audit => {
             event.outcome = "forwarded";
@@ -227,15 +224,7 @@ pub fn inspect(
                 None => {
                     event.outcome = "blocked";
                     event.reason = Some("the body cannot be redacted, so it was blocked".into());
-                    Plan::Refuse {
-                        refusal: refusal(
-                            shape,
-                            403,
-                            "leakguard_blocked",
-                            &message(&loaded.policy().messages.block),
-                        ),
-                        warn_code: None,
-                    }
+                    blocked()
                 }
             }
         }
@@ -254,15 +243,7 @@ pub fn inspect(
         }
         Action::Block => {
             event.outcome = "blocked";
-            Plan::Refuse {
-                refusal: refusal(
-                    shape,
-                    403,
-                    "leakguard_blocked",
-                    &message(&loaded.policy().messages.block),
-                ),
-                warn_code: None,
-            }
+            blocked()
         }
     };
     Ok(Inspection {

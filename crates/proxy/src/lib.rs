@@ -11,7 +11,6 @@ pub mod inspect;
 pub mod restore;
 pub mod upstream;
 
-use arc_swap::ArcSwap;
 use guard::{Guard, Shared};
 use hudsucker::Proxy;
 use std::net::SocketAddr;
@@ -181,6 +180,3 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         task,
     })
 }
-
-/// Keeps the `ArcSwap` type nameable for callers that hold the policy slot.
-pub type PolicySlot = ArcSwap<Loaded>;

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
 
@@ -30,6 +30,36 @@ fn default_policy() -> &'static str {
     include_str!("../../../policies/default.json")
 }
 
+/// A device CA for the policy's destinations in `dir/ca`, and a guard started with it.
+async fn start_guard(
+    dir: &std::path::Path,
+    l: Loaded,
+    limits: Limits,
+    resolve: Vec<String>,
+    upstream_proxy: Option<String>,
+    upstream_ca: PathBuf,
+) -> Running {
+    let hosts: Vec<String> = l
+        .policy()
+        .destinations
+        .iter()
+        .flat_map(|g| g.hosts.clone())
+        .collect();
+    ca::init(&dir.join("ca"), &hosts, false).unwrap();
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        ca_dir: dir.join("ca"),
+        limits,
+        resolve,
+        upstream_proxy,
+        upstream_ca: vec![upstream_ca],
+    };
+    leakguard_proxy::start(settings, l)
+        .await
+        .expect("proxy starts")
+}
+
 async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -43,30 +73,19 @@ async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
     let upstream_ca = dir.join("upstream-ca.pem");
     test_ca.write_pem(&upstream_ca);
     let up = Upstream::start(&test_ca).await;
-    let l = loaded(policy_json);
-    let hosts: Vec<String> = l
-        .policy()
-        .destinations
-        .iter()
-        .flat_map(|g| g.hosts.clone())
-        .collect();
-    ca::init(&dir.join("ca"), &hosts, false).unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.clone(),
-        ca_dir: dir.join("ca"),
-        limits: Limits {
+    let guard = start_guard(
+        &dir,
+        loaded(policy_json),
+        Limits {
             max_body,
             max_decoded: 64 << 20,
             max_ratio: 200,
         },
-        resolve: up.resolve_args(),
-        upstream_proxy: None,
-        upstream_ca: vec![upstream_ca.clone()],
-    };
-    let guard = leakguard_proxy::start(settings, l)
-        .await
-        .expect("proxy starts");
+        up.resolve_args(),
+        None,
+        upstream_ca.clone(),
+    )
+    .await;
     Rig {
         up,
         guard,
@@ -599,7 +618,6 @@ async fn pac_file_and_health() {
         .unwrap();
     let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(health["status"], "ok");
-    let _ = Duration::from_secs(0);
     r.guard.stop().await;
 }
 
@@ -793,25 +811,16 @@ async fn the_guard_chains_through_an_upstream_proxy() {
     let corporate = rig().await;
     let dir = corporate.dir.join("edge");
     std::fs::create_dir_all(&dir).unwrap();
-    let l = loaded(default_policy());
-    let hosts: Vec<String> = l
-        .policy()
-        .destinations
-        .iter()
-        .flat_map(|g| g.hosts.clone())
-        .collect();
-    ca::init(&dir.join("ca"), &hosts, false).unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.clone(),
-        ca_dir: dir.join("ca"),
-        limits: Limits::default(),
-        resolve: Vec::new(),
-        upstream_proxy: Some(format!("http://{}", corporate.guard.addr)),
-        // The corporate proxy inspects TLS too: its CA is an extra upstream root.
-        upstream_ca: vec![corporate.device_ca()],
-    };
-    let edge = leakguard_proxy::start(settings, l).await.unwrap();
+    // The corporate proxy inspects TLS too: its CA is an extra upstream root.
+    let edge = start_guard(
+        &dir,
+        loaded(default_policy()),
+        Limits::default(),
+        Vec::new(),
+        Some(format!("http://{}", corporate.guard.addr)),
+        corporate.device_ca(),
+    )
+    .await;
     let mut cmd = Command::new("curl");
     cmd.args([
         "-sS",
