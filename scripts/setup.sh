@@ -31,6 +31,14 @@ need curl || apt_packages+=(curl)
 need openssl || apt_packages+=(openssl)
 need chromium || apt_packages+=(chromium)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || apt_packages+=(ca-certificates)
+# Desktop notifications are tested against a real notification daemon (dunst) on a private
+# D-Bus session under Xvfb; SIEM forwarding against Debian's rsyslog (TLS via its GnuTLS driver).
+need Xvfb || apt_packages+=(xvfb)
+need dunst || apt_packages+=(dunst)
+need dbus-daemon || apt_packages+=(dbus-daemon)
+need dbus-monitor || apt_packages+=(dbus-bin)
+need rsyslogd || apt_packages+=(rsyslog)
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || apt_packages+=(rsyslog-gnutls)
 # Debian's own python3 ships venv without ensurepip; the package adds it.
 python3 -c 'import ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 if [ ${#apt_packages[@]} -gt 0 ]; then

@@ -37,7 +37,7 @@ resolve=()
 for h in api.openai.com api.anthropic.com chatgpt.com claude.ai intranet.test; do
   resolve+=(--resolve "$h:443:$UP")
 done
-"$BIN/leakguard" run --listen 127.0.0.1:0 --data-dir "$WORK/guard" \
+"$BIN/leakguard" run --no-notify --listen 127.0.0.1:0 --data-dir "$WORK/guard" \
   --upstream-ca "$WORK/up/upstream-ca.pem" "${resolve[@]}" >"$WORK/guard.out" 2>"$WORK/guard.err" &
 pids+=($!)
 wait_for "$WORK/guard.out" 'ready on '
@@ -53,8 +53,20 @@ echo "== e2e: headless Chromium, ChatGPT-web-shaped request"
 LG_ADDR="$ADDR" LG_DEVICE_CA="$CA" LG_WORK="$WORK" LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" \
   "$VENV/bin/python" "$ROOT/tests/e2e/test_chromium.py" || failed=1
 
-if grep -q 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard/events.jsonl"; then
-  echo "e2e: FAIL: a raw secret reached the event log" >&2
+# The blocked prompts are in the event store (committed asynchronously: wait for them), by
+# rule and masked preview, and the raw key is nowhere in the database files.
+blocked=0
+for _ in $(seq 1 200); do
+  blocked="$("$BIN/leakguard" events export --data-dir "$WORK/guard" --outcome blocked --rule aws-access-key-id | wc -l)"
+  [ "$blocked" -gt 0 ] && break
+  sleep 0.05
+done
+if [ "$blocked" -eq 0 ]; then
+  echo "e2e: FAIL: no blocked aws-access-key-id event in the store" >&2
+  failed=1
+fi
+if grep -qa 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard"/events.db*; then
+  echo "e2e: FAIL: a raw secret reached the event store" >&2
   failed=1
 fi
 exit $failed

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// Where the guard keeps its CA, events and control token.
@@ -55,6 +56,9 @@ pub struct RunArgs {
     /// Seconds between pulls (conditional GET with the last ETag).
     #[arg(long, default_value_t = 300)]
     policy_pull_secs: u64,
+    /// No desktop notifications (events are still recorded).
+    #[arg(long)]
+    no_notify: bool,
 }
 
 /// Pulls the policy and its signature into `dir` when the server has a new one. Returns
@@ -391,6 +395,15 @@ pub fn run(args: RunArgs) -> Result<()> {
             path.display()
         );
     }
+    let shared_slot: Arc<OnceLock<Arc<leakguard_proxy::guard::Shared>>> = Arc::default();
+    let recording = Arc::new(
+        leakguard_agent::Recording::start(
+            &data_dir,
+            loaded.policy(),
+            (!args.no_notify).then(|| notify_setup(&shared_slot)),
+        )
+        .with_context(|| format!("cannot start recording in {}", data_dir.display()))?,
+    );
     let settings = Settings {
         listen: args.listen,
         data_dir: data_dir.clone(),
@@ -403,9 +416,12 @@ pub fn run(args: RunArgs) -> Result<()> {
         resolve: args.resolve.clone(),
         upstream_proxy: args.upstream_proxy.clone(),
         upstream_ca: args.upstream_ca.clone(),
+        events: Some(Arc::clone(&recording.hub) as Arc<dyn events::EventSink>),
     };
-    rt.block_on(async move {
+    let stop_recording = Arc::clone(&recording);
+    let result = rt.block_on(async move {
         let running = leakguard_proxy::start(settings, loaded).await?;
+        let _ = shared_slot.set(Arc::clone(&running.shared));
         let addr = running.addr;
         std::fs::write(data_dir.join("guard.addr"), addr.to_string())
             .with_context(|| format!("cannot write {}", data_dir.join("guard.addr").display()))?;
@@ -417,8 +433,14 @@ pub fn run(args: RunArgs) -> Result<()> {
 
         let reload = {
             let shared = std::sync::Arc::clone(&running.shared);
-            (!sources.watched().is_empty())
-                .then(|| tokio::spawn(watch_policy(sources.clone(), loaded_stamps, shared)))
+            (!sources.watched().is_empty()).then(|| {
+                tokio::spawn(watch_policy(
+                    sources.clone(),
+                    loaded_stamps,
+                    shared,
+                    Arc::clone(&recording),
+                ))
+            })
         };
         let pulling = sources.managed.as_deref() == Some(pulled_dir.join("policy.json").as_path());
         let puller = match (&args.policy_url, pulling) {
@@ -434,9 +456,9 @@ pub fn run(args: RunArgs) -> Result<()> {
                             shared.events.record(&events::Event {
                                 id: events::new_id(),
                                 time: events::now_rfc3339(),
-                                kind: "policy",
+                                kind: "policy".into(),
                                 verdict: "pull_failed".into(),
-                                outcome: "refused",
+                                outcome: "refused".into(),
                                 reason: Some(format!("{e:#}")),
                                 policy: Some(shared.policy.load().label.clone()),
                                 ..events::Event::default()
@@ -458,7 +480,69 @@ pub fn run(args: RunArgs) -> Result<()> {
         eprintln!("leakguard: stopping");
         running.stop().await;
         Ok(())
-    })
+    });
+    stop_recording.stop();
+    result
+}
+
+/// Desktop notifications: friendly rule names from the engine in force, and what the
+/// notification's buttons do.
+fn notify_setup(
+    shared: &Arc<OnceLock<Arc<leakguard_proxy::guard::Shared>>>,
+) -> leakguard_agent::NotifySetup {
+    use leakguard_agent::NoticeAction;
+    let names = Arc::clone(shared);
+    let actions = Arc::clone(shared);
+    leakguard_agent::NotifySetup {
+        rule_names: Arc::new(move |id: &str| {
+            let shared = names.get()?;
+            let loaded = shared.policy.load();
+            let name = loaded
+                .engine
+                .rules()
+                .find(|r| r.id == id)
+                .map(|r| r.description);
+            name
+        }),
+        on_action: Arc::new(move |action| match action {
+            NoticeAction::ReportFalsePositive { event_id } => {
+                if let Some(shared) = actions.get() {
+                    shared.events.record(&events::Event {
+                        id: events::new_id(),
+                        time: events::now_rfc3339(),
+                        kind: "feedback".into(),
+                        verdict: "false_positive".into(),
+                        outcome: "reported".into(),
+                        reason: Some(format!(
+                            "the user reported event {event_id} as a false positive"
+                        )),
+                        ..events::Event::default()
+                    });
+                }
+            }
+            // The desktop app registers the leakguard: scheme and opens the event or the
+            // allow-once dialog.
+            NoticeAction::ViewDetails { event_id } => open_url(&format!(
+                "leakguard://events/{}",
+                event_id.unwrap_or_default()
+            )),
+            NoticeAction::AllowOnce { code } => open_url(&format!("leakguard://allow/{code}")),
+        }),
+    }
+}
+
+fn open_url(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let _ = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 /// Polls the policy file; a good change is applied within a second, a bad one is refused with
@@ -473,6 +557,7 @@ async fn watch_policy(
     sources: Sources,
     mut stamp: Stamps,
     shared: std::sync::Arc<leakguard_proxy::guard::Shared>,
+    recording: Arc<leakguard_agent::Recording>,
 ) {
     let files = sources.watched();
     loop {
@@ -487,20 +572,23 @@ async fn watch_policy(
         let mut event = events::Event {
             id: events::new_id(),
             time: events::now_rfc3339(),
-            kind: "policy",
+            kind: "policy".into(),
             ..events::Event::default()
         };
         match result {
             Ok(Ok(loaded)) => {
                 event.verdict = "applied".into();
-                event.outcome = "forwarded";
+                event.outcome = "forwarded".into();
                 event.policy = Some(loaded.label.clone());
                 eprintln!("leakguard: policy reloaded: {}", loaded.label);
+                if let Err(e) = recording.apply_policy(loaded.policy()) {
+                    eprintln!("leakguard: the new policy's event settings cannot be applied ({e}); the previous SIEM targets stay in use");
+                }
                 shared.policy.store(std::sync::Arc::new(loaded));
             }
             Ok(Err(e)) => {
                 event.verdict = "rejected".into();
-                event.outcome = "refused";
+                event.outcome = "refused".into();
                 event.reason = Some(format!("{e:#}"));
                 event.policy = Some(shared.policy.load().label.clone());
                 eprintln!(

@@ -4,11 +4,12 @@
 //! or stdin; `leakguard rules` lists and tests the detection rules; `leakguard dictionary hash`
 //! prepares hashed codename dictionaries for a policy; `leakguard run` starts the guard (the
 //! local proxy), `leakguard ca` manages its device CA and `leakguard allow` lets a warned prompt
-//! through once.
+//! through once, `leakguard events` shows and exports what it recorded.
 //!
 //! Exit codes: 0 nothing found, 1 findings, 2 usage or I/O error.
 
 mod batch;
+mod events_cmd;
 mod fingerprint;
 mod guard;
 mod output;
@@ -43,6 +44,11 @@ enum Command {
     },
     /// Allow a warned prompt once (the code is in the warning).
     Allow(guard::AllowArgs),
+    /// What the guard recorded: list, show, stats, export, SIEM targets, usage.
+    Events {
+        #[command(subcommand)]
+        command: events_cmd::EventsCommand,
+    },
     /// Scan files or stdin for secrets, personal data, source code and classified content.
     Scan(scan::ScanArgs),
     /// List or test the detection rules.
@@ -165,6 +171,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => guard::run(args).map(|()| ExitCode::SUCCESS),
         Command::Ca { command } => guard::ca(command).map(|()| ExitCode::SUCCESS),
         Command::Allow(args) => guard::allow(args).map(|()| ExitCode::SUCCESS),
+        Command::Events { command } => events_cmd::run(command).map(|()| ExitCode::SUCCESS),
         Command::Rules {
             command: RulesCommand::List { policy, json },
         } => {

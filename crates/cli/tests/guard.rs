@@ -49,13 +49,27 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
     start.elapsed()
 }
 
+/// The guard's policy events, read back through `leakguard events list` from its store.
 fn policy_events(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["kind"] == "policy")
-        .collect()
+    let out = Command::new(env!("CARGO_BIN_EXE_leakguard"))
+        .args([
+            "events",
+            "list",
+            "--kind",
+            "policy",
+            "--limit",
+            "1000",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Vec::new(); // no database yet
+    }
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    page["events"].as_array().cloned().unwrap_or_default()
 }
 
 /// Waits until the guard has recorded `n` refused policy updates; returns them.
@@ -150,9 +164,12 @@ fn hot_reload_applies_good_updates_and_keeps_the_last_good_policy_on_a_bad_one()
         policy_label(&addr).starts_with("second (")
     });
     eprintln!("a good policy applied {took:?} after it was written");
-    assert!(policy_events(&dir)
-        .iter()
-        .any(|e| e["verdict"] == "applied"));
+    // Recorded asynchronously: wait for it to be committed.
+    wait_until(Duration::from_secs(10), || {
+        policy_events(&dir)
+            .iter()
+            .any(|e| e["verdict"] == "applied")
+    });
 
     // SIGTERM: a clean stop.
     let pid = child.id().to_string();

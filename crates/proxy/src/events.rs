@@ -1,79 +1,14 @@
-//! Events: one JSON line per intercepted request in `events.jsonl` in the data dir (until the
-//! SQLite store lands). Metadata and masked previews only: never a prompt or a raw value.
+//! Events: what the proxy tells the rest of the product about each decision. The proxy hands
+//! every [`Event`] to an [`EventSink`]: the agent's (SQLite store, notifications, SIEM) when the
+//! guard runs as a product, or [`EventLog`] (JSON lines in the data dir) when the proxy runs on
+//! its own. Metadata and masked previews only: never a prompt or a raw value.
 
-use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// One rule's part in a decision.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RuleCount {
-    pub rule: String,
-    pub category: String,
-    pub action: String,
-    pub count: u32,
-}
-
-/// A decision the guard made (or a fact about the guard itself, kind `policy`).
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct Event {
-    pub id: String,
-    pub time: String,
-    /// `request`, `websocket`, `policy`.
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub host: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub method: String,
-    /// The path without its query string.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub path: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub endpoint: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// The output-token cap the request asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<u64>,
-    /// The client's User-Agent, cut to 120 characters.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
-    /// The policy's verdict.
-    pub verdict: String,
-    /// What was done: `forwarded`, `redacted`, `blocked`, `warned`, `overridden`, `refused`.
-    pub outcome: &'static str,
-    /// The policy entry that decided.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub decided_by: String,
-    pub rules: Vec<RuleCount>,
-    /// Masked previews (`AKIA…7QXA`), at most 8.
-    pub previews: Vec<String>,
-    /// SHA-256 of the extracted prompt text, for correlating without keeping it.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub prompt_sha256: String,
-    pub bytes: usize,
-    pub text_bytes: usize,
-    pub est_tokens: usize,
-    pub latency_us: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub binary_parts: usize,
-    /// Why a request was refused without a finding (fail-closed), or a policy load error.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<String>,
-    /// For `warned`: the code the user can allow once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub override_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub justification: Option<String>,
-}
+pub use leakguard_types::{Event, RuleCount};
 
 /// Each rule's part in a verdict: the rule, its category, its action and how often it fired.
 pub fn rule_counts(
@@ -108,8 +43,22 @@ pub fn previews(
     }
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
+/// Where the proxy's events go. `record` must not block for long: it runs on the proxy's
+/// request path.
+pub trait EventSink: Send + Sync + std::fmt::Debug {
+    fn record(&self, event: &Event);
+    /// Where events end up (shown by `/leakguard/health`).
+    fn location(&self) -> String;
+}
+
+impl EventSink for EventLog {
+    fn record(&self, event: &Event) {
+        EventLog::record(self, event);
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
 }
 
 /// The append-only event file.
@@ -174,15 +123,8 @@ pub fn new_id() -> String {
 
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    leakguard_types::rfc3339_ms(now)
 }

@@ -3,7 +3,7 @@
 
 use crate::body::{self, BodyError, Limits};
 use crate::ca::DeviceCa;
-use crate::events::{new_id, now_rfc3339, Event, EventLog};
+use crate::events::{new_id, now_rfc3339, Event, EventSink};
 use crate::inspect::{fail_closed, hex, inspect, Loaded, Plan, RequestInfo};
 use crate::upstream::Routes;
 use arc_swap::ArcSwap;
@@ -64,7 +64,7 @@ struct Overrides {
 pub struct Shared {
     pub policy: ArcSwap<Loaded>,
     pub catalog: Arc<Catalog>,
-    pub events: EventLog,
+    pub events: Arc<dyn EventSink>,
     pub routes: Arc<Routes>,
     pub ca: Arc<DeviceCa>,
     pub limits: Limits,
@@ -81,7 +81,7 @@ impl Shared {
     pub fn new(
         loaded: Loaded,
         catalog: Catalog,
-        events: EventLog,
+        events: Arc<dyn EventSink>,
         routes: Routes,
         ca: Arc<DeviceCa>,
         limits: Limits,
@@ -265,7 +265,7 @@ impl Guard {
                     "status": "ok",
                     "policy": loaded.label,
                     "listen": shared.listen.to_string(),
-                    "events": shared.events.path(),
+                    "events": shared.events.location(),
                     "counters": &shared.counters,
                 });
                 respond(StatusCode::OK, "application/json", body.to_string())
@@ -322,9 +322,9 @@ impl Guard {
                 shared.events.record(&Event {
                     id: new_id(),
                     time: now_rfc3339(),
-                    kind: "override",
+                    kind: "override".into(),
                     verdict: "warn".into(),
-                    outcome: "overridden",
+                    outcome: "overridden".into(),
                     override_code: Some(code.to_string()),
                     justification: Some(reason.chars().take(500).collect()),
                     ..Event::default()
@@ -388,7 +388,7 @@ impl Guard {
         let mut base = Event {
             id: new_id(),
             time: now_rfc3339(),
-            kind: "request",
+            kind: "request".into(),
             host: host.clone(),
             method: info.method.clone(),
             path: info.path.split('?').next().unwrap_or("").to_string(),
@@ -402,7 +402,7 @@ impl Guard {
             let name = group.map(|g| g.name.clone()).unwrap_or_default();
             let msg = format!("Blocked by Leakguard: {host} is switched off by your organisation's policy ({name}).");
             base.verdict = "block".into();
-            base.outcome = "blocked";
+            base.outcome = "blocked".into();
             base.group = Some(name.clone());
             base.decided_by = format!("destinations.{name}.mode = block_all");
             base.latency_us = started.elapsed().as_micros() as u64;
@@ -471,7 +471,7 @@ impl Guard {
             Err((refusal, reason)) => {
                 bump(&shared.counters.fail_closed);
                 base.verdict = "block".into();
-                base.outcome = "refused";
+                base.outcome = "refused".into();
                 base.reason = Some(reason);
                 base.bytes = decoded.len();
                 base.latency_us = started.elapsed().as_micros() as u64;
@@ -496,7 +496,7 @@ impl Guard {
             if let Err(refused) = tenant.and_then(|()| self.govern(&loaded, &host, &x.event)) {
                 let (status, code, message, by, retry_after) = refused;
                 bump(&shared.counters.blocked);
-                x.event.outcome = "blocked";
+                x.event.outcome = "blocked".into();
                 x.event.verdict = "block".into();
                 x.event.decided_by = by;
                 x.event.latency_us = started.elapsed().as_micros() as u64;
@@ -538,7 +538,7 @@ impl Guard {
             } => {
                 if let Some(why) = shared.take_grant(&x.content_hash) {
                     bump(&shared.counters.overridden);
-                    x.event.outcome = "overridden";
+                    x.event.outcome = "overridden".into();
                     x.event.justification = Some(why.chars().take(500).collect());
                     Request::from_parts(parts, Body::from(Full::new(raw))).into()
                 } else {
@@ -635,7 +635,7 @@ impl Guard {
         let shared = &self.shared;
         bump(&shared.counters.forwarded);
         base.verdict = "unscanned".into();
-        base.outcome = "forwarded";
+        base.outcome = "forwarded".into();
         base.decided_by = "fail_mode = allow".into();
         base.reason = Some(reason);
         base.bytes = raw.len();
@@ -659,7 +659,7 @@ impl Guard {
             _ => 400,
         };
         base.verdict = "block".into();
-        base.outcome = "refused";
+        base.outcome = "refused".into();
         base.reason = Some(e.to_string());
         base.latency_us = started.elapsed().as_micros() as u64;
         shared.events.record(&base);
@@ -867,7 +867,7 @@ impl Shared {
         let mut event = Event {
             id: new_id(),
             time: now_rfc3339(),
-            kind: "websocket",
+            kind: "websocket".into(),
             host: host.to_string(),
             path: path.to_string(),
             endpoint: "websocket".into(),
@@ -884,7 +884,7 @@ impl Shared {
         };
         let out = match verdict.action {
             Action::Allow | Action::Audit => {
-                event.outcome = "forwarded";
+                event.outcome = "forwarded".into();
                 WsOutcome::Pass
             }
             Action::Redact => {
@@ -894,7 +894,7 @@ impl Shared {
                     .filter(|(_, d)| d.action == Action::Redact)
                     .map(|(f, _)| f.clone())
                     .collect();
-                event.outcome = "redacted";
+                event.outcome = "redacted".into();
                 let r = leakguard_detect::redact(
                     text,
                     &to_redact,
@@ -904,7 +904,7 @@ impl Shared {
             }
             // A frame cannot be answered with an error: it is dropped.
             Action::Warn | Action::Block => {
-                event.outcome = "blocked";
+                event.outcome = "blocked".into();
                 WsOutcome::Drop
             }
         };
@@ -934,7 +934,7 @@ mod tests {
         let shared = Shared::new(
             Loaded::new(policy, engine, "test".into()),
             Catalog::builtin(),
-            EventLog::open(&dir).unwrap(),
+            Arc::new(crate::events::EventLog::open(&dir).unwrap()),
             Routes::default(),
             Arc::new(DeviceCa::load(&dir.join("ca")).unwrap()),
             Limits::default(),

@@ -131,7 +131,7 @@ pub fn inspect(
     let text_bytes = extracted.text_bytes();
 
     let mut event = Event {
-        kind: "request",
+        kind: "request".into(),
         host: info.host.clone(),
         method: info.method.clone(),
         path: path_only.to_string(),
@@ -184,7 +184,7 @@ pub fn inspect(
     };
     let plan = match verdict.action {
         Action::Allow | Action::Audit => {
-            event.outcome = "forwarded";
+            event.outcome = "forwarded".into();
             Plan::Forward
         }
         Action::Redact => {
@@ -218,11 +218,11 @@ pub fn inspect(
             };
             match rewritten {
                 Some(b) => {
-                    event.outcome = "redacted";
+                    event.outcome = "redacted".into();
                     Plan::Rewritten { body: b, restore }
                 }
                 None => {
-                    event.outcome = "blocked";
+                    event.outcome = "blocked".into();
                     event.reason = Some("the body cannot be redacted, so it was blocked".into());
                     blocked()
                 }
@@ -230,7 +230,7 @@ pub fn inspect(
         }
         Action::Warn => {
             let code = hex(&content_hash[..6]);
-            event.outcome = "warned";
+            event.outcome = "warned".into();
             event.override_code = Some(code.clone());
             let m = format!(
                 "{} To send it anyway, allow it once: leakguard allow {code} --reason \"…\"",
@@ -242,7 +242,7 @@ pub fn inspect(
             }
         }
         Action::Block => {
-            event.outcome = "blocked";
+            event.outcome = "blocked".into();
             blocked()
         }
     };

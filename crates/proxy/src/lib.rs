@@ -57,6 +57,8 @@ pub struct Settings {
     pub resolve: Vec<String>,
     pub upstream_proxy: Option<String>,
     pub upstream_ca: Vec<PathBuf>,
+    /// Where events go; `None`: `events.jsonl` in the data dir.
+    pub events: Option<Arc<dyn events::EventSink>>,
 }
 
 /// A running guard.
@@ -135,11 +137,15 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
     })?;
     let routes = upstream::Routes::new(&settings.resolve, settings.upstream_proxy.as_deref())?;
     let tls = upstream::client_tls(&settings.upstream_ca)?;
-    let events =
-        events::EventLog::open(&settings.data_dir).map_err(|source| StartError::Events {
-            dir: settings.data_dir.clone(),
-            source,
-        })?;
+    let events: Arc<dyn events::EventSink> = match &settings.events {
+        Some(sink) => Arc::clone(sink),
+        None => Arc::new(
+            events::EventLog::open(&settings.data_dir).map_err(|source| StartError::Events {
+                dir: settings.data_dir.clone(),
+                source,
+            })?,
+        ),
+    };
     let token = control_token(&settings.data_dir).map_err(StartError::Token)?;
     let shared = Arc::new(Shared::new(
         loaded,

@@ -54,6 +54,7 @@ async fn start_guard(
         resolve,
         upstream_proxy,
         upstream_ca: vec![upstream_ca],
+        events: None,
     };
     leakguard_proxy::start(settings, l)
         .await

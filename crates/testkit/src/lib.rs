@@ -81,6 +81,17 @@ impl TestCa {
         cfg
     }
 
+    /// A leaf for `hosts` as PEM (certificate, PKCS#8 key), for servers configured by file
+    /// (rsyslog).
+    pub fn leaf_pem(&self, hosts: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().expect("key");
+        let params =
+            CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed");
+        (cert.pem(), key.serialize_pem())
+    }
+
     pub fn write_pem(&self, path: &Path) {
         std::fs::write(path, &self.cert_pem).expect("write CA");
     }

@@ -8,6 +8,9 @@
 //! preview, never the matched value itself. The raw value stays inside the detection engine and
 //! is only handed to the redactor.
 
+pub mod event;
+pub use event::{rfc3339_ms, Event, RuleCount};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;

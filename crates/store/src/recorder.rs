@@ -1,0 +1,277 @@
+//! The recorder: the one writer of the event database, on its own thread. The guard hands it
+//! events without waiting; it commits whatever has queued up in one transaction, applies
+//! retention a little at a time, and spills to a private JSON-lines file if the database
+//! refuses a write, importing that file back the next time it starts. Nothing the guard
+//! decided is lost to a full disk or a locked file.
+
+use crate::{now_ms, Event, Result, Retention, Store, StoreError};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the recorder stamps, keeps and forwards events.
+#[derive(Debug, Clone)]
+pub struct RecorderOptions {
+    /// Written into events that do not name a device / user.
+    pub device: String,
+    pub os_user: String,
+    pub retention: Retention,
+    /// SIEM target keys every event is queued for.
+    pub targets: Vec<String>,
+    pub outbox_cap: u64,
+    /// fsync on every commit (survives power loss, not only crashes).
+    pub full_durability: bool,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            device: String::new(),
+            os_user: String::new(),
+            retention: Retention::default(),
+            targets: Vec::new(),
+            outbox_cap: 100_000,
+            full_durability: false,
+        }
+    }
+}
+
+enum Msg {
+    Event(Box<Event>),
+    Flush(mpsc::SyncSender<()>),
+    Configure(Retention, Vec<String>, u64),
+}
+
+/// Counters of the recorder.
+#[derive(Debug, Default)]
+pub struct RecorderCounters {
+    pub committed: AtomicU64,
+    pub spilled: AtomicU64,
+    pub pruned: AtomicU64,
+}
+
+/// A handle on the writer thread; cheap to share (`Arc`).
+#[derive(Debug)]
+pub struct Recorder {
+    tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    path: PathBuf,
+    pub counters: Arc<RecorderCounters>,
+}
+
+/// Events queued beyond this make `record` wait for the writer (a stuck disk slows the guard
+/// down rather than losing events or growing without bound).
+const QUEUE: usize = 100_000;
+const BATCH: usize = 2_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+const PRUNE_BUDGET: usize = 5_000;
+
+impl Recorder {
+    /// Opens the database at `path` (errors surface here, on the caller's thread) and starts
+    /// the writer.
+    pub fn start(path: &Path, options: RecorderOptions) -> Result<Recorder> {
+        let mut store = Store::open(path)?;
+        store.set_full_durability(options.full_durability)?;
+        store.set_targets(options.targets.clone(), options.outbox_cap);
+        let spill = spill_path(path);
+        import_spill(&mut store, &spill)?;
+        let counters = Arc::new(RecorderCounters::default());
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let thread = {
+            let counters = Arc::clone(&counters);
+            std::thread::Builder::new()
+                .name("leakguard-recorder".into())
+                .spawn(move || writer(store, rx, options, spill, &counters))?
+        };
+        Ok(Recorder {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            path: path.to_path_buf(),
+            counters,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues an event; returns at once unless 100,000 are already waiting.
+    pub fn record(&self, event: Event) {
+        if let Some(tx) = self.tx.lock().expect("recorder").as_ref() {
+            let _ = tx.send(Msg::Event(Box::new(event)));
+        }
+    }
+
+    /// Waits until every event queued before this call is committed (or spilled).
+    pub fn flush(&self) -> Result<()> {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        let tx = self.tx.lock().expect("recorder").clone();
+        tx.ok_or(StoreError::Stopped)?
+            .send(Msg::Flush(done_tx))
+            .map_err(|_| StoreError::Stopped)?;
+        done_rx.recv().map_err(|_| StoreError::Stopped)
+    }
+
+    /// New retention limits and SIEM targets (after a policy reload).
+    pub fn configure(&self, retention: Retention, targets: Vec<String>, outbox_cap: u64) {
+        if let Some(tx) = self.tx.lock().expect("recorder").as_ref() {
+            let _ = tx.send(Msg::Configure(retention, targets, outbox_cap));
+        }
+    }
+
+    /// Commits what is queued and stops the writer.
+    pub fn stop(&self) {
+        drop(self.tx.lock().expect("recorder").take());
+        if let Some(t) = self.thread.lock().expect("recorder").take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spill_path(db: &Path) -> PathBuf {
+    db.with_file_name("events-unstored.jsonl")
+}
+
+fn writer(
+    mut store: Store,
+    rx: mpsc::Receiver<Msg>,
+    mut options: RecorderOptions,
+    spill: PathBuf,
+    counters: &RecorderCounters,
+) {
+    let mut last_prune: Option<Instant> = None;
+    let mut backlog = false;
+    loop {
+        let wait = if backlog {
+            Duration::from_millis(50)
+        } else {
+            PRUNE_EVERY
+        };
+        let first = match rx.recv_timeout(wait) {
+            Ok(m) => Some(m),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut batch: Vec<Event> = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = first;
+        while let Some(msg) = next {
+            match msg {
+                Msg::Event(mut e) => {
+                    if e.device.is_empty() {
+                        e.device.clone_from(&options.device);
+                    }
+                    if e.os_user.is_empty() {
+                        e.os_user.clone_from(&options.os_user);
+                    }
+                    batch.push(*e);
+                }
+                Msg::Flush(done) => flushes.push(done),
+                Msg::Configure(retention, targets, cap) => {
+                    commit(&mut store, &mut batch, &spill, counters);
+                    options.retention = retention;
+                    store.set_targets(targets.clone(), cap);
+                    options.targets = targets;
+                }
+            }
+            next = if batch.len() >= BATCH {
+                None
+            } else {
+                rx.try_recv().ok()
+            };
+        }
+        commit(&mut store, &mut batch, &spill, counters);
+        for done in flushes {
+            let _ = done.send(());
+        }
+        if backlog || last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(Instant::now());
+            match store.prune(&options.retention, now_ms(), PRUNE_BUDGET) {
+                Ok(n) => {
+                    counters.pruned.fetch_add(n as u64, Ordering::Relaxed);
+                    backlog = n == PRUNE_BUDGET;
+                }
+                Err(e) => {
+                    eprintln!("leakguard: event retention failed: {e}");
+                    backlog = false;
+                }
+            }
+        }
+    }
+    let mut rest: Vec<Event> = Vec::new();
+    commit(&mut store, &mut rest, &spill, counters);
+}
+
+fn commit(store: &mut Store, batch: &mut Vec<Event>, spill: &Path, counters: &RecorderCounters) {
+    if batch.is_empty() {
+        return;
+    }
+    let result = store.insert(batch).or_else(|_| store.insert(batch));
+    match result {
+        Ok(_) => {
+            counters
+                .committed
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        Err(e) => {
+            eprintln!(
+                "leakguard: cannot store {} events ({e}); keeping them in {} until the database takes them",
+                batch.len(),
+                spill.display()
+            );
+            if let Err(e) = append_spill(spill, batch) {
+                eprintln!("leakguard: cannot keep events in {}: {e}", spill.display());
+            } else {
+                counters
+                    .spilled
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+    batch.clear();
+}
+
+fn append_spill(spill: &Path, batch: &[Event]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(spill)?;
+    let mut buf = Vec::new();
+    for e in batch {
+        serde_json::to_writer(&mut buf, e).map_err(std::io::Error::other)?;
+        buf.push(b'\n');
+    }
+    f.write_all(&buf)?;
+    f.sync_data()
+}
+
+/// Moves events a previous run could not store into the database. A line cut short by a
+/// crash is skipped (it was never acknowledged).
+fn import_spill(store: &mut Store, spill: &Path) -> Result<()> {
+    let Ok(file) = std::fs::File::open(spill) else {
+        return Ok(());
+    };
+    let mut events = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        if let Ok(e) = serde_json::from_str::<Event>(&line?) {
+            events.push(e);
+        }
+    }
+    for chunk in events.chunks(BATCH) {
+        store.insert(chunk)?;
+    }
+    std::fs::remove_file(spill)?;
+    Ok(())
+}

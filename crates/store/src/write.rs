@@ -1,0 +1,473 @@
+//! The writer: inserts (one transaction per batch), the usage record, the outbox rows and
+//! retention. Only one [`Store`] should write a database at a time (the [`crate::Recorder`]
+//! owns it); other connections read, and the SIEM forwarder acknowledges outbox rows.
+
+use crate::{db_path, parse_time, schema, Event, Result, StoreError};
+use rusqlite::{params, Connection, OpenFlags};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// How long events are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Events older than this are deleted (0: no age limit).
+    pub max_age_days: u32,
+    /// At most this many events are kept, oldest deleted first (0: no count limit).
+    pub max_events: u64,
+    /// The usage record (`usage_daily`) is kept this long.
+    pub usage_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age_days: 90,
+            max_events: 1_000_000,
+            usage_days: 400,
+        }
+    }
+}
+
+/// The write side of the event database.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+    /// Rows in `events`, kept in memory so retention by count needs no COUNT(*).
+    count: u64,
+    targets: Vec<String>,
+    outbox_cap: u64,
+    /// Per target: an upper bound of its outbox rows (exact after each trim).
+    outbox_len: HashMap<String, u64>,
+}
+
+/// Opens (creating it 0600) and configures a connection on `path`.
+pub(crate) fn connect(path: &Path, read_only: bool) -> Result<Connection> {
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        create_private_file(path)?;
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(open_err)?;
+    if !read_only {
+        // WAL: readers never block the writer. NORMAL: a commit is durable against a crash
+        // of the process (the WAL is in the OS's hands); FULL adds an fsync per commit.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_err(rusqlite::Error::InvalidParameterName(format!(
+                "journal_mode stayed {mode}"
+            ))));
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+    } else {
+        conn.pragma_update(None, "query_only", true)
+            .map_err(open_err)?;
+    }
+    Ok(conn)
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)?;
+    Ok(())
+}
+
+/// SQLite gives the `-wal` and `-shm` files the mode of the database file, so creating the
+/// database 0600 keeps all three private.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens the database in `data_dir` (see [`Store::open`]).
+    pub fn open_in(data_dir: &Path) -> Result<Store> {
+        Store::open(&db_path(data_dir))
+    }
+
+    /// Opens or creates the database at `path` and migrates it to the current schema.
+    ///
+    /// # Errors
+    /// The file cannot be created or opened, is not a database, or is newer than this build.
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = connect(path, false)?;
+        schema::migrate(&mut conn, path)?;
+        let count: i64 = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+        let mut outbox_len = HashMap::new();
+        {
+            let mut st = conn.prepare("SELECT target, COUNT(*) FROM outbox GROUP BY target")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (t, n) = row?;
+                outbox_len.insert(t, n as u64);
+            }
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            count: count as u64,
+            targets: Vec::new(),
+            outbox_cap: 100_000,
+            outbox_len,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The writer connection, for maintenance (checkpoints, `VACUUM`) and benchmarks.
+    pub fn conn_for_maintenance(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Events in the database.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// `FULL` syncs the WAL on every commit: events then also survive a power cut, at the
+    /// cost of one fsync per batch.
+    pub fn set_full_durability(&self, full: bool) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
+        Ok(())
+    }
+
+    /// The SIEM targets every new event is queued for, and how many undelivered events each
+    /// may hold before the oldest are dropped (and counted).
+    pub fn set_targets(&mut self, targets: Vec<String>, outbox_cap: u64) {
+        self.targets = targets;
+        self.outbox_cap = outbox_cap.max(1);
+    }
+
+    /// Inserts `events` in one transaction and returns their `seq`s. An event whose id is
+    /// already stored is skipped (its `seq` is the stored one's): recording is idempotent.
+    ///
+    /// # Errors
+    /// A bad event time, or the database refused the write; then nothing of the batch is
+    /// stored.
+    pub fn insert(&mut self, events: &[Event]) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let mut seqs = Vec::with_capacity(events.len());
+        let mut added = 0u64;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO events (id, ts, kind, host, verdict, outcome, categories, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
+            )?;
+            let mut existing = tx.prepare_cached("SELECT seq FROM events WHERE id = ?1")?;
+            let mut rule = tx.prepare_cached(
+                "INSERT OR IGNORE INTO event_rules (seq, rule, category, count) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut usage = tx.prepare_cached(
+                "INSERT INTO usage_daily (day, host, client, requests, bytes, est_tokens, blocked)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)
+                 ON CONFLICT(day, host, client) DO UPDATE SET requests = requests + 1,
+                   bytes = bytes + excluded.bytes, est_tokens = est_tokens + excluded.est_tokens,
+                   blocked = blocked + excluded.blocked",
+            )?;
+            let mut outbox =
+                tx.prepare_cached("INSERT OR IGNORE INTO outbox (target, seq) VALUES (?1, ?2)")?;
+            let mut rollup = tx.prepare_cached(
+                "INSERT INTO rollup_hourly (hour, host, outcome, rule, category, events, findings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+                 ON CONFLICT(hour, host, outcome, rule) DO UPDATE SET events = events + 1,
+                   findings = findings + excluded.findings",
+            )?;
+            for e in events {
+                let ts = parse_time(&e.time).ok_or_else(|| StoreError::BadTime {
+                    id: e.id.clone(),
+                    time: e.time.clone(),
+                })?;
+                let categories = {
+                    let cats = e.categories();
+                    if cats.is_empty() {
+                        String::new()
+                    } else {
+                        format!(",{},", cats.join(","))
+                    }
+                };
+                let n = ins.execute(params![
+                    e.id,
+                    ts,
+                    e.kind,
+                    e.host,
+                    e.verdict,
+                    e.outcome,
+                    categories,
+                    body_json(e)?
+                ])?;
+                if n == 0 {
+                    seqs.push(existing.query_row([&e.id], |r| r.get(0))?);
+                    continue;
+                }
+                let seq = tx.last_insert_rowid();
+                seqs.push(seq);
+                added += 1;
+                let hour = ts / 3_600_000;
+                rollup.execute(params![hour, e.host, e.outcome, "", "", 0])?;
+                for r in &e.rules {
+                    rule.execute(params![seq, r.rule, r.category, r.count])?;
+                    rollup.execute(params![
+                        hour, e.host, e.outcome, r.rule, r.category, r.count
+                    ])?;
+                }
+                if matches!(e.kind.as_str(), "request" | "websocket") && !e.host.is_empty() {
+                    let blocked = matches!(e.outcome.as_str(), "blocked" | "warned" | "refused");
+                    usage.execute(params![
+                        &crate::format_time(ts)[..10],
+                        e.host,
+                        client_family(e.client.as_deref()),
+                        e.bytes as i64,
+                        e.est_tokens as i64,
+                        blocked as i64
+                    ])?;
+                }
+                for t in &self.targets {
+                    outbox.execute(params![t, seq])?;
+                }
+            }
+        }
+        let mut trimmed = Vec::new();
+        for t in &self.targets {
+            let len = self.outbox_len.entry(t.clone()).or_insert(0);
+            *len += added;
+            if *len > self.outbox_cap {
+                let exact: i64 =
+                    tx.query_row("SELECT COUNT(*) FROM outbox WHERE target = ?1", [t], |r| {
+                        r.get(0)
+                    })?;
+                let excess = (exact as u64).saturating_sub(self.outbox_cap);
+                if excess > 0 {
+                    tx.execute(
+                        "DELETE FROM outbox WHERE target = ?1 AND seq IN
+                           (SELECT seq FROM outbox WHERE target = ?1 ORDER BY seq LIMIT ?2)",
+                        params![t, excess as i64],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO siem_state (target, dropped) VALUES (?1, ?2)
+                         ON CONFLICT(target) DO UPDATE SET dropped = dropped + excluded.dropped",
+                        params![t, excess as i64],
+                    )?;
+                }
+                trimmed.push((t.clone(), exact as u64 - excess));
+            }
+        }
+        tx.commit()?;
+        self.count += added;
+        for (t, n) in trimmed {
+            self.outbox_len.insert(t, n);
+        }
+        Ok(seqs)
+    }
+
+    /// Deletes at most `budget` events past the retention limits (oldest first) and old usage
+    /// rows, in one transaction; returns how many events went. Called in small steps so a
+    /// large backlog never stalls recording.
+    pub fn prune(&mut self, retention: &Retention, now_ms: i64, budget: usize) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut doomed: Vec<i64> = Vec::new();
+        if retention.max_age_days > 0 {
+            let cutoff = now_ms - i64::from(retention.max_age_days) * 86_400_000;
+            let mut st = tx.prepare_cached("SELECT seq FROM events WHERE ts < ?1 LIMIT ?2")?;
+            for seq in st.query_map(params![cutoff, budget as i64], |r| r.get(0))? {
+                doomed.push(seq?);
+            }
+        }
+        if retention.max_events > 0 {
+            let after_age = self.count.saturating_sub(doomed.len() as u64);
+            let excess = after_age.saturating_sub(retention.max_events) as usize;
+            let room = budget.saturating_sub(doomed.len()).min(excess);
+            if room > 0 {
+                let mut st =
+                    tx.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT ?1 + ?2")?;
+                let mut from_count = Vec::new();
+                for seq in st.query_map(params![room as i64, doomed.len() as i64], |r| r.get(0))? {
+                    from_count.push(seq?);
+                }
+                for seq in from_count {
+                    if doomed.len() >= budget {
+                        break;
+                    }
+                    if !doomed.contains(&seq) {
+                        doomed.push(seq);
+                    }
+                }
+            }
+        }
+        {
+            let mut ev = tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
+            let mut rules = tx.prepare_cached("DELETE FROM event_rules WHERE seq = ?1")?;
+            for seq in &doomed {
+                ev.execute([seq])?;
+                rules.execute([seq])?;
+            }
+        }
+        if retention.usage_days > 0 {
+            let cutoff = now_ms - i64::from(retention.usage_days) * 86_400_000;
+            tx.execute(
+                "DELETE FROM usage_daily WHERE day < ?1",
+                [&crate::format_time(cutoff)[..10]],
+            )?;
+            tx.execute(
+                "DELETE FROM rollup_hourly WHERE hour < ?1",
+                [cutoff / 3_600_000],
+            )?;
+        }
+        tx.commit()?;
+        self.count -= doomed.len() as u64;
+        Ok(doomed.len())
+    }
+}
+
+/// The event minus what has its own column.
+fn body_json(e: &Event) -> Result<String> {
+    let mut v = serde_json::to_value(e)?;
+    if let Some(map) = v.as_object_mut() {
+        for key in ["id", "time", "kind", "host", "verdict", "outcome"] {
+            map.remove(key);
+        }
+        // Empty lists are the default on the way back.
+        for key in ["rules", "previews"] {
+            if map
+                .get(key)
+                .and_then(|x| x.as_array())
+                .is_some_and(Vec::is_empty)
+            {
+                map.remove(key);
+            }
+        }
+        for key in ["bytes", "text_bytes", "est_tokens", "latency_us"] {
+            if map.get(key).and_then(|x| x.as_u64()) == Some(0) {
+                map.remove(key);
+            }
+        }
+    }
+    Ok(v.to_string())
+}
+
+/// A short name for the kind of client, from its User-Agent: what the usage record groups by.
+pub fn client_family(user_agent: Option<&str>) -> &'static str {
+    let Some(ua) = user_agent else {
+        return "unknown";
+    };
+    const KNOWN: &[(&str, &str)] = &[
+        ("OpenAI/Python", "openai-python"),
+        ("OpenAI/JS", "openai-node"),
+        ("Anthropic/Python", "anthropic-python"),
+        ("Anthropic/JS", "anthropic-node"),
+        ("curl/", "curl"),
+        ("python-requests", "python-requests"),
+        ("python-httpx", "python-httpx"),
+        ("Edg/", "edge"),
+        ("Firefox/", "firefox"),
+        ("Chrome/", "chrome"),
+        ("Safari/", "safari"),
+        ("Electron/", "electron-app"),
+        ("vscode", "vscode"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map_or("other", |(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_migrates_and_keeps_its_events() {
+        let dir = std::env::temp_dir().join(format!("lg-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("events.db");
+        {
+            let mut conn = connect(&path, false).unwrap();
+            schema::migrate_to(&mut conn, &path, 1).unwrap();
+            conn.execute(
+                "INSERT INTO events (id, ts, kind, host, verdict, outcome, categories, body)
+                 VALUES ('old-1', 1790000000000, 'request', 'claude.ai', 'block', 'blocked',
+                         ',secret,', '{\"rules\":[{\"rule\":\"jwt\",\"category\":\"secret\",\"action\":\"block\",\"count\":1}]}')",
+                [],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO event_rules VALUES (1, 'jwt', 'secret', 1)", [])
+                .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, schema::SCHEMA_VERSION);
+        assert_eq!(store.len(), 1);
+        // The new tables work on the migrated file.
+        store.set_targets(vec!["hec".into()], 10);
+        let mut e = crate::fixtures::sample_event(1, 1_790_000_000_000);
+        e.id = "new-1".into();
+        store.insert(&[e]).unwrap();
+        let reader = crate::Reader::open(&path).unwrap();
+        let old = reader.get("old-1").unwrap().unwrap().event;
+        assert_eq!(old.rules[0].rule, "jwt");
+        assert_eq!(old.time, "2026-09-21T14:13:20.000Z");
+        assert_eq!(reader.usage("2000-01-01").unwrap().len(), 1);
+        // The rollup was back-filled with the old event and counts the new one.
+        let stats = reader.stats(0, 2_000_000_000_000, 86_400).unwrap();
+        assert_eq!(stats.total, 2);
+        assert_eq!(stats.top_rules[0].0, "jwt");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn client_families_name_the_common_clients() {
+        for (ua, family) in [
+            (Some("OpenAI/Python 1.52.0"), "openai-python"),
+            (Some("curl/7.88.1"), "curl"),
+            (
+                Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
+                "chrome",
+            ),
+            (Some("Mozilla/5.0 (X11) Chrome/120.0 Safari/537.36 Edg/120.0"), "edge"),
+            (Some("something"), "other"),
+            (None, "unknown"),
+        ] {
+            assert_eq!(client_family(ua), family, "{ua:?}");
+        }
+    }
+}

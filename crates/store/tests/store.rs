@@ -1,0 +1,359 @@
+//! The event store on real SQLite files: recording, pages, filters, stats, retention, the
+//! outbox, permissions and the reader/writer split.
+
+use leakguard_store::fixtures::sample_event;
+use leakguard_store::{
+    csv_line, parse_time, Filter, Outbox, Reader, Recorder, RecorderOptions, Retention, Store,
+    CSV_HEADER,
+};
+
+const BASE: i64 = 1_790_000_000_000;
+
+fn store_with(n: u64) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let events: Vec<_> = (0..n).map(|i| sample_event(i, BASE)).collect();
+    store.insert(&events).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn events_round_trip_and_a_second_insert_of_the_same_id_is_ignored() {
+    let (dir, mut store) = store_with(10);
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let original = sample_event(4, BASE);
+    let got = reader.get(&original.id).unwrap().unwrap();
+    assert_eq!(got.event, original);
+    let seqs = store.insert(std::slice::from_ref(&original)).unwrap();
+    assert_eq!(seqs, vec![got.seq], "the stored event's seq comes back");
+    assert_eq!(store.len(), 10);
+    assert_eq!(reader.count().unwrap(), 10);
+    assert!(reader.get("nope").unwrap().is_none());
+}
+
+#[test]
+fn pages_walk_every_event_newest_first_by_keyset() {
+    let (dir, _store) = store_with(250);
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let mut seen = Vec::new();
+    let mut filter = Filter {
+        limit: 100,
+        ..Filter::default()
+    };
+    loop {
+        let page = reader.events(&filter).unwrap();
+        seen.extend(page.events.iter().map(|e| e.seq));
+        match page.next {
+            Some(next) => filter.before_seq = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 250);
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+}
+
+#[test]
+fn filters_narrow_by_outcome_category_rule_host_text_and_time() {
+    let (dir, _store) = store_with(240);
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let all = |f: Filter| {
+        let mut out = Vec::new();
+        reader
+            .for_each(&f, |e| {
+                out.push(e.event.clone());
+                Ok(())
+            })
+            .unwrap();
+        out
+    };
+    let blocked = all(Filter {
+        outcomes: vec!["blocked".into()],
+        ..Filter::default()
+    });
+    assert!(!blocked.is_empty());
+    assert!(blocked.iter().all(|e| e.outcome == "blocked"));
+    let pii = all(Filter {
+        categories: vec!["pii".into()],
+        ..Filter::default()
+    });
+    assert!(!pii.is_empty());
+    assert!(pii.iter().all(|e| e.categories() == vec!["pii"]));
+    let aws = all(Filter {
+        rule: Some("aws-access-key-id".into()),
+        ..Filter::default()
+    });
+    assert_eq!(aws.len(), 10, "every 24th event of 240");
+    assert!(aws.iter().all(|e| e.rules[0].rule == "aws-access-key-id"));
+    let claude = all(Filter {
+        hosts: vec!["claude.ai".into()],
+        ..Filter::default()
+    });
+    assert_eq!(claude.len(), 48);
+    let text = all(Filter {
+        text: Some("GHP_".into()),
+        ..Filter::default()
+    });
+    assert_eq!(text.len(), 10, "case-insensitive over previews");
+    let wildcard = all(Filter {
+        text: Some("%".into()),
+        ..Filter::default()
+    });
+    assert!(wildcard.is_empty(), "% is a literal, not a wildcard");
+    let window = all(Filter {
+        since_ms: Some(BASE + 10_000),
+        until_ms: Some(BASE + 20_000),
+        ..Filter::default()
+    });
+    assert_eq!(window.len(), 10);
+    assert!(window
+        .iter()
+        .all(|e| (BASE + 10_000..BASE + 20_000).contains(&parse_time(&e.time).unwrap())));
+}
+
+#[test]
+fn stats_count_per_bucket_category_and_destination() {
+    let (dir, _store) = store_with(7200); // two hours, one event a second
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let hour = 3_600_000;
+    let start = BASE - BASE % hour;
+    let stats = reader.stats(start, start + 3 * hour, 3600).unwrap();
+    assert_eq!(stats.total, 7200);
+    assert_eq!(stats.buckets.iter().map(|b| b.total).sum::<u64>(), 7200);
+    let forwarded = stats.by_outcome["forwarded"];
+    assert_eq!(forwarded, 5400);
+    let secrets: u64 = stats
+        .buckets
+        .iter()
+        .map(|b| b.by_category.get("secret").copied().unwrap_or(0))
+        .sum();
+    assert_eq!(secrets, 600, "aws, github: 2 of 6 rules on 1800 events");
+    assert_eq!(stats.top_destinations.len(), 5);
+    assert_eq!(stats.top_destinations[0].1, 1440);
+    assert_eq!(stats.top_rules.len(), 6);
+    let (_, _, findings, events) = &stats.top_rules[0];
+    assert!(findings >= events);
+    assert_eq!(
+        stats.buckets[0].by_destination.values().sum::<u64>(),
+        stats.buckets[0].total
+    );
+}
+
+#[test]
+fn retention_deletes_by_age_and_by_count_in_bounded_steps() {
+    let (dir, mut store) = store_with(1000);
+    let now = BASE + 10 * 86_400_000;
+    // Nothing is older than 30 days; 1000 > 600 events.
+    let r = Retention {
+        max_age_days: 30,
+        max_events: 600,
+        usage_days: 400,
+    };
+    assert_eq!(
+        store.prune(&r, now, 250).unwrap(),
+        250,
+        "one step is bounded"
+    );
+    assert_eq!(store.prune(&r, now, 250).unwrap(), 150);
+    assert_eq!(store.prune(&r, now, 250).unwrap(), 0);
+    assert_eq!(store.len(), 600);
+    let reader = Reader::open_in(dir.path()).unwrap();
+    assert!(
+        reader.get(&sample_event(399, BASE).id).unwrap().is_none(),
+        "oldest go first"
+    );
+    assert!(reader.get(&sample_event(400, BASE).id).unwrap().is_some());
+    // By age: events are one second apart from BASE; keep the last 100 seconds.
+    let later = BASE + 900_000 + 86_400_000;
+    let r = Retention {
+        max_age_days: 1,
+        max_events: 0,
+        usage_days: 400,
+    };
+    while store.prune(&r, later, 1000).unwrap() > 0 {}
+    assert_eq!(reader.count().unwrap(), 100);
+    let orphans: i64 = store
+        .conn_for_maintenance()
+        .query_row(
+            "SELECT COUNT(*) FROM event_rules WHERE seq NOT IN (SELECT seq FROM events)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0, "rule rows go with their events");
+}
+
+#[test]
+fn usage_record_counts_every_request_per_day_destination_and_client() {
+    let (dir, _store) = store_with(100);
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let usage = reader.usage("2000-01-01").unwrap();
+    assert_eq!(usage.iter().map(|u| u.requests).sum::<u64>(), 100);
+    assert!(usage.iter().all(|u| u.client == "openai-python"));
+    let blocked: u64 = usage.iter().map(|u| u.blocked).sum();
+    assert_eq!(
+        blocked,
+        (0..100)
+            .filter(|i| i % 4 == 0 && matches!((i / 4) % 6, 0 | 1 | 4 | 5))
+            .count() as u64
+    );
+}
+
+#[test]
+fn outbox_queues_in_the_same_transaction_and_drops_only_beyond_its_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    store.set_targets(vec!["hec".into(), "syslog".into()], 50);
+    let events: Vec<_> = (0..40).map(|i| sample_event(i, BASE)).collect();
+    store.insert(&events).unwrap();
+    let mut outbox = Outbox::open_in(dir.path()).unwrap();
+    let first = outbox.next("hec", 30).unwrap();
+    assert_eq!(first.len(), 30);
+    assert_eq!(
+        first[0].event.as_ref().unwrap().id,
+        events[0].id,
+        "oldest first"
+    );
+    outbox.ack("hec", &first).unwrap();
+    assert_eq!(outbox.next("hec", 100).unwrap().len(), 10);
+    assert_eq!(
+        outbox.next("syslog", 100).unwrap().len(),
+        40,
+        "targets are independent"
+    );
+    // 40 more: syslog holds 80 > 50, so its 30 oldest are dropped and counted.
+    let more: Vec<_> = (40..80).map(|i| sample_event(i, BASE)).collect();
+    store.insert(&more).unwrap();
+    let syslog = outbox.next("syslog", 1000).unwrap();
+    assert_eq!(syslog.len(), 50);
+    assert_eq!(
+        syslog[0].event.as_ref().unwrap().id,
+        sample_event(30, BASE).id
+    );
+    let states = outbox.states().unwrap();
+    let s = states.iter().find(|s| s.target == "syslog").unwrap();
+    assert_eq!((s.pending, s.dropped, s.delivered), (50, 30, 0));
+    let h = states.iter().find(|s| s.target == "hec").unwrap();
+    assert_eq!((h.pending, h.delivered), (50, 30));
+    // An event pruned before delivery is acknowledged as dropped.
+    let r = Retention {
+        max_age_days: 0,
+        max_events: 40,
+        usage_days: 400,
+    };
+    store.prune(&r, BASE, 1000).unwrap();
+    let items = outbox.next("syslog", 1000).unwrap();
+    let gone = items.iter().filter(|i| i.event.is_none()).count();
+    assert_eq!(gone, 10);
+    outbox.ack("syslog", &items).unwrap();
+    outbox.failed("syslog", "connection refused").unwrap();
+    let s = outbox
+        .states()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.target == "syslog")
+        .unwrap();
+    assert_eq!((s.pending, s.delivered, s.dropped), (0, 40, 40));
+    assert_eq!(s.last_error.as_deref(), Some("connection refused"));
+}
+
+#[test]
+fn a_reader_in_the_middle_of_a_query_never_blocks_the_writer() {
+    let (dir, mut store) = store_with(500);
+    // No waiting allowed: if the reader held a lock, the insert would fail with SQLITE_BUSY.
+    store
+        .conn_for_maintenance()
+        .busy_timeout(std::time::Duration::ZERO)
+        .unwrap();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let mut seen = 0;
+    reader
+        .for_each(&Filter::default(), |_| {
+            seen += 1;
+            if seen == 1 {
+                let more: Vec<_> = (500..1500).map(|i| sample_event(i, BASE)).collect();
+                store
+                    .insert(&more)
+                    .expect("the writer commits while a read is open");
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.len(), 1500);
+    assert!(seen >= 500);
+}
+
+#[cfg(unix)]
+#[test]
+fn database_files_are_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut store = Store::open_in(&data).unwrap();
+    store.insert(&[sample_event(1, BASE)]).unwrap();
+    for name in ["events.db", "events.db-wal", "events.db-shm"] {
+        let mode = std::fs::metadata(data.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{name}");
+    }
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+#[test]
+fn the_recorder_stamps_commits_and_flushes_and_spilled_events_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("events.db");
+    // A previous run could not store two events (and crashed mid-line on a third).
+    let mut spill = String::new();
+    for i in [9001u64, 9002] {
+        spill.push_str(&serde_json::to_string(&sample_event(i, BASE)).unwrap());
+        spill.push('\n');
+    }
+    spill.push_str("{\"id\":\"half");
+    std::fs::write(dir.path().join("events-unstored.jsonl"), spill).unwrap();
+    let recorder = Recorder::start(
+        &db,
+        RecorderOptions {
+            device: "laptop-7".into(),
+            os_user: "alice".into(),
+            ..RecorderOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(!dir.path().join("events-unstored.jsonl").exists());
+    for i in 0..5000 {
+        let mut e = sample_event(i, BASE);
+        e.device.clear();
+        e.os_user.clear();
+        recorder.record(e);
+    }
+    recorder.flush().unwrap();
+    let reader = Reader::open(&db).unwrap();
+    assert_eq!(reader.count().unwrap(), 5002);
+    let e = reader
+        .get(&sample_event(77, BASE).id)
+        .unwrap()
+        .unwrap()
+        .event;
+    assert_eq!(
+        (e.device.as_str(), e.os_user.as_str()),
+        ("laptop-7", "alice")
+    );
+    assert!(reader.get(&sample_event(9002, BASE).id).unwrap().is_some());
+    recorder.stop();
+    assert!(recorder.flush().is_err(), "a stopped recorder says so");
+}
+
+#[test]
+fn csv_export_lines_have_every_column() {
+    let e = sample_event(4, BASE);
+    let line = csv_line(&e);
+    assert!(line.starts_with(&e.id));
+    assert_eq!(line.matches(',').count(), CSV_HEADER.matches(',').count());
+}

@@ -1,0 +1,227 @@
+//! The record of one decision: what the guard saw (metadata only) and what it did.
+//!
+//! An [`Event`] never holds a prompt or a raw value: rule ids with counts, masked previews and a
+//! SHA-256 of the prompt text let an admin prove what happened without keeping what was said.
+
+use serde::{Deserialize, Serialize};
+
+/// One rule's part in a decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RuleCount {
+    pub rule: String,
+    pub category: String,
+    pub action: String,
+    pub count: u32,
+}
+
+/// A decision the guard made (or a fact about the guard itself, kind `policy`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(default)]
+pub struct Event {
+    /// 128-bit hex id, unique across devices and restarts: SIEMs de-duplicate on it.
+    pub id: String,
+    /// RFC 3339 UTC with milliseconds.
+    pub time: String,
+    /// `request`, `websocket`, `override`, `policy`, `feedback`.
+    pub kind: String,
+    /// The device's host name and the OS user the guard runs for.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub device: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub os_user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub method: String,
+    /// The path without its query string.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub path: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The output-token cap the request asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// The client's User-Agent, cut to 120 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The policy's verdict.
+    pub verdict: String,
+    /// What was done: `forwarded`, `redacted`, `blocked`, `warned`, `overridden`, `refused`.
+    pub outcome: String,
+    /// The policy entry that decided.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub decided_by: String,
+    pub rules: Vec<RuleCount>,
+    /// Masked previews (`AKIA…7QXA`), at most 8.
+    pub previews: Vec<String>,
+    /// SHA-256 of the extracted prompt text, for correlating without keeping it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub prompt_sha256: String,
+    pub bytes: usize,
+    pub text_bytes: usize,
+    pub est_tokens: usize,
+    pub latency_us: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub binary_parts: usize,
+    /// Why a request was refused without a finding (fail-closed), or a policy load error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The policy in force (its label: source and version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// For `warned`: the code the user can allow once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// The prompt with every finding replaced by its placeholder; kept only when the policy's
+    /// `events.keep_redacted_prompt` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_prompt: Option<String>,
+}
+
+impl Event {
+    /// The distinct categories of the rules that fired, in first-seen order.
+    pub fn categories(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in &self.rules {
+            if !out.contains(&r.category.as_str()) {
+                out.push(&r.category);
+            }
+        }
+        out
+    }
+
+    /// The one-line account a user reads: "Blocked: aws-secret-access-key in a prompt to
+    /// chatgpt.com".
+    pub fn headline(&self) -> String {
+        let what = match self.outcome.as_str() {
+            "blocked" => "Blocked",
+            "warned" => "Held for your confirmation",
+            "redacted" => "Redacted",
+            "overridden" => "Allowed once",
+            "refused" => "Blocked",
+            "forwarded" => "Sent",
+            other => other,
+        };
+        let cause = match (self.rules.first(), &self.reason) {
+            (Some(r), _) => {
+                let more = self.rules.len() - 1;
+                if more > 0 {
+                    format!("{} (+{more} more)", r.rule)
+                } else {
+                    r.rule.clone()
+                }
+            }
+            (None, Some(reason)) => reason.clone(),
+            (None, None) => "policy".to_string(),
+        };
+        if self.host.is_empty() {
+            format!("{what}: {cause}")
+        } else {
+            format!("{what}: {cause} in a prompt to {}", self.host)
+        }
+    }
+}
+
+/// RFC 3339 UTC with milliseconds for a Unix time in ms (`2026-11-21T13:07:22.123Z`), the
+/// form every event time has.
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    let (days, ms_of_day) = (
+        unix_ms.div_euclid(86_400_000),
+        unix_ms.rem_euclid(86_400_000),
+    );
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let s = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        ms_of_day % 1000
+    )
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(rule: &str, category: &str) -> RuleCount {
+        RuleCount {
+            rule: rule.into(),
+            category: category.into(),
+            action: "block".into(),
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn headline_names_the_outcome_the_rule_and_the_destination() {
+        let mut e = Event {
+            outcome: "blocked".into(),
+            host: "chatgpt.com".into(),
+            rules: vec![rule("aws-secret-access-key", "secret")],
+            ..Event::default()
+        };
+        assert_eq!(
+            e.headline(),
+            "Blocked: aws-secret-access-key in a prompt to chatgpt.com"
+        );
+        e.rules.push(rule("email", "pii"));
+        e.outcome = "redacted".into();
+        assert_eq!(
+            e.headline(),
+            "Redacted: aws-secret-access-key (+1 more) in a prompt to chatgpt.com"
+        );
+        assert_eq!(e.categories(), vec!["secret", "pii"]);
+        let refused = Event {
+            outcome: "refused".into(),
+            reason: Some("malformed JSON".into()),
+            ..Event::default()
+        };
+        assert_eq!(refused.headline(), "Blocked: malformed JSON");
+    }
+
+    #[test]
+    fn times_format_as_rfc3339_utc_with_milliseconds() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_795_266_442_123), "2026-11-21T13:07:22.123Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn events_round_trip_and_old_lines_still_read() {
+        let e = Event {
+            id: "ab".into(),
+            kind: "request".into(),
+            rules: vec![rule("jwt", "secret")],
+            max_tokens: Some(5),
+            ..Event::default()
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains("redacted_prompt"), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+        let old: Event = serde_json::from_str(r#"{"id":"x","verdict":"allow"}"#).unwrap();
+        assert_eq!(old.verdict, "allow");
+    }
+}
