@@ -154,6 +154,10 @@ pub fn inspect(
         ..Event::default()
     };
 
+    if loaded.policy().events.keep_redacted_prompt {
+        event.redacted_prompt = Some(redacted_prompt(&extracted.segments, &findings, &owner));
+    }
+
     let message = |template: &str| -> String {
         let top = findings
             .iter()
@@ -274,4 +278,36 @@ pub fn hex(b: &[u8]) -> String {
         s.push(DIGITS[usize::from(x & 15)] as char);
     }
     s
+}
+
+/// The prompt as the record may keep it: every segment with every finding (whatever its action)
+/// replaced by its placeholder, segments separated by a blank line, cut at 64 KiB.
+fn redacted_prompt(
+    segments: &[leakguard_providers::TextSegment],
+    findings: &[Finding],
+    owner: &[usize],
+) -> String {
+    const KEEP: usize = 64 << 10;
+    let mut kept = String::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let mine: Vec<Finding> = findings
+            .iter()
+            .zip(owner)
+            .filter(|(_, o)| **o == i)
+            .map(|(f, _)| f.clone())
+            .collect();
+        if !kept.is_empty() {
+            kept.push_str("\n\n");
+        }
+        kept.push_str(&redact(&seg.text, &mine, RedactStyle::Placeholder).text);
+        if kept.len() > KEEP {
+            let mut cut = KEEP;
+            while !kept.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            kept.truncate(cut);
+            break;
+        }
+    }
+    kept
 }

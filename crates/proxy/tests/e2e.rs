@@ -948,3 +948,31 @@ async fn redacted_values_are_restored_in_the_reply_when_the_policy_asks() {
         .contains("4111 1111 1111 1111"));
     r.guard.stop().await;
 }
+
+#[tokio::test]
+async fn the_redacted_prompt_is_kept_only_when_the_policy_asks() {
+    let body = r#"{"prompt":"bill card 4111 1111 1111 1111 for the Q3 order"}"#;
+    let url = "https://claude.ai/api/organizations/o1/chat_conversations/c1/append_message";
+    for keep in [false, true] {
+        let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+        p["tests"] = serde_json::json!([]);
+        p["events"]["keep_redacted_prompt"] = keep.into();
+        let r = rig_with(&p.to_string(), 32 << 20).await;
+        let (status, _) = r.post_json(url, body).await;
+        assert_eq!(status, 200);
+        let events = r.events();
+        let kept = events.last().unwrap()["redacted_prompt"].clone();
+        if keep {
+            let kept = kept.as_str().expect("kept when asked");
+            assert_eq!(
+                kept,
+                "bill card [REDACTED:credit-card-number#1] for the Q3 order"
+            );
+        } else {
+            assert!(kept.is_null(), "off by default: {kept}");
+        }
+        let log = std::fs::read_to_string(r.dir.join("events.jsonl")).unwrap();
+        assert!(!log.contains("4111 1111"), "never the raw value");
+        r.guard.stop().await;
+    }
+}
