@@ -1,6 +1,6 @@
-//! The hub: the proxy's [`EventSink`] in the product. Each event goes to the recorder (SQLite),
-//! wakes the SIEM forwarders, and is offered to live listeners (the notifier, the app's event
-//! stream). None of it blocks the request that produced the event.
+//! The hub: the proxy's [`EventSink`] in the product. Each event goes to the recorder (SQLite;
+//! its commits wake the SIEM forwarders) and to the live listeners that want it (the notifier,
+//! the app's event stream). None of it blocks the request that produced the event.
 
 use leakguard_proxy::events::EventSink;
 use leakguard_store::{Recorder, RecorderOptions};
@@ -12,8 +12,14 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct Hub {
     recorder: Recorder,
-    listeners: Mutex<Vec<std::sync::mpsc::SyncSender<Arc<Event>>>>,
-    wakers: Mutex<Vec<std::sync::mpsc::SyncSender<()>>>,
+    listeners: Mutex<Vec<Listener>>,
+}
+
+/// A live listener and the events it wants.
+#[derive(Debug)]
+struct Listener {
+    tx: std::sync::mpsc::SyncSender<Arc<Event>>,
+    wants: fn(&Event) -> bool,
 }
 
 impl Hub {
@@ -23,7 +29,6 @@ impl Hub {
         Ok(Hub {
             recorder,
             listeners: Mutex::new(Vec::new()),
-            wakers: Mutex::new(Vec::new()),
         })
     }
 
@@ -31,42 +36,43 @@ impl Hub {
         &self.recorder
     }
 
-    /// Sends every event to `listener` as it happens (the notifier, the app's live view). A
-    /// listener that falls behind misses events rather than slowing the guard down.
-    pub fn add_listener(&self, listener: std::sync::mpsc::SyncSender<Arc<Event>>) {
-        self.listeners.lock().expect("listeners").push(listener);
+    /// Sends the events `wants` accepts to `listener` as they happen (the notifier, the
+    /// app's live view). Only those: a thread woken per clean request would cost the proxy
+    /// more than the request itself. A listener that falls behind misses events rather than
+    /// slowing the guard down.
+    pub fn add_listener(
+        &self,
+        listener: std::sync::mpsc::SyncSender<Arc<Event>>,
+        wants: fn(&Event) -> bool,
+    ) {
+        self.listeners.lock().expect("listeners").push(Listener {
+            tx: listener,
+            wants,
+        });
     }
 
-    /// What to poke after each event (the SIEM forwarders' wake-ups); replaces the old set.
+    /// What to poke after each commit (the SIEM forwarders' wake-ups); replaces the old set.
     pub fn set_wakers(&self, wakers: Vec<std::sync::mpsc::SyncSender<()>>) {
-        *self.wakers.lock().expect("wakers") = wakers;
+        self.recorder.set_after_commit(wakers);
     }
 
     /// Commits everything recorded so far.
     pub fn flush(&self) -> Result<(), leakguard_store::StoreError> {
-        self.recorder.flush()?;
-        for w in self.wakers.lock().expect("wakers").iter() {
-            let _ = w.try_send(());
-        }
-        Ok(())
+        self.recorder.flush()
     }
 }
 
 impl EventSink for Hub {
-    fn record(&self, event: &Event) {
-        self.recorder.record(event.clone());
-        let listeners = self.listeners.lock().expect("listeners");
-        if !listeners.is_empty() {
-            let shared = Arc::new(event.clone());
-            for l in listeners.iter() {
-                let _ = l.try_send(Arc::clone(&shared));
+    fn record(&self, event: Event) {
+        {
+            let listeners = self.listeners.lock().expect("listeners");
+            let mut shared: Option<Arc<Event>> = None;
+            for l in listeners.iter().filter(|l| (l.wants)(&event)) {
+                let e = shared.get_or_insert_with(|| Arc::new(event.clone()));
+                let _ = l.tx.try_send(Arc::clone(e));
             }
         }
-        drop(listeners);
-        for w in self.wakers.lock().expect("wakers").iter() {
-            // Full means a wake-up is already pending: enough.
-            let _ = w.try_send(());
-        }
+        self.recorder.record(event);
     }
 
     fn location(&self) -> String {

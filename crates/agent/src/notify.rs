@@ -55,6 +55,11 @@ pub struct Notice {
 /// Friendly rule names: `aws-secret-access-key` -> `AWS secret access key`.
 pub type RuleNames = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Whether an event can ever become a notification (the hub's filter for the notifier).
+pub fn may_notify(e: &Event) -> bool {
+    action_of(e).is_some()
+}
+
 /// The action an event's outcome stands for, if it is one a user is told about.
 fn action_of(e: &Event) -> Option<Action> {
     if !matches!(e.kind.as_str(), "request" | "websocket") {

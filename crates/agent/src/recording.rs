@@ -79,7 +79,7 @@ impl Recording {
                     setup.rule_names,
                     Desktop::new(setup.on_action),
                 )?;
-                hub.add_listener(n.sender());
+                hub.add_listener(n.sender(), crate::notify::may_notify);
                 Some(n)
             }
             None => None,

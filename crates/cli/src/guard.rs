@@ -453,7 +453,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                         tokio::time::sleep(every).await;
                         if let Err(e) = pull_policy(&args, &url, &pulled_dir).await {
                             eprintln!("leakguard: {e:#}; the current policy stays in force");
-                            shared.events.record(&events::Event {
+                            shared.events.record(events::Event {
                                 id: events::new_id(),
                                 time: events::now_rfc3339(),
                                 kind: "policy".into(),
@@ -507,7 +507,7 @@ fn notify_setup(
         on_action: Arc::new(move |action| match action {
             NoticeAction::ReportFalsePositive { event_id } => {
                 if let Some(shared) = actions.get() {
-                    shared.events.record(&events::Event {
+                    shared.events.record(events::Event {
                         id: events::new_id(),
                         time: events::now_rfc3339(),
                         kind: "feedback".into(),
@@ -597,7 +597,7 @@ async fn watch_policy(
             }
             Err(_) => continue,
         }
-        shared.events.record(&event);
+        shared.events.record(event);
     }
 }
 

@@ -46,14 +46,15 @@ pub fn previews(
 /// Where the proxy's events go. `record` must not block for long: it runs on the proxy's
 /// request path.
 pub trait EventSink: Send + Sync + std::fmt::Debug {
-    fn record(&self, event: &Event);
+    /// Takes the event: the sink keeps it without copying.
+    fn record(&self, event: Event);
     /// Where events end up (shown by `/leakguard/health`).
     fn location(&self) -> String;
 }
 
 impl EventSink for EventLog {
-    fn record(&self, event: &Event) {
-        EventLog::record(self, event);
+    fn record(&self, event: Event) {
+        EventLog::record(self, &event);
     }
 
     fn location(&self) -> String {

@@ -319,7 +319,7 @@ impl Guard {
         }
         match shared.allow(code, reason) {
             Some(()) => {
-                shared.events.record(&Event {
+                shared.events.record(Event {
                     id: new_id(),
                     time: now_rfc3339(),
                     kind: "override".into(),
@@ -406,7 +406,7 @@ impl Guard {
             base.group = Some(name.clone());
             base.decided_by = format!("destinations.{name}.mode = block_all");
             base.latency_us = started.elapsed().as_micros() as u64;
-            shared.events.record(&base);
+            shared.events.record(base);
             bump(&shared.counters.blocked);
             let shape = shared.catalog.error_shape_for_host(&host);
             return refusal_response(
@@ -475,7 +475,7 @@ impl Guard {
                 base.reason = Some(reason);
                 base.bytes = decoded.len();
                 base.latency_us = started.elapsed().as_micros() as u64;
-                shared.events.record(&base);
+                shared.events.record(base);
                 return refusal_response(refusal, "refused").into();
             }
         };
@@ -500,7 +500,7 @@ impl Guard {
                 x.event.verdict = "block".into();
                 x.event.decided_by = by;
                 x.event.latency_us = started.elapsed().as_micros() as u64;
-                shared.events.record(&x.event);
+                shared.events.record(x.event);
                 let shape = shared.catalog.error_shape_for_host(&host);
                 let mut res = refusal_response(
                     leakguard_providers::refusal(shape, status, code, &message),
@@ -556,7 +556,7 @@ impl Guard {
             }
         };
         x.event.latency_us = started.elapsed().as_micros() as u64;
-        shared.events.record(&x.event);
+        shared.events.record(x.event);
         result
     }
 
@@ -640,7 +640,7 @@ impl Guard {
         base.reason = Some(reason);
         base.bytes = raw.len();
         base.latency_us = started.elapsed().as_micros() as u64;
-        shared.events.record(&base);
+        shared.events.record(base);
         Request::from_parts(parts, Body::from(Full::new(raw))).into()
     }
 
@@ -662,7 +662,7 @@ impl Guard {
         base.outcome = "refused".into();
         base.reason = Some(e.to_string());
         base.latency_us = started.elapsed().as_micros() as u64;
-        shared.events.record(&base);
+        shared.events.record(base);
         let mut res = refusal_response(
             fail_closed(&shared.catalog, host, status, &e.to_string()),
             "refused",
@@ -913,7 +913,7 @@ impl Shared {
             hex(&sha2::Sha256::digest(text.as_bytes()))
         };
         event.latency_us = started.elapsed().as_micros() as u64;
-        self.events.record(&event);
+        self.events.record(event);
         out
     }
 }

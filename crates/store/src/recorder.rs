@@ -59,12 +59,15 @@ pub struct Recorder {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     path: PathBuf,
     pub counters: Arc<RecorderCounters>,
+    after_commit: Arc<Mutex<Vec<mpsc::SyncSender<()>>>>,
 }
 
 /// Events queued beyond this make `record` wait for the writer (a stuck disk slows the guard
 /// down rather than losing events or growing without bound).
 const QUEUE: usize = 100_000;
 const BATCH: usize = 2_000;
+/// How long the writer gathers events after the first of a burst before committing.
+const GATHER: Duration = Duration::from_millis(25);
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
 const PRUNE_BUDGET: usize = 5_000;
 
@@ -78,23 +81,31 @@ impl Recorder {
         let spill = spill_path(path);
         import_spill(&mut store, &spill)?;
         let counters = Arc::new(RecorderCounters::default());
+        let after_commit: Arc<Mutex<Vec<mpsc::SyncSender<()>>>> = Arc::default();
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = {
             let counters = Arc::clone(&counters);
+            let after_commit = Arc::clone(&after_commit);
             std::thread::Builder::new()
                 .name("leakguard-recorder".into())
-                .spawn(move || writer(store, rx, options, spill, &counters))?
+                .spawn(move || writer(store, rx, options, spill, &counters, &after_commit))?
         };
         Ok(Recorder {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             path: path.to_path_buf(),
             counters,
+            after_commit,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Poked (without blocking) after every commit: the SIEM forwarders' wake-ups.
+    pub fn set_after_commit(&self, wakers: Vec<mpsc::SyncSender<()>>) {
+        *self.after_commit.lock().expect("wakers") = wakers;
     }
 
     /// Queues an event; returns at once unless 100,000 are already waiting.
@@ -146,7 +157,9 @@ fn writer(
     mut options: RecorderOptions,
     spill: PathBuf,
     counters: &RecorderCounters,
+    after_commit: &Mutex<Vec<mpsc::SyncSender<()>>>,
 ) {
+    lower_priority();
     let mut last_prune: Option<Instant> = None;
     let mut backlog = false;
     loop {
@@ -162,6 +175,8 @@ fn writer(
         };
         let mut batch: Vec<Event> = Vec::new();
         let mut flushes = Vec::new();
+        let gather_from = Instant::now();
+        let mut gathered = false;
         let mut next = first;
         while let Some(msg) = next {
             match msg {
@@ -182,13 +197,32 @@ fn writer(
                     options.targets = targets;
                 }
             }
-            next = if batch.len() >= BATCH {
+            // Group commit: events arriving within GATHER of the first share its transaction
+            // (one commit per burst instead of one per request); a flush or a full batch
+            // ends the gathering.
+            next = if batch.len() >= BATCH || !flushes.is_empty() {
                 None
             } else {
-                rx.try_recv().ok()
+                match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(_) if !batch.is_empty() && !gathered => {
+                        // Sleep rather than wait on the channel: senders then never pay
+                        // for waking this thread, one wake-up per burst instead of per event.
+                        gathered = true;
+                        std::thread::sleep(GATHER.saturating_sub(gather_from.elapsed()));
+                        rx.try_recv().ok()
+                    }
+                    Err(_) => None,
+                }
             };
         }
-        commit(&mut store, &mut batch, &spill, counters);
+        if !batch.is_empty() {
+            commit(&mut store, &mut batch, &spill, counters);
+            for w in after_commit.lock().expect("wakers").iter() {
+                // Full: a wake-up is already pending.
+                let _ = w.try_send(());
+            }
+        }
         for done in flushes {
             let _ = done.send(());
         }
@@ -208,6 +242,16 @@ fn writer(
     }
     let mut rest: Vec<Event> = Vec::new();
     commit(&mut store, &mut rest, &spill, counters);
+}
+
+/// Recording can wait a few milliseconds; the requests the guard is forwarding cannot. On
+/// Linux, where nice values are per thread, the writer gives way to the proxy's threads.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        let _ = rustix::process::setpriority_process(Some(tid), 10);
+    }
 }
 
 fn commit(store: &mut Store, batch: &mut Vec<Event>, spill: &Path, counters: &RecorderCounters) {
