@@ -71,6 +71,8 @@ pub struct Shared {
     pub control_token: String,
     pub listen: SocketAddr,
     pub counters: Counters,
+    /// The upstream TLS config (platform roots + `--upstream-ca`), for WebSocket relays.
+    pub upstream_tls: Arc<rustls::ClientConfig>,
     overrides: Mutex<Overrides>,
     /// Per destination group: (when, estimated tokens) of the requests of the last minute.
     rate: Mutex<HashMap<String, std::collections::VecDeque<(Instant, u64)>>>,
@@ -87,6 +89,7 @@ impl Shared {
         limits: Limits,
         control_token: String,
         listen: SocketAddr,
+        upstream_tls: Arc<rustls::ClientConfig>,
     ) -> Shared {
         Shared {
             policy: ArcSwap::from_pointee(loaded),
@@ -98,6 +101,7 @@ impl Shared {
             control_token,
             listen,
             counters: Counters::default(),
+            upstream_tls,
             overrides: Mutex::new(Overrides::default()),
             rate: Mutex::default(),
         }
@@ -761,6 +765,15 @@ impl HttpHandler for Guard {
             // Plain HTTP to a host outside the scope: passed on untouched.
             return req.into();
         }
+        // wss:// (inside the decrypted tunnel) is relayed by the guard, through its routes;
+        // a plain ws:// upgrade is left to hudsucker, whose frames `handle_message` scans.
+        if hyper_tungstenite::is_upgrade_request(&req)
+            && req.uri().scheme() == Some(&hyper::http::uri::Scheme::HTTPS)
+        {
+            return crate::websocket::relay(Arc::clone(&self.shared), req, host)
+                .await
+                .into();
+        }
         self.guard_request(req, host).await
     }
 
@@ -940,6 +953,7 @@ mod tests {
             Limits::default(),
             "token".into(),
             "127.0.0.1:1".parse().unwrap(),
+            Arc::new(crate::upstream::client_tls(&[] as &[&str]).unwrap()),
         );
         assert_eq!(
             shared.websocket_text("chatgpt.com", "/ws", "hello there"),

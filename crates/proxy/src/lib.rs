@@ -10,6 +10,7 @@ pub mod guard;
 pub mod inspect;
 pub mod restore;
 pub mod upstream;
+mod websocket;
 
 use guard::{Guard, Shared};
 use hudsucker::Proxy;
@@ -156,6 +157,7 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         settings.limits,
         token,
         addr,
+        Arc::new(tls.clone()),
     ));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls.clone())

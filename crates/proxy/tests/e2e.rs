@@ -976,3 +976,132 @@ async fn the_redacted_prompt_is_kept_only_when_the_policy_asks() {
         r.guard.stop().await;
     }
 }
+
+/// A WebSocket client through the guard: CONNECT, TLS trusting only the device CA, upgrade.
+async fn websocket_through(
+    r: &Rig,
+    url: &str,
+) -> hudsucker::tokio_tungstenite::WebSocketStream<
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = url
+        .trim_start_matches("wss://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut tcp = tokio::net::TcpStream::connect(r.guard.addr).await.unwrap();
+    tcp.write_all(format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(
+            tcp.read(&mut b).await.unwrap(),
+            1,
+            "the guard answers CONNECT"
+        );
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(r.device_ca()).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(rustls_pki_types::ServerName::try_from(host).unwrap(), tcp)
+        .await
+        .expect("the device CA vouches for the intercepted host");
+    let mut req =
+        hudsucker::tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            url,
+        )
+        .unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "chat.v1".parse().unwrap());
+    req.headers_mut().insert(
+        "sec-websocket-extensions",
+        "permessage-deflate".parse().unwrap(),
+    );
+    let (ws, res) = hudsucker::tokio_tungstenite::client_async(req, tls)
+        .await
+        .expect("the WebSocket opens through the guard");
+    assert_eq!(
+        res.headers().get("sec-websocket-protocol").unwrap(),
+        "chat.v1",
+        "the upstream's subprotocol reaches the client"
+    );
+    ws
+}
+
+/// The next text frame.
+async fn next_text<S>(ws: &mut hudsucker::tokio_tungstenite::WebSocketStream<S>) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use hudsucker::futures::StreamExt;
+    use hudsucker::tokio_tungstenite::tungstenite::Message;
+    loop {
+        if let Message::Text(t) = ws.next().await.expect("a frame").unwrap() {
+            return t.as_str().to_string();
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_frames_are_relayed_through_resolve_and_scanned_end_to_end() {
+    use hudsucker::futures::SinkExt;
+    use hudsucker::tokio_tungstenite::tungstenite::Message;
+    let r = rig().await;
+    let mut ws = websocket_through(&r, "wss://chatgpt.com/backend-api/ws?x=1").await;
+    ws.send(Message::text("hello there")).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "echo: hello there");
+    // A secret: the frame is dropped, so the next answer is the echo of the frame after it.
+    ws.send(Message::text("key AKIAQYLPMN5HJNGY4F7A please"))
+        .await
+        .unwrap();
+    ws.send(Message::text("card 4111 1111 1111 1111 ok"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_text(&mut ws).await,
+        "echo: card [REDACTED:credit-card-number#1] ok"
+    );
+    ws.close(None).await.unwrap();
+
+    let frames: Vec<String> =
+        r.up.requests()
+            .iter()
+            .filter(|s| s.method == "WS")
+            .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+            .collect();
+    assert_eq!(
+        frames,
+        vec!["hello there", "card [REDACTED:credit-card-number#1] ok"],
+        "the upstream (reached through --resolve) never saw the key or the card"
+    );
+    let events = r.events();
+    let ws_events: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["kind"] == "websocket").collect();
+    let outcomes: Vec<&str> = ws_events
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, vec!["forwarded", "blocked", "redacted"]);
+    assert_eq!(ws_events[1]["rules"][0]["rule"], "aws-access-key-id");
+    r.guard.stop().await;
+}

@@ -148,7 +148,7 @@ impl Upstream {
                         answer(req, sni.clone(), Arc::clone(&seen), Arc::clone(&files))
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tls), svc)
+                        .serve_connection_with_upgrades(TokioIo::new(tls), svc)
                         .await;
                 });
             }
@@ -205,12 +205,65 @@ async function send(text) {
 })().catch(e => { document.body.textContent = "ERROR " + e; });
 </script></body></html>"#;
 
+/// A WebSocket endpoint on any path: records each text frame (method `WS`) and answers it with
+/// `echo: TEXT`; offers the first subprotocol the client asked for.
+fn websocket_echo(
+    mut req: Request<hyper::body::Incoming>,
+    sni: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+) -> Response<Body> {
+    use futures_util::{SinkExt, StreamExt};
+    use hyper_tungstenite::tungstenite::Message;
+    let path = req.uri().path().to_string();
+    let protocol = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|p| p.trim().to_string());
+    let Ok((mut res, ws)) = hyper_tungstenite::upgrade(&mut req, None) else {
+        let mut bad = Response::new(Full::new(Bytes::from_static(b"bad upgrade")).boxed());
+        *bad.status_mut() = hyper::StatusCode::BAD_REQUEST;
+        return bad;
+    };
+    if let Some(p) = protocol.and_then(|p| hyper::header::HeaderValue::from_str(&p).ok()) {
+        res.headers_mut().insert("sec-websocket-protocol", p);
+    }
+    tokio::spawn(async move {
+        let Ok(mut ws) = ws.await else {
+            return;
+        };
+        while let Some(Ok(msg)) = ws.next().await {
+            match msg {
+                Message::Text(t) => {
+                    seen.lock().expect("seen").push(Seen {
+                        host: sni.clone(),
+                        method: "WS".into(),
+                        path: path.clone(),
+                        headers: Vec::new(),
+                        body: t.as_bytes().to_vec(),
+                    });
+                    if ws.send(Message::text(format!("echo: {t}"))).await.is_err() {
+                        break;
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    });
+    res.map(|b| b.boxed())
+}
+
 async fn answer(
     req: Request<hyper::body::Incoming>,
     sni: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     files: Files,
 ) -> Result<Response<Body>, Infallible> {
+    if hyper_tungstenite::is_upgrade_request(&req) {
+        return Ok(websocket_echo(req, sni, seen));
+    }
     if req.method() == hyper::Method::GET {
         let file = files.lock().expect("files").get(req.uri().path()).cloned();
         if let Some((content, etag)) = file {
