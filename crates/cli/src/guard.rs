@@ -59,6 +59,9 @@ pub struct RunArgs {
     /// No desktop notifications (events are still recorded).
     #[arg(long)]
     no_notify: bool,
+    /// Offer HTTP/2 to upstream servers (off: HTTP/1.1 adds less latency to small prompts).
+    #[arg(long)]
+    upstream_http2: bool,
 }
 
 /// Pulls the policy and its signature into `dir` when the server has a new one. Returns
@@ -417,6 +420,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         upstream_proxy: args.upstream_proxy.clone(),
         upstream_ca: args.upstream_ca.clone(),
         events: Some(Arc::clone(&recording.hub) as Arc<dyn events::EventSink>),
+        upstream_http2: args.upstream_http2,
     };
     let stop_recording = Arc::clone(&recording);
     let result = rt.block_on(async move {

@@ -38,6 +38,7 @@ async fn start_guard(
     resolve: Vec<String>,
     upstream_proxy: Option<String>,
     upstream_ca: PathBuf,
+    upstream_http2: bool,
 ) -> Running {
     let hosts: Vec<String> = l
         .policy()
@@ -55,6 +56,7 @@ async fn start_guard(
         upstream_proxy,
         upstream_ca: vec![upstream_ca],
         events: None,
+        upstream_http2,
     };
     leakguard_proxy::start(settings, l)
         .await
@@ -62,6 +64,10 @@ async fn start_guard(
 }
 
 async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
+    rig_opts(policy_json, max_body, false).await
+}
+
+async fn rig_opts(policy_json: &str, max_body: usize, upstream_http2: bool) -> Rig {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "lg-e2e-{}-{}",
@@ -85,6 +91,7 @@ async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
         up.resolve_args(),
         None,
         upstream_ca.clone(),
+        upstream_http2,
     )
     .await;
     Rig {
@@ -195,6 +202,11 @@ async fn a_clean_prompt_passes_byte_for_byte() {
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("Hello from upstream"));
     assert_eq!(r.upstream_bodies(), vec![body.to_string()]);
+    assert_eq!(
+        r.up.requests()[0].version,
+        "HTTP/1.1",
+        "HTTP/1.1 upstream unless HTTP/2 is enabled"
+    );
     let ev = r.events();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0]["outcome"], "forwarded");
@@ -820,6 +832,7 @@ async fn the_guard_chains_through_an_upstream_proxy() {
         Vec::new(),
         Some(format!("http://{}", corporate.guard.addr)),
         corporate.device_ca(),
+        true,
     )
     .await;
     let mut cmd = Command::new("curl");
@@ -1103,5 +1116,39 @@ async fn websocket_frames_are_relayed_through_resolve_and_scanned_end_to_end() {
         .collect();
     assert_eq!(outcomes, vec!["forwarded", "blocked", "redacted"]);
     assert_eq!(ws_events[1]["rules"][0]["rule"], "aws-access-key-id");
+    r.guard.stop().await;
+}
+
+#[tokio::test]
+async fn http2_to_the_upstream_when_enabled_keeps_bodies_and_redaction_right() {
+    let r = rig_opts(default_policy(), 32 << 20, true).await;
+    let body = r#"{"messages":[{"role":"user","content":"plain question"}],"model":"gpt-4o"}"#;
+    let (status, _) = r
+        .post_json("https://api.openai.com/v1/chat/completions", body)
+        .await;
+    assert_eq!(status, 200);
+    // Consumer chat redacts cards (API destinations audit them in the default policy).
+    let (status, _) = r
+        .post_json(
+            "https://claude.ai/api/organizations/o1/chat_conversations/c1/completion",
+            r#"{"prompt":"card 4111 1111 1111 1111 please"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let seen = r.up.requests();
+    assert!(
+        seen.iter().all(|s| s.version == "HTTP/2.0"),
+        "ALPN chose h2"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen[0].body),
+        body,
+        "byte for byte over h2"
+    );
+    let redacted = String::from_utf8_lossy(&seen[1].body).into_owned();
+    assert!(
+        redacted.contains("[REDACTED:credit-card-number#1]") && !redacted.contains("4111"),
+        "{redacted}"
+    );
     r.guard.stop().await;
 }

@@ -28,6 +28,8 @@ pub struct Seen {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// `HTTP/1.1` or `HTTP/2.0` (what the guard spoke to the upstream).
+    pub version: String,
 }
 
 /// A CA for tests, and leaves it issues.
@@ -242,6 +244,7 @@ fn websocket_echo(
                         path: path.clone(),
                         headers: Vec::new(),
                         body: t.as_bytes().to_vec(),
+                        version: "WS".into(),
                     });
                     if ws.send(Message::text(format!("echo: {t}"))).await.is_err() {
                         break;
@@ -282,6 +285,7 @@ async fn answer(
                     })
                     .collect(),
                 body: Vec::new(),
+                version: format!("{:?}", req.version()),
             });
             let matches = req
                 .headers()
@@ -325,6 +329,7 @@ async fn answer(
             })
             .collect(),
         body: body.clone(),
+        version: format!("{:?}", parts.version),
     });
     let echo = String::from_utf8_lossy(&body)
         .chars()
