@@ -329,31 +329,22 @@ impl Rsyslog {
         let port = free_port();
         let work = dir.join("work");
         std::fs::create_dir_all(&work).unwrap();
-        let mut conf = format!(
-            "global(workDirectory=\"{}\" maxMessageSize=\"64k\"",
-            work.display()
-        );
+        // The configurations live in tests/rsyslog/; only paths and the port are filled in.
+        let template = match tls {
+            Some(_) => include_str!("rsyslog/tls.conf"),
+            None => include_str!("rsyslog/plain.conf"),
+        };
+        let mut conf = template
+            .replace("@WORK@", &work.display().to_string())
+            .replace("@PORT@", &port.to_string())
+            .replace("@OUT@", &dir.join("out.log").display().to_string());
         if let Some((ca, cert, key)) = tls {
-            conf.push_str(&format!(
-                " defaultNetstreamDriverCAFile=\"{}\" defaultNetstreamDriverCertFile=\"{}\" defaultNetstreamDriverKeyFile=\"{}\"",
-                ca.display(),
-                cert.display(),
-                key.display()
-            ));
+            conf = conf
+                .replace("@CA@", &ca.display().to_string())
+                .replace("@CERT@", &cert.display().to_string())
+                .replace("@KEY@", &key.display().to_string());
         }
-        conf.push_str(")\n");
-        match tls {
-            Some(_) => conf.push_str(&format!(
-                "module(load=\"imtcp\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\")\n"
-            )),
-            None => conf.push_str(&format!(
-                "module(load=\"imtcp\")\nmodule(load=\"imudp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\")\ninput(type=\"imudp\" address=\"127.0.0.1\" port=\"{port}\")\n"
-            )),
-        }
-        conf.push_str(&format!(
-            "template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\naction(type=\"omfile\" file=\"{}\" template=\"raw\")\n",
-            dir.join("out.log").display()
-        ));
+        assert!(!conf.contains('@'), "every placeholder filled: {conf}");
         std::fs::write(dir.join("rsyslog.conf"), conf).unwrap();
         let mut r = Rsyslog {
             dir: dir.to_path_buf(),
