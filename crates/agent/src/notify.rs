@@ -254,7 +254,12 @@ pub trait Show: Send + 'static {
 /// The desktop's notification service.
 pub struct Desktop {
     on_action: Arc<dyn Fn(NoticeAction) + Send + Sync>,
+    /// Threads waiting for a click (a notice nobody dismisses keeps one waiting).
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// At most this many notices wait for a click; beyond it notices are shown without buttons.
+const MAX_WAITING: usize = 8;
 
 impl std::fmt::Debug for Desktop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -264,12 +269,17 @@ impl std::fmt::Debug for Desktop {
 
 impl Desktop {
     pub fn new(on_action: Arc<dyn Fn(NoticeAction) + Send + Sync>) -> Desktop {
-        Desktop { on_action }
+        Desktop {
+            on_action,
+            waiting: Arc::default(),
+        }
     }
 }
 
 impl Show for Desktop {
     fn show(&mut self, notice: &Notice) -> Result<(), String> {
+        use std::sync::atomic::Ordering;
+        let buttons = self.waiting.load(Ordering::SeqCst) < MAX_WAITING;
         let mut n = notify_rust::Notification::new();
         n.appname("Leakguard")
             .summary(&notice.summary)
@@ -282,28 +292,36 @@ impl Show for Desktop {
             } else {
                 notify_rust::Urgency::Normal
             });
-            for a in &notice.actions {
-                n.action(a.key(), a.label());
+            if buttons {
+                for a in &notice.actions {
+                    n.action(a.key(), a.label());
+                }
             }
         }
         let handle = n.show().map_err(|e| e.to_string())?;
         #[cfg(all(unix, not(target_os = "macos")))]
-        if !notice.actions.is_empty() {
+        if buttons && !notice.actions.is_empty() {
             let actions = notice.actions.clone();
             let on_action = Arc::clone(&self.on_action);
+            let waiting = Arc::clone(&self.waiting);
+            waiting.fetch_add(1, Ordering::SeqCst);
             // Waiting for a click blocks until the notification closes: on its own thread.
-            let _ = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("leakguard-notice".into())
                 .spawn(move || {
                     handle.wait_for_action(|key| {
                         if let Some(a) = actions.iter().find(|a| a.key() == key) {
                             on_action(a.clone());
                         }
-                    })
+                    });
+                    waiting.fetch_sub(1, Ordering::SeqCst);
                 });
+            if spawned.is_err() {
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+            }
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
-        let _ = (handle, &self.on_action);
+        let _ = (handle, &self.on_action, buttons);
         Ok(())
     }
 }
