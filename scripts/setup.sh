@@ -28,6 +28,8 @@ apt_packages=()
 need cc || apt_packages+=(gcc)
 need make || apt_packages+=(make)
 need curl || apt_packages+=(curl)
+# Tests stop child processes with kill(1) (SIGTERM, so they shut down cleanly).
+[ -x /bin/kill ] || [ -x /usr/bin/kill ] || apt_packages+=(procps)
 need openssl || apt_packages+=(openssl)
 need chromium || apt_packages+=(chromium)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || apt_packages+=(ca-certificates)

@@ -18,7 +18,8 @@ pub struct Recording {
     db: PathBuf,
     device: String,
     forwarders: Mutex<Option<(Vec<SiemTarget>, Forwarders)>>,
-    notifier: Option<Notifier>,
+    /// Owned for the life of the recording (the hub holds its sender).
+    _notifier: Option<Notifier>,
 }
 
 /// Desktop notifications for a recording.
@@ -39,10 +40,6 @@ fn retention(policy: &Policy) -> Retention {
         max_events: policy.events.max_events,
         ..Retention::default()
     }
-}
-
-fn same_targets(a: &[SiemTarget], b: &[SiemTarget]) -> bool {
-    serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
 }
 
 impl Recording {
@@ -89,7 +86,7 @@ impl Recording {
             db,
             device,
             forwarders: Mutex::new(Some((targets, forwarders))),
-            notifier,
+            _notifier: notifier,
         })
     }
 
@@ -106,9 +103,7 @@ impl Recording {
     pub fn apply_policy(&self, policy: &Policy) -> Result<(), AgentError> {
         let targets = policy.events.siem.clone();
         let mut slot = self.forwarders.lock().expect("forwarders");
-        let changed = slot
-            .as_ref()
-            .is_none_or(|(old, _)| !same_targets(old, &targets));
+        let changed = slot.as_ref().is_none_or(|(old, _)| *old != targets);
         if changed {
             let fresh = Forwarders::start(&self.db, &targets, &self.device)?;
             if let Some((_, old)) = slot.take() {
@@ -132,6 +127,5 @@ impl Recording {
             f.stop();
         }
         self.hub.recorder().stop();
-        let _ = &self.notifier;
     }
 }

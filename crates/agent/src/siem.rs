@@ -316,7 +316,10 @@ impl Transport {
                     frames.extend_from_slice(format!("{} {msg}", msg.len()).as_bytes());
                 }
                 // A connection the receiver closed since the last batch is replaced first.
-                if conn.as_ref().is_some_and(|c| !alive(c.tcp())) {
+                if conn
+                    .as_ref()
+                    .is_some_and(|c| !still_open(c.tcp(), Duration::ZERO))
+                {
                     *conn = None;
                 }
                 if conn.is_none() {
@@ -327,7 +330,7 @@ impl Transport {
                 // TCP accepts bytes a dying receiver will never read: only a connection
                 // still open a moment after the write counts as delivery. Otherwise the
                 // batch is sent again (at-least-once).
-                if written.is_err() || !settled(c.tcp()) {
+                if written.is_err() || !still_open(c.tcp(), Duration::from_millis(100)) {
                     *conn = None;
                     return Err(Failure::Retry(format!(
                         "syslog {addr}: connection lost while sending"
@@ -410,21 +413,18 @@ fn connect_stream(
     }
 }
 
-/// True while the receiver has neither closed nor reset the connection (and sent nothing:
-/// syslog receivers never talk back, so readable bytes mean a TLS close or an error).
-fn alive(tcp: &TcpStream) -> bool {
-    let _ = tcp.set_nonblocking(true);
-    let mut b = [0u8; 1];
-    let open = matches!(tcp.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    let _ = tcp.set_nonblocking(false);
-    open
-}
-
-/// Waits up to 100 ms for a close or reset caused by the write just made; true if none came.
-fn settled(tcp: &TcpStream) -> bool {
-    let _ = tcp.set_read_timeout(Some(Duration::from_millis(100)));
+/// True if, within `wait` (zero: right now), the receiver has neither closed nor reset the
+/// connection nor sent anything: syslog receivers never talk back, so readable bytes mean a
+/// TLS close or an error.
+fn still_open(tcp: &TcpStream, wait: Duration) -> bool {
+    let _ = if wait.is_zero() {
+        tcp.set_nonblocking(true)
+    } else {
+        tcp.set_read_timeout(Some(wait))
+    };
     let mut b = [0u8; 1];
     let open = matches!(tcp.peek(&mut b), Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+    let _ = tcp.set_nonblocking(false);
     let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
     open
 }

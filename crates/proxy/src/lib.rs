@@ -140,7 +140,7 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         source: e,
     })?;
     let routes = upstream::Routes::new(&settings.resolve, settings.upstream_proxy.as_deref())?;
-    let tls = upstream::client_tls(&settings.upstream_ca)?;
+    let tls = Arc::new(upstream::client_tls(&settings.upstream_ca)?);
     let events: Arc<dyn events::EventSink> = match &settings.events {
         Some(sink) => Arc::clone(sink),
         None => Arc::new(
@@ -160,10 +160,10 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         settings.limits,
         token,
         addr,
-        Arc::new(tls.clone()),
+        Arc::clone(&tls),
     ));
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls.clone())
+        .with_tls_config((*tls).clone())
         .https_or_http();
     let routed = upstream::RoutedConnector(Arc::clone(&shared.routes));
     let https = if settings.upstream_http2 {
@@ -179,9 +179,7 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         .with_http_connector(https)
         .with_http_handler(guard.clone())
         .with_websocket_handler(guard)
-        .with_websocket_connector(hudsucker::tokio_tungstenite::Connector::Rustls(Arc::new(
-            tls,
-        )))
+        .with_websocket_connector(hudsucker::tokio_tungstenite::Connector::Rustls(tls))
         .with_graceful_shutdown(async move {
             let _ = stop_rx.await;
         })

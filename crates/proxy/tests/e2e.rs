@@ -111,26 +111,10 @@ impl Rig {
         self.dir.join("ca").join(ca::CERT_FILE)
     }
 
-    /// Runs curl through the guard; returns (status, body).
+    /// Runs curl through the guard trusting only the device CA; returns (status, body).
     async fn curl(&self, args: &[&str]) -> (u16, String) {
-        let mut cmd = Command::new("curl");
-        cmd.args([
-            "-sS",
-            "--max-time",
-            "20",
-            "--proxy",
-            &format!("http://{}", self.guard.addr),
-        ])
-        .arg("--cacert")
-        .arg(self.device_ca())
-        .args(["-w", "\n%{http_code}"])
-        .args(args);
-        let out = tokio::task::spawn_blocking(move || cmd.output().expect("curl runs"))
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
+        let (status, body, _) = curl_via(self.guard.addr, &self.device_ca(), args).await;
+        (status, body)
     }
 
     async fn post_json(&self, url: &str, body: &str) -> (u16, String) {
@@ -184,6 +168,37 @@ impl Rig {
             .map(|l| serde_json::from_str(l).expect("each event line is JSON"))
             .collect()
     }
+}
+
+/// Runs curl through the proxy at `proxy`, trusting only `cacert`; returns (status, body,
+/// stderr). Status 0: curl failed before any HTTP answer.
+async fn curl_via(
+    proxy: std::net::SocketAddr,
+    cacert: &std::path::Path,
+    args: &[&str],
+) -> (u16, String, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--max-time",
+        "20",
+        "--proxy",
+        &format!("http://{proxy}"),
+    ])
+    .arg("--cacert")
+    .arg(cacert)
+    .args(["-w", "\n%{http_code}"])
+    .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("curl runs"))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        body.to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn chat(content: &str) -> String {
@@ -360,32 +375,14 @@ async fn sse_events_arrive_one_by_one() {
 async fn a_host_outside_the_scope_is_tunnelled_without_decryption() {
     let r = rig().await;
     // Trusting only the upstream's own CA works: the client saw the upstream's certificate.
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "--max-time",
-        "10",
-        "--proxy",
-        &format!("http://{}", r.guard.addr),
-        "--cacert",
-    ])
-    .arg(&r.upstream_ca)
-    .args([
-        "https://intranet.test/wiki",
-        "-d",
-        &format!("secret={AWS_KEY}"),
-        "-w",
-        "\n%{http_code}",
-    ]);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.ends_with("200"),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let secret = format!("secret={AWS_KEY}");
+    let (status, _, stderr) = curl_via(
+        r.guard.addr,
+        &r.upstream_ca,
+        &["https://intranet.test/wiki", "-d", &secret],
+    )
+    .await;
+    assert_eq!(status, 200, "{stderr}");
     // Trusting only the device CA fails: the guard did not present its own certificate.
     let (status, _) = r.curl(&["https://intranet.test/wiki"]).await;
     assert_eq!(
@@ -835,34 +832,20 @@ async fn the_guard_chains_through_an_upstream_proxy() {
         true,
     )
     .await;
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "--max-time",
-        "10",
-        "--proxy",
-        &format!("http://{}", edge.addr),
-        "--cacert",
-    ])
-    .arg(dir.join("ca").join(ca::CERT_FILE))
-    .args([
-        "https://api.openai.com/v1/chat/completions",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        &chat("through two guards"),
-        "-w",
-        "\n%{http_code}",
-    ]);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.ends_with("200"),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let body = chat("through two guards");
+    let (status, _, stderr) = curl_via(
+        edge.addr,
+        &dir.join("ca").join(ca::CERT_FILE),
+        &[
+            "https://api.openai.com/v1/chat/completions",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body,
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{stderr}");
     assert_eq!(
         corporate.upstream_bodies(),
         vec![chat("through two guards")]

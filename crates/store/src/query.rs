@@ -122,12 +122,8 @@ impl Reader {
         };
         let (clause, mut args) = where_clause(f);
         args.push(Value::Integer(limit as i64 + 1));
-        // With a rule, the rule index drives: newest matching events first, however rare.
-        let sql = if f.rule.is_some() {
-            format!("SELECT {COLUMNS} FROM event_rules JOIN events ON events.seq = event_rules.seq {clause} ORDER BY event_rules.seq DESC LIMIT ?")
-        } else {
-            format!("SELECT {COLUMNS} FROM events {clause} ORDER BY events.seq DESC LIMIT ?")
-        };
+        let (from, seq) = source(f);
+        let sql = format!("SELECT {COLUMNS} FROM {from} {clause} ORDER BY {seq} DESC LIMIT ?");
         let mut st = self.conn.prepare_cached(&sql)?;
         let mut events = Vec::with_capacity(limit.min(1024));
         let mut rows = st.query(rusqlite::params_from_iter(args))?;
@@ -150,19 +146,19 @@ impl Reader {
         f: &Filter,
         mut each: impl FnMut(&StoredEvent) -> Result<()>,
     ) -> Result<u64> {
+        let mut all = f.clone();
+        all.before_seq = None;
+        let (clause, base_args) = where_clause(&all);
+        let glue = if clause.is_empty() { "WHERE" } else { "AND" };
+        let (from, seq) = source(f);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {from} {clause} {glue} {seq} > ? ORDER BY {seq} LIMIT 1000"
+        );
         let mut after = i64::MIN;
         let mut n = 0u64;
         loop {
-            let mut page_filter = f.clone();
-            page_filter.before_seq = None;
-            let (clause, mut args) = where_clause(&page_filter);
-            let glue = if clause.is_empty() { "WHERE" } else { "AND" };
+            let mut args = base_args.clone();
             args.push(Value::Integer(after));
-            let sql = if f.rule.is_some() {
-                format!("SELECT {COLUMNS} FROM event_rules JOIN events ON events.seq = event_rules.seq {clause} {glue} event_rules.seq > ? ORDER BY event_rules.seq LIMIT 1000")
-            } else {
-                format!("SELECT {COLUMNS} FROM events {clause} {glue} events.seq > ? ORDER BY events.seq LIMIT 1000")
-            };
             let mut st = self.conn.prepare_cached(&sql)?;
             let mut rows = st.query(rusqlite::params_from_iter(args))?;
             let mut got = 0;
@@ -308,6 +304,19 @@ impl Reader {
     /// SIEM delivery state per target.
     pub fn targets(&self) -> Result<Vec<crate::TargetState>> {
         crate::outbox::target_states(&self.conn)
+    }
+}
+
+/// The tables a query reads and the `seq` it orders and pages by: with a rule, the rule index
+/// drives (newest matching events first, however rare the rule).
+fn source(f: &Filter) -> (&'static str, &'static str) {
+    if f.rule.is_some() {
+        (
+            "event_rules JOIN events ON events.seq = event_rules.seq",
+            "event_rules.seq",
+        )
+    } else {
+        ("events", "events.seq")
     }
 }
 

@@ -191,10 +191,10 @@ fn writer(
                 }
                 Msg::Flush(done) => flushes.push(done),
                 Msg::Configure(retention, targets, cap) => {
-                    commit(&mut store, &mut batch, &spill, counters);
+                    // Events queued so far go to the targets they were queued under.
+                    commit(&mut store, &mut batch, &spill, counters, after_commit);
                     options.retention = retention;
-                    store.set_targets(targets.clone(), cap);
-                    options.targets = targets;
+                    store.set_targets(targets, cap);
                 }
             }
             // Group commit: events arriving within GATHER of the first share its transaction
@@ -216,13 +216,7 @@ fn writer(
                 }
             };
         }
-        if !batch.is_empty() {
-            commit(&mut store, &mut batch, &spill, counters);
-            for w in after_commit.lock().expect("wakers").iter() {
-                // Full: a wake-up is already pending.
-                let _ = w.try_send(());
-            }
-        }
+        commit(&mut store, &mut batch, &spill, counters, after_commit);
         for done in flushes {
             let _ = done.send(());
         }
@@ -240,8 +234,6 @@ fn writer(
             }
         }
     }
-    let mut rest: Vec<Event> = Vec::new();
-    commit(&mut store, &mut rest, &spill, counters);
 }
 
 /// Recording can wait a few milliseconds; the requests the guard is forwarding cannot. On
@@ -254,7 +246,14 @@ fn lower_priority() {
     }
 }
 
-fn commit(store: &mut Store, batch: &mut Vec<Event>, spill: &Path, counters: &RecorderCounters) {
+/// Commits `batch` (or spills it) and pokes the SIEM forwarders.
+fn commit(
+    store: &mut Store,
+    batch: &mut Vec<Event>,
+    spill: &Path,
+    counters: &RecorderCounters,
+    after_commit: &Mutex<Vec<mpsc::SyncSender<()>>>,
+) {
     if batch.is_empty() {
         return;
     }
@@ -264,6 +263,10 @@ fn commit(store: &mut Store, batch: &mut Vec<Event>, spill: &Path, counters: &Re
             counters
                 .committed
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            for w in after_commit.lock().expect("wakers").iter() {
+                // Full: a wake-up is already pending.
+                let _ = w.try_send(());
+            }
         }
         Err(e) => {
             eprintln!(

@@ -8,12 +8,13 @@ use leakguard_store::Store;
 use std::io::Write;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    // argv: [program, DB, RUN]
+    let args: Vec<String> = std::env::args().collect();
     let path = args
-        .next()
+        .get(1)
         .expect("usage: leakguard-store-crashtest DB RUN");
-    let run: u64 = args.next().and_then(|r| r.parse().ok()).unwrap_or(0);
-    let mut store = Store::open(std::path::Path::new(&path)).expect("open");
+    let run: u64 = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(0);
+    let mut store = Store::open(std::path::Path::new(path)).expect("open");
     let stdout = std::io::stdout();
     let mut next = 0u64;
     loop {
