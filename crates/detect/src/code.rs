@@ -7,7 +7,7 @@
 //! over a bounded sample of the region (signatures in `policies/rules/languages.toml`).
 //!
 //! Cost: one pass over the bytes of each line (no allocation per line) plus a lookup per
-//! identifier in the first 16 KiB of each region.
+//! identifier in the first KiB of each reported region (less once one language clearly leads).
 
 use crate::features::{Features, BLOCK, F_CODE};
 use crate::Error;
@@ -18,6 +18,8 @@ use std::collections::HashMap;
 
 const LANGUAGES: &str = include_str!("../../../policies/rules/languages.toml");
 const SAMPLE: usize = 1024;
+/// Bytes voted on between checks whether the language is settled.
+const STEP: usize = 256;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,9 +52,14 @@ pub struct CodeRegion {
 pub(crate) struct CodeDetector {
     ids: Vec<String>,
     /// identifier -> languages it votes for.
-    keywords: HashMap<Vec<u8>, Vec<u16>, BuildFnv>,
+    /// Keywords packed into a `u128` (see [`word_key`]) -> the languages they vote for.
+    keywords: HashMap<u128, Vec<u16>, BuildWordHasher>,
     markers: AhoCorasick,
     marker_lang: Vec<u16>,
+    /// Longest keyword and marker, in bytes: identifiers longer than any keyword are not
+    /// looked up, and a step's marker search reaches this far into the next step.
+    longest_keyword: usize,
+    longest_marker: usize,
     fences: HashMap<String, u16>,
     min_lines: u32,
 }
@@ -204,7 +211,8 @@ impl CodeDetector {
             pack: "languages".into(),
             message: e.to_string(),
         })?;
-        let mut keywords: HashMap<Vec<u8>, Vec<u16>, BuildFnv> = HashMap::default();
+        let mut keywords: HashMap<u128, Vec<u16>, BuildWordHasher> = HashMap::default();
+        let mut longest_keyword = 0;
         let mut markers = Vec::new();
         let mut marker_lang = Vec::new();
         let mut fences = HashMap::new();
@@ -218,12 +226,20 @@ impl CodeDetector {
                 } else {
                     k.clone()
                 };
-                keywords.entry(key.into_bytes()).or_default().push(i);
+                let mut variants = vec![key];
                 if lang.case_insensitive {
-                    keywords
-                        .entry(k.to_ascii_uppercase().into_bytes())
-                        .or_default()
-                        .push(i);
+                    variants.push(k.to_ascii_uppercase());
+                }
+                for v in variants {
+                    let packed = word_key(v.as_bytes()).ok_or_else(|| Error::Pack {
+                        pack: "languages".into(),
+                        message: format!(
+                            "keyword {v:?} of {} is not an identifier of 1 to 16 bytes",
+                            lang.id
+                        ),
+                    })?;
+                    longest_keyword = longest_keyword.max(v.len());
+                    keywords.entry(packed).or_default().push(i);
                 }
             }
             for m in &lang.markers {
@@ -234,9 +250,12 @@ impl CodeDetector {
                 fences.insert(f.clone(), i);
             }
         }
+        let longest_marker = markers.iter().map(String::len).max().unwrap_or(0);
         let markers = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            // Markers start with common bytes (` `, `:`, `(`): a prefilter only adds restarts.
+            .prefilter(false)
             .build(&markers)
             .map_err(|e| Error::Keywords(e.to_string()))?;
         Ok(CodeDetector {
@@ -244,6 +263,8 @@ impl CodeDetector {
             keywords,
             markers,
             marker_lang,
+            longest_keyword,
+            longest_marker,
             fences,
             min_lines,
         })
@@ -444,28 +465,57 @@ impl CodeDetector {
     }
 
     /// The most likely language of a code sample, by keyword and marker votes.
+    ///
+    /// Comment lines are left out (their words are prose, and prose words such as `from`,
+    /// `in` or `is` are keywords of some language). The sample (at most [`SAMPLE`] bytes of
+    /// the remaining lines) is read in steps of [`STEP`] bytes; voting stops
+    /// early once one language leads clearly ([`settled`]), which on a typical block happens
+    /// after the first step.
     pub fn language(&self, code: &[u8]) -> Option<String> {
-        let sample = &code[..code.len().min(SAMPLE)];
+        let kept = without_comments(code);
+        let sample = &kept[..];
         let mut votes = vec![0u32; self.ids.len()];
         let mut i = 0;
-        while i < sample.len() {
-            let b = sample[i];
-            if b.is_ascii_alphabetic() || b == b'_' {
-                let s = i;
-                while i < sample.len() && (sample[i].is_ascii_alphanumeric() || sample[i] == b'_') {
+        let mut step_end = 0;
+        while step_end < sample.len() {
+            let step_start = step_end;
+            step_end = (step_start + STEP).min(sample.len());
+            // Identifiers that start in this step (the last may run into the next).
+            while i < step_end {
+                let b = sample[i];
+                if b.is_ascii_alphabetic() || b == b'_' {
+                    let s = i;
+                    let mut key = 0u128;
+                    while i < sample.len()
+                        && (sample[i].is_ascii_alphanumeric() || sample[i] == b'_')
+                    {
+                        if i - s < 16 {
+                            key |= u128::from(sample[i]) << (8 * (i - s));
+                        }
+                        i += 1;
+                    }
+                    if i - s <= self.longest_keyword {
+                        if let Some(langs) = self.keywords.get(&key) {
+                            for &l in langs {
+                                votes[l as usize] += 1;
+                            }
+                        }
+                    }
+                } else {
                     i += 1;
                 }
-                if let Some(langs) = self.keywords.get(&sample[s..i]) {
-                    for &l in langs {
-                        votes[l as usize] += 1;
-                    }
-                }
-            } else {
-                i += 1;
             }
-        }
-        for m in self.markers.find_iter(sample) {
-            votes[self.marker_lang[m.pattern().as_usize()] as usize] += 3;
+            // Markers that start in this step.
+            let reach = (step_end + self.longest_marker).min(sample.len());
+            for m in self.markers.find_iter(&sample[step_start..reach]) {
+                if step_start + m.start() >= step_end {
+                    break;
+                }
+                votes[self.marker_lang[m.pattern().as_usize()] as usize] += 3;
+            }
+            if settled(&votes) {
+                break;
+            }
         }
         let (best, &score) = votes
             .iter()
@@ -475,27 +525,74 @@ impl CodeDetector {
     }
 }
 
-/// FNV-1a: identifiers are short and not attacker-chosen in a way that matters here (a
-/// collision only costs a lookup), so a fast hash beats SipHash.
+/// The first [`SAMPLE`] bytes of `code` without its comment lines (`//`, `/*`, `*`, `# `,
+/// `-- `), looking at no more than four times that much.
+fn without_comments(code: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(SAMPLE);
+    let horizon = &code[..code.len().min(4 * SAMPLE)];
+    for line in horizon.split_inclusive(|&b| b == b'\n') {
+        let t = line.trim_ascii_start();
+        let comment = t.starts_with(b"//")
+            || t.starts_with(b"/*")
+            || t.starts_with(b"*")
+            || t.starts_with(b"# ")
+            || t == b"#\n"
+            || t.starts_with(b"-- ");
+        if !comment {
+            kept.extend_from_slice(line);
+            if kept.len() >= SAMPLE {
+                kept.truncate(SAMPLE);
+                break;
+            }
+        }
+    }
+    kept
+}
+
+/// Whether the vote is decided: the leader has at least 15 votes and twice the runner-up's.
+fn settled(votes: &[u32]) -> bool {
+    let (mut first, mut second) = (0u32, 0u32);
+    for &v in votes {
+        if v > first {
+            second = first;
+            first = v;
+        } else if v > second {
+            second = v;
+        }
+    }
+    first >= 15 && first >= 2 * second
+}
+
+/// An identifier of 1 to 16 ASCII bytes as one number (bytes little-endian, zero-padded):
+/// identifier bytes are never zero, so distinct identifiers get distinct keys.
+fn word_key(word: &[u8]) -> Option<u128> {
+    let ok = (1..=16).contains(&word.len())
+        && word.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
+    ok.then(|| {
+        word.iter()
+            .enumerate()
+            .fold(0u128, |k, (i, &b)| k | u128::from(b) << (8 * i))
+    })
+}
+
+/// Hashes a [`word_key`]: fold the halves and multiply (the table uses the high bits).
 #[derive(Default, Clone, Copy)]
-struct Fnv(u64);
-impl std::hash::Hasher for Fnv {
+struct WordHasher(u64);
+impl std::hash::Hasher for WordHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
         for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
-        self.0 = h;
+    }
+    fn write_u128(&mut self, x: u128) {
+        let folded = (x as u64) ^ ((x >> 64) as u64).rotate_left(29);
+        self.0 = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
-type BuildFnv = std::hash::BuildHasherDefault<Fnv>;
+type BuildWordHasher = std::hash::BuildHasherDefault<WordHasher>;
 
 /// Line starts and ends (without the newline) of a text.
 struct LineTable {
@@ -734,6 +831,28 @@ mod tests {
             Please send comments by Friday. Thanks, and have a good weekend!\n\
             Note: the numbers in the deck are preliminary.";
         assert!(detector().regions(text.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn comments_do_not_vote_and_rust_paths_are_not_cpp() {
+        // Doc comments full of English words that are Python keywords, `Type::method` paths
+        // and `self.` field access: this was voted C++ or Python before comments were left out.
+        let rust = "/// Returns the value from the map if it is in there, or None when not.\n\
+            /// Try it with and without the cache: it is the same as before.\n\
+            pub fn lookup(&self, key: &str) -> Option<u32> {\n\
+            \x20   let cache = self.cache.lock();\n\
+            \x20   if let Some(v) = cache.get(key) {\n\
+            \x20       return Some(*v);\n\
+            \x20   }\n\
+            \x20   Registry::global().find(key).map(Entry::value)\n\
+            }\n";
+        assert_eq!(
+            detector().language(rust.as_bytes()).as_deref(),
+            Some("rust")
+        );
+        let comments_only = "// from the map, in there, is it not with and as before\n\
+            // import this from that, as is, pass\n";
+        assert_eq!(detector().language(comments_only.as_bytes()), None);
     }
 
     #[test]

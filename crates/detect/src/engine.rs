@@ -770,6 +770,12 @@ impl Engine {
             .map_or_else(Vec::new, |c| c.regions(text.as_bytes()))
     }
 
+    /// The language voted for a piece of code (keyword and marker counts), or `None` when no
+    /// language has enough votes or the code detector is disabled.
+    pub fn code_language(&self, code: &str) -> Option<String> {
+        self.code.as_ref().and_then(|c| c.language(code.as_bytes()))
+    }
+
     /// Code whose kept fingerprints are found in an organisation index. The lookup covers the
     /// span from the first code region to the last, once: reflowed or oddly laid out code can
     /// split into several regions, and k-grams that cross a region border must still count.
