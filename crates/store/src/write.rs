@@ -182,7 +182,7 @@ impl Store {
     /// # Errors
     /// A bad event time, or the database refused the write; then nothing of the batch is
     /// stored.
-    pub fn insert(&mut self, events: &[Event]) -> Result<Vec<i64>> {
+    pub fn insert<'a>(&mut self, events: &'a [Event]) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
         let mut seqs = Vec::with_capacity(events.len());
         let mut added = 0u64;
@@ -197,8 +197,8 @@ impl Store {
             )?;
             let mut usage = tx.prepare_cached(
                 "INSERT INTO usage_daily (day, host, client, requests, bytes, est_tokens, blocked)
-                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)
-                 ON CONFLICT(day, host, client) DO UPDATE SET requests = requests + 1,
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(day, host, client) DO UPDATE SET requests = requests + excluded.requests,
                    bytes = bytes + excluded.bytes, est_tokens = est_tokens + excluded.est_tokens,
                    blocked = blocked + excluded.blocked",
             )?;
@@ -206,10 +206,13 @@ impl Store {
                 tx.prepare_cached("INSERT OR IGNORE INTO outbox (target, seq) VALUES (?1, ?2)")?;
             let mut rollup = tx.prepare_cached(
                 "INSERT INTO rollup_hourly (hour, host, outcome, rule, category, events, findings)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
-                 ON CONFLICT(hour, host, outcome, rule) DO UPDATE SET events = events + 1,
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(hour, host, outcome, rule) DO UPDATE SET events = events + excluded.events,
                    findings = findings + excluded.findings",
             )?;
+            type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
+            let mut rollups: HashMap<RollupKey<'a>, (i64, i64)> = HashMap::new();
+            let mut usages: HashMap<(i64, &'a str, &'static str), [i64; 4]> = HashMap::new();
             for e in events {
                 let ts = parse_time(&e.time).ok_or_else(|| StoreError::BadTime {
                     id: e.id.clone(),
@@ -241,27 +244,42 @@ impl Store {
                 seqs.push(seq);
                 added += 1;
                 let hour = ts / 3_600_000;
-                rollup.execute(params![hour, e.host, e.outcome, "", "", 0])?;
+                let mut bump = |rule: &'a str, category: &'a str, findings: i64| {
+                    let c = rollups
+                        .entry((hour, &e.host, &e.outcome, rule, category))
+                        .or_insert((0, 0));
+                    c.0 += 1;
+                    c.1 += findings;
+                };
+                bump("", "", 0);
                 for r in &e.rules {
                     rule.execute(params![seq, r.rule, r.category, r.count])?;
-                    rollup.execute(params![
-                        hour, e.host, e.outcome, r.rule, r.category, r.count
-                    ])?;
+                    bump(&r.rule, &r.category, i64::from(r.count));
                 }
                 if matches!(e.kind.as_str(), "request" | "websocket") && !e.host.is_empty() {
                     let blocked = matches!(e.outcome.as_str(), "blocked" | "warned" | "refused");
-                    usage.execute(params![
-                        &crate::format_time(ts)[..10],
-                        e.host,
-                        client_family(e.client.as_deref()),
-                        e.bytes as i64,
-                        e.est_tokens as i64,
-                        blocked as i64
-                    ])?;
+                    let u = usages
+                        .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
+                        .or_insert([0; 4]);
+                    u[0] += 1;
+                    u[1] += e.bytes as i64;
+                    u[2] += e.est_tokens as i64;
+                    u[3] += i64::from(blocked);
                 }
                 for t in &self.targets {
                     outbox.execute(params![t, seq])?;
                 }
+            }
+            // One upsert per distinct key of the batch, not one per event: under load a
+            // group commit holds hundreds of events of a few hosts and outcomes.
+            for ((hour, host, outcome, rule, category), (events, findings)) in rollups {
+                rollup.execute(params![
+                    hour, host, outcome, rule, category, events, findings
+                ])?;
+            }
+            for ((day, host, client), [requests, bytes, tokens, blocked]) in usages {
+                let day = &crate::format_time(day * 86_400_000)[..10];
+                usage.execute(params![day, host, client, requests, bytes, tokens, blocked])?;
             }
         }
         let mut trimmed = Vec::new();

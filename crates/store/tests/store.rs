@@ -357,3 +357,63 @@ fn csv_export_lines_have_every_column() {
     assert!(line.starts_with(&e.id));
     assert_eq!(line.matches(',').count(), CSV_HEADER.matches(',').count());
 }
+
+#[test]
+fn batched_rollups_and_usage_equal_a_recount_from_the_events() {
+    // Batches of uneven size spanning many hours and three days (sample events are one
+    // second apart; this spreads them 97 s apart: 2.2 days), one batch holding a duplicate.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let events: Vec<_> = (0..2_000u64)
+        .map(|i| {
+            let mut e = sample_event(i, BASE);
+            e.time = leakguard_store::format_time(BASE + i as i64 * 97_000);
+            e
+        })
+        .collect();
+    let mut start = 0;
+    for size in [1usize, 7, 300, 2, 900, 790] {
+        store.insert(&events[start..start + size]).unwrap();
+        start += size;
+    }
+    store.insert(&events[10..12]).unwrap();
+    let conn = store.conn_for_maintenance();
+    let rows = |sql: &str| -> Vec<String> {
+        let mut st = conn.prepare(sql).unwrap();
+        st.query_map([], |r| {
+            Ok((0..r.as_ref().column_count())
+                .map(|c| format!("{:?}", r.get_ref(c).unwrap()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let rollup = rows(
+        "SELECT hour, host, outcome, rule, category, events, findings FROM rollup_hourly
+         ORDER BY 1, 2, 3, 4",
+    );
+    let recount = rows(
+        "SELECT * FROM (
+           SELECT ts / 3600000 AS h, host, outcome, '' AS rule, '' AS category, COUNT(*),
+                  0 FROM events GROUP BY 1, 2, 3
+           UNION ALL
+           SELECT e.ts / 3600000, e.host, e.outcome, r.rule, r.category, COUNT(*), SUM(r.count)
+             FROM events e JOIN event_rules r ON r.seq = e.seq GROUP BY 1, 2, 3, 4
+         ) ORDER BY 1, 2, 3, 4",
+    );
+    assert!(rollup.len() > 100, "{} rollup rows", rollup.len());
+    assert_eq!(rollup, recount);
+    let usage = rows(
+        "SELECT day, host, requests, bytes, est_tokens, blocked FROM usage_daily ORDER BY 1, 2",
+    );
+    let recount = rows(
+        "SELECT date(ts / 1000, 'unixepoch'), host, COUNT(*),
+                SUM(json_extract(body, '$.bytes')), SUM(json_extract(body, '$.est_tokens')),
+                SUM(outcome IN ('blocked', 'warned', 'refused'))
+           FROM events GROUP BY 1, 2 ORDER BY 1, 2",
+    );
+    assert_eq!(usage.len(), 15, "three days × five destinations");
+    assert_eq!(usage, recount);
+}
