@@ -48,6 +48,24 @@ fn every_rule_matches_its_examples_and_not_its_counter_examples() {
                 ));
                 continue;
             }
+            // The same example inside a longer text, so that the vectorised keyword pass
+            // (texts of 64 bytes and more) sees it too.
+            let pad = " ".repeat(70);
+            let padded = format!("{pad}\n{ex}\n{pad}");
+            let shifted: BTreeSet<(usize, usize)> = spans(&fast, &padded, &spec.id)
+                .into_iter()
+                .map(|(s, e)| (s - pad.len() - 1, e - pad.len() - 1))
+                .collect();
+            // Same spans; a rule that runs to the end of its block may take in the padding.
+            let covered = got
+                .iter()
+                .all(|&(s, e)| shifted.iter().any(|&(s2, e2)| s2 == s && e2 >= e));
+            if !covered || shifted.len() != got.len() {
+                failures.push(format!(
+                    "{pack}/{}: inside a longer text {ex:?} gave {shifted:?}, alone {got:?}",
+                    spec.id
+                ));
+            }
             let without_prefilter = spans(&slow, ex, &spec.id);
             if got != without_prefilter {
                 failures.push(format!("{pack}/{}: prefilter changed the result on {ex:?}: {got:?} vs {without_prefilter:?}", spec.id));
