@@ -61,6 +61,55 @@ fn block_flags(block: &[u8]) -> u8 {
         | (u8::from(token) * F_TOKEN)
 }
 
+/// [`block_flags`] of a whole 64-byte block with SSE2 (part of every x86-64 CPU): four
+/// 16-byte quarters, each flag an OR of lane compares, then one movemask per flag.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn block_flags_sse2(block: &[u8; BLOCK]) -> u8 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of every x86-64 CPU (the target's baseline), and the only memory
+    // access is the load noted below.
+    unsafe {
+        // Unsigned `lo <= x <= hi` for bytes: `x - lo` wraps below lo, and the minimum with
+        // `hi - lo` equals itself only within the range.
+        let in_range = |x: __m128i, lo: u8, hi: u8| {
+            let d = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(hi.wrapping_sub(lo) as i8)), d)
+        };
+        let eq = |x: __m128i, c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+        let zero = _mm_setzero_si128();
+        let (mut digit, mut at, mut high, mut esc, mut code) = (zero, zero, zero, zero, zero);
+        let mut token = false;
+        for q in 0..4 {
+            // `q * 16 + 16 <= BLOCK`, the length of `block`.
+            let x = _mm_loadu_si128(block.as_ptr().add(q * 16).cast::<__m128i>());
+            let d = in_range(x, b'0', b'9');
+            digit = _mm_or_si128(digit, d);
+            at = _mm_or_si128(at, eq(x, b'@'));
+            high = _mm_or_si128(high, x);
+            esc = _mm_or_si128(esc, _mm_or_si128(eq(x, b'\\'), eq(x, b'%')));
+            let c = _mm_or_si128(
+                _mm_or_si128(eq(x, b';'), eq(x, b'{')),
+                _mm_or_si128(_mm_or_si128(eq(x, b'}'), eq(x, b'=')), eq(x, b'(')),
+            );
+            code = _mm_or_si128(code, c);
+            let alpha = in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), b'a', b'z');
+            let sym = _mm_or_si128(
+                _mm_or_si128(eq(x, b'+'), eq(x, b'/')),
+                _mm_or_si128(_mm_or_si128(eq(x, b'='), eq(x, b'_')), eq(x, b'-')),
+            );
+            token |= _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, d), sym)) == 0xFFFF;
+        }
+        let any = |v: __m128i| u8::from(_mm_movemask_epi8(v) != 0);
+        (any(digit) * F_DIGIT)
+            | (any(at) * F_AT)
+            | (any(high) * F_HIGH)
+            | (any(esc) * F_ESCAPE)
+            | (any(code) * F_CODE)
+            | (u8::from(token) * F_TOKEN)
+    }
+}
+
 /// A maximal run of digits joined by separators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DigitCluster {
@@ -81,6 +130,12 @@ impl Features {
         let mut flags = Vec::with_capacity(hay.len() / BLOCK + 1);
         let mut all = 0u8;
         for block in hay.chunks(BLOCK) {
+            #[cfg(target_arch = "x86_64")]
+            let f = match <&[u8; BLOCK]>::try_from(block) {
+                Ok(whole) => block_flags_sse2(whole),
+                Err(_) => block_flags(block),
+            };
+            #[cfg(not(target_arch = "x86_64"))]
             let f = block_flags(block);
             all |= f;
             flags.push(f);
@@ -193,6 +248,44 @@ impl Features {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vector_flags_equal_the_scalar_flags() {
+        // Random blocks biased towards the bytes the flags look at, and every byte value alone.
+        let interesting = b"09/:@\\%;{}=(+-_azAZ `\xff\x80.";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..20_000 {
+            let mut block = [0u8; BLOCK];
+            for b in block.iter_mut() {
+                let r = next();
+                *b = if r % 4 == 0 {
+                    (r >> 8) as u8
+                } else {
+                    interesting[(r >> 8) as usize % interesting.len()]
+                };
+            }
+            if round % 3 == 0 {
+                // A token quarter somewhere.
+                let q = (next() % 4) as usize * 16;
+                for b in &mut block[q..q + 16] {
+                    *b = b"Ab9+/=_-"[(next() % 8) as usize];
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            assert_eq!(block_flags_sse2(&block), block_flags(&block), "{block:?}");
+        }
+        for v in 0..=255u8 {
+            let block = [v; BLOCK];
+            #[cfg(target_arch = "x86_64")]
+            assert_eq!(block_flags_sse2(&block), block_flags(&block), "byte {v}");
+        }
+    }
 
     #[test]
     fn clusters_join_separated_digit_groups() {
