@@ -8,7 +8,7 @@ use crate::Error;
 use aho_corasick::AhoCorasick;
 use leakguard_types::{Category, Severity};
 use memchr::memmem::Finder;
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::sync::Arc;
 
 /// The rule packs shipped in `policies/rules/`, compiled into the binary.
@@ -383,20 +383,24 @@ pub(crate) fn compile(
 pub(crate) struct Allowlist {
     documented: std::collections::HashSet<Vec<u8>>,
     sample_markers: Vec<Finder<'static>>,
-    placeholders: Vec<Regex>,
+    /// All placeholder patterns as one set: one pass per value instead of one per pattern.
+    placeholders: RegexSet,
     pub negative_context: WordSet,
 }
 
 impl Allowlist {
     pub(crate) fn compile(spec: &AllowlistSpec) -> Result<Allowlist, Error> {
-        let placeholders = spec
-            .placeholder_regexes
-            .iter()
-            .map(|r| {
-                build_regex(r, false)
-                    .map_err(|e| Error::Allowlist(format!("placeholder_regexes: {e}")))
-            })
-            .collect::<Result<_, _>>()?;
+        // Each pattern alone first, so an error names the one at fault.
+        for r in &spec.placeholder_regexes {
+            build_regex(r, false)
+                .map_err(|e| Error::Allowlist(format!("placeholder_regexes: {e}")))?;
+        }
+        let placeholders = RegexSetBuilder::new(&spec.placeholder_regexes)
+            .unicode(false)
+            .size_limit(32 << 20)
+            .dfa_size_limit(8 << 20)
+            .build()
+            .map_err(|e| Error::Allowlist(format!("placeholder_regexes: {e}")))?;
         Ok(Allowlist {
             documented: spec
                 .documented_values
@@ -420,7 +424,7 @@ impl Allowlist {
         {
             return true;
         }
-        if self.placeholders.iter().any(|r| r.is_match(value)) {
+        if self.placeholders.is_match(value) {
             return true;
         }
         // One character repeated, or a value of very low variety (`aaaaaaaa`, `12121212`).
