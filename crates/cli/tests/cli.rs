@@ -284,7 +284,29 @@ fn large_input_streams_in_bounded_memory_and_keeps_offsets() {
     );
 }
 
-fn tempdir() -> std::path::PathBuf {
+/// A scratch directory removed when the test ends (some tests write ~100 MB into it).
+struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "leakguard-cli-{}-{}",
         std::process::id(),
@@ -294,7 +316,7 @@ fn tempdir() -> std::path::PathBuf {
             .as_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn base62_crc(body: &str) -> String {

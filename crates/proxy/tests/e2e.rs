@@ -16,8 +16,24 @@ const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
 struct Rig {
     up: Upstream,
     guard: Running,
-    dir: PathBuf,
+    dir: ScratchDir,
     upstream_ca: PathBuf,
+}
+
+/// The rig's data directory (CA, events, overrides), removed with the rig.
+struct ScratchDir(PathBuf);
+
+impl std::ops::Deref for ScratchDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn loaded(policy_json: &str) -> Loaded {
@@ -97,7 +113,7 @@ async fn rig_opts(policy_json: &str, max_body: usize, upstream_http2: bool) -> R
     Rig {
         up,
         guard,
-        dir,
+        dir: ScratchDir(dir),
         upstream_ca,
     }
 }
