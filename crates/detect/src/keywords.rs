@@ -137,8 +137,10 @@ pub(crate) struct KeywordIndex {
     buckets: HashMap<u32, Vec<u32>, BuildTrigramHasher>,
     /// Hashed, case-folded first four bytes of the trigram-path keywords (three-byte keywords
     /// under every fourth byte): the first test of the AVX2 pass.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     quads: Box<[u32; QUAD_WORDS]>,
     /// Whether this CPU runs the AVX2 pass (checked once, at build).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     avx2: bool,
     /// Keywords that do not start with three ASCII bytes, and their ids.
     other: Option<AhoCorasick>,
@@ -235,15 +237,18 @@ impl KeywordIndex {
     /// Every occurrence of every keyword, in no particular order.
     pub(crate) fn hits(&self, hay: &[u8], features: &Features) -> Vec<Hit> {
         let mut out = Vec::new();
-        let mut scalar_from = 0;
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 && hay.len() >= 64 {
+        let scalar_from = if self.avx2 && hay.len() >= 64 {
             // SAFETY: `avx2` is true only when the CPU reported AVX2 (`avx2_available`).
             #[allow(unsafe_code)]
-            {
-                scalar_from = unsafe { self.hits_avx2(hay, &mut out) };
+            unsafe {
+                self.hits_avx2(hay, &mut out)
             }
-        }
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let scalar_from = 0;
         if scalar_from > 0 {
             // The AVX2 pass covered keyword starts before `scalar_from`; the rest is short.
             self.hits_scalar_from(hay, scalar_from, &mut out);
