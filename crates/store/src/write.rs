@@ -375,29 +375,127 @@ impl Store {
 }
 
 /// The event minus what has its own column.
+/// What `events.body` holds: the event without the fields that have their own columns (id,
+/// time, kind, host, verdict, outcome), with empty lists and zero counters left out (serde's
+/// defaults restore them on the way back). Borrowed and written straight to a string: the
+/// recorder builds one per request.
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    device: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    os_user: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    method: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    path: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    endpoint: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    decided_by: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    rules: &'a [leakguard_types::RuleCount],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    previews: &'a [String],
+    #[serde(skip_serializing_if = "str::is_empty")]
+    prompt_sha256: &'a str,
+    #[serde(skip_serializing_if = "is_zero")]
+    bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    text_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    est_tokens: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    latency_us: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    binary_parts: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    override_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    justification: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redacted_prompt: Option<&'a str>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn body_json(e: &Event) -> Result<String> {
-    let mut v = serde_json::to_value(e)?;
-    if let Some(map) = v.as_object_mut() {
-        for key in ["id", "time", "kind", "host", "verdict", "outcome"] {
-            map.remove(key);
-        }
-        // Empty lists are the default on the way back.
-        for key in ["rules", "previews"] {
-            if map
-                .get(key)
-                .and_then(|x| x.as_array())
-                .is_some_and(Vec::is_empty)
-            {
-                map.remove(key);
-            }
-        }
-        for key in ["bytes", "text_bytes", "est_tokens", "latency_us"] {
-            if map.get(key).and_then(|x| x.as_u64()) == Some(0) {
-                map.remove(key);
-            }
-        }
-    }
-    Ok(v.to_string())
+    // Destructured without `..`: a field added to `Event` does not compile here until the
+    // body (or a column) takes it.
+    let Event {
+        id: _,
+        time: _,
+        kind: _,
+        host: _,
+        verdict: _,
+        outcome: _,
+        device,
+        os_user,
+        method,
+        path,
+        endpoint,
+        provider,
+        model,
+        max_tokens,
+        client,
+        group,
+        decided_by,
+        rules,
+        previews,
+        prompt_sha256,
+        bytes,
+        text_bytes,
+        est_tokens,
+        latency_us,
+        binary_parts,
+        reason,
+        policy,
+        override_code,
+        justification,
+        redacted_prompt,
+    } = e;
+    Ok(serde_json::to_string(&Body {
+        device,
+        os_user,
+        method,
+        path,
+        endpoint,
+        provider: provider.as_deref(),
+        model: model.as_deref(),
+        max_tokens: *max_tokens,
+        client: client.as_deref(),
+        group: group.as_deref(),
+        decided_by,
+        rules,
+        previews,
+        prompt_sha256,
+        bytes: *bytes as u64,
+        text_bytes: *text_bytes as u64,
+        est_tokens: *est_tokens as u64,
+        latency_us: *latency_us,
+        binary_parts: *binary_parts as u64,
+        reason: reason.as_deref(),
+        policy: policy.as_deref(),
+        override_code: override_code.as_deref(),
+        justification: justification.as_deref(),
+        redacted_prompt: redacted_prompt.as_deref(),
+    })?)
 }
 
 /// A short name for the kind of client, from its User-Agent: what the usage record groups by.

@@ -417,3 +417,53 @@ fn batched_rollups_and_usage_equal_a_recount_from_the_events() {
     assert_eq!(usage.len(), 15, "three days × five destinations");
     assert_eq!(usage, recount);
 }
+
+#[test]
+fn every_field_of_an_event_survives_the_store() {
+    // Every optional field set and every counter non-zero, then the opposite: what is not in
+    // a column must come back from the body exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let mut full = sample_event(0, BASE);
+    full.id = "full".into();
+    full.decided_by = "destinations.consumer".into();
+    full.max_tokens = Some(4096);
+    full.binary_parts = 2;
+    full.reason = Some("source code to a consumer chat site".into());
+    full.policy = Some("acme 2026-11".into());
+    full.override_code = Some("K7Q2".into());
+    full.justification = Some("vendor asked for the log \"line\" – ok'd".into());
+    full.redacted_prompt = Some("key [REDACTED:aws-access-key-id#1]\nnext line".into());
+    full.latency_us = 812;
+    let mut bare = sample_event(1, BASE);
+    bare.id = "bare".into();
+    bare.device.clear();
+    bare.os_user.clear();
+    bare.method.clear();
+    bare.path.clear();
+    bare.endpoint.clear();
+    bare.provider = None;
+    bare.model = None;
+    bare.max_tokens = None;
+    bare.client = None;
+    bare.group = None;
+    bare.rules.clear();
+    bare.previews.clear();
+    bare.prompt_sha256.clear();
+    bare.bytes = 0;
+    bare.text_bytes = 0;
+    bare.est_tokens = 0;
+    bare.latency_us = 0;
+    bare.policy = None;
+    store.insert(&[full.clone(), bare.clone()]).unwrap();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    assert_eq!(reader.get("full").unwrap().unwrap().event, full);
+    assert_eq!(reader.get("bare").unwrap().unwrap().event, bare);
+    let body: String = store
+        .conn_for_maintenance()
+        .query_row("SELECT body FROM events WHERE id = 'bare'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(body, "{}", "empty fields and zero counters are left out");
+}
