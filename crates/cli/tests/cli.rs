@@ -284,39 +284,8 @@ fn large_input_streams_in_bounded_memory_and_keeps_offsets() {
     );
 }
 
-/// A scratch directory removed when the test ends (some tests write ~100 MB into it).
-struct TempDir(std::path::PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::path::Path> for TempDir {
-    fn as_ref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir() -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "leakguard-cli-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
+fn tempdir() -> leakguard_testkit::ScratchDir {
+    leakguard_testkit::ScratchDir::new("leakguard-cli")
 }
 
 fn base62_crc(body: &str) -> String {

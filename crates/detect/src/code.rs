@@ -485,17 +485,14 @@ impl CodeDetector {
                 let b = sample[i];
                 if b.is_ascii_alphabetic() || b == b'_' {
                     let s = i;
-                    let mut key = 0u128;
                     while i < sample.len()
                         && (sample[i].is_ascii_alphanumeric() || sample[i] == b'_')
                     {
-                        if i - s < 16 {
-                            key |= u128::from(sample[i]) << (8 * (i - s));
-                        }
                         i += 1;
                     }
                     if i - s <= self.longest_keyword {
-                        if let Some(langs) = self.keywords.get(&key) {
+                        let key = word_key(&sample[s..i]);
+                        if let Some(langs) = key.and_then(|k| self.keywords.get(&k)) {
                             for &l in langs {
                                 votes[l as usize] += 1;
                             }

@@ -259,7 +259,6 @@ impl KeywordIndex {
             let n = hay.len();
             let q = n / 4;
             let starts = [0, q, 2 * q, 3 * q];
-            let ends = [q, 2 * q, 3 * q, n];
             let mut t = [0u32; 4];
             for (k, st) in t.iter_mut().enumerate() {
                 let s = starts[k];
@@ -288,15 +287,9 @@ impl KeywordIndex {
                     }
                 }
             }
-            let bit = |x: u32| test(map, x);
-            // The last stripe's remainder.
-            let mut tl = t[3];
-            for pos in starts[3] + q..ends[3] {
-                tl = ((tl << 6) | u32::from(CLASS[hay[pos] as usize])) & MASK;
-                if pos >= 2 && bit(tl) {
-                    self.candidate(hay, pos - 2, tl, &mut out);
-                }
-            }
+            // The last stripe's remainder: the stripes reported starts up to
+            // `starts[3] + q - 3`.
+            self.hits_scalar_from(hay, (starts[3] + q).saturating_sub(2), &mut out);
         }
         if let Some(ac) = &self.other {
             // These keywords begin with a non-ASCII byte: only blocks the feature pass flagged
@@ -330,8 +323,9 @@ impl KeywordIndex {
     fn hits_scalar_from(&self, hay: &[u8], from: usize, out: &mut Vec<Hit>) {
         let map: &[u64; WORDS] = &self.bitmap;
         let mut t = 0u32;
-        for (pos, &b) in hay.iter().enumerate().skip(from.saturating_sub(2)) {
-            t = ((t << 6) | u32::from(CLASS[b as usize])) & MASK;
+        for pos in from..hay.len() {
+            t = ((t << 6) | u32::from(CLASS[hay[pos] as usize])) & MASK;
+            // From the third byte on, `t` is the trigram starting at `pos - 2`.
             if pos >= from + 2 && test(map, t) {
                 self.candidate(hay, pos - 2, t, out);
             }

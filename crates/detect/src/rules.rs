@@ -227,13 +227,16 @@ fn rule_err(rule: &str, field: &'static str, message: impl Into<String>) -> Erro
     }
 }
 
+/// Compiled-program and lazy-DFA limits of every rule regex: rules run on small windows;
+/// raised so a big alternation never makes the lazy DFA thrash or give up.
+const REGEX_SIZE_LIMIT: usize = 32 << 20;
+const REGEX_DFA_SIZE_LIMIT: usize = 8 << 20;
+
 pub(crate) fn build_regex(pattern: &str, unicode: bool) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
         .unicode(unicode)
-        // Rules run on small windows; raise the limits so a big alternation never makes the
-        // lazy DFA thrash or give up.
-        .size_limit(32 << 20)
-        .dfa_size_limit(8 << 20)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
         .build()
 }
 
@@ -390,17 +393,20 @@ pub(crate) struct Allowlist {
 
 impl Allowlist {
     pub(crate) fn compile(spec: &AllowlistSpec) -> Result<Allowlist, Error> {
-        // Each pattern alone first, so an error names the one at fault.
-        for r in &spec.placeholder_regexes {
-            build_regex(r, false)
-                .map_err(|e| Error::Allowlist(format!("placeholder_regexes: {e}")))?;
-        }
         let placeholders = RegexSetBuilder::new(&spec.placeholder_regexes)
             .unicode(false)
-            .size_limit(32 << 20)
-            .dfa_size_limit(8 << 20)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
             .build()
-            .map_err(|e| Error::Allowlist(format!("placeholder_regexes: {e}")))?;
+            .map_err(|set_error| {
+                // Name the pattern at fault: compile them alone (only on this error path).
+                let e = spec
+                    .placeholder_regexes
+                    .iter()
+                    .find_map(|r| build_regex(r, false).err())
+                    .map_or_else(|| set_error.to_string(), |e| e.to_string());
+                Error::Allowlist(format!("placeholder_regexes: {e}"))
+            })?;
         Ok(Allowlist {
             documented: spec
                 .documented_values
@@ -436,5 +442,31 @@ impl Allowlist {
                 .count()
         };
         distinct <= 2 || (value.len() >= 16 && shannon_entropy(value) < 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_match_as_one_set_and_a_bad_pattern_is_named() {
+        let spec = AllowlistSpec {
+            placeholder_regexes: vec![r"^\$\{[^}]*\}$".into(), r"(?i)^changeme$".into()],
+            ..AllowlistSpec::default()
+        };
+        let list = Allowlist::compile(&spec).unwrap();
+        assert!(list.allows(b"${AWS_SECRET}"));
+        assert!(list.allows(b"CHANGEME"));
+        assert!(!list.allows(b"wJalrXUtnFEMI/K7MDENGbPxRfiCYzQ8pL2aTv9N"));
+        let bad = AllowlistSpec {
+            placeholder_regexes: vec![r"^ok$".into(), r"(unclosed".into()],
+            ..AllowlistSpec::default()
+        };
+        let err = Allowlist::compile(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("placeholder_regexes") && err.contains("(unclosed"),
+            "{err}"
+        );
     }
 }

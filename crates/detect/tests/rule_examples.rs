@@ -52,9 +52,10 @@ fn every_rule_matches_its_examples_and_not_its_counter_examples() {
             // (texts of 64 bytes and more) sees it too.
             let pad = " ".repeat(70);
             let padded = format!("{pad}\n{ex}\n{pad}");
+            // (A span starting in the padding has no shifted form: the counts then differ.)
             let shifted: BTreeSet<(usize, usize)> = spans(&fast, &padded, &spec.id)
                 .into_iter()
-                .map(|(s, e)| (s - pad.len() - 1, e - pad.len() - 1))
+                .filter_map(|(s, e)| Some((s.checked_sub(pad.len() + 1)?, e - pad.len() - 1)))
                 .collect();
             // Same spans; a rule that runs to the end of its block may take in the padding.
             let covered = got

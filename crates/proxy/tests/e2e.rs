@@ -4,11 +4,11 @@
 use leakguard_detect::Engine;
 use leakguard_policy::Policy;
 use leakguard_proxy::{ca, Limits, Loaded, Running, Settings};
-use leakguard_testkit::{TestCa, Upstream, SSE_GAP};
+use leakguard_testkit::{ScratchDir, TestCa, Upstream, SSE_GAP};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
@@ -18,22 +18,6 @@ struct Rig {
     guard: Running,
     dir: ScratchDir,
     upstream_ca: PathBuf,
-}
-
-/// The rig's data directory (CA, events, overrides), removed with the rig.
-struct ScratchDir(PathBuf);
-
-impl std::ops::Deref for ScratchDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn loaded(policy_json: &str) -> Loaded {
@@ -84,14 +68,8 @@ async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
 }
 
 async fn rig_opts(policy_json: &str, max_body: usize, upstream_http2: bool) -> Rig {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "lg-e2e-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    // The rig's data directory (CA, events, overrides), removed with the rig.
+    let dir = ScratchDir::new("lg-e2e");
     let test_ca = TestCa::new("upstream test CA");
     let upstream_ca = dir.join("upstream-ca.pem");
     test_ca.write_pem(&upstream_ca);
@@ -113,7 +91,7 @@ async fn rig_opts(policy_json: &str, max_body: usize, upstream_http2: bool) -> R
     Rig {
         up,
         guard,
-        dir: ScratchDir(dir),
+        dir,
         upstream_ca,
     }
 }

@@ -374,7 +374,6 @@ impl Store {
     }
 }
 
-/// The event minus what has its own column.
 /// What `events.body` holds: the event without the fields that have their own columns (id,
 /// time, kind, host, verdict, outcome), with empty lists and zero counters left out (serde's
 /// defaults restore them on the way back). Borrowed and written straight to a string: the
