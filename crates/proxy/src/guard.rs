@@ -348,6 +348,41 @@ impl Guard {
         }
     }
 
+    /// Routes one request: CONNECT and out-of-scope hosts pass, the control endpoints answer,
+    /// WebSocket upgrades are relayed, everything else to an intercepted host is guarded. The
+    /// rare large futures (the WebSocket relay, the control endpoints) are boxed, so the future
+    /// hudsucker moves for every request stays small.
+    async fn dispatch(&mut self, req: Request<Body>) -> RequestOrResponse {
+        if req.method() == Method::CONNECT {
+            let host = req.uri().host().unwrap_or("").to_string();
+            return if self.shared.intercepts(&host) {
+                req.into()
+            } else {
+                self.tunnel(req).into()
+            };
+        }
+        let Some(host) = req.uri().host().map(str::to_string) else {
+            return match self.control(req) {
+                RequestOrResponse::Request(req) => Box::pin(self.allow_endpoint(req)).await.into(),
+                res => res,
+            };
+        };
+        if !self.shared.intercepts(&host) {
+            // Plain HTTP to a host outside the scope: passed on untouched.
+            return req.into();
+        }
+        // wss:// (inside the decrypted tunnel) is relayed by the guard, through its routes;
+        // a plain ws:// upgrade is left to hudsucker, whose frames `handle_message` scans.
+        if hyper_tungstenite::is_upgrade_request(&req)
+            && req.uri().scheme() == Some(&hyper::http::uri::Scheme::HTTPS)
+        {
+            return Box::pin(crate::websocket::relay(Arc::clone(&self.shared), req, host))
+                .await
+                .into();
+        }
+        Box::pin(self.guard_request(req, host)).await
+    }
+
     async fn guard_request(&mut self, req: Request<Body>, host: String) -> RequestOrResponse {
         let mut pending_restore: Option<Vec<(String, String)>> = None;
         let result = self
@@ -747,34 +782,7 @@ impl HttpHandler for Guard {
         _ctx: &HttpContext,
         req: Request<Body>,
     ) -> RequestOrResponse {
-        if req.method() == Method::CONNECT {
-            let host = req.uri().host().unwrap_or("").to_string();
-            return if self.shared.intercepts(&host) {
-                req.into()
-            } else {
-                self.tunnel(req).into()
-            };
-        }
-        let Some(host) = req.uri().host().map(str::to_string) else {
-            return match self.control(req) {
-                RequestOrResponse::Request(req) => self.allow_endpoint(req).await.into(),
-                res => res,
-            };
-        };
-        if !self.shared.intercepts(&host) {
-            // Plain HTTP to a host outside the scope: passed on untouched.
-            return req.into();
-        }
-        // wss:// (inside the decrypted tunnel) is relayed by the guard, through its routes;
-        // a plain ws:// upgrade is left to hudsucker, whose frames `handle_message` scans.
-        if hyper_tungstenite::is_upgrade_request(&req)
-            && req.uri().scheme() == Some(&hyper::http::uri::Scheme::HTTPS)
-        {
-            return crate::websocket::relay(Arc::clone(&self.shared), req, host)
-                .await
-                .into();
-        }
-        self.guard_request(req, host).await
+        self.dispatch(req).await
     }
 
     async fn handle_response(&mut self, _ctx: &HttpContext, res: Response<Body>) -> Response<Body> {
@@ -935,26 +943,32 @@ impl Shared {
 mod tests {
     use super::*;
 
-    #[test]
-    fn websocket_frames_are_scanned_redacted_or_dropped_and_recorded() {
-        let dir = std::env::temp_dir().join(format!("lg-ws-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    /// The shared state of a guard with the default policy, its CA and event log in a fresh
+    /// `dir` (removed first).
+    fn shared_in(dir: &std::path::Path) -> Arc<Shared> {
+        let _ = std::fs::remove_dir_all(dir);
         let policy =
             leakguard_policy::Policy::parse(include_str!("../../../policies/default.json"))
                 .unwrap();
         let engine = leakguard_detect::Engine::with_config(policy.engine_config()).unwrap();
         crate::ca::init(&dir.join("ca"), &["chatgpt.com".into()], false).unwrap();
-        let shared = Shared::new(
+        Arc::new(Shared::new(
             Loaded::new(policy, engine, "test".into()),
             Catalog::builtin(),
-            Arc::new(crate::events::EventLog::open(&dir).unwrap()),
+            Arc::new(crate::events::EventLog::open(dir).unwrap()),
             Routes::default(),
             Arc::new(DeviceCa::load(&dir.join("ca")).unwrap()),
             Limits::default(),
             "token".into(),
             "127.0.0.1:1".parse().unwrap(),
             Arc::new(crate::upstream::client_tls(&[] as &[&str]).unwrap()),
-        );
+        ))
+    }
+
+    #[test]
+    fn websocket_frames_are_scanned_redacted_or_dropped_and_recorded() {
+        let dir = std::env::temp_dir().join(format!("lg-ws-{}", std::process::id()));
+        let shared = shared_in(&dir);
         assert_eq!(
             shared.websocket_text("chatgpt.com", "/ws", "hello there"),
             WsOutcome::Pass
@@ -980,6 +994,28 @@ mod tests {
         assert_eq!(outcomes, ["forwarded", "blocked", "redacted"]);
         assert!(log.contains("\"kind\":\"websocket\""));
         assert!(!log.contains("AKIAQYLPMN5HJNGY4F7A") && !log.contains("4111 1111"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// hudsucker keeps the handler's future inside its per-request future and moves that
+    /// several times (into the instrumented wrapper and hyper's in-flight slot): before the
+    /// WebSocket relay and the guard were boxed it was ~14 KB, copied five times a request.
+    #[test]
+    fn the_future_moved_for_every_request_stays_small() {
+        let dir = std::env::temp_dir().join(format!("lg-size-{}", std::process::id()));
+        let shared = shared_in(&dir);
+        let mut guard = Guard::new(Arc::clone(&shared));
+        let relay = crate::websocket::relay(shared, Request::new(Body::empty()), String::new());
+        let relay_size = std::mem::size_of_val(&relay);
+        drop(relay);
+        let dispatch = guard.dispatch(Request::new(Body::empty()));
+        let size = std::mem::size_of_val(&dispatch);
+        drop(dispatch);
+        assert!(size <= 2048, "dispatch future is {size} bytes");
+        assert!(
+            size < relay_size,
+            "the relay ({relay_size} bytes) is no longer boxed out of dispatch ({size} bytes)"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,4 +1,4 @@
-//! `leakguard-proxybench [--proxy-cmd CMD...]`: the proxy's figures, measured against a direct
+//! `leakguard-proxybench [--iters N] [--leakguard BIN | --peer mitmproxy --mitmdump PATH]`: the proxy's figures, measured against a direct
 //! connection to the same TLS upstream in one run (scripts/bench.sh runs it).
 //!
 //! The proxy under test is a separate process (so its CPU time and memory can be read from
@@ -117,6 +117,39 @@ fn proc_cpu(pid: u32) -> Duration {
     let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
         + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
     Duration::from_secs_f64(ticks as f64 / 100.0)
+}
+
+/// CPU time (user, system) of each thread of `pid`, keyed by thread id, with the thread's name.
+type ThreadCpu = std::collections::BTreeMap<u32, (String, Duration, Duration)>;
+
+fn thread_cpu(pid: u32) -> ThreadCpu {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let name = stat
+            .split_once('(')
+            .and_then(|(_, r)| r.rsplit_once(')'))
+            .map(|(n, _)| n.to_string())
+            .unwrap_or_default();
+        let f: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            let t: u64 = f.get(i).and_then(|x| x.parse().ok()).unwrap_or(0);
+            Duration::from_secs_f64(t as f64 / 100.0)
+        };
+        out.insert(tid, (name, ticks(11), ticks(12)));
+    }
+    out
 }
 
 fn proc_rss_mb(pid: u32) -> f64 {
@@ -269,7 +302,9 @@ async fn main() {
             &upstream_ca,
         ),
         _ => start_leakguard(
-            &root.join("target/release/leakguard"),
+            &arg("--leakguard")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("target/release/leakguard")),
             &dir,
             &up,
             &upstream_ca,
@@ -381,10 +416,16 @@ async fn main() {
         ms(b.saturating_sub(a))
     );
 
-    // Throughput: 8 keep-alive connections, 4 KB prompts, for 3 s.
+    // Throughput: 8 keep-alive connections, 4 KB prompts, for 3 s (or, with
+    // `--load-requests N`, exactly N requests: a fixed amount of work to compare under a profiler).
     let body = prompt(4 << 10);
+    let per_conn: Option<u64> = arg("--load-requests")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|n| n.div_ceil(8));
     let cpu0 = proc_cpu(pid);
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let threads0 = thread_cpu(pid);
+    let load_start = Instant::now();
+    let deadline = load_start + Duration::from_secs(3);
     let via = Arc::new(via);
     let mut tasks = Vec::new();
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -394,17 +435,18 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             let mut s = open(&via, host).await;
             let mut n = 0u64;
-            while Instant::now() < deadline {
+            while per_conn.map_or(Instant::now() < deadline, |k| n < k) {
                 exchange(&mut s, host, &body).await;
                 n += 1;
             }
             n
         }));
     }
+    let load_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
-        let peak = Arc::clone(&peak);
+        let (peak, done) = (Arc::clone(&peak), Arc::clone(&load_done));
         tokio::spawn(async move {
-            while Instant::now() < deadline {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let rss = (proc_rss_mb(pid) * 1024.0) as u64;
                 peak.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -415,11 +457,27 @@ async fn main() {
     for t in tasks {
         total += t.await.unwrap();
     }
+    let load_time = load_start.elapsed();
+    load_done.store(true, std::sync::atomic::Ordering::Relaxed);
     sampler.await.unwrap();
     let load_cpu = (proc_cpu(pid) - cpu0) / total.max(1) as u32;
+    // Where that CPU went, per thread of the guard (on stderr: a diagnostic, not a figure).
+    let n = total.max(1) as u32;
+    for (tid, (name, user, sys)) in thread_cpu(pid) {
+        let (user0, sys0) = threads0.get(&tid).map(|t| (t.1, t.2)).unwrap_or_default();
+        let (user, sys) = (user.saturating_sub(user0), sys.saturating_sub(sys0));
+        if !(user + sys).is_zero() {
+            eprintln!(
+                "thread {tid} {name}: {} ms per request under load (user {}, system {})",
+                ms((user + sys) / n),
+                ms(user / n),
+                ms(sys / n)
+            );
+        }
+    }
     println!(
         "| requests/s, 8 keep-alive connections, 4 KB | | {:.0} | |",
-        total as f64 / 3.0
+        total as f64 / load_time.as_secs_f64()
     );
     for (size, cpu) in cpu_per_req {
         println!(
@@ -438,6 +496,15 @@ async fn main() {
         peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
     );
     println!("| start to ready (ms) | | {} | |", ms(peer.started_in));
+    // SIGTERM first (a clean shutdown, so a profiler wrapped around the guard writes its
+    // data), SIGKILL if it is not gone in 10 s.
+    let _ = Command::new("kill")
+        .args(["-TERM", &peer.child.id().to_string()])
+        .status();
+    let stop = Instant::now() + Duration::from_secs(10);
+    while peer.child.try_wait().ok().flatten().is_none() && Instant::now() < stop {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = peer.child.kill();
     let _ = peer.child.wait();
     let _ = std::fs::remove_dir_all(&dir);
