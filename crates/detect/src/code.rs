@@ -51,9 +51,9 @@ pub struct CodeRegion {
 #[derive(Debug)]
 pub(crate) struct CodeDetector {
     ids: Vec<String>,
-    /// identifier -> languages it votes for.
-    /// Keywords packed into a `u128` (see [`word_key`]) -> the languages they vote for.
-    keywords: HashMap<u128, Vec<u16>, BuildWordHasher>,
+    /// Keywords packed into a `u128` (see [`word_key`]) -> the languages they vote for, one
+    /// bit per language.
+    keywords: HashMap<u128, u64, BuildWordHasher>,
     markers: AhoCorasick,
     marker_lang: Vec<u16>,
     /// Longest keyword and marker, in bytes: identifiers longer than any keyword are not
@@ -211,7 +211,16 @@ impl CodeDetector {
             pack: "languages".into(),
             message: e.to_string(),
         })?;
-        let mut keywords: HashMap<u128, Vec<u16>, BuildWordHasher> = HashMap::default();
+        if file.language.len() > 64 {
+            return Err(Error::Pack {
+                pack: "languages".into(),
+                message: format!(
+                    "{} languages; at most 64 are supported",
+                    file.language.len()
+                ),
+            });
+        }
+        let mut keywords: HashMap<u128, u64, BuildWordHasher> = HashMap::default();
         let mut longest_keyword = 0;
         let mut markers = Vec::new();
         let mut marker_lang = Vec::new();
@@ -239,7 +248,7 @@ impl CodeDetector {
                         ),
                     })?;
                     longest_keyword = longest_keyword.max(v.len());
-                    keywords.entry(packed).or_default().push(i);
+                    *keywords.entry(packed).or_default() |= 1u64 << i;
                 }
             }
             for m in &lang.markers {
@@ -482,24 +491,23 @@ impl CodeDetector {
             step_end = (step_start + STEP).min(sample.len());
             // Identifiers that start in this step (the last may run into the next).
             while i < step_end {
-                let b = sample[i];
-                if b.is_ascii_alphabetic() || b == b'_' {
-                    let s = i;
-                    while i < sample.len()
-                        && (sample[i].is_ascii_alphanumeric() || sample[i] == b'_')
-                    {
-                        i += 1;
-                    }
-                    if i - s <= self.longest_keyword {
-                        let key = word_key(&sample[s..i]);
-                        if let Some(langs) = key.and_then(|k| self.keywords.get(&k)) {
-                            for &l in langs {
-                                votes[l as usize] += 1;
-                            }
+                if !IDENT_START[usize::from(sample[i])] {
+                    i += 1;
+                    continue;
+                }
+                let s = i;
+                i += 1;
+                while i < sample.len() && IDENT[usize::from(sample[i])] {
+                    i += 1;
+                }
+                if i - s <= self.longest_keyword {
+                    if let Some(&langs) = self.keywords.get(&ident_key(sample, s, i)) {
+                        let mut m = langs;
+                        while m != 0 {
+                            votes[m.trailing_zeros() as usize] += 1;
+                            m &= m - 1;
                         }
                     }
-                } else {
-                    i += 1;
                 }
             }
             // Markers that start in this step.
@@ -527,7 +535,11 @@ impl CodeDetector {
 fn without_comments(code: &[u8]) -> Vec<u8> {
     let mut kept = Vec::with_capacity(SAMPLE);
     let horizon = &code[..code.len().min(4 * SAMPLE)];
-    for line in horizon.split_inclusive(|&b| b == b'\n') {
+    let mut start = 0;
+    while start < horizon.len() {
+        let end = memchr::memchr(b'\n', &horizon[start..]).map_or(horizon.len(), |p| start + p + 1);
+        let line = &horizon[start..end];
+        start = end;
         let t = line.trim_ascii_start();
         let comment = t.starts_with(b"//")
             || t.starts_with(b"/*")
@@ -570,6 +582,49 @@ fn word_key(word: &[u8]) -> Option<u128> {
             .enumerate()
             .fold(0u128, |k, (i, &b)| k | u128::from(b) << (8 * i))
     })
+}
+
+/// Bytes that start an identifier (ASCII letters, `_`) and that continue one (also digits).
+const IDENT_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphabetic() || b == b'_' as usize;
+        b += 1;
+    }
+    t
+};
+const IDENT: [bool; 256] = {
+    let mut t = IDENT_START;
+    let mut b = b'0' as usize;
+    while b <= b'9' as usize {
+        t[b] = true;
+        b += 1;
+    }
+    t
+};
+
+/// [`word_key`] of the identifier `text[s..e]` (1 to 16 bytes, all [`IDENT`]): one unaligned
+/// 16-byte load and a mask where the text allows, the byte loop at its end.
+fn ident_key(text: &[u8], s: usize, e: usize) -> u128 {
+    debug_assert!(e > s && e - s <= 16);
+    match text.get(s..s + 16) {
+        Some(window) => {
+            let mut w = [0u8; 16];
+            w.copy_from_slice(window);
+            let len = e - s;
+            let mask = if len == 16 {
+                u128::MAX
+            } else {
+                (1u128 << (8 * len)) - 1
+            };
+            u128::from_le_bytes(w) & mask
+        }
+        None => text[s..e]
+            .iter()
+            .enumerate()
+            .fold(0u128, |k, (i, &b)| k | u128::from(b) << (8 * i)),
+    }
 }
 
 /// Hashes a [`word_key`]: fold the halves and multiply (the table uses the high bits).
@@ -796,6 +851,33 @@ fn classify(t: &[u8]) -> LineKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ident_key_packs_like_word_key_anywhere_in_the_text() {
+        let text = b"fn x_1(abcdefghijklmnop: u8) -> Q { let _a9 = zz; } tail_ident";
+        let mut checked = 0;
+        let mut i = 0;
+        while i < text.len() {
+            if !IDENT_START[usize::from(text[i])] {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < text.len() && IDENT[usize::from(text[i])] {
+                i += 1;
+            }
+            for e in s + 1..=i.min(s + 16) {
+                assert_eq!(
+                    Some(ident_key(text, s, e)),
+                    word_key(&text[s..e]),
+                    "{:?}",
+                    std::str::from_utf8(&text[s..e])
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "{checked}");
+    }
 
     fn detector() -> CodeDetector {
         CodeDetector::new(3).unwrap()
