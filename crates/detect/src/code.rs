@@ -402,14 +402,20 @@ impl CodeDetector {
 
         // Unfenced regions, seeded from flagged blocks.
         let mut floor = 0usize; // first line not yet part of a region
+                                // Lines that share a byte with a flagged block, in one walk over lines and blocks.
         let mut seed_lines: Vec<usize> = Vec::new();
+        let mut l = 0;
         for b in features.blocks(F_CODE) {
             let (bs, be) = (b * BLOCK, ((b + 1) * BLOCK).min(hay.len()));
-            let (l0, l1) = (lines.line_of(bs), lines.line_of(be.saturating_sub(1)));
-            for l in l0..=l1 {
-                if seed_lines.last() != Some(&l) {
-                    seed_lines.push(l);
+            while l < n && lines.end(l) < bs {
+                l += 1;
+            }
+            let mut k = l;
+            while k < n && lines.start(k) < be {
+                if seed_lines.last() != Some(&k) {
+                    seed_lines.push(k);
                 }
+                k += 1;
             }
         }
         for seed in seed_lines {
@@ -681,9 +687,17 @@ impl LineTable {
     }
 }
 
+/// `line` without ASCII whitespace (`\r` included) at either end. Indentation is skipped
+/// eight spaces at a time: code lines start with a lot of it.
 fn trim(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.trim_ascii()
+    let mut s = 0;
+    while let Some(chunk) = line.get(s..s + 8) {
+        if chunk != b"        " {
+            break;
+        }
+        s += 8;
+    }
+    line[s..].trim_ascii()
 }
 
 fn fence_open(line: &[u8]) -> Option<String> {
@@ -851,6 +865,18 @@ fn classify(t: &[u8]) -> LineKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_strips_whitespace_like_trim_ascii() {
+        for indent in 0..20 {
+            for (lead, tail) in [(" ", ""), ("\t", "\r"), (" ", " \r"), ("\t ", "\t")] {
+                let line = format!("{}x = 1;{tail}", lead.repeat(indent));
+                assert_eq!(trim(line.as_bytes()), b"x = 1;", "{line:?}");
+            }
+            let blank = " ".repeat(indent) + "\r";
+            assert_eq!(trim(blank.as_bytes()), b"");
+        }
+    }
 
     #[test]
     fn ident_key_packs_like_word_key_anywhere_in_the_text() {

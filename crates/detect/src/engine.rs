@@ -15,7 +15,7 @@
 use crate::code::CodeDetector;
 use crate::dictionary::HashedDictionary;
 use crate::encoded;
-use crate::features::{Features, F_ESCAPE, F_HIGH};
+use crate::features::Features;
 use crate::fingerprint::{FingerprintIndex, FingerprintKey};
 use crate::keywords::KeywordIndex;
 use crate::mask::{preview, shannon_entropy};
@@ -402,7 +402,7 @@ impl Engine {
         self.scan_plain(hay, features, out);
         let found_plain = out.len() - first;
 
-        for (ws, we) in suspicious_windows(hay, features.any(F_HIGH), features.any(F_ESCAPE), 256) {
+        for (ws, we) in suspicious_windows(hay, features, 256) {
             let window = &hay[ws..we];
             let Some(norm) = normalize(window, true, true) else {
                 continue;

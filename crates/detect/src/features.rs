@@ -53,11 +53,17 @@ fn block_flags(block: &[u8]) -> u8 {
             token |= quarter_all_token(q);
         }
     }
-    (digit * F_DIGIT)
-        | (at * F_AT)
-        | (high * F_HIGH)
-        | (esc * F_ESCAPE)
-        | (code * F_CODE)
+    pack(digit != 0, at != 0, high != 0, esc != 0, code != 0, token)
+}
+
+/// The flag byte of a block from its six findings.
+#[inline(always)]
+fn pack(digit: bool, at: bool, high: bool, esc: bool, code: bool, token: bool) -> u8 {
+    (u8::from(digit) * F_DIGIT)
+        | (u8::from(at) * F_AT)
+        | (u8::from(high) * F_HIGH)
+        | (u8::from(esc) * F_ESCAPE)
+        | (u8::from(code) * F_CODE)
         | (u8::from(token) * F_TOKEN)
 }
 
@@ -100,14 +106,103 @@ fn block_flags_sse2(block: &[u8; BLOCK]) -> u8 {
             );
             token |= _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, d), sym)) == 0xFFFF;
         }
-        let any = |v: __m128i| u8::from(_mm_movemask_epi8(v) != 0);
-        (any(digit) * F_DIGIT)
-            | (any(at) * F_AT)
-            | (any(high) * F_HIGH)
-            | (any(esc) * F_ESCAPE)
-            | (any(code) * F_CODE)
-            | (u8::from(token) * F_TOKEN)
+        let any = |v: __m128i| _mm_movemask_epi8(v) != 0;
+        pack(any(digit), any(at), any(high), any(esc), any(code), token)
     }
+}
+
+/// Whether the AVX2 passes can run here: the CPU reports AVX2 and `LEAKGUARD_NO_AVX2` is not
+/// set (for tests and for comparing passes). Checked once per process.
+pub(crate) fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVX2.get_or_init(|| {
+            std::env::var_os("LEAKGUARD_NO_AVX2").is_none() && is_x86_feature_detected!("avx2")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`block_flags`] of a whole 64-byte block with AVX2: two 32-byte halves, the same compares
+/// as [`block_flags_sse2`] on twice the lanes; a token quarter is a 16-bit half of a mask.
+///
+/// # Safety
+/// The CPU must support AVX2 ([`avx2_available`]).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2")]
+unsafe fn block_flags_avx2(block: &[u8; BLOCK]) -> u8 {
+    use std::arch::x86_64::*;
+    macro_rules! splat {
+        ($c:expr) => {
+            _mm256_set1_epi8($c as i8)
+        };
+    }
+    macro_rules! eq {
+        ($x:expr, $c:expr) => {
+            _mm256_cmpeq_epi8($x, splat!($c))
+        };
+    }
+    // Unsigned `lo <= x <= hi`, as in the SSE2 pass.
+    macro_rules! in_range {
+        ($x:expr, $lo:expr, $hi:expr) => {{
+            let d = _mm256_sub_epi8($x, splat!($lo));
+            _mm256_cmpeq_epi8(_mm256_min_epu8(d, splat!(($hi as u8).wrapping_sub($lo))), d)
+        }};
+    }
+    let zero = _mm256_setzero_si256();
+    let (mut digit, mut at, mut high, mut esc, mut code) = (zero, zero, zero, zero, zero);
+    let mut token = false;
+    for half in 0..2 {
+        // SAFETY: `half * 32 + 32 <= BLOCK`, the length of `block`.
+        let x = unsafe { _mm256_loadu_si256(block.as_ptr().add(half * 32).cast::<__m256i>()) };
+        let d = in_range!(x, b'0', b'9');
+        digit = _mm256_or_si256(digit, d);
+        at = _mm256_or_si256(at, eq!(x, b'@'));
+        high = _mm256_or_si256(high, x);
+        esc = _mm256_or_si256(esc, _mm256_or_si256(eq!(x, b'\\'), eq!(x, b'%')));
+        let eq_assign = eq!(x, b'=');
+        let c = _mm256_or_si256(
+            _mm256_or_si256(eq!(x, b';'), eq!(x, b'{')),
+            _mm256_or_si256(_mm256_or_si256(eq!(x, b'}'), eq_assign), eq!(x, b'(')),
+        );
+        code = _mm256_or_si256(code, c);
+        let alpha = in_range!(_mm256_or_si256(x, splat!(0x20)), b'a', b'z');
+        let sym = _mm256_or_si256(
+            _mm256_or_si256(eq!(x, b'+'), eq!(x, b'/')),
+            _mm256_or_si256(_mm256_or_si256(eq_assign, eq!(x, b'_')), eq!(x, b'-')),
+        );
+        let m = _mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(alpha, d), sym)) as u32;
+        token |= (m & 0xFFFF) == 0xFFFF || (m >> 16) == 0xFFFF;
+    }
+    let any = |v: __m256i| _mm256_movemask_epi8(v) != 0;
+    pack(any(digit), any(at), any(high), any(esc), any(code), token)
+}
+
+/// The flags of every block with [`block_flags_avx2`] (the last, partial block scalar).
+///
+/// # Safety
+/// The CPU must support AVX2 ([`avx2_available`]).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_avx2(hay: &[u8]) -> Features {
+    let mut flags = Vec::with_capacity(hay.len() / BLOCK + 1);
+    let mut all = 0u8;
+    for block in hay.chunks(BLOCK) {
+        let f = match <&[u8; BLOCK]>::try_from(block) {
+            // SAFETY: the caller vouches for AVX2.
+            Ok(whole) => unsafe { block_flags_avx2(whole) },
+            Err(_) => block_flags(block),
+        };
+        all |= f;
+        flags.push(f);
+    }
+    Features { flags, all }
 }
 
 /// A maximal run of digits joined by separators.
@@ -127,6 +222,12 @@ pub(crate) struct Features {
 
 impl Features {
     pub(crate) fn scan(hay: &[u8]) -> Features {
+        #[cfg(target_arch = "x86_64")]
+        if avx2_available() {
+            // SAFETY: the CPU reported AVX2.
+            #[allow(unsafe_code)]
+            return unsafe { scan_avx2(hay) };
+        }
         let mut flags = Vec::with_capacity(hay.len() / BLOCK + 1);
         let mut all = 0u8;
         for block in hay.chunks(BLOCK) {
@@ -261,6 +362,7 @@ mod tests {
             x ^= x << 17;
             x
         };
+        let mut avx2_checked = 0;
         for round in 0..20_000 {
             let mut block = [0u8; BLOCK];
             for b in block.iter_mut() {
@@ -279,11 +381,26 @@ mod tests {
                 }
             }
             assert_eq!(block_flags_sse2(&block), block_flags(&block), "{block:?}");
+            if avx2_available() {
+                // SAFETY: the CPU reported AVX2.
+                #[allow(unsafe_code)]
+                let v = unsafe { block_flags_avx2(&block) };
+                assert_eq!(v, block_flags(&block), "avx2 {block:?}");
+                avx2_checked += 1;
+            }
         }
         for v in 0..=255u8 {
             let block = [v; BLOCK];
             assert_eq!(block_flags_sse2(&block), block_flags(&block), "byte {v}");
+            if avx2_available() {
+                // SAFETY: the CPU reported AVX2.
+                #[allow(unsafe_code)]
+                let f = unsafe { block_flags_avx2(&block) };
+                assert_eq!(f, block_flags(&block), "avx2 byte {v}");
+            }
         }
+        // This machine has AVX2; elsewhere the scalar and SSE2 passes are the ones in use.
+        assert!(avx2_checked == 20_000 || !avx2_available());
     }
 
     #[test]

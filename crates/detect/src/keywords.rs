@@ -29,7 +29,7 @@
 //! scalar pass (the gathers are now most of the pass's time). Both passes are tested
 //! against brute force.
 
-use crate::features::{Features, BLOCK, F_HIGH};
+use crate::features::{avx2_available, Features, BLOCK, F_HIGH};
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
 
@@ -92,19 +92,6 @@ fn trigram(a: u8, b: u8, c: u8) -> u32 {
     (u32::from(CLASS[a as usize]) << 12)
         | (u32::from(CLASS[b as usize]) << 6)
         | u32::from(CLASS[c as usize])
-}
-
-/// Whether the AVX2 pass can run here (`LEAKGUARD_NO_AVX2` set turns it off, for tests and
-/// for comparing the two passes).
-fn avx2_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::env::var_os("LEAKGUARD_NO_AVX2").is_none() && is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// Identity hashing for the trigram buckets (keys are already well spread 18-bit numbers).

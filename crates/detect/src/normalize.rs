@@ -220,20 +220,24 @@ pub(crate) fn normalize(hay: &[u8], has_high: bool, has_escape: bool) -> Option<
 /// file costs a small window, not a second pass over the file.
 pub(crate) fn suspicious_windows(
     hay: &[u8],
-    has_high: bool,
-    has_escape: bool,
+    features: &crate::features::Features,
     reach: usize,
 ) -> Vec<(usize, usize)> {
+    use crate::features::{BLOCK, F_ESCAPE, F_HIGH};
     let mut points: Vec<usize> = Vec::new();
-    if has_escape {
+    if features.any(F_ESCAPE) {
         points.extend(
             memchr::memchr2_iter(b'\\', b'%', hay)
                 .filter(|&i| parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some()),
         );
     }
-    if has_high {
-        let mut i = 0;
-        while i < hay.len() {
+    // Only the 64-byte blocks that hold a non-ASCII byte are walked; `i` carries a character
+    // that runs over a block's end into the next.
+    let mut i = 0;
+    for b in features.blocks(F_HIGH) {
+        i = i.max(b * BLOCK);
+        let block_end = ((b + 1) * BLOCK).min(hay.len());
+        while i < block_end {
             if hay[i] < 0x80 {
                 i += 1;
                 continue;
@@ -309,6 +313,25 @@ fn percent_run(hay: &[u8], i: usize) -> Option<(Vec<u8>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suspicious_windows_find_a_hidden_character_at_every_offset_across_blocks() {
+        for k in 0..200 {
+            // An innocent accented letter first, then a zero-width space at byte k (it may
+            // straddle two 64-byte blocks).
+            let mut text = "é".to_string();
+            text.push_str(&"a".repeat(k));
+            text.push('\u{200b}');
+            text.push_str(&"b".repeat(150));
+            let at = "é".len() + k;
+            let f = crate::features::Features::scan(text.as_bytes());
+            let w = suspicious_windows(text.as_bytes(), &f, 8);
+            assert!(
+                w.iter().any(|&(s, e)| s <= at && at < e),
+                "offset {k}: {w:?}"
+            );
+        }
+    }
 
     fn norm(s: &str) -> String {
         let n = normalize(
