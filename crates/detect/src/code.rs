@@ -728,6 +728,144 @@ const BYTE_CLASS: [u8; 256] = {
     t
 };
 
+/// What [`classify`] counts in a line: words (spaces and tabs, plus one), symbol bytes,
+/// two-byte operators, calls (`(` right after an identifier byte) and whether ` = ` occurs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LineCounts {
+    words: i32,
+    symbols: i32,
+    ops: i32,
+    calls: i32,
+    assign: bool,
+}
+
+impl LineCounts {
+    /// The counts of an empty line (one word: words are spaces plus one).
+    const EMPTY: LineCounts = LineCounts {
+        words: 1,
+        symbols: 0,
+        ops: 0,
+        calls: 0,
+        assign: false,
+    };
+}
+
+fn line_counts(t: &[u8]) -> LineCounts {
+    #[cfg(target_arch = "x86_64")]
+    if t.len() >= 64 && crate::features::avx2_available() {
+        // SAFETY: the CPU reported AVX2.
+        #[allow(unsafe_code)]
+        return unsafe { line_counts_avx2(t) };
+    }
+    line_counts_scalar(t)
+}
+
+/// Whether the symbol `b` at `w`, between `prev` and `next`, is an operator, a call, an
+/// assignment: the per-symbol part of [`LineCounts`], shared by both passes.
+#[inline(always)]
+fn symbol_at(b: u8, prev: u8, next: u8, c: &mut LineCounts) {
+    if matches!(
+        &[b, next],
+        b"=="
+            | b"!="
+            | b"->"
+            | b"=>"
+            | b"::"
+            | b":="
+            | b"&&"
+            | b"||"
+            | b"+="
+            | b"-="
+            | b"<="
+            | b">="
+            | b"++"
+            | b"<<"
+            | b">>"
+            | b"//"
+    ) {
+        c.ops += 1;
+    }
+    if b == b'(' && BYTE_CLASS[prev as usize] == 0 && prev != 0 {
+        c.calls += 1;
+    }
+    if b == b'=' && prev == b' ' && next == b' ' {
+        c.assign = true;
+    }
+}
+
+fn line_counts_scalar(t: &[u8]) -> LineCounts {
+    let mut c = LineCounts::EMPTY;
+    let mut prev = 0u8;
+    for (w, &b) in t.iter().enumerate() {
+        match BYTE_CLASS[b as usize] {
+            // Letters, digits and non-ASCII: the common case, nothing to look at.
+            0 => {}
+            1 => c.words += 1,
+            _ => {
+                c.symbols += 1;
+                symbol_at(b, prev, t.get(w + 1).copied().unwrap_or(0), &mut c);
+            }
+        }
+        prev = b;
+    }
+    c
+}
+
+/// [`line_counts_scalar`] 32 bytes at a time: spaces and symbols are counted from compare
+/// masks, and only symbol positions are looked at one by one (the last chunk is padded with
+/// letters, which count for nothing).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2")]
+unsafe fn line_counts_avx2(t: &[u8]) -> LineCounts {
+    use std::arch::x86_64::*;
+    let mut c = LineCounts::EMPTY;
+    let splat = |b: u8| _mm256_set1_epi8(b as i8);
+    let mut o = 0;
+    while o < t.len() {
+        let mut pad = [b'a'; 32];
+        let n = (t.len() - o).min(32);
+        pad[..n].copy_from_slice(&t[o..o + n]);
+        // SAFETY: `pad` is 32 bytes.
+        let x = unsafe { _mm256_loadu_si256(pad.as_ptr().cast::<__m256i>()) };
+        // Unsigned `lo <= x <= hi`: `x - lo` wraps below lo, and its minimum with `hi - lo`
+        // equals itself only within the range.
+        let in_range = |x: __m256i, lo: u8, hi: u8| {
+            let d = _mm256_sub_epi8(x, splat(lo));
+            _mm256_cmpeq_epi8(_mm256_min_epu8(d, splat(hi - lo)), d)
+        };
+        let word = _mm256_or_si256(
+            _mm256_or_si256(
+                in_range(x, b'0', b'9'),
+                in_range(_mm256_or_si256(x, splat(0x20)), b'a', b'z'),
+            ),
+            _mm256_or_si256(
+                _mm256_cmpeq_epi8(x, splat(b'_')),
+                _mm256_cmpgt_epi8(_mm256_setzero_si256(), x),
+            ),
+        );
+        let blank = _mm256_or_si256(
+            _mm256_cmpeq_epi8(x, splat(b' ')),
+            _mm256_cmpeq_epi8(x, splat(b'\t')),
+        );
+        let blanks = _mm256_movemask_epi8(blank) as u32;
+        let mut symbols = !(_mm256_movemask_epi8(word) as u32 | blanks);
+        c.words += blanks.count_ones() as i32;
+        c.symbols += symbols.count_ones() as i32;
+        while symbols != 0 {
+            let w = o + symbols.trailing_zeros() as usize;
+            symbols &= symbols - 1;
+            let prev = if w > 0 { t[w - 1] } else { 0 };
+            symbol_at(t[w], prev, t.get(w + 1).copied().unwrap_or(0), &mut c);
+        }
+        o += 32;
+    }
+    c
+}
+
 /// Decides whether one (trimmed) line looks like code.
 fn classify(t: &[u8]) -> LineKind {
     if t.is_empty() {
@@ -798,52 +936,13 @@ fn classify(t: &[u8]) -> LineKind {
     if last == b':' && starts_statement {
         score += 2; // Python block header
     }
-    let mut ops = 0;
-    let mut calls = 0;
-    let mut symbols = 0;
-    let mut words = 1;
-    let mut assign = false;
-    let mut prev = 0u8;
-    for w in 0..t.len() {
-        let b = t[w];
-        match BYTE_CLASS[b as usize] {
-            // Letters, digits and non-ASCII: the common case, nothing to look at.
-            0 => {}
-            1 => words += 1,
-            _ => {
-                symbols += 1;
-                let next = t.get(w + 1).copied().unwrap_or(0);
-                if matches!(
-                    &[b, next],
-                    b"=="
-                        | b"!="
-                        | b"->"
-                        | b"=>"
-                        | b"::"
-                        | b":="
-                        | b"&&"
-                        | b"||"
-                        | b"+="
-                        | b"-="
-                        | b"<="
-                        | b">="
-                        | b"++"
-                        | b"<<"
-                        | b">>"
-                        | b"//"
-                ) {
-                    ops += 1;
-                }
-                if b == b'(' && BYTE_CLASS[prev as usize] == 0 && prev != 0 {
-                    calls += 1;
-                }
-                if b == b'=' && prev == b' ' && next == b' ' {
-                    assign = true;
-                }
-            }
-        }
-        prev = b;
-    }
+    let LineCounts {
+        words,
+        symbols,
+        ops,
+        calls,
+        assign,
+    } = line_counts(t);
     score += 2 * ops.min(2) + calls.min(2) + i32::from(assign);
     let ratio = symbols as f32 / t.len() as f32;
     if ratio > 0.12 {
@@ -865,6 +964,33 @@ fn classify(t: &[u8]) -> LineKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vector_line_counts_equal_the_scalar_counts() {
+        let alphabet = b"ab_Z09 \t(){}[];:=<>!&|+-/*.,'\"#@\xc3\xa9";
+        let mut next = crate::test_rng(0x9E37_79B9_7F4A_7C15);
+        let mut checked = 0;
+        for len in 0..200 {
+            for _ in 0..20 {
+                let line: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect();
+                assert_eq!(line_counts(&line), line_counts_scalar(&line), "{line:?}");
+                #[cfg(target_arch = "x86_64")]
+                if crate::features::avx2_available() {
+                    // SAFETY: the CPU reported AVX2.
+                    #[allow(unsafe_code)]
+                    let v = unsafe { line_counts_avx2(&line) };
+                    assert_eq!(v, line_counts_scalar(&line), "{line:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked == 4000 || !crate::features::avx2_available());
+        // A real line: `let x = f(a) == b;` has a call, an operator and an assignment.
+        let c = line_counts_scalar(b"let x = f(a) == b && g(c);");
+        assert_eq!((c.calls, c.ops, c.assign), (2, 2, true));
+    }
 
     #[test]
     fn trim_strips_whitespace_like_trim_ascii() {

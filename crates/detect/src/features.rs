@@ -355,19 +355,13 @@ mod tests {
     fn vector_flags_equal_the_scalar_flags() {
         // Random blocks biased towards the bytes the flags look at, and every byte value alone.
         let interesting = b"09/:@\\%;{}=(+-_azAZ `\xff\x80.";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         let mut avx2_checked = 0;
         for round in 0..20_000 {
             let mut block = [0u8; BLOCK];
             for b in block.iter_mut() {
                 let r = next();
-                *b = if r % 4 == 0 {
+                *b = if r.is_multiple_of(4) {
                     (r >> 8) as u8
                 } else {
                     interesting[(r >> 8) as usize % interesting.len()]

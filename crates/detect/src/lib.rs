@@ -22,6 +22,17 @@
 //! (see [`keywords`](crate::keywords) and `tests/rule_examples.rs`).
 
 mod code;
+/// A xorshift generator for tests that want many varied inputs, the same on every run.
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
 mod dictionary;
 mod encoded;
 mod engine;
