@@ -402,7 +402,8 @@ impl CodeDetector {
 
         // Unfenced regions, seeded from flagged blocks.
         let mut floor = 0usize; // first line not yet part of a region
-                                // Lines that share a byte with a flagged block, in one walk over lines and blocks.
+
+        // Lines that share a byte with a flagged block, in one walk over lines and blocks.
         let mut seed_lines: Vec<usize> = Vec::new();
         let mut l = 0;
         for b in features.blocks(F_CODE) {
@@ -821,6 +822,7 @@ fn line_counts_scalar(t: &[u8]) -> LineCounts {
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2")]
 unsafe fn line_counts_avx2(t: &[u8]) -> LineCounts {
+    use crate::features::in_range_avx2 as in_range;
     use std::arch::x86_64::*;
     let mut c = LineCounts::EMPTY;
     let splat = |b: u8| _mm256_set1_epi8(b as i8);
@@ -831,12 +833,6 @@ unsafe fn line_counts_avx2(t: &[u8]) -> LineCounts {
         pad[..n].copy_from_slice(&t[o..o + n]);
         // SAFETY: `pad` is 32 bytes.
         let x = unsafe { _mm256_loadu_si256(pad.as_ptr().cast::<__m256i>()) };
-        // Unsigned `lo <= x <= hi`: `x - lo` wraps below lo, and its minimum with `hi - lo`
-        // equals itself only within the range.
-        let in_range = |x: __m256i, lo: u8, hi: u8| {
-            let d = _mm256_sub_epi8(x, splat(lo));
-            _mm256_cmpeq_epi8(_mm256_min_epu8(d, splat(hi - lo)), d)
-        };
         let word = _mm256_or_si256(
             _mm256_or_si256(
                 in_range(x, b'0', b'9'),

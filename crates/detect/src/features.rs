@@ -127,6 +127,24 @@ pub(crate) fn avx2_available() -> bool {
     }
 }
 
+/// Unsigned `lo <= x <= hi` in each byte lane: `x - lo` wraps below `lo`, and its minimum
+/// with `hi - lo` equals itself only within the range.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) fn in_range_avx2(
+    x: std::arch::x86_64::__m256i,
+    lo: u8,
+    hi: u8,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let d = _mm256_sub_epi8(x, _mm256_set1_epi8(lo as i8));
+    _mm256_cmpeq_epi8(
+        _mm256_min_epu8(d, _mm256_set1_epi8(hi.wrapping_sub(lo) as i8)),
+        d,
+    )
+}
+
 /// [`block_flags`] of a whole 64-byte block with AVX2: two 32-byte halves, the same compares
 /// as [`block_flags_sse2`] on twice the lanes; a token quarter is a 16-bit half of a mask.
 ///
@@ -137,44 +155,29 @@ pub(crate) fn avx2_available() -> bool {
 #[target_feature(enable = "avx2")]
 unsafe fn block_flags_avx2(block: &[u8; BLOCK]) -> u8 {
     use std::arch::x86_64::*;
-    macro_rules! splat {
-        ($c:expr) => {
-            _mm256_set1_epi8($c as i8)
-        };
-    }
-    macro_rules! eq {
-        ($x:expr, $c:expr) => {
-            _mm256_cmpeq_epi8($x, splat!($c))
-        };
-    }
-    // Unsigned `lo <= x <= hi`, as in the SSE2 pass.
-    macro_rules! in_range {
-        ($x:expr, $lo:expr, $hi:expr) => {{
-            let d = _mm256_sub_epi8($x, splat!($lo));
-            _mm256_cmpeq_epi8(_mm256_min_epu8(d, splat!(($hi as u8).wrapping_sub($lo))), d)
-        }};
-    }
+    let splat = |c: u8| _mm256_set1_epi8(c as i8);
+    let eq = |x: __m256i, c: u8| _mm256_cmpeq_epi8(x, splat(c));
     let zero = _mm256_setzero_si256();
     let (mut digit, mut at, mut high, mut esc, mut code) = (zero, zero, zero, zero, zero);
     let mut token = false;
     for half in 0..2 {
         // SAFETY: `half * 32 + 32 <= BLOCK`, the length of `block`.
         let x = unsafe { _mm256_loadu_si256(block.as_ptr().add(half * 32).cast::<__m256i>()) };
-        let d = in_range!(x, b'0', b'9');
+        let d = in_range_avx2(x, b'0', b'9');
         digit = _mm256_or_si256(digit, d);
-        at = _mm256_or_si256(at, eq!(x, b'@'));
+        at = _mm256_or_si256(at, eq(x, b'@'));
         high = _mm256_or_si256(high, x);
-        esc = _mm256_or_si256(esc, _mm256_or_si256(eq!(x, b'\\'), eq!(x, b'%')));
-        let eq_assign = eq!(x, b'=');
+        esc = _mm256_or_si256(esc, _mm256_or_si256(eq(x, b'\\'), eq(x, b'%')));
+        let eq_assign = eq(x, b'=');
         let c = _mm256_or_si256(
-            _mm256_or_si256(eq!(x, b';'), eq!(x, b'{')),
-            _mm256_or_si256(_mm256_or_si256(eq!(x, b'}'), eq_assign), eq!(x, b'(')),
+            _mm256_or_si256(eq(x, b';'), eq(x, b'{')),
+            _mm256_or_si256(_mm256_or_si256(eq(x, b'}'), eq_assign), eq(x, b'(')),
         );
         code = _mm256_or_si256(code, c);
-        let alpha = in_range!(_mm256_or_si256(x, splat!(0x20)), b'a', b'z');
+        let alpha = in_range_avx2(_mm256_or_si256(x, splat(0x20)), b'a', b'z');
         let sym = _mm256_or_si256(
-            _mm256_or_si256(eq!(x, b'+'), eq!(x, b'/')),
-            _mm256_or_si256(_mm256_or_si256(eq_assign, eq!(x, b'_')), eq!(x, b'-')),
+            _mm256_or_si256(eq(x, b'+'), eq(x, b'/')),
+            _mm256_or_si256(_mm256_or_si256(eq_assign, eq(x, b'_')), eq(x, b'-')),
         );
         let m = _mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(alpha, d), sym)) as u32;
         token |= (m & 0xFFFF) == 0xFFFF || (m >> 16) == 0xFFFF;

@@ -22,17 +22,6 @@
 //! (see [`keywords`](crate::keywords) and `tests/rule_examples.rs`).
 
 mod code;
-/// A xorshift generator for tests that want many varied inputs, the same on every run.
-#[cfg(test)]
-pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
-}
 mod dictionary;
 mod encoded;
 mod engine;
@@ -45,6 +34,18 @@ mod redact;
 mod rules;
 pub mod spec;
 pub mod validate;
+
+/// A xorshift generator for tests that want many varied inputs, the same on every run.
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
 
 pub use code::CodeRegion;
 pub use dictionary::{hash_term, normalise_term};

@@ -943,10 +943,8 @@ impl Shared {
 mod tests {
     use super::*;
 
-    /// The shared state of a guard with the default policy, its CA and event log in a fresh
-    /// `dir` (removed first).
+    /// The shared state of a guard with the default policy, its CA and event log in `dir`.
     fn shared_in(dir: &std::path::Path) -> Arc<Shared> {
-        let _ = std::fs::remove_dir_all(dir);
         let policy =
             leakguard_policy::Policy::parse(include_str!("../../../policies/default.json"))
                 .unwrap();
@@ -967,7 +965,7 @@ mod tests {
 
     #[test]
     fn websocket_frames_are_scanned_redacted_or_dropped_and_recorded() {
-        let dir = std::env::temp_dir().join(format!("lg-ws-{}", std::process::id()));
+        let dir = leakguard_testkit::ScratchDir::new("lg-ws");
         let shared = shared_in(&dir);
         assert_eq!(
             shared.websocket_text("chatgpt.com", "/ws", "hello there"),
@@ -994,7 +992,6 @@ mod tests {
         assert_eq!(outcomes, ["forwarded", "blocked", "redacted"]);
         assert!(log.contains("\"kind\":\"websocket\""));
         assert!(!log.contains("AKIAQYLPMN5HJNGY4F7A") && !log.contains("4111 1111"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// hudsucker keeps the handler's future inside its per-request future and moves that
@@ -1002,7 +999,7 @@ mod tests {
     /// WebSocket relay and the guard were boxed it was ~14 KB, copied five times a request.
     #[test]
     fn the_future_moved_for_every_request_stays_small() {
-        let dir = std::env::temp_dir().join(format!("lg-size-{}", std::process::id()));
+        let dir = leakguard_testkit::ScratchDir::new("lg-size");
         let shared = shared_in(&dir);
         let mut guard = Guard::new(Arc::clone(&shared));
         let relay = crate::websocket::relay(shared, Request::new(Body::empty()), String::new());
@@ -1016,6 +1013,5 @@ mod tests {
             size < relay_size,
             "the relay ({relay_size} bytes) is no longer boxed out of dispatch ({size} bytes)"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

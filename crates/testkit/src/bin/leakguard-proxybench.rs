@@ -1,5 +1,6 @@
-//! `leakguard-proxybench [--iters N] [--leakguard BIN | --peer mitmproxy --mitmdump PATH]`: the proxy's figures, measured against a direct
-//! connection to the same TLS upstream in one run (scripts/bench.sh runs it).
+//! `leakguard-proxybench [--iters N] [--load-requests N] [--leakguard BIN | --peer mitmproxy
+//! --mitmdump PATH]`: the proxy's figures, measured against a direct connection to the same
+//! TLS upstream in one run (scripts/bench.sh runs it).
 //!
 //! The proxy under test is a separate process (so its CPU time and memory can be read from
 //! /proc): by default `target/release/leakguard run` with the built-in policy; with
@@ -110,13 +111,21 @@ fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1e3)
 }
 
-fn proc_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+/// User and system CPU time from the text of a `/proc/.../stat` file.
+fn stat_cpu(stat: &str) -> (Duration, Duration) {
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0);
-    Duration::from_secs_f64(ticks as f64 / 100.0)
+    let ticks = |i: usize| {
+        let t: u64 = f.get(i).and_then(|x| x.parse().ok()).unwrap_or(0);
+        Duration::from_secs_f64(t as f64 / 100.0)
+    };
+    (ticks(11), ticks(12))
+}
+
+fn proc_cpu(pid: u32) -> Duration {
+    let (user, sys) =
+        stat_cpu(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default());
+    user + sys
 }
 
 /// CPU time (user, system) of each thread of `pid`, keyed by thread id, with the thread's name.
@@ -137,17 +146,8 @@ fn thread_cpu(pid: u32) -> ThreadCpu {
             .and_then(|(_, r)| r.rsplit_once(')'))
             .map(|(n, _)| n.to_string())
             .unwrap_or_default();
-        let f: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let ticks = |i: usize| {
-            let t: u64 = f.get(i).and_then(|x| x.parse().ok()).unwrap_or(0);
-            Duration::from_secs_f64(t as f64 / 100.0)
-        };
-        out.insert(tid, (name, ticks(11), ticks(12)));
+        let (user, sys) = stat_cpu(&stat);
+        out.insert(tid, (name, user, sys));
     }
     out
 }
