@@ -110,7 +110,7 @@ pub struct RuleInfo {
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<Rule>,
-    keywords: KeywordIndex,
+    pub(crate) keywords: KeywordIndex,
     /// For keyword `k`: the rules it triggers.
     keyword_rules: Vec<Vec<u32>>,
     digit_rules: Vec<u32>,

@@ -19,17 +19,25 @@
 //! not all ASCII (Korean, Japanese markings) go to a small Aho-Corasick automaton that runs
 //! only when the text has non-ASCII bytes.
 //!
-//! # The AVX2 pass
-//! Where the CPU has AVX2 (checked once; `LEAKGUARD_NO_AVX2` turns it off), texts of 64 bytes
-//! and more take a first test that needs no per-byte class lookups: the case-folded four
-//! bytes at each of 16 positions are hashed in vector lanes and looked up in a 32 KiB bitmap
-//! of keyword prefixes with two gathers (a three-byte keyword sets the bits of every fourth
-//! byte). About 3% of prose positions pass and go on to the trigram tests and verification
-//! above. Measured on prose: 23% more throughput for the whole engine than the striped
-//! scalar pass (the gathers are now most of the pass's time). Both passes are tested
-//! against brute force.
+//! # The pair pass
+//! On x86-64 (SSE2, every such CPU) texts of 33 bytes and more take a first test
+//! with neither per-byte class lookups nor gathers, in the manner of Hyperscan's FDR: the
+//! keywords are spread over eight buckets (by length, then by prefix), and each hashed,
+//! case-folded byte pair of the text looks up one 32-bit word of a 16 KiB table whose byte
+//! `3 - j` holds, for every bucket, whether no keyword of the bucket has that pair at offset
+//! `j`. Shifting the words of consecutive positions into one accumulator (shift-or) tells, for
+//! every position, which buckets still could start a keyword there, from five bytes of text.
+//! The pairs are hashed eight at a time in SSE2 lanes. On prose about one position in 130
+//! passes (mostly real prefixes: "confer" for "confidential", "linked" for "linkedin") and goes
+//! on to the trigram tests and verification above. It replaced an AVX2 test that hashed four
+//! bytes per position and looked them up with gathers: gathers are slow on the reference CPU
+//! and that test let 3% of prose positions through. Measured alternating the two builds
+//! (`profile_scan prose`, best and median of 10): 483 → 579 and 388 → 466 MB/s for the whole
+//! engine. A plain loop doing one table lookup per byte runs at about 1.4 GB/s on that CPU,
+//! which bounds any pass of this kind. Both passes are tested against brute force, with the
+//! shipped keywords and with small sets.
 
-use crate::features::{avx2_available, Features, BLOCK, F_HIGH};
+use crate::features::{Features, BLOCK, F_HIGH};
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
 
@@ -47,16 +55,21 @@ const MASK: u32 = (1 << BITS) - 1;
 /// is provably in bounds and the hot loop carries no bounds checks.
 const WORDS: usize = (1 << BITS) / 64;
 
-/// The four-byte-prefix bitmap of the AVX2 pass: 2^18 bits in 32-bit words (32 KiB, the L1
-/// data cache of the reference machine).
-const QUAD_BITS: u32 = 18;
-const QUAD_WORDS: usize = (1 << QUAD_BITS) / 32;
+/// The pair pass: bits of a hashed byte pair, offsets of a keyword tested (a keyword of `len`
+/// bytes has `len - 1` pairs; the first four are tested) and buckets.
+const PAIR_BITS: u32 = 12;
+const PAIRS: usize = 1 << PAIR_BITS;
+const REACH: usize = 4;
+const PAIR_BUCKETS: usize = 8;
+/// Keyword starts per chunk of the pair pass (a multiple of 16).
+const PAIR_CHUNK: usize = 256;
 
-/// Hash of four bytes read little-endian, ASCII letters folded to lower case (`| 0x20` folds
-/// more than letters; verification is exact).
+/// Hash of two bytes, ASCII letters folded to lower case (`| 0x20` folds more than letters;
+/// verification is exact). The SSE2 pass computes the same function in 16-bit lanes.
 #[inline(always)]
-fn quad_hash(x: u32) -> u32 {
-    (x | 0x2020_2020).wrapping_mul(0x9E37_79B1) >> (32 - QUAD_BITS)
+fn pair_key(a: u8, b: u8) -> usize {
+    let x = u16::from(a | 0x20) | (u16::from(b | 0x20) << 8);
+    usize::from(x.wrapping_mul(0x9E37) >> (16 - PAIR_BITS))
 }
 
 #[inline(always)]
@@ -122,13 +135,14 @@ pub(crate) struct KeywordIndex {
     /// First trigrams of three-byte keywords, which have no second trigram.
     short: Box<[u64; WORDS]>,
     buckets: HashMap<u32, Vec<u32>, BuildTrigramHasher>,
-    /// Hashed, case-folded first four bytes of the trigram-path keywords (three-byte keywords
-    /// under every fourth byte): the first test of the AVX2 pass.
+    /// The pair pass's table: for each hashed pair, byte `3 - j` has bit `b` set when no
+    /// keyword of bucket `b` has that pair at offset `j` (and bucket `b` has no keyword too
+    /// short to have a pair there).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    quads: Box<[u32; QUAD_WORDS]>,
-    /// Whether this CPU runs the AVX2 pass (checked once, at build).
+    pairs: Box<[u32; PAIRS]>,
+    /// Whether scans take the pair pass (tests turn it off to check the scalar pass).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    avx2: bool,
+    pair_pass: bool,
     /// Keywords that do not start with three ASCII bytes, and their ids.
     other: Option<AhoCorasick>,
     other_ids: Vec<u32>,
@@ -143,6 +157,57 @@ impl std::fmt::Debug for KeywordIndex {
     }
 }
 
+/// The pair pass's table for the trigram-path keywords (first byte ASCII, three bytes or more).
+/// Keywords are grouped by how many pairs are tested (two, three or four: a bucket mixing a
+/// short keyword with long ones would pass anything after the short one's pairs), each group
+/// gets buckets in proportion to its size (at least one), and within a group the sorted
+/// keywords are cut into runs, so keywords sharing a prefix share a bucket.
+fn pair_table(keywords: &[Vec<u8>]) -> Box<[u32; PAIRS]> {
+    let mut groups: [Vec<&[u8]>; REACH - 1] = Default::default();
+    for k in keywords {
+        if k.len() >= 3 && k[0].is_ascii() {
+            groups[(k.len() - 1).min(REACH) - 2].push(k);
+        }
+    }
+    let mut share = [0usize; REACH - 1];
+    for (g, ks) in groups.iter().enumerate() {
+        share[g] = usize::from(!ks.is_empty());
+    }
+    for _ in share.iter().sum::<usize>()..PAIR_BUCKETS {
+        let g = (0..groups.len())
+            .filter(|&g| share[g] > 0)
+            .max_by_key(|&g| groups[g].len() * 1000 / share[g]);
+        if let Some(g) = g {
+            share[g] += 1;
+        }
+    }
+    let mut table = Box::new([u32::MAX; PAIRS]);
+    let mut bucket = 0;
+    for (g, ks) in groups.iter_mut().enumerate() {
+        if ks.is_empty() {
+            continue;
+        }
+        let reach = g + 2;
+        ks.sort_unstable();
+        for run in ks.chunks(ks.len().div_ceil(share[g])) {
+            let bit = 1u32 << bucket;
+            // Offsets past this group's pairs: anything passes.
+            for j in reach..REACH {
+                for e in table.iter_mut() {
+                    *e &= !(bit << (8 * (REACH - 1 - j)));
+                }
+            }
+            for k in run {
+                for j in 0..reach {
+                    table[pair_key(k[j], k[j + 1])] &= !(bit << (8 * (REACH - 1 - j)));
+                }
+            }
+            bucket += 1;
+        }
+    }
+    table
+}
+
 impl KeywordIndex {
     /// Builds the index. Every keyword must be at least three bytes long (the rule compiler
     /// enforces it).
@@ -155,7 +220,6 @@ impl KeywordIndex {
         let mut second = Box::new([0u64; WORDS]);
         let mut short = Box::new([0u64; WORDS]);
         let mut buckets: HashMap<u32, Vec<u32>, BuildTrigramHasher> = HashMap::default();
-        let mut quads = Box::new([0u32; QUAD_WORDS]);
         let mut other_words = Vec::new();
         let mut other_ids = Vec::new();
         for (id, k) in lowered.iter().enumerate() {
@@ -171,17 +235,6 @@ impl KeywordIndex {
                     second[(t2 >> 6) as usize] |= 1 << (t2 & 63);
                 }
                 buckets.entry(t).or_default().push(id as u32);
-                // A three-byte keyword is followed by anything: set the bit of every fourth
-                // byte (after folding only values with bit 5 set occur).
-                let fourth: Vec<u8> = if k.len() >= 4 {
-                    vec![k[3]]
-                } else {
-                    (0..=255u8).filter(|b| b & 0x20 != 0).collect()
-                };
-                for b in fourth {
-                    let h = quad_hash(u32::from_le_bytes([k[0], k[1], k[2], b]));
-                    quads[(h >> 5) as usize] |= 1 << (h & 31);
-                }
             } else {
                 other_words.push(k.clone());
                 other_ids.push(id as u32);
@@ -204,13 +257,13 @@ impl KeywordIndex {
             .max()
             .unwrap_or(0);
         Ok(KeywordIndex {
+            pairs: pair_table(&lowered),
             keywords: lowered,
             bitmap,
             second,
             short,
             buckets,
-            quads,
-            avx2: avx2_available(),
+            pair_pass: true,
             other,
             other_ids,
             other_max,
@@ -225,11 +278,11 @@ impl KeywordIndex {
     pub(crate) fn hits(&self, hay: &[u8], features: &Features) -> Vec<Hit> {
         let mut out = Vec::new();
         #[cfg(target_arch = "x86_64")]
-        let scalar_from = if self.avx2 && hay.len() >= 64 {
-            // SAFETY: `avx2` is true only when the CPU reported AVX2 (`avx2_available`).
+        let scalar_from = if self.pair_pass {
+            // SAFETY: SSE2 is part of x86-64 itself: every CPU that runs this code has it.
             #[allow(unsafe_code)]
             unsafe {
-                self.hits_avx2(hay, &mut out)
+                self.hits_pairs(hay, &mut out)
             }
         } else {
             0
@@ -319,59 +372,79 @@ impl KeywordIndex {
         }
     }
 
-    /// The AVX2 pass: for 16 positions at a time, the hashed, folded four bytes starting
-    /// there are looked up in `quads` with two 8-lane gathers; the few positions whose bit is
-    /// set go through the same second test and verification as the scalar pass. Returns the
-    /// first position it did not cover.
+    /// The pair pass (module notes): for chunks of up to `PAIR_CHUNK` keyword starts, the
+    /// hashed pairs are computed 16 at a time, then shifted together four positions at a time;
+    /// a start any bucket passes goes through the trigram tests and verification. Returns the
+    /// first start it did not cover (0 for texts under 33 bytes).
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "sse2")]
     #[allow(unsafe_code)]
-    unsafe fn hits_avx2(&self, hay: &[u8], out: &mut Vec<Hit>) -> usize {
+    fn hits_pairs(&self, hay: &[u8], out: &mut Vec<Hit>) -> usize {
         use std::arch::x86_64::*;
-        // Lane j of each 128-bit half holds bytes j..j+4 of the loaded 16 (low half: positions
-        // 0-3, high half: positions 4-7, from the same 16 bytes broadcast to both halves).
-        let spread = _mm256_setr_epi8(
-            0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, 4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7,
-            8, 9, 10,
-        );
-        let fold = _mm256_set1_epi32(0x2020_2020);
-        let mul = _mm256_set1_epi32(0x9E37_79B1_u32 as i32);
-        let low5 = _mm256_set1_epi32(31);
-        let words = self.quads.as_ptr().cast::<i32>();
-        let quad = |at: usize| -> __m256i {
-            // SAFETY: the caller keeps `at + 16 <= hay.len()`.
-            let v = unsafe { _mm_loadu_si128(hay.as_ptr().add(at).cast::<__m128i>()) };
-            let x = _mm256_or_si256(
-                _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(v), spread),
-                fold,
-            );
-            let h = _mm256_srli_epi32::<{ 32 - QUAD_BITS as i32 }>(_mm256_mullo_epi32(x, mul));
-            // SAFETY: `h >> 5` < QUAD_WORDS, so every gathered word is inside `quads`.
-            let w = unsafe { _mm256_i32gather_epi32::<4>(words, _mm256_srli_epi32::<5>(h)) };
-            let bit = _mm256_srlv_epi32(w, _mm256_and_si256(h, low5));
-            _mm256_slli_epi32::<31>(bit)
-        };
         let n = hay.len();
-        let mut i = 0;
-        while i + 24 <= n {
-            let a = quad(i);
-            let b = quad(i + 8);
-            let any = _mm256_or_si256(a, b);
-            if _mm256_testz_si256(any, any) == 0 {
-                let mut m = (_mm256_movemask_ps(_mm256_castsi256_ps(a)) as u32 & 0xff)
-                    | ((_mm256_movemask_ps(_mm256_castsi256_ps(b)) as u32 & 0xff) << 8);
-                while m != 0 {
-                    let pos = i + m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    let t = trigram(hay[pos], hay[pos + 1], hay[pos + 2]);
-                    if test(&self.bitmap, t) {
-                        self.candidate(hay, pos, t, out);
-                    }
+        let table: &[u32; PAIRS] = &self.pairs;
+        let mut keys = [0u16; PAIR_CHUNK + 16];
+        let fold = _mm_set1_epi8(0x20);
+        let mul = _mm_set1_epi16(0x9E37_u16 as i16);
+        // The four words of starts `i..i + 4`, each shifted to its position (one accumulator).
+        let word = |keys: &[u16; PAIR_CHUNK + 16], i: usize| -> u64 {
+            let k = &keys[i..i + 4];
+            u64::from(table[usize::from(k[0]) & (PAIRS - 1)])
+                | u64::from(table[usize::from(k[1]) & (PAIRS - 1)]) << 8
+                | u64::from(table[usize::from(k[2]) & (PAIRS - 1)]) << 16
+                | u64::from(table[usize::from(k[3]) & (PAIRS - 1)]) << 24
+        };
+        let mut c = 0;
+        loop {
+            // Starts `c..c + ch` need the pairs at `c..c + ch + 4`; they are computed 16 at a
+            // time for `c..c + ch + 16`, from the bytes up to `c + ch + 17`.
+            let ch = PAIR_CHUNK.min(n.saturating_sub(c + 17) / 16 * 16);
+            if ch == 0 {
+                return c;
+            }
+            for g in (0..=ch).step_by(16) {
+                let p = c + g;
+                // SAFETY: `p + 17 <= c + ch + 17 <= n`: both 16-byte loads are inside `hay`.
+                let (a, b) = unsafe {
+                    (
+                        _mm_loadu_si128(hay.as_ptr().add(p).cast::<__m128i>()),
+                        _mm_loadu_si128(hay.as_ptr().add(p + 1).cast::<__m128i>()),
+                    )
+                };
+                let (a, b) = (_mm_or_si128(a, fold), _mm_or_si128(b, fold));
+                let shift = |x: __m128i| _mm_srli_epi16::<{ 16 - PAIR_BITS as i32 }>(x);
+                let lo = shift(_mm_mullo_epi16(_mm_unpacklo_epi8(a, b), mul));
+                let hi = shift(_mm_mullo_epi16(_mm_unpackhi_epi8(a, b), mul));
+                let dst = &mut keys[g..g + 16];
+                // SAFETY: `dst` holds 16 u16s: two 16-byte stores.
+                unsafe {
+                    _mm_storeu_si128(dst.as_mut_ptr().cast::<__m128i>(), lo);
+                    _mm_storeu_si128(dst.as_mut_ptr().add(8).cast::<__m128i>(), hi);
                 }
             }
-            i += 16;
+            let mut prev = word(&keys, 0);
+            let mut b = 0;
+            while b < ch {
+                let a1 = word(&keys, b + 4);
+                let a2 = word(&keys, b + 8);
+                // Byte `t` of `fail`: the buckets that cannot start a keyword at `c + b + t`.
+                let fail = u64::from((prev >> 24) as u32 | (a1 << 8) as u32)
+                    | u64::from((a1 >> 24) as u32 | (a2 << 8) as u32) << 32;
+                let mut pass = !fail;
+                while pass != 0 {
+                    let t = pass.trailing_zeros() as usize / 8;
+                    pass &= !(0xFF << (8 * t));
+                    let s = c + b + t;
+                    let tri = trigram(hay[s], hay[s + 1], hay[s + 2]);
+                    if test(&self.bitmap, tri) {
+                        self.candidate(hay, s, tri, out);
+                    }
+                }
+                prev = a2;
+                b += 8;
+            }
+            c += ch;
         }
-        i
     }
 
     /// A position whose first trigram is set: test the second trigram, then verify.
@@ -485,12 +558,12 @@ mod tests {
         let want = naive(&kws, &hay);
         assert!(want.len() > 1_000);
         // Both passes: AVX2 (where the CPU has it) and scalar.
-        for avx2 in [avx2_available(), false] {
-            idx.avx2 = avx2;
+        for pair_pass in [true, false] {
+            idx.pair_pass = pair_pass;
             assert_eq!(
                 sorted(idx.hits(&hay, &Features::scan(&hay))),
                 want,
-                "avx2 {avx2}"
+                "pair pass {pair_pass}"
             );
         }
     }
@@ -509,17 +582,60 @@ mod tests {
                 for at in 0..=len - word.len() {
                     let mut hay = vec![b'.'; len];
                     hay[at..at + word.len()].copy_from_slice(word.as_bytes());
-                    for avx2 in [avx2_available(), false] {
-                        idx.avx2 = avx2;
+                    for pair_pass in [true, false] {
+                        idx.pair_pass = pair_pass;
                         let got = sorted(idx.hits(&hay, &Features::scan(&hay)));
                         assert_eq!(
                             got,
                             vec![(k as u32, at, at + word.len())],
-                            "len {len} at {at} avx2 {avx2}"
+                            "len {len} at {at} pair pass {pair_pass}"
                         );
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_shipped_keywords_equal_brute_force() {
+        // All of the default engine's keywords at once (eight buckets of dozens of keywords),
+        // in a text of prose, whole keywords in random case, keyword prefixes one byte short
+        // (which pass the pair test and must fail verification) and random bytes.
+        let engine = crate::Engine::new().unwrap();
+        let kws: Vec<String> = engine
+            .keywords
+            .keywords
+            .iter()
+            .map(|k| String::from_utf8(k.clone()).unwrap())
+            .collect();
+        let mut idx = KeywordIndex::new(&kws).unwrap();
+        let mut rng = crate::test_rng(11);
+        let mut hay = Vec::new();
+        while hay.len() < 30_000 {
+            let x = rng();
+            let k = kws[(x as usize >> 8) % kws.len()].as_bytes();
+            match x % 6 {
+                0 => hay.extend(k.iter().map(|&b| {
+                    if rng() & 1 == 0 {
+                        b.to_ascii_uppercase()
+                    } else {
+                        b
+                    }
+                })),
+                1 => hay.extend_from_slice(&k[..k.len() - 1]),
+                2 => hay.push((x >> 16) as u8),
+                _ => hay.extend_from_slice(b"The review of the roadmap is on Tuesday. "),
+            }
+        }
+        let want = naive(&kws, &hay);
+        assert!(want.len() > 800, "{}", want.len());
+        for pair_pass in [true, false] {
+            idx.pair_pass = pair_pass;
+            assert_eq!(
+                sorted(idx.hits(&hay, &Features::scan(&hay))),
+                want,
+                "pair pass {pair_pass}"
+            );
         }
     }
 }
