@@ -501,6 +501,18 @@ mod tests {
         out
     }
 
+    /// The pair pass (on x86-64) and the scalar pass both report exactly `want`.
+    fn both_passes_find(idx: &mut KeywordIndex, hay: &[u8], want: &[(u32, usize, usize)]) {
+        for pair_pass in [true, false] {
+            idx.pair_pass = pair_pass;
+            assert_eq!(
+                sorted(idx.hits(hay, &Features::scan(hay))),
+                want,
+                "pair pass {pair_pass}"
+            );
+        }
+    }
+
     #[test]
     fn finds_overlapping_case_insensitive_hits() {
         let kws: Vec<String> = vec![
@@ -557,15 +569,7 @@ mod tests {
         }
         let want = naive(&kws, &hay);
         assert!(want.len() > 1_000);
-        // Both passes: AVX2 (where the CPU has it) and scalar.
-        for pair_pass in [true, false] {
-            idx.pair_pass = pair_pass;
-            assert_eq!(
-                sorted(idx.hits(&hay, &Features::scan(&hay))),
-                want,
-                "pair pass {pair_pass}"
-            );
-        }
+        both_passes_find(&mut idx, &hay, &want);
     }
 
     #[test]
@@ -629,13 +633,6 @@ mod tests {
         }
         let want = naive(&kws, &hay);
         assert!(want.len() > 800, "{}", want.len());
-        for pair_pass in [true, false] {
-            idx.pair_pass = pair_pass;
-            assert_eq!(
-                sorted(idx.hits(&hay, &Features::scan(&hay))),
-                want,
-                "pair pass {pair_pass}"
-            );
-        }
+        both_passes_find(&mut idx, &hay, &want);
     }
 }
