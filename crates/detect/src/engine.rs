@@ -310,6 +310,9 @@ impl Engine {
                 return Err(Error::Fingerprint(format!("index `{}`: the salt does not match this index; use the salt it was built with", set.index.label)));
             }
         }
+        // Fewest digits first: a cluster stops at the first rule that needs more digits than
+        // it has (most clusters in code are one to three digits long).
+        digit_rules.sort_by_key(|&r| rules[r as usize].min_digits);
         let code = (config.code_min_lines > 0 || !config.fingerprints.is_empty())
             .then(|| CodeDetector::new(config.code_min_lines.max(1)))
             .transpose()?;
@@ -504,14 +507,17 @@ impl Engine {
             // same match twice, which `resolve` removes.
             if !self.digit_rules.is_empty() {
                 for c in features.digit_clusters(hay) {
-                    let (ws, we) = widen(hay, c.start.saturating_sub(8), (c.end + 8).min(len));
+                    // Widened once, for the first rule that takes the cluster.
+                    let mut near: Option<(usize, usize)> = None;
                     for &r in &self.digit_rules {
                         let rule = &self.rules[r as usize];
-                        if c.digits >= rule.min_digits
-                            && rule
-                                .shape
-                                .as_ref()
-                                .is_none_or(|sh| sh.fits(hay, c.start, c.end))
+                        if c.digits < rule.min_digits {
+                            break;
+                        }
+                        if rule
+                            .shape
+                            .as_ref()
+                            .is_none_or(|sh| sh.fits(hay, c.start, c.end))
                         {
                             let (s, e) = if rule.before > 8 || rule.after > 8 {
                                 widen(
@@ -520,7 +526,9 @@ impl Engine {
                                     (c.end + rule.after).min(len),
                                 )
                             } else {
-                                (ws, we)
+                                *near.get_or_insert_with(|| {
+                                    widen(hay, c.start.saturating_sub(8), (c.end + 8).min(len))
+                                })
                             };
                             confirm(r, s, e, out);
                         }
