@@ -318,6 +318,7 @@ pub fn load(src: &Sources) -> Result<Loaded> {
                 effective: leakguard_policy::Effective { managed, local },
                 engine,
                 label,
+                scan_cache: Default::default(),
             })
         }
         None => {

@@ -2,6 +2,7 @@
 //! let the policy decide, and work out what to send. No I/O: the handler does that.
 
 use crate::events::{rule_counts, Event};
+use crate::scan_cache::{self, ScanCache};
 use leakguard_detect::{redact, Engine, RedactStyle};
 use leakguard_policy::{Effective, Policy, RequestMeta, Verdict};
 use leakguard_providers::{extract, refusal, rewrite, Catalog, ErrorShape, Refusal};
@@ -17,6 +18,8 @@ pub struct Loaded {
     pub engine: Engine,
     /// Shown in events: the policy's name and the first 12 hex digits of its file's SHA-256.
     pub label: String,
+    /// Findings of segments seen before, for this engine (a reload starts an empty one).
+    pub scan_cache: ScanCache,
 }
 
 impl Loaded {
@@ -29,6 +32,7 @@ impl Loaded {
             },
             engine,
             label,
+            scan_cache: ScanCache::default(),
         }
     }
 
@@ -73,7 +77,8 @@ pub enum Plan {
 pub struct Inspection {
     pub plan: Plan,
     pub verdict: Verdict,
-    /// SHA-256 of the destination host and all extracted text: what a warn override is bound to.
+    /// SHA-256 over the destination host and each extracted segment's SHA-256 (in order): what
+    /// a warn override is bound to, and the event's `prompt_sha256`.
     pub content_hash: [u8; 32],
     pub event: Event,
 }
@@ -101,11 +106,24 @@ pub fn inspect(
             )
         })?;
 
-    // Scan every segment; findings keep the index of their segment.
+    // Scan every segment; findings keep the index of their segment. Each segment's SHA-256
+    // keys the scan cache (a conversation's earlier messages come again with every turn) and
+    // goes into the content hash, so the text is hashed once.
     let mut findings: Vec<Finding> = Vec::new();
     let mut owner: Vec<usize> = Vec::new();
+    let mut hasher = Sha256::new();
+    hasher.update(info.host.as_bytes());
     for (i, seg) in extracted.segments.iter().enumerate() {
-        for f in loaded.engine.scan(&seg.text) {
+        let digest: [u8; 32] = Sha256::digest(seg.text.as_bytes()).into();
+        hasher.update(digest);
+        let found = if seg.text.len() >= scan_cache::MIN_BYTES {
+            loaded
+                .scan_cache
+                .get_or_scan(digest, || loaded.engine.scan(&seg.text))
+        } else {
+            loaded.engine.scan(&seg.text)
+        };
+        for f in found {
             findings.push(f);
             owner.push(i);
         }
@@ -115,18 +133,10 @@ pub fn inspect(
             findings.push(f);
             owner.push(usize::MAX);
         }
+        hasher.update(body);
     }
     let verdict = loaded.effective.decide(&findings, Some(&info.host), meta);
 
-    let mut hasher = Sha256::new();
-    hasher.update(info.host.as_bytes());
-    for s in &extracted.segments {
-        hasher.update(b"\n");
-        hasher.update(s.text.as_bytes());
-    }
-    if extracted.binary_body {
-        hasher.update(body);
-    }
     let content_hash: [u8; 32] = hasher.finalize().into();
     let text_bytes = extracted.text_bytes();
 
@@ -310,4 +320,107 @@ fn redacted_prompt(
         }
     }
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+
+    fn loaded() -> Loaded {
+        let policy = Policy::parse(include_str!("../../../policies/default.json")).unwrap();
+        let engine = Engine::with_config(policy.engine_config()).unwrap();
+        Loaded::new(policy, engine, "test".into())
+    }
+
+    fn conversation(messages: &[String]) -> Vec<u8> {
+        leakguard_testkit::chat_body(messages).into_bytes()
+    }
+
+    fn message(turn: usize) -> String {
+        format!("Turn {turn}: please tighten the wording of the planning notes. ").repeat(8)
+    }
+
+    fn run(l: &Loaded, body: &[u8]) -> Inspection {
+        let info = RequestInfo {
+            host: "api.openai.com".into(),
+            method: "POST".into(),
+            path: "/v1/chat/completions".into(),
+            content_type: Some("application/json".into()),
+            client: None,
+        };
+        inspect(l, &Catalog::builtin(), &info, body, &RequestMeta::default())
+            .unwrap_or_else(|(_, why)| panic!("inspection failed: {why}"))
+    }
+
+    #[test]
+    fn earlier_messages_are_not_scanned_again_and_still_decide() {
+        let l = loaded();
+        // Turn 1 carries a secret: blocked.
+        let mut history = vec![format!("{} with my key {AWS_KEY}", message(1))];
+        let first = run(&l, &conversation(&history));
+        assert_eq!(first.verdict.action, Action::Block);
+        assert_eq!(l.scan_cache.stats(), (0, 1));
+        // Each later turn repeats the earlier messages: only the new one is scanned, and the
+        // secret found in turn 1 still blocks every request that carries it.
+        for turn in 2..6 {
+            history.push(message(turn));
+            let (hits_before, misses_before) = l.scan_cache.stats();
+            let later = run(&l, &conversation(&history));
+            let (hits, misses) = l.scan_cache.stats();
+            assert_eq!(
+                misses - misses_before,
+                1,
+                "turn {turn}: only the new message"
+            );
+            assert_eq!(hits - hits_before, turn as u64 - 1, "turn {turn}");
+            assert_eq!(later.verdict.action, Action::Block, "turn {turn}");
+            assert!(
+                later
+                    .event
+                    .rules
+                    .iter()
+                    .any(|r| r.rule == "aws-access-key-id"),
+                "turn {turn}: {:?}",
+                later.event.rules
+            );
+        }
+    }
+
+    #[test]
+    fn a_changed_message_is_scanned_again() {
+        let l = loaded();
+        let clean = message(1);
+        assert_eq!(
+            run(&l, &conversation(std::slice::from_ref(&clean)))
+                .verdict
+                .action,
+            Action::Allow
+        );
+        // The same length, its start swapped for a key: a different digest, so a new scan.
+        let changed = format!("{AWS_KEY} {}", &clean[AWS_KEY.len() + 1..]);
+        assert_eq!(changed.len(), clean.len());
+        let again = run(&l, &conversation(&[changed]));
+        assert_eq!(again.verdict.action, Action::Block);
+        assert_eq!(l.scan_cache.stats(), (0, 2));
+        // And the clean one is still answered from the cache, still clean.
+        assert_eq!(
+            run(&l, &conversation(&[clean])).verdict.action,
+            Action::Allow
+        );
+        assert_eq!(l.scan_cache.stats(), (1, 2));
+    }
+
+    #[test]
+    fn the_content_hash_follows_the_text_and_its_order() {
+        let l = loaded();
+        let (a, b) = (message(1), message(2));
+        let ab = run(&l, &conversation(&[a.clone(), b.clone()])).content_hash;
+        assert_eq!(
+            ab,
+            run(&l, &conversation(&[a.clone(), b.clone()])).content_hash
+        );
+        assert_ne!(ab, run(&l, &conversation(&[b, a])).content_hash);
+    }
 }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod guard;
 pub mod inspect;
 pub mod restore;
+pub mod scan_cache;
 pub mod upstream;
 mod websocket;
 

@@ -439,3 +439,17 @@ async fn answer(
         .expect("response");
     Ok(res)
 }
+
+/// An OpenAI Chat Completions body carrying `messages` as a conversation (user and assistant
+/// in turn), as API clients send it: every earlier message again with each new one.
+pub fn chat_body(messages: &[String]) -> String {
+    let messages: Vec<serde_json::Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            serde_json::json!({"role": role, "content": m})
+        })
+        .collect();
+    serde_json::json!({"model": "gpt-4o", "messages": messages}).to_string()
+}

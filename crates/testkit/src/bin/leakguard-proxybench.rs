@@ -89,17 +89,46 @@ async fn exchange(s: &mut Sender, host: &str, body: &Bytes) -> Duration {
     start.elapsed()
 }
 
-fn prompt(bytes: usize) -> Bytes {
+/// Text of about `bytes` bytes that starts with `tag`: every request of the benchmark sends
+/// different text (the guard caches the scans of segments it has seen, so sending the same
+/// prompt again would measure the cache, not the scan).
+fn text(bytes: usize, tag: &str) -> String {
     let sentence = "Please review the quarterly planning notes and suggest a clearer structure for the summary section. ";
-    let mut text = String::new();
+    let mut text = format!("{tag}. ");
     while text.len() < bytes {
         text.push_str(sentence);
     }
     text.truncate(bytes);
-    Bytes::from(
-        serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]})
-            .to_string(),
-    )
+    text
+}
+
+/// A message of about `bytes` bytes as people paste them into a chat: a question, then a
+/// fenced block of code (half the bytes), distinct for each `tag`.
+fn message_with_code(bytes: usize, tag: &str) -> String {
+    let mut code = String::from("```rust\nfn plan(input: &[u32]) -> Vec<u32> {\n");
+    let mut i = 0;
+    while code.len() < bytes / 2 {
+        code.push_str(&format!(
+            "    let value_{i} = input.iter().map(|x| x * {i}).sum::<u32>(); // step {i}\n"
+        ));
+        i += 1;
+    }
+    code.push_str("    vec![]\n}\n```");
+    format!("{}\n\n{code}", text(bytes / 2, tag))
+}
+
+/// An OpenAI chat body with one user message of `bytes` bytes, distinct for each `n` (built
+/// by hand: the load generator makes one per request, and the text needs no escaping).
+fn prompt(bytes: usize, n: u64) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        text(bytes, &format!("Request {n}"))
+    ))
+}
+
+/// An OpenAI chat body carrying `messages` as a conversation.
+fn chat(messages: &[String]) -> Bytes {
+    Bytes::from(leakguard_testkit::chat_body(messages))
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -331,19 +360,22 @@ async fn main() {
     println!("| figure | direct | via {name} | added |");
     println!("| --- | --- | --- | --- |");
     let mut cpu_per_req = Vec::new();
+    let mut n = 0u64;
     for size in [4 << 10, 100 << 10] {
-        let body = prompt(size);
         let mut d = open(&direct, host).await;
         let mut p = open(&via, host).await;
         for _ in 0..20 {
-            exchange(&mut d, host, &body).await;
-            exchange(&mut p, host, &body).await;
+            n += 1;
+            exchange(&mut d, host, &prompt(size, n)).await;
+            exchange(&mut p, host, &prompt(size, n)).await;
         }
         let (mut dt, mut pt) = (Vec::new(), Vec::new());
+        let bodies: Vec<Bytes> = (0..iters as u64).map(|i| prompt(size, n + i)).collect();
+        n += iters as u64;
         let cpu0 = proc_cpu(pid);
-        for _ in 0..iters {
-            dt.push(exchange(&mut d, host, &body).await);
-            pt.push(exchange(&mut p, host, &body).await);
+        for body in &bodies {
+            dt.push(exchange(&mut d, host, body).await);
+            pt.push(exchange(&mut p, host, body).await);
         }
         cpu_per_req.push((size, (proc_cpu(pid) - cpu0) / iters as u32));
         for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
@@ -358,7 +390,7 @@ async fn main() {
         }
     }
     // New connections: CONNECT + both handshakes + one small exchange.
-    let small = prompt(256);
+    let small = prompt(256, 0);
     let (mut dc, mut pc) = (Vec::new(), Vec::new());
     for _ in 0..(iters / 4).max(20) {
         let t = Instant::now();
@@ -416,9 +448,47 @@ async fn main() {
         ms(b.saturating_sub(a))
     );
 
+    // A conversation as API clients send it: each request carries every earlier message, so
+    // the tenth of ten 4 KB turns (a question and a code block each) is 40 KB. Then the same
+    // sizes with every message new.
+    let turns = 10;
+    // Enough requests for a CPU figure: /proc counts in 10 ms ticks.
+    let conversations = (iters / 10).max(5);
+    let mut p = open(&via, host).await;
+    let mut per_request = Vec::new();
+    for fresh in [false, true] {
+        let cpu0 = proc_cpu(pid);
+        for c in 0..conversations {
+            let mut history = Vec::new();
+            for t in 0..turns {
+                if fresh {
+                    history = (0..=t)
+                        .map(|k| {
+                            message_with_code(4 << 10, &format!("Fresh {c} turn {t} message {k}"))
+                        })
+                        .collect();
+                } else {
+                    history.push(message_with_code(
+                        4 << 10,
+                        &format!("Conversation {c} turn {t}"),
+                    ));
+                }
+                exchange(&mut p, host, &chat(&history)).await;
+            }
+        }
+        per_request.push((proc_cpu(pid) - cpu0) / (conversations * turns) as u32);
+    }
+    println!(
+        "| proxy CPU per request, {turns}-turn conversation of 4 KB messages with code, each request carrying the earlier ones (ms) | | {} | |",
+        ms(per_request[0])
+    );
+    println!(
+        "| the same request sizes with every message new (ms) | | {} | |",
+        ms(per_request[1])
+    );
+
     // Throughput: 8 keep-alive connections, 4 KB prompts, for 3 s (or, with
     // `--load-requests N`, exactly N requests: a fixed amount of work to compare under a profiler).
-    let body = prompt(4 << 10);
     let per_conn: Option<u64> = arg("--load-requests")
         .and_then(|v| v.parse::<u64>().ok())
         .map(|n| n.div_ceil(8));
@@ -429,13 +499,14 @@ async fn main() {
     let via = Arc::new(via);
     let mut tasks = Vec::new();
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    for _ in 0..8 {
+    for conn in 0..8u64 {
         let via = Arc::clone(&via);
-        let body = body.clone();
         tasks.push(tokio::spawn(async move {
             let mut s = open(&via, host).await;
             let mut n = 0u64;
             while per_conn.map_or(Instant::now() < deadline, |k| n < k) {
+                // Distinct per request (connection and count in the text).
+                let body = prompt(4 << 10, (conn + 1) << 40 | n);
                 exchange(&mut s, host, &body).await;
                 n += 1;
             }
