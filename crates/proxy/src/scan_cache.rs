@@ -9,7 +9,8 @@
 //! or not: a secret in an earlier message blocks every later turn that carries it.
 //!
 //! The cache holds digests and findings (rule ids, offsets, masked previews), never text.
-//! It is bounded: two generations of at most [`CAPACITY`]` / 2` entries; a hit in the older
+//! It is bounded: scans with more than [`MAX_FINDINGS`] findings are not kept, and there are
+//! two generations of at most [`CAPACITY`]` / 2` entries; a hit in the older
 //! generation moves the entry to the newer one, and when the newer one is full the older is
 //! dropped (an approximate LRU at O(1) per access).
 
@@ -22,6 +23,10 @@ pub const CAPACITY: usize = 4096;
 
 /// Segments shorter than this are scanned every time: a lookup would save little.
 pub const MIN_BYTES: usize = 256;
+
+/// Scans with more findings than this are not kept (a dump of thousands of records would
+/// make one entry as large as the rest together; such requests are refused anyway).
+pub const MAX_FINDINGS: usize = 64;
 
 /// The keys are SHA-256 digests, already uniform: their first eight bytes are the hash.
 #[derive(Default, Clone, Copy)]
@@ -86,7 +91,9 @@ impl ScanCache {
         // Scanned without the lock: another request may scan the same text meanwhile, which
         // costs time, not correctness.
         let found = scan();
-        self.lock().insert(key, found.clone());
+        if found.len() <= MAX_FINDINGS {
+            self.lock().insert(key, found.clone());
+        }
         found
     }
 
@@ -167,6 +174,22 @@ mod tests {
         let other = cache.get_or_scan(key(2), Vec::new);
         assert!(other.is_empty());
         assert_eq!(cache.stats(), (1, 2));
+    }
+
+    #[test]
+    fn scans_with_many_findings_are_not_kept() {
+        let cache = ScanCache::default();
+        let many = || (0..=MAX_FINDINGS).map(finding).collect::<Vec<_>>();
+        let mut scans = 0;
+        for _ in 0..2 {
+            let found = cache.get_or_scan(key(9), || {
+                scans += 1;
+                many()
+            });
+            assert_eq!(found.len(), MAX_FINDINGS + 1);
+        }
+        assert_eq!(scans, 2);
+        assert!(cache.is_empty());
     }
 
     #[test]
