@@ -27,7 +27,7 @@
 //! `3 - j` holds, for every bucket, whether no keyword of the bucket has that pair at offset
 //! `j`. Shifting the words of consecutive positions into one accumulator (shift-or) tells, for
 //! every position, which buckets still could start a keyword there, from five bytes of text.
-//! The pairs are hashed eight at a time in SSE2 lanes. On prose about one position in 130
+//! The pairs are hashed sixteen at a time in SSE2 lanes. On prose about one position in 130
 //! passes (mostly real prefixes: "confer" for "confidential", "linked" for "linkedin") and goes
 //! on to the trigram tests and verification above. It replaced an AVX2 test that hashed four
 //! bytes per position and looked them up with gathers: gathers are slow on the reference CPU
@@ -290,7 +290,7 @@ impl KeywordIndex {
         #[cfg(not(target_arch = "x86_64"))]
         let scalar_from = 0;
         if scalar_from > 0 {
-            // The AVX2 pass covered keyword starts before `scalar_from`; the rest is short.
+            // The pair pass covered keyword starts before `scalar_from`; the rest is short.
             self.hits_scalar_from(hay, scalar_from, &mut out);
         } else if hay.len() >= 3 {
             // Four stripes, each with its own rolling trigram: four independent dependency
@@ -575,13 +575,16 @@ mod tests {
     #[test]
     fn every_offset_and_length_around_the_vector_blocks() {
         // Keywords of 3, 4 and more bytes placed at every offset of texts whose lengths cross
-        // the AVX2 pass's 64-byte minimum and its 16-position steps, in mixed case.
+        // the pair pass's 33-byte minimum, its 16-position key steps and its 8-position
+        // shift steps, in mixed case.
         let kws: Vec<String> = ["aws", "ghp_", "password", "-----begin"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         let mut idx = KeywordIndex::new(&kws).unwrap();
-        for len in [60usize, 63, 64, 65, 79, 80, 81, 100, 129] {
+        for len in [
+            32usize, 33, 34, 48, 49, 50, 60, 63, 64, 65, 79, 80, 81, 100, 129,
+        ] {
             for (k, word) in ["AwS", "GHP_", "PassWord", "-----BEGIN"].iter().enumerate() {
                 for at in 0..=len - word.len() {
                     let mut hay = vec![b'.'; len];

@@ -10,7 +10,7 @@
 //!
 //! The cache holds digests and findings (rule ids, offsets, masked previews), never text.
 //! It is bounded: scans with more than [`MAX_FINDINGS`] findings are not kept, and there are
-//! two generations of at most [`CAPACITY`]` / 2` entries; a hit in the older
+//! two generations of at most half of [`CAPACITY`] entries each; a hit in the older
 //! generation moves the entry to the newer one, and when the newer one is full the older is
 //! dropped (an approximate LRU at O(1) per access).
 

@@ -366,11 +366,12 @@ async fn main() {
         let mut p = open(&via, host).await;
         for _ in 0..20 {
             n += 1;
-            exchange(&mut d, host, &prompt(size, n)).await;
-            exchange(&mut p, host, &prompt(size, n)).await;
+            let body = prompt(size, n);
+            exchange(&mut d, host, &body).await;
+            exchange(&mut p, host, &body).await;
         }
         let (mut dt, mut pt) = (Vec::new(), Vec::new());
-        let bodies: Vec<Bytes> = (0..iters as u64).map(|i| prompt(size, n + i)).collect();
+        let bodies: Vec<Bytes> = (1..=iters as u64).map(|i| prompt(size, n + i)).collect();
         n += iters as u64;
         let cpu0 = proc_cpu(pid);
         for body in &bodies {
@@ -390,9 +391,10 @@ async fn main() {
         }
     }
     // New connections: CONNECT + both handshakes + one small exchange.
-    let small = prompt(256, 0);
     let (mut dc, mut pc) = (Vec::new(), Vec::new());
     for _ in 0..(iters / 4).max(20) {
+        n += 1;
+        let small = prompt(256, n);
         let t = Instant::now();
         let mut s = open(&direct, host).await;
         exchange(&mut s, host, &small).await;
