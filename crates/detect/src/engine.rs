@@ -20,7 +20,9 @@ use crate::fingerprint::{FingerprintIndex, FingerprintKey};
 use crate::keywords::KeywordIndex;
 use crate::mask::{preview, shannon_entropy};
 use crate::normalize::{normalize, suspicious_windows};
-use crate::rules::{compile, parse_pack, Allowlist, Rule, BUILTIN_ALLOWLIST, BUILTIN_PACKS};
+use crate::rules::{
+    compile, parse_pack, Allowlist, Rule, RuleGate, BUILTIN_ALLOWLIST, BUILTIN_PACKS,
+};
 use crate::spec::{AllowlistSpec, DictionarySpec, RuleSpec, Trigger};
 use crate::{dictionary, Error};
 use leakguard_types::{Category, Finding, FindingDetail, Severity};
@@ -114,6 +116,8 @@ pub struct Engine {
     /// For keyword `k`: the rules it triggers.
     keyword_rules: Vec<Vec<u32>>,
     digit_rules: Vec<u32>,
+    /// One pass over a digit cluster's window deciding which digit rules can match there.
+    digit_gate: RuleGate,
     at_rules: Vec<u32>,
     token_rules: Vec<u32>,
     /// For token-triggered rules: one automaton over all their `requires` literals, and for
@@ -313,6 +317,7 @@ impl Engine {
         // Fewest digits first: a cluster stops at the first rule that needs more digits than
         // it has (most clusters in code are one to three digits long).
         digit_rules.sort_by_key(|&r| rules[r as usize].min_digits);
+        let digit_gate = RuleGate::new(&rules, &digit_rules);
         let code = (config.code_min_lines > 0 || !config.fingerprints.is_empty())
             .then(|| CodeDetector::new(config.code_min_lines.max(1)))
             .transpose()?;
@@ -321,6 +326,7 @@ impl Engine {
             keywords,
             keyword_rules,
             digit_rules,
+            digit_gate,
             at_rules,
             token_rules,
             token_literals,
@@ -342,6 +348,9 @@ impl Engine {
         for rule in &self.rules {
             for ex in rule.spec.examples.matches.iter().take(1) {
                 let _ = rule.regex().find(ex.as_bytes());
+                if rule.trigger == Trigger::Digits {
+                    let _ = self.digit_gate.matches(ex.as_bytes());
+                }
             }
         }
     }
@@ -509,29 +518,42 @@ impl Engine {
                 for c in features.digit_clusters(hay) {
                     // Widened once, for the first rule that takes the cluster.
                     let mut near: Option<(usize, usize)> = None;
-                    for &r in &self.digit_rules {
+                    // A cluster that several rules take is first searched for all their
+                    // patterns at once (in that shared window), and only the rules whose
+                    // pattern occurs run their own regex.
+                    let takers = self
+                        .digit_rules
+                        .partition_point(|&r| self.rules[r as usize].min_digits <= c.digits);
+                    let mut gate: Option<Option<regex::bytes::SetMatches>> = None;
+                    for (i, &r) in self.digit_rules[..takers].iter().enumerate() {
                         let rule = &self.rules[r as usize];
-                        if c.digits < rule.min_digits {
-                            break;
-                        }
-                        if rule
+                        if !rule
                             .shape
                             .as_ref()
                             .is_none_or(|sh| sh.fits(hay, c.start, c.end))
                         {
-                            let (s, e) = if rule.before > 8 || rule.after > 8 {
-                                widen(
-                                    hay,
-                                    c.start.saturating_sub(rule.before),
-                                    (c.end + rule.after).min(len),
-                                )
-                            } else {
-                                *near.get_or_insert_with(|| {
-                                    widen(hay, c.start.saturating_sub(8), (c.end + 8).min(len))
-                                })
-                            };
-                            confirm(r, s, e, out);
+                            continue;
                         }
+                        if rule.before > 8 || rule.after > 8 {
+                            let (s, e) = widen(
+                                hay,
+                                c.start.saturating_sub(rule.before),
+                                (c.end + rule.after).min(len),
+                            );
+                            confirm(r, s, e, out);
+                            continue;
+                        }
+                        let (s, e) = *near.get_or_insert_with(|| {
+                            widen(hay, c.start.saturating_sub(8), (c.end + 8).min(len))
+                        });
+                        if takers >= GATE_MIN_RULES {
+                            let matched =
+                                gate.get_or_insert_with(|| self.digit_gate.matches(&hay[s..e]));
+                            if matched.as_ref().is_some_and(|m| !m.matched(i)) {
+                                continue;
+                            }
+                        }
+                        confirm(r, s, e, out);
                     }
                 }
             }
@@ -884,6 +906,10 @@ fn best_group_span(value: &[u8], ok: impl Fn(&[u8]) -> bool) -> Option<(usize, u
 
 /// Widens `start..end` outward to the nearest token delimiters (at most [`DELIM_REACH`] bytes
 /// each way), so a regex's word boundaries mean the same in the window as in the text.
+/// A digit cluster taken by at least this many rules goes through the [`RuleGate`] first
+/// (below it, running the few regexes costs less than the set's pass).
+const GATE_MIN_RULES: usize = 3;
+
 fn widen(hay: &[u8], start: usize, end: usize) -> (usize, usize) {
     let mut s = start;
     let floor = start.saturating_sub(DELIM_REACH);
@@ -900,3 +926,38 @@ fn widen(hay: &[u8], start: usize, end: usize) -> (usize, usize) {
 
 /// Shared handle to an engine.
 pub type SharedEngine = Arc<Engine>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digit gate says "may match" wherever a digit rule's own regex matches: every
+    /// example (matching or not) of every digit rule, alone and inside a sentence.
+    #[test]
+    fn the_digit_gate_never_hides_a_match() {
+        let engine = Engine::new().unwrap();
+        let mut checked = 0;
+        for (i, &r) in engine.digit_rules.iter().enumerate() {
+            let rule = &engine.rules[r as usize];
+            let examples = &rule.spec.examples;
+            for ex in examples.matches.iter().chain(&examples.no_match) {
+                for text in [ex.clone(), format!("Order 1099511627776, see {ex} today")] {
+                    let gate = engine.digit_gate.matches(text.as_bytes()).unwrap();
+                    let alone = rule.regex().is_match(text.as_bytes());
+                    assert_eq!(gate.matched(i), alone, "{} on {text:?}", rule.id);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} examples");
+    }
+
+    /// A long number that wakes every digit rule does not hide a card number next to it.
+    #[test]
+    fn a_card_next_to_a_long_number_is_found() {
+        let engine = Engine::new().unwrap();
+        let text = "Request 1099511627776 paid with 4111 1111 1111 1111 yesterday.";
+        let rules: Vec<String> = engine.scan(text).into_iter().map(|f| f.rule).collect();
+        assert!(rules.iter().any(|r| r.contains("card")), "{rules:?}");
+    }
+}

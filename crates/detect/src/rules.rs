@@ -219,6 +219,56 @@ impl Rule {
     }
 }
 
+/// One automaton over several rules' regexes: a single pass over a window tells which of them
+/// can match in it, so a window that triggers many rules (a long number wakes every phone, ID
+/// and card rule) runs only the regexes that will match, not one search per rule.
+#[derive(Debug)]
+pub(crate) struct RuleGate {
+    /// `(?-u:…)` around the pattern of a rule compiled without Unicode, so each pattern means
+    /// in the set what it means alone.
+    patterns: Vec<String>,
+    set: std::sync::OnceLock<Option<RegexSet>>,
+}
+
+impl RuleGate {
+    /// A gate over `ids` (index `i` of a match set is `ids[i]`).
+    pub(crate) fn new(rules: &[Rule], ids: &[u32]) -> RuleGate {
+        let patterns = ids
+            .iter()
+            .map(|&r| {
+                let rule = &rules[r as usize];
+                if rule.unicode {
+                    format!("(?:{})", rule.pattern)
+                } else {
+                    format!("(?-u:{})", rule.pattern)
+                }
+            })
+            .collect();
+        RuleGate {
+            patterns,
+            set: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The set, compiled on first use; `None` (every rule runs) if it does not compile.
+    fn set(&self) -> Option<&RegexSet> {
+        self.set
+            .get_or_init(|| {
+                RegexSetBuilder::new(&self.patterns)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Which patterns match somewhere in `window` (`None`: no set, run every rule).
+    pub(crate) fn matches(&self, window: &[u8]) -> Option<regex::bytes::SetMatches> {
+        self.set().map(|s| s.matches(window))
+    }
+}
+
 fn rule_err(rule: &str, field: &'static str, message: impl Into<String>) -> Error {
     Error::Rule {
         rule: rule.to_owned(),

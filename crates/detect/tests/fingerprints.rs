@@ -119,7 +119,13 @@ fn excerpt(text: &str, from_line: usize, lines: usize) -> String {
 
 #[test]
 fn a_disguised_excerpt_pasted_in_prose_is_classified() {
-    let code = excerpt(COMPANY[0], 420, 20);
+    // Twenty lines from a fixed place in the file (not a line number: edits above it would
+    // move the excerpt into comments and blank lines).
+    let at = COMPANY[0]
+        .lines()
+        .position(|l| l.contains("let dup = out[first..first + found_plain]"))
+        .expect("engine.rs has this line");
+    let code = excerpt(COMPANY[0], at, 20);
     let pasted = format!(
         "Hi, our scanner misbehaves. Can you improve this function?\n\n```rust\n{}\n```\n\nThanks!",
         disguise(&code)
