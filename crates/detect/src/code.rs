@@ -341,7 +341,10 @@ impl CodeDetector {
         let n = lines.len();
         let mut kinds: Vec<Option<LineKind>> = vec![None; n];
         let mut kind = |i: usize| -> LineKind {
-            *kinds[i].get_or_insert_with(|| classify(lines.trimmed(hay, i)))
+            *kinds[i].get_or_insert_with(|| {
+                let (s, e) = lines.trimmed_range(hay, i);
+                classify(hay, s, e)
+            })
         };
 
         // Fenced blocks first: they are regions by declaration. Fence lines are found by
@@ -684,6 +687,12 @@ impl LineTable {
     fn trimmed<'h>(&self, hay: &'h [u8], i: usize) -> &'h [u8] {
         trim(&hay[self.starts[i]..self.ends[i]])
     }
+    /// Where [`LineTable::trimmed`] lies in `hay`.
+    fn trimmed_range(&self, hay: &[u8], i: usize) -> (usize, usize) {
+        let t = self.trimmed(hay, i);
+        let s = t.as_ptr() as usize - hay.as_ptr() as usize;
+        (s, s + t.len())
+    }
     /// The line holding byte `pos`.
     fn line_of(&self, pos: usize) -> usize {
         self.starts.partition_point(|&s| s <= pos).saturating_sub(1)
@@ -753,14 +762,17 @@ impl LineCounts {
     };
 }
 
-fn line_counts(t: &[u8]) -> LineCounts {
+/// The counts of the line `hay[s..e]`. The vector pass reads the line in place, 32 bytes at a
+/// time, past its end where `hay` goes on (those bits are masked off), so even short lines
+/// need no copy.
+fn line_counts(hay: &[u8], s: usize, e: usize) -> LineCounts {
     #[cfg(target_arch = "x86_64")]
-    if t.len() >= 64 && crate::features::avx2_available() {
+    if e - s >= 16 && crate::features::avx2_available() {
         // SAFETY: the CPU reported AVX2.
         #[allow(unsafe_code)]
-        return unsafe { line_counts_avx2(t) };
+        return unsafe { line_counts_avx2(hay, s, e) };
     }
-    line_counts_scalar(t)
+    line_counts_scalar(&hay[s..e])
 }
 
 /// Whether the symbol `b` at `w`, between `prev` and `next`, is an operator, a call, an
@@ -814,27 +826,39 @@ fn line_counts_scalar(t: &[u8]) -> LineCounts {
     c
 }
 
-/// [`line_counts_scalar`] 32 bytes at a time: spaces and symbols are counted from compare
-/// masks, and only symbol positions are looked at one by one (the last chunk is padded with
-/// letters, which count for nothing).
+/// [`line_counts_scalar`] of `hay[s..e]`, 32 bytes at a time: spaces and symbols are counted
+/// from compare masks, and only symbol positions are looked at one by one. Chunks are loaded
+/// from `hay` itself (bits past `e` masked off); only a chunk that would run past the end of
+/// `hay` is copied into a buffer first.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2")]
-unsafe fn line_counts_avx2(t: &[u8]) -> LineCounts {
+unsafe fn line_counts_avx2(hay: &[u8], s: usize, e: usize) -> LineCounts {
     use crate::features::in_range_avx2 as in_range;
     use std::arch::x86_64::*;
+    let t = &hay[s..e];
     let mut c = LineCounts::EMPTY;
     let splat = |b: u8| _mm256_set1_epi8(b as i8);
     let mut o = 0;
     while o < t.len() {
-        let mut pad = [b'a'; 32];
-        let n = (t.len() - o).min(32);
-        pad[..n].copy_from_slice(&t[o..o + n]);
-        // SAFETY: `pad` is 32 bytes.
-        let x = unsafe { _mm256_loadu_si256(pad.as_ptr().cast::<__m256i>()) };
+        let x = match hay.get(s + o..s + o + 32) {
+            // SAFETY: the slice is 32 bytes.
+            Some(chunk) => unsafe { _mm256_loadu_si256(chunk.as_ptr().cast::<__m256i>()) },
+            None => {
+                let mut pad = [b'a'; 32];
+                let n = (t.len() - o).min(32);
+                pad[..n].copy_from_slice(&t[o..o + n]);
+                // SAFETY: `pad` is 32 bytes.
+                unsafe { _mm256_loadu_si256(pad.as_ptr().cast::<__m256i>()) }
+            }
+        };
+        let valid = match t.len() - o {
+            32.. => u32::MAX,
+            n => (1u32 << n) - 1,
+        };
         let word = _mm256_or_si256(
             _mm256_or_si256(
                 in_range(x, b'0', b'9'),
@@ -849,8 +873,8 @@ unsafe fn line_counts_avx2(t: &[u8]) -> LineCounts {
             _mm256_cmpeq_epi8(x, splat(b' ')),
             _mm256_cmpeq_epi8(x, splat(b'\t')),
         );
-        let blanks = _mm256_movemask_epi8(blank) as u32;
-        let mut symbols = !(_mm256_movemask_epi8(word) as u32 | blanks);
+        let blanks = _mm256_movemask_epi8(blank) as u32 & valid;
+        let mut symbols = !(_mm256_movemask_epi8(word) as u32 | blanks) & valid;
         c.words += blanks.count_ones() as i32;
         c.symbols += symbols.count_ones() as i32;
         while symbols != 0 {
@@ -864,8 +888,9 @@ unsafe fn line_counts_avx2(t: &[u8]) -> LineCounts {
     c
 }
 
-/// Decides whether one (trimmed) line looks like code.
-fn classify(t: &[u8]) -> LineKind {
+/// Decides whether one (trimmed) line, `hay[s..e]`, looks like code.
+fn classify(hay: &[u8], s: usize, e: usize) -> LineKind {
+    let t = &hay[s..e];
     if t.is_empty() {
         return LineKind::Blank;
     }
@@ -940,7 +965,7 @@ fn classify(t: &[u8]) -> LineKind {
         ops,
         calls,
         assign,
-    } = line_counts(t);
+    } = line_counts(hay, s, e);
     score += 2 * ops.min(2) + calls.min(2) + i32::from(assign);
     let ratio = symbols as f32 / t.len() as f32;
     if ratio > 0.12 {
@@ -973,13 +998,22 @@ mod tests {
                 let line: Vec<u8> = (0..len)
                     .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                     .collect();
-                assert_eq!(line_counts(&line), line_counts_scalar(&line), "{line:?}");
+                let want = line_counts_scalar(&line);
+                // Alone (chunks past its end are copied) and inside a longer text (chunks
+                // are read in place and masked).
+                let mut inside = b"x(y) = {".to_vec();
+                inside.extend_from_slice(&line);
+                inside.extend_from_slice(b"; z( == 1 ) \t {{ }} // ab_c x(y) = {; z( == 1 )");
+                assert_eq!(line_counts(&line, 0, len), want, "{line:?}");
+                assert_eq!(line_counts(&inside, 8, 8 + len), want, "{line:?}");
                 #[cfg(target_arch = "x86_64")]
                 if crate::features::avx2_available() {
-                    // SAFETY: the CPU reported AVX2.
-                    #[allow(unsafe_code)]
-                    let v = unsafe { line_counts_avx2(&line) };
-                    assert_eq!(v, line_counts_scalar(&line), "{line:?}");
+                    for (hay, s) in [(&line, 0), (&inside, 8)] {
+                        // SAFETY: the CPU reported AVX2.
+                        #[allow(unsafe_code)]
+                        let v = unsafe { line_counts_avx2(hay, s, s + len) };
+                        assert_eq!(v, want, "{line:?}");
+                    }
                     checked += 1;
                 }
             }
