@@ -9,7 +9,7 @@
 //! Cost: one pass over the bytes of each line (no allocation per line) plus a lookup per
 //! identifier in the first KiB of each reported region (less once one language clearly leads).
 
-use crate::features::{Features, BLOCK, F_CODE};
+use crate::features::{Features, BLOCK, F_CODE, F_FENCE};
 use crate::Error;
 use aho_corasick::{AhoCorasick, MatchKind};
 use leakguard_types::{Category, Finding, FindingDetail, Severity};
@@ -331,10 +331,10 @@ impl CodeDetector {
     /// classified once.
     pub(crate) fn regions_with(&self, hay: &[u8], features: &Features) -> Vec<CodeRegion> {
         let mut out = Vec::new();
-        if !features.any(F_CODE)
-            && memchr::memmem::find(hay, b"```").is_none()
-            && memchr::memmem::find(hay, b"~~~").is_none()
-        {
+        let fences = features.any(F_FENCE)
+            && (memchr::memmem::find(hay, b"```").is_some()
+                || memchr::memmem::find(hay, b"~~~").is_some());
+        if !features.any(F_CODE) && !fences {
             return out;
         }
         let lines = LineTable::new(hay);
@@ -349,11 +349,15 @@ impl CodeDetector {
 
         // Fenced blocks first: they are regions by declaration. Fence lines are found by
         // searching for the fence marks, not by looking at every line.
-        let mut fence_lines: Vec<usize> = memchr::memmem::find_iter(hay, b"```")
-            .chain(memchr::memmem::find_iter(hay, b"~~~"))
-            .map(|p| lines.line_of(p))
-            .filter(|&l| fence_open(lines.trimmed(hay, l)).is_some())
-            .collect();
+        let mut fence_lines: Vec<usize> = Vec::new();
+        if fences {
+            fence_lines.extend(
+                memchr::memmem::find_iter(hay, b"```")
+                    .chain(memchr::memmem::find_iter(hay, b"~~~"))
+                    .map(|p| lines.line_of(p))
+                    .filter(|&l| fence_open(lines.trimmed(hay, l)).is_some()),
+            );
+        }
         fence_lines.sort_unstable();
         fence_lines.dedup();
         let mut fenced = vec![false; n];

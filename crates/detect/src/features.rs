@@ -14,6 +14,7 @@ pub(crate) const F_HIGH: u8 = 4;
 pub(crate) const F_ESCAPE: u8 = 8; // `\` or `%`
 pub(crate) const F_CODE: u8 = 16; // `;{}=(`
 pub(crate) const F_TOKEN: u8 = 32; // a 16-byte quarter made only of token characters
+pub(crate) const F_FENCE: u8 = 64; // `` ` `` or `~` (markdown fences)
 
 /// The least length of a token run that is always found: any run this long covers at least one
 /// aligned 16-byte quarter.
@@ -40,7 +41,9 @@ fn quarter_all_token(q: &[u8]) -> bool {
 #[inline(always)]
 fn block_flags(block: &[u8]) -> u8 {
     let (mut digit, mut at, mut high, mut esc, mut code) = (0u8, 0u8, 0u8, 0u8, 0u8);
+    let mut fence = 0u8;
     for &b in block {
+        fence |= ((b == b'`') | (b == b'~')) as u8;
         digit |= (b.wrapping_sub(b'0') < 10) as u8;
         at |= (b == b'@') as u8;
         high |= b >> 7;
@@ -54,6 +57,7 @@ fn block_flags(block: &[u8]) -> u8 {
         }
     }
     pack(digit != 0, at != 0, high != 0, esc != 0, code != 0, token)
+        | (u8::from(fence != 0) * F_FENCE)
 }
 
 /// The flag byte of a block from its six findings.
@@ -85,6 +89,7 @@ fn block_flags_sse2(block: &[u8; BLOCK]) -> u8 {
         let eq = |x: __m128i, c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
         let zero = _mm_setzero_si128();
         let (mut digit, mut at, mut high, mut esc, mut code) = (zero, zero, zero, zero, zero);
+        let mut fence = zero;
         let mut token = false;
         for q in 0..4 {
             // `q * 16 + 16 <= BLOCK`, the length of `block`.
@@ -99,6 +104,7 @@ fn block_flags_sse2(block: &[u8; BLOCK]) -> u8 {
                 _mm_or_si128(_mm_or_si128(eq(x, b'}'), eq(x, b'=')), eq(x, b'(')),
             );
             code = _mm_or_si128(code, c);
+            fence = _mm_or_si128(fence, _mm_or_si128(eq(x, b'`'), eq(x, b'~')));
             let alpha = in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), b'a', b'z');
             let sym = _mm_or_si128(
                 _mm_or_si128(eq(x, b'+'), eq(x, b'/')),
@@ -108,6 +114,7 @@ fn block_flags_sse2(block: &[u8; BLOCK]) -> u8 {
         }
         let any = |v: __m128i| _mm_movemask_epi8(v) != 0;
         pack(any(digit), any(at), any(high), any(esc), any(code), token)
+            | (u8::from(any(fence)) * F_FENCE)
     }
 }
 
@@ -159,6 +166,7 @@ unsafe fn block_flags_avx2(block: &[u8; BLOCK]) -> u8 {
     let eq = |x: __m256i, c: u8| _mm256_cmpeq_epi8(x, splat(c));
     let zero = _mm256_setzero_si256();
     let (mut digit, mut at, mut high, mut esc, mut code) = (zero, zero, zero, zero, zero);
+    let mut fence = zero;
     let mut token = false;
     for half in 0..2 {
         // SAFETY: `half * 32 + 32 <= BLOCK`, the length of `block`.
@@ -174,6 +182,7 @@ unsafe fn block_flags_avx2(block: &[u8; BLOCK]) -> u8 {
             _mm256_or_si256(_mm256_or_si256(eq(x, b'}'), eq_assign), eq(x, b'(')),
         );
         code = _mm256_or_si256(code, c);
+        fence = _mm256_or_si256(fence, _mm256_or_si256(eq(x, b'`'), eq(x, b'~')));
         let alpha = in_range_avx2(_mm256_or_si256(x, splat(0x20)), b'a', b'z');
         let sym = _mm256_or_si256(
             _mm256_or_si256(eq(x, b'+'), eq(x, b'/')),
@@ -184,6 +193,7 @@ unsafe fn block_flags_avx2(block: &[u8; BLOCK]) -> u8 {
     }
     let any = |v: __m256i| _mm256_movemask_epi8(v) != 0;
     pack(any(digit), any(at), any(high), any(esc), any(code), token)
+        | (u8::from(any(fence)) * F_FENCE)
 }
 
 /// The flags of every block with [`block_flags_avx2`] (the last, partial block scalar).
@@ -357,7 +367,7 @@ mod tests {
     #[test]
     fn vector_flags_equal_the_scalar_flags() {
         // Random blocks biased towards the bytes the flags look at, and every byte value alone.
-        let interesting = b"09/:@\\%;{}=(+-_azAZ `\xff\x80.";
+        let interesting = b"09/:@\\%;{}=(+-_azAZ `~\xff\x80.";
         let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         let mut avx2_checked = 0;
         for round in 0..20_000 {
@@ -452,7 +462,9 @@ mod tests {
         let prose =
             b"The quarterly review went well and the team agreed on the next steps for the launch.";
         let f = Features::scan(prose);
-        assert!(!f.any(F_DIGIT | F_AT | F_HIGH | F_ESCAPE | F_CODE | F_TOKEN));
+        assert!(!f.any(F_DIGIT | F_AT | F_HIGH | F_ESCAPE | F_CODE | F_TOKEN | F_FENCE));
+        let fenced = b"Here it is:\n~~~\nprint 'x'\n~~~\nand `inline` too";
+        assert!(Features::scan(fenced).any(F_FENCE));
         let code = b"int main(void) { return x == 1; }";
         assert!(Features::scan(code).any(F_CODE | F_DIGIT));
         assert!(Features::scan("é".as_bytes()).any(F_HIGH));
