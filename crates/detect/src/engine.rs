@@ -118,6 +118,9 @@ pub struct Engine {
     digit_rules: Vec<u32>,
     /// One pass over a digit cluster's window deciding which digit rules can match there.
     digit_gate: RuleGate,
+    /// For a cluster of `d` digits (`d` capped at the last index): how many of `digit_rules`
+    /// take it (they are sorted by the digits they need).
+    digit_takers: Vec<usize>,
     at_rules: Vec<u32>,
     token_rules: Vec<u32>,
     /// For token-triggered rules: one automaton over all their `requires` literals, and for
@@ -318,6 +321,12 @@ impl Engine {
         // it has (most clusters in code are one to three digits long).
         digit_rules.sort_by_key(|&r| rules[r as usize].min_digits);
         let digit_gate = RuleGate::new(&rules, &digit_rules);
+        let most_needed = digit_rules
+            .last()
+            .map_or(0, |&r| rules[r as usize].min_digits as usize);
+        let digit_takers = (0..=most_needed)
+            .map(|d| digit_rules.partition_point(|&r| rules[r as usize].min_digits as usize <= d))
+            .collect();
         let code = (config.code_min_lines > 0 || !config.fingerprints.is_empty())
             .then(|| CodeDetector::new(config.code_min_lines.max(1)))
             .transpose()?;
@@ -327,6 +336,7 @@ impl Engine {
             keyword_rules,
             digit_rules,
             digit_gate,
+            digit_takers,
             at_rules,
             token_rules,
             token_literals,
@@ -521,9 +531,8 @@ impl Engine {
                     // A cluster that several rules take is first searched for all their
                     // patterns at once (in that shared window), and only the rules whose
                     // pattern occurs run their own regex.
-                    let takers = self
-                        .digit_rules
-                        .partition_point(|&r| self.rules[r as usize].min_digits <= c.digits);
+                    let takers =
+                        self.digit_takers[(c.digits as usize).min(self.digit_takers.len() - 1)];
                     let mut gate: Option<Option<regex::bytes::SetMatches>> = None;
                     for (i, &r) in self.digit_rules[..takers].iter().enumerate() {
                         let rule = &self.rules[r as usize];
