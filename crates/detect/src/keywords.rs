@@ -107,6 +107,36 @@ fn trigram(a: u8, b: u8, c: u8) -> u32 {
         | u32::from(CLASS[c as usize])
 }
 
+/// A keyword's first eight bytes as a single comparison: eight bytes of text, with bit 5 set
+/// where the keyword has a letter (folding `A`-`Z` onto `a`-`z` and nothing else onto a
+/// letter) and masked to the keyword's length, equal `word` exactly when those bytes match
+/// ignoring ASCII case.
+#[derive(Debug, Clone, Copy)]
+struct Prefix {
+    word: u64,
+    fold: u64,
+    mask: u64,
+}
+
+impl Prefix {
+    fn new(keyword: &[u8]) -> Prefix {
+        let (mut word, mut fold, mut mask) = (0u64, 0u64, 0u64);
+        for (i, &b) in keyword.iter().take(8).enumerate() {
+            word |= u64::from(b) << (8 * i);
+            mask |= 0xFF << (8 * i);
+            if b.is_ascii_lowercase() {
+                fold |= 0x20 << (8 * i);
+            }
+        }
+        Prefix { word, fold, mask }
+    }
+
+    #[inline(always)]
+    fn matches(&self, eight: [u8; 8]) -> bool {
+        (u64::from_le_bytes(eight) | self.fold) & self.mask == self.word
+    }
+}
+
 /// Identity hashing for the trigram buckets (keys are already well spread 18-bit numbers).
 #[derive(Default, Clone, Copy)]
 struct TrigramHasher(u64);
@@ -135,6 +165,8 @@ pub(crate) struct KeywordIndex {
     /// First trigrams of three-byte keywords, which have no second trigram.
     short: Box<[u64; WORDS]>,
     buckets: HashMap<u32, Vec<u32>, BuildTrigramHasher>,
+    /// Per keyword, its first eight bytes as one word test (see [`Prefix`]).
+    prefixes: Vec<Prefix>,
     /// The pair pass's table: for each hashed pair, byte `3 - j` has bit `b` set when no
     /// keyword of bucket `b` has that pair at offset `j` (and bucket `b` has no keyword too
     /// short to have a pair there).
@@ -258,6 +290,7 @@ impl KeywordIndex {
             .unwrap_or(0);
         Ok(KeywordIndex {
             pairs: pair_table(&lowered),
+            prefixes: lowered.iter().map(|k| Prefix::new(k)).collect(),
             keywords: lowered,
             bitmap,
             second,
@@ -463,10 +496,24 @@ impl KeywordIndex {
         let Some(ids) = self.buckets.get(&t) else {
             return;
         };
+        // Eight bytes of text at once where the text has them: most candidates fail there.
+        let eight: Option<[u8; 8]> = hay
+            .get(start..start + 8)
+            .map(|b| b.try_into().expect("eight bytes"));
         for &id in ids {
             let k = &self.keywords[id as usize];
             let end = start + k.len();
-            if end <= hay.len() && hay[start..end].eq_ignore_ascii_case(k) {
+            if end > hay.len() {
+                continue;
+            }
+            let found = match eight {
+                Some(e) => {
+                    self.prefixes[id as usize].matches(e)
+                        && (k.len() <= 8 || hay[start + 8..end].eq_ignore_ascii_case(&k[8..]))
+                }
+                None => hay[start..end].eq_ignore_ascii_case(k),
+            };
+            if found {
                 out.push(Hit {
                     keyword: id,
                     start,
@@ -484,6 +531,29 @@ mod tests {
     fn sorted(mut v: Vec<Hit>) -> Vec<(u32, usize, usize)> {
         v.sort_by_key(|h| (h.start, h.keyword));
         v.into_iter().map(|h| (h.keyword, h.start, h.end)).collect()
+    }
+
+    /// The eight-byte prefix test agrees with `eq_ignore_ascii_case` for every byte value
+    /// against letters, digits and symbols, at every keyword length up to eight.
+    #[test]
+    fn prefix_test_equals_case_insensitive_compare() {
+        let keyword = b"aZ_9-q\xc3x";
+        let lowered = keyword.to_ascii_lowercase();
+        let mut checked = 0;
+        for len in 1..=8 {
+            let k = &lowered[..len];
+            let p = Prefix::new(k);
+            for pos in 0..len {
+                for v in 0..=255u8 {
+                    let mut text = *b"AZ_9-Q\xc3X";
+                    text[pos] = v;
+                    let want = text[..len].eq_ignore_ascii_case(k);
+                    assert_eq!(p.matches(text), want, "len {len} pos {pos} byte {v}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 36 * 256);
     }
 
     /// Every occurrence, by brute force.
