@@ -492,20 +492,24 @@ impl Engine {
         let required_present: Vec<std::cell::Cell<u8>> = (0..self.rules.len())
             .map(|_| std::cell::Cell::new(2))
             .collect();
-        let confirm = |r: u32, s: usize, e: usize, out: &mut Vec<Raw>| {
+        // Whether the rule's `requires` words occur in the text at all. Keyword-triggered rules
+        // already run on narrow windows; the whole-text check pays only for rules that digits,
+        // `@` or tokens trigger all over a text (checked before a window is even widened).
+        let possible = |r: u32| -> bool {
             let rule = &self.rules[r as usize];
-            // Keyword-triggered rules already run on narrow windows; the whole-text check
-            // pays only for rules that digits, `@` or tokens trigger all over a text.
-            if !rule.requires.is_empty() && rule.trigger != Trigger::Keywords {
-                let cell = &required_present[r as usize];
-                if cell.get() == 2 {
-                    cell.set(u8::from(rule.requires.found_in(hay)));
-                }
-                if cell.get() == 0 {
-                    return;
-                }
+            if rule.requires.is_empty() || rule.trigger == Trigger::Keywords {
+                return true;
             }
-            self.confirm(r, hay, s, e, out);
+            let cell = &required_present[r as usize];
+            if cell.get() == 2 {
+                cell.set(u8::from(rule.requires.found_in(hay)));
+            }
+            cell.get() == 1
+        };
+        let confirm = |r: u32, s: usize, e: usize, out: &mut Vec<Raw>| {
+            if possible(r) {
+                self.confirm(r, hay, s, e, out);
+            }
         };
         let mut windows: Vec<(u32, usize, usize)> = Vec::new();
         if self.config.disable_prefilter {
@@ -540,6 +544,7 @@ impl Engine {
                             .shape
                             .as_ref()
                             .is_none_or(|sh| sh.fits(hay, c.start, c.end))
+                            || !possible(r)
                         {
                             continue;
                         }
