@@ -227,7 +227,28 @@ pub(crate) struct RuleGate {
     /// `(?-u:…)` around the pattern of a rule compiled without Unicode, so each pattern means
     /// in the set what it means alone.
     patterns: Vec<String>,
-    set: std::sync::OnceLock<Option<RegexSet>>,
+    compiled: std::sync::OnceLock<Option<GateSet>>,
+}
+
+#[derive(Debug)]
+struct GateSet {
+    set: RegexSet,
+    /// For each pattern, its index in `set`; `None` for a pattern that cannot join a set (a
+    /// verbose-mode comment swallowing the closing parenthesis, say): its rule always runs.
+    slot: Vec<Option<usize>>,
+}
+
+/// What one pass of the gate found in a window.
+pub(crate) struct GateMatches<'g> {
+    found: regex::bytes::SetMatches,
+    slot: &'g [Option<usize>],
+}
+
+impl GateMatches<'_> {
+    /// Whether rule `i` of the gate may match in the window (its regex must run).
+    pub(crate) fn may_match(&self, i: usize) -> bool {
+        self.slot[i].is_none_or(|k| self.found.matched(k))
+    }
 }
 
 impl RuleGate {
@@ -246,26 +267,52 @@ impl RuleGate {
             .collect();
         RuleGate {
             patterns,
-            set: std::sync::OnceLock::new(),
+            compiled: std::sync::OnceLock::new(),
         }
     }
 
-    /// The set, compiled on first use; `None` (every rule runs) if it does not compile.
-    fn set(&self) -> Option<&RegexSet> {
-        self.set
+    /// The set, compiled on first use. Should it not compile, the patterns that do not compile
+    /// in a set alone are left out (their rules always run); `None` (every rule runs) only if
+    /// the rest does not compile either.
+    fn compiled(&self) -> Option<&GateSet> {
+        self.compiled
             .get_or_init(|| {
-                RegexSetBuilder::new(&self.patterns)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
-                    .build()
-                    .ok()
+                let build = |patterns: &[&String]| {
+                    RegexSetBuilder::new(patterns)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+                        .build()
+                        .ok()
+                };
+                let all: Vec<&String> = self.patterns.iter().collect();
+                if let Some(set) = build(&all) {
+                    let slot = (0..all.len()).map(Some).collect();
+                    return Some(GateSet { set, slot });
+                }
+                let mut kept = Vec::new();
+                let slot = all
+                    .iter()
+                    .map(|&p| {
+                        build(&[p]).map(|_| {
+                            kept.push(p);
+                            kept.len() - 1
+                        })
+                    })
+                    .collect();
+                Some(GateSet {
+                    set: build(&kept)?,
+                    slot,
+                })
             })
             .as_ref()
     }
 
-    /// Which patterns match somewhere in `window` (`None`: no set, run every rule).
-    pub(crate) fn matches(&self, window: &[u8]) -> Option<regex::bytes::SetMatches> {
-        self.set().map(|s| s.matches(window))
+    /// Which rules may match somewhere in `window` (`None`: no set, run every rule).
+    pub(crate) fn matches(&self, window: &[u8]) -> Option<GateMatches<'_>> {
+        self.compiled().map(|g| GateMatches {
+            found: g.set.matches(window),
+            slot: &g.slot,
+        })
     }
 }
 
