@@ -918,12 +918,12 @@ fn best_group_span(value: &[u8], ok: impl Fn(&[u8]) -> bool) -> Option<(usize, u
     best
 }
 
-/// Widens `start..end` outward to the nearest token delimiters (at most [`DELIM_REACH`] bytes
-/// each way), so a regex's word boundaries mean the same in the window as in the text.
 /// A digit cluster taken by at least this many rules goes through the [`RuleGate`] first
 /// (below it, running the few regexes costs less than the set's pass).
 const GATE_MIN_RULES: usize = 3;
 
+/// Widens `start..end` outward to the nearest token delimiters (at most [`DELIM_REACH`] bytes
+/// each way), so a regex's word boundaries mean the same in the window as in the text.
 fn widen(hay: &[u8], start: usize, end: usize) -> (usize, usize) {
     let mut s = start;
     let floor = start.saturating_sub(DELIM_REACH);

@@ -497,9 +497,7 @@ impl KeywordIndex {
             return;
         };
         // Eight bytes of text at once where the text has them: most candidates fail there.
-        let eight: Option<[u8; 8]> = hay
-            .get(start..start + 8)
-            .map(|b| b.try_into().expect("eight bytes"));
+        let eight = hay[start..].first_chunk::<8>().copied();
         for &id in ids {
             let k = &self.keywords[id as usize];
             let end = start + k.len();

@@ -224,8 +224,8 @@ impl Rule {
 /// and card rule) runs only the regexes that will match, not one search per rule.
 #[derive(Debug)]
 pub(crate) struct RuleGate {
-    /// `(?-u:…)` around the pattern of a rule compiled without Unicode, so each pattern means
-    /// in the set what it means alone.
+    /// Each rule's pattern, in `(?-u:…)` for a rule compiled without Unicode (the set is
+    /// built with it), so each pattern means in the set what it means alone.
     patterns: Vec<String>,
     compiled: std::sync::OnceLock<Option<GateSet>>,
 }
@@ -259,7 +259,7 @@ impl RuleGate {
             .map(|&r| {
                 let rule = &rules[r as usize];
                 if rule.unicode {
-                    format!("(?:{})", rule.pattern)
+                    rule.pattern.clone()
                 } else {
                     format!("(?-u:{})", rule.pattern)
                 }
