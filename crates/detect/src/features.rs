@@ -152,8 +152,85 @@ pub(crate) fn in_range_avx2(
     )
 }
 
-/// [`block_flags`] of a whole 64-byte block with AVX2: two 32-byte halves, the same compares
-/// as [`block_flags_sse2`] on twice the lanes; a token quarter is a 16-bit half of a mask.
+/// Byte sets for the AVX2 pass, looked up by nibbles in the manner of Hyperscan's "shufti": a
+/// byte `x` is in set `c` when bit `c` is set in both `lo[x & 15]` and `hi[x >> 4]`. So each
+/// set must be a product of high nibbles and low nibbles; a flag whose bytes are not (`\` and
+/// `%`) takes two sets. Bytes of 0x80 and above look up zero rows of `hi` and are in no set.
+/// Each entry: the set's bit, its high nibbles and its low nibbles (bit `n` = nibble `n`).
+const fn nibble_tables(sets: &[(u8, u16, u16)]) -> ([u8; 16], [u8; 16]) {
+    let (mut lo, mut hi) = ([0u8; 16], [0u8; 16]);
+    let mut i = 0;
+    while i < sets.len() {
+        let (bit, his, los) = sets[i];
+        let mut n = 0;
+        while n < 16 {
+            if his & (1 << n) != 0 {
+                hi[n] |= bit;
+            }
+            if los & (1 << n) != 0 {
+                lo[n] |= bit;
+            }
+            n += 1;
+        }
+        i += 1;
+    }
+    (lo, hi)
+}
+
+/// The nibbles `a..=b` as a nibble set.
+const fn span(a: u32, b: u32) -> u16 {
+    (((1u32 << (b + 1)) - 1) & !((1u32 << a) - 1)) as u16
+}
+
+/// The flag sets: digits, `@`, `\`, `%`, `; = { }` (0x3B 0x3D 0x7B 0x7D), `(`, `` ` ``, `~`.
+const FLAG_SETS: [(u8, u16, u16); 8] = [
+    (1, 1 << 3, span(0, 9)),
+    (2, 1 << 4, 1),
+    (4, 1 << 5, 1 << 0xC),
+    (8, 1 << 2, 1 << 5),
+    (16, (1 << 3) | (1 << 7), (1 << 0xB) | (1 << 0xD)),
+    (32, 1 << 2, 1 << 8),
+    (64, 1 << 6, 1),
+    (128, 1 << 7, 1 << 0xE),
+];
+
+/// The flag a bit of [`FLAG_SETS`] stands for.
+const SET_FLAGS: [u8; 8] = [
+    F_DIGIT, F_AT, F_ESCAPE, F_ESCAPE, F_CODE, F_CODE, F_FENCE, F_FENCE,
+];
+
+/// Token characters (letters, digits, `+ - / = _`) as six sets: `A-O`/`a-o`, `P-Z`/`p-z`,
+/// digits, `+ - /`, `=`, `_`.
+const TOKEN_SETS: [(u8, u16, u16); 6] = [
+    (1, (1 << 4) | (1 << 6), span(1, 15)),
+    (2, (1 << 5) | (1 << 7), span(0, 10)),
+    (4, 1 << 3, span(0, 9)),
+    (8, 1 << 2, (1 << 0xB) | (1 << 0xD) | (1 << 0xF)),
+    (16, 1 << 3, 1 << 0xD),
+    (32, 1 << 5, 1 << 0xF),
+];
+
+/// The flags of a byte holding the OR of [`FLAG_SETS`] bits.
+const FLAGS_OF_SETS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut v = 0;
+    while v < 256 {
+        let mut bit = 0;
+        while bit < 8 {
+            if v & (1 << bit) != 0 {
+                t[v] |= SET_FLAGS[bit];
+            }
+            bit += 1;
+        }
+        v += 1;
+    }
+    t
+};
+
+/// [`block_flags`] of a whole 64-byte block with AVX2: per 32 bytes, two nibble lookups
+/// ([`FLAG_SETS`]) give every byte's flag sets, OR-ed over the block and turned into flags by
+/// one table lookup; two more ([`TOKEN_SETS`]) tell which bytes are token characters, and a
+/// 16-byte quarter is a token quarter when none of its bytes is outside them.
 ///
 /// # Safety
 /// The CPU must support AVX2 ([`avx2_available`]).
@@ -162,38 +239,45 @@ pub(crate) fn in_range_avx2(
 #[target_feature(enable = "avx2")]
 unsafe fn block_flags_avx2(block: &[u8; BLOCK]) -> u8 {
     use std::arch::x86_64::*;
-    let splat = |c: u8| _mm256_set1_epi8(c as i8);
-    let eq = |x: __m256i, c: u8| _mm256_cmpeq_epi8(x, splat(c));
+    const FLAG_TABLES: ([u8; 16], [u8; 16]) = nibble_tables(&FLAG_SETS);
+    const TOKEN_TABLES: ([u8; 16], [u8; 16]) = nibble_tables(&TOKEN_SETS);
+    // Both 128-bit lanes hold the same table: `vpshufb` looks up within each lane.
+    let table = |t: &[u8; 16]| {
+        // SAFETY: `t` is 16 bytes, one unaligned 16-byte load.
+        _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(t.as_ptr().cast::<__m128i>()) })
+    };
+    let (flag_lo, flag_hi) = (table(&FLAG_TABLES.0), table(&FLAG_TABLES.1));
+    let (token_lo, token_hi) = (table(&TOKEN_TABLES.0), table(&TOKEN_TABLES.1));
+    let nibble = _mm256_set1_epi8(0x0F);
     let zero = _mm256_setzero_si256();
-    let (mut digit, mut at, mut high, mut esc, mut code) = (zero, zero, zero, zero, zero);
-    let mut fence = zero;
+    let (mut sets, mut high) = (zero, zero);
     let mut token = false;
     for half in 0..2 {
         // SAFETY: `half * 32 + 32 <= BLOCK`, the length of `block`.
         let x = unsafe { _mm256_loadu_si256(block.as_ptr().add(half * 32).cast::<__m256i>()) };
-        let d = in_range_avx2(x, b'0', b'9');
-        digit = _mm256_or_si256(digit, d);
-        at = _mm256_or_si256(at, eq(x, b'@'));
+        let lo = _mm256_and_si256(x, nibble);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(x), nibble);
+        let both = |l: __m256i, h: __m256i| {
+            _mm256_and_si256(_mm256_shuffle_epi8(l, lo), _mm256_shuffle_epi8(h, hi))
+        };
+        sets = _mm256_or_si256(sets, both(flag_lo, flag_hi));
         high = _mm256_or_si256(high, x);
-        esc = _mm256_or_si256(esc, _mm256_or_si256(eq(x, b'\\'), eq(x, b'%')));
-        let eq_assign = eq(x, b'=');
-        let c = _mm256_or_si256(
-            _mm256_or_si256(eq(x, b';'), eq(x, b'{')),
-            _mm256_or_si256(_mm256_or_si256(eq(x, b'}'), eq_assign), eq(x, b'(')),
-        );
-        code = _mm256_or_si256(code, c);
-        fence = _mm256_or_si256(fence, _mm256_or_si256(eq(x, b'`'), eq(x, b'~')));
-        let alpha = in_range_avx2(_mm256_or_si256(x, splat(0x20)), b'a', b'z');
-        let sym = _mm256_or_si256(
-            _mm256_or_si256(eq(x, b'+'), eq(x, b'/')),
-            _mm256_or_si256(_mm256_or_si256(eq_assign, eq(x, b'_')), eq(x, b'-')),
-        );
-        let m = _mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(alpha, d), sym)) as u32;
-        token |= (m & 0xFFFF) == 0xFFFF || (m >> 16) == 0xFFFF;
+        let outside =
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(both(token_lo, token_hi), zero)) as u32;
+        token |= (outside & 0xFFFF) == 0 || (outside >> 16) == 0;
     }
-    let any = |v: __m256i| _mm256_movemask_epi8(v) != 0;
-    pack(any(digit), any(at), any(high), any(esc), any(code), token)
-        | (u8::from(any(fence)) * F_FENCE)
+    let s = _mm_or_si128(
+        _mm256_castsi256_si128(sets),
+        _mm256_extracti128_si256::<1>(sets),
+    );
+    let s = _mm_or_si128(s, _mm_srli_si128::<8>(s));
+    let s = _mm_or_si128(s, _mm_srli_si128::<4>(s));
+    let s = _mm_or_si128(s, _mm_srli_si128::<2>(s));
+    let s = _mm_or_si128(s, _mm_srli_si128::<1>(s));
+    let sets = _mm_cvtsi128_si32(s) as u8;
+    FLAGS_OF_SETS[usize::from(sets)]
+        | (u8::from(_mm256_movemask_epi8(high) != 0) * F_HIGH)
+        | (u8::from(token) * F_TOKEN)
 }
 
 /// The flags of every block with [`block_flags_avx2`] (the last, partial block scalar).
@@ -408,6 +492,20 @@ mod tests {
         }
         // This machine has AVX2; elsewhere the scalar and SSE2 passes are the ones in use.
         assert!(avx2_checked == 20_000 || !avx2_available());
+    }
+
+    /// The nibble tables put every byte value in exactly the sets they stand for.
+    #[test]
+    fn nibble_sets_hold_exactly_their_bytes() {
+        let flags = nibble_tables(&FLAG_SETS);
+        let token = nibble_tables(&TOKEN_SETS);
+        for v in 0..=255u8 {
+            let set =
+                |t: &([u8; 16], [u8; 16])| t.0[usize::from(v & 15)] & t.1[usize::from(v >> 4)];
+            let want = block_flags(&[v]) & !(F_HIGH | F_TOKEN);
+            assert_eq!(FLAGS_OF_SETS[usize::from(set(&flags))], want, "byte {v}");
+            assert_eq!(set(&token) != 0, is_token_byte(v), "token byte {v}");
+        }
     }
 
     #[test]
