@@ -331,9 +331,8 @@ impl CodeDetector {
     /// classified once.
     pub(crate) fn regions_with(&self, hay: &[u8], features: &Features) -> Vec<CodeRegion> {
         let mut out = Vec::new();
-        let fences = features.any(F_FENCE)
-            && (memchr::memmem::find(hay, b"```").is_some()
-                || memchr::memmem::find(hay, b"~~~").is_some());
+        let marks = features.fence_marks(hay);
+        let fences = !marks.is_empty();
         if !features.any(F_CODE) && !fences {
             return out;
         }
@@ -350,14 +349,12 @@ impl CodeDetector {
         // Fenced blocks first: they are regions by declaration. Fence lines are found by
         // searching for the fence marks, not by looking at every line.
         let mut fence_lines: Vec<usize> = Vec::new();
-        if fences {
-            fence_lines.extend(
-                memchr::memmem::find_iter(hay, b"```")
-                    .chain(memchr::memmem::find_iter(hay, b"~~~"))
-                    .map(|p| lines.line_of(p))
-                    .filter(|&l| fence_open(lines.trimmed(hay, l)).is_some()),
-            );
-        }
+        fence_lines.extend(
+            marks
+                .iter()
+                .map(|&p| lines.line_of(p))
+                .filter(|&l| fence_open(lines.trimmed(hay, l)).is_some()),
+        );
         fence_lines.sort_unstable();
         fence_lines.dedup();
         let mut fenced = vec![false; n];

@@ -438,6 +438,28 @@ impl Features {
         out
     }
 
+    /// Positions where three backticks or three tildes begin (every such position: a run of
+    /// four gives two). Every byte of a mark sets [`F_FENCE`] in its block, so a mark lies whole
+    /// inside one run of consecutive flagged blocks, and only those runs are searched.
+    pub(crate) fn fence_marks(&self, hay: &[u8]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut blocks = self.blocks(F_FENCE).peekable();
+        while let Some(first) = blocks.next() {
+            let mut last = first;
+            while blocks.peek() == Some(&(last + 1)) {
+                last += 1;
+                blocks.next();
+            }
+            let (s, e) = (first * BLOCK, ((last + 1) * BLOCK).min(hay.len()));
+            for p in memchr::memchr2_iter(b'`', b'~', &hay[s..e]).map(|p| s + p) {
+                if hay.get(p + 1) == Some(&hay[p]) && hay.get(p + 2) == Some(&hay[p]) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
     /// Positions of `@`.
     pub(crate) fn at_signs(&self, hay: &[u8]) -> Vec<usize> {
         let mut out = Vec::new();
@@ -621,6 +643,32 @@ mod tests {
                     "offset {offset} len {len}"
                 );
             }
+        }
+    }
+
+    /// Fence marks equal a search of every position, in random texts of fence bytes and
+    /// others, whatever their place against the block boundaries.
+    #[test]
+    fn fence_marks_are_every_triple_backtick_or_tilde() {
+        let mut next = crate::test_rng(0x2545_F491_4F6C_DD1D);
+        for round in 0..3000 {
+            let len = (next() % 300) as usize;
+            let hay: Vec<u8> = (0..len)
+                .map(|_| match next() % 10 {
+                    0..=3 => b'`',
+                    4..=5 => b'~',
+                    6 => b'\n',
+                    _ => b'a',
+                })
+                .collect();
+            let want: Vec<usize> = (0..len.saturating_sub(2))
+                .filter(|&p| matches!(&hay[p..p + 3], b"```" | b"~~~"))
+                .collect();
+            assert_eq!(
+                Features::scan(&hay).fence_marks(&hay),
+                want,
+                "round {round}"
+            );
         }
     }
 
