@@ -1012,15 +1012,18 @@ fn classify(hay: &[u8], s: usize, e: usize) -> LineKind {
     ) {
         return LineKind::Code;
     }
+    // Every prefix tested below begins with one of these bytes; most lines begin otherwise.
+    let marked = matches!(t[0], b'/' | b'*' | b'-' | b'#' | b'@');
     // Comments belong to the code around them (a doc comment must not split a file into
     // regions), but never start a region on their own.
-    if t.starts_with(b"//")
-        || t.starts_with(b"/*")
-        || t.starts_with(b"*/")
-        || t.starts_with(b"* ")
-        || t == b"*"
-        || t.starts_with(b"-- ")
-        || t.starts_with(b"#!")
+    if marked
+        && (t.starts_with(b"//")
+            || t.starts_with(b"/*")
+            || t.starts_with(b"*/")
+            || t.starts_with(b"* ")
+            || t == b"*"
+            || t.starts_with(b"-- ")
+            || t.starts_with(b"#!"))
     {
         return LineKind::Weak;
     }
@@ -1028,16 +1031,17 @@ fn classify(hay: &[u8], s: usize, e: usize) -> LineKind {
     if matches!(last, b';' | b'{' | b'}') && t.iter().filter(|&&b| b == b' ').count() < 8 {
         return LineKind::Code;
     }
-    if t.starts_with(b"#include")
-        || t.starts_with(b"#define")
-        || t.starts_with(b"#pragma")
-        || t.starts_with(b"#ifdef")
-        || t.starts_with(b"#endif")
+    if marked
+        && (t.starts_with(b"#include")
+            || t.starts_with(b"#define")
+            || t.starts_with(b"#pragma")
+            || t.starts_with(b"#ifdef")
+            || t.starts_with(b"#endif"))
     {
         score += 4;
     }
     // (`//`, `/*`, `*/`, `* `, `-- ` and `#!` lines returned as Weak above.)
-    if t.starts_with(b"--") || t.starts_with(b"# ") || t.starts_with(b"@") {
+    if marked && (t.starts_with(b"--") || t.starts_with(b"# ") || t.starts_with(b"@")) {
         score += 1;
     }
     let first_word_end = t
@@ -1160,6 +1164,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Lines recognised by how they begin: comments are weak, preprocessor lines are code.
+    #[test]
+    fn line_prefixes_classify() {
+        let kind = |line: &str| classify(line.as_bytes(), 0, line.len());
+        for weak in [
+            "// a comment",
+            "/* start",
+            "*/",
+            "* doc line",
+            "*",
+            "-- sql comment",
+            "#!/bin/sh",
+        ] {
+            assert_eq!(kind(weak), LineKind::Weak, "{weak}");
+        }
+        for code in [
+            "#include <stdio.h>",
+            "#define MAX 10",
+            "#pragma once",
+            "#ifdef DEBUG",
+            "#endif",
+        ] {
+            assert_eq!(kind(code), LineKind::Code, "{code}");
+        }
+        assert_eq!(
+            kind("The meeting moved to Friday afternoon, after the review."),
+            LineKind::Other
+        );
     }
 
     #[test]
