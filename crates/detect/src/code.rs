@@ -736,19 +736,15 @@ fn report_bits(mut m: u64, base: usize, f: &mut impl FnMut(usize)) {
 fn newline_blocks_sse2(hay: &[u8], f: &mut impl FnMut(usize)) -> usize {
     use std::arch::x86_64::*;
     let mut base = 0;
-    while let Some(block) = hay.get(base..base + 64) {
-        let mut m = 0u64;
-        for q in 0..4 {
-            // SAFETY: SSE2 is part of x86-64; `q * 16 + 16 <= 64`, the length of `block`.
-            #[allow(unsafe_code)]
-            let bits = unsafe {
-                let x = _mm_loadu_si128(block.as_ptr().add(q * 16).cast::<__m128i>());
-                _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'\n' as i8)))
-            };
-            m |= u64::from(bits as u16) << (16 * q);
-        }
+    while let Some(block) = hay.get(base..base + BLOCK) {
+        let block = block.try_into().expect("a whole block");
+        // SAFETY: SSE2 is part of x86-64.
+        #[allow(unsafe_code)]
+        let m = crate::features::block_mask_sse2(block, |x| unsafe {
+            _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\n' as i8))
+        });
         report_bits(m, base, f);
-        base += 64;
+        base += BLOCK;
     }
     base
 }

@@ -311,24 +311,39 @@ pub(crate) struct DigitCluster {
     pub digits: u32,
 }
 
-/// Bit `i` set: `block[i]` is an ASCII digit (`block` at most 64 bytes). Whole blocks take
-/// four SSE2 compares (part of every x86-64 CPU).
+/// Bit `i` set: lane `i` of `test` over the 64 bytes of `block` is all ones. Four SSE2
+/// quarters (SSE2 is part of every x86-64 CPU); `test` maps 16 bytes to their lane masks.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn block_mask_sse2(
+    block: &[u8; BLOCK],
+    test: impl Fn(std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i,
+) -> u64 {
+    use std::arch::x86_64::*;
+    let mut m = 0u64;
+    for q in 0..4 {
+        // SAFETY: SSE2 is part of x86-64; `q * 16 + 16 <= BLOCK`, the length of `block`.
+        #[allow(unsafe_code)]
+        let bits = unsafe {
+            _mm_movemask_epi8(test(_mm_loadu_si128(
+                block.as_ptr().add(q * 16).cast::<__m128i>(),
+            )))
+        };
+        m |= u64::from(bits as u16) << (16 * q);
+    }
+    m
+}
+
+/// Bit `i` set: `block[i]` is an ASCII digit (`block` at most 64 bytes).
 fn digit_mask(block: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if let Ok(whole) = <&[u8; BLOCK]>::try_from(block) {
         use std::arch::x86_64::*;
-        let mut m = 0u64;
-        for q in 0..4 {
-            // SAFETY: SSE2 is part of x86-64; `q * 16 + 16 <= BLOCK`, the length of `whole`.
-            #[allow(unsafe_code)]
-            let bits = unsafe {
-                let x = _mm_loadu_si128(whole.as_ptr().add(q * 16).cast::<__m128i>());
-                let d = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
-                _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d))
-            };
-            m |= u64::from(bits as u16) << (16 * q);
-        }
-        return m;
+        // SAFETY: SSE2 is part of x86-64.
+        #[allow(unsafe_code)]
+        return block_mask_sse2(whole, |x| unsafe {
+            let d = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d)
+        });
     }
     block
         .iter()

@@ -63,30 +63,19 @@ pub fn shannon_entropy(value: &[u8]) -> f32 {
     if value.is_empty() {
         return 0.0;
     }
-    // H = log2(n) - (1/n) * sum(c * log2(c)) over the byte counts c. The counts are taken and
-    // read back through the value itself (each distinct byte once, its count then cleared), so
-    // a short value costs neither a walk over all 256 counts nor a logarithm per byte value.
+    // H = log2(n) - (1/n) * sum(c * log2(c)) over the byte counts c. The counts are read back
+    // through the value itself (each distinct byte once, its count then cleared), so a short
+    // value costs neither a walk over all 256 counts nor a logarithm per byte value.
     let n = value.len();
+    let mut counts = [0u32; 256];
+    for &b in value {
+        counts[usize::from(b)] += 1;
+    }
     let mut sum = 0f64;
-    if n <= usize::from(u16::MAX) {
-        let mut counts = [0u16; 256];
-        for &b in value {
-            counts[usize::from(b)] += 1;
-        }
-        for &b in value {
-            let c = std::mem::take(&mut counts[usize::from(b)]);
-            if c > 1 {
-                let c = f64::from(c);
-                sum += c * c.log2();
-            }
-        }
-    } else {
-        let mut counts = [0u64; 256];
-        for &b in value {
-            counts[usize::from(b)] += 1;
-        }
-        for c in counts.into_iter().filter(|&c| c > 1) {
-            let c = c as f64;
+    for &b in value {
+        let c = std::mem::take(&mut counts[usize::from(b)]);
+        if c > 1 {
+            let c = f64::from(c);
             sum += c * c.log2();
         }
     }
