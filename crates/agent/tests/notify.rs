@@ -205,8 +205,16 @@ fn blocks_show_one_line_bursts_coalesce_and_buttons_call_back() {
     // "Report false positive" on that notification (its id is in dunst's reply). The
     // notifier subscribes to the signal just after showing; until it has, a click is missed,
     // so the click is repeated until the callback reports it.
+    // dunst's reply reaches the monitor a moment after the call it answers.
+    wait_until(
+        "dunst's reply with the notification id",
+        Duration::from_secs(20),
+        || notification_id(&seen.lock().unwrap()).is_some(),
+    );
     let id = notification_id(&seen.lock().unwrap()).expect("dunst answered Notify with an id");
+    let mut clicks = 0;
     wait_until("the button's callback", Duration::from_secs(20), || {
+        clicks += 1;
         let status = Command::new("dbus-send")
             .args([
                 &format!("--bus={address}"),
@@ -226,7 +234,13 @@ fn blocks_show_one_line_bursts_coalesce_and_buttons_call_back() {
                 event_id: "evt-1".into(),
             })
     });
-    assert_eq!(clicked.lock().unwrap().len(), 1, "one click, one callback");
+    // A click that lands after the subscription gives exactly one callback; one sent before it
+    // gives none. (A slow callback can let the loop send another click that is answered too.)
+    let callbacks = clicked.lock().unwrap().len();
+    assert!(
+        (1..=clicks).contains(&callbacks),
+        "{callbacks} callbacks for {clicks} clicks"
+    );
 
     // A burst within the window: no toast per event, one summary when the window closes.
     for i in 2..22 {
