@@ -856,52 +856,65 @@ fn line_counts(hay: &[u8], s: usize, e: usize) -> LineCounts {
 /// assignment: the per-symbol part of [`LineCounts`], shared by both passes.
 #[inline(always)]
 fn symbol_at(b: u8, prev: u8, next: u8, c: &mut LineCounts) {
-    if matches!(
-        &[b, next],
-        b"=="
-            | b"!="
-            | b"->"
-            | b"=>"
-            | b"::"
-            | b":="
-            | b"&&"
-            | b"||"
-            | b"+="
-            | b"-="
-            | b"<="
-            | b">="
-            | b"++"
-            | b"<<"
-            | b">>"
-            | b"//"
-    ) {
-        c.ops += 1;
-    }
-    if b == b'(' && BYTE_CLASS[prev as usize] == 0 && prev != 0 {
-        c.calls += 1;
-    }
-    if b == b'=' && prev == b' ' && next == b' ' {
-        c.assign = true;
-    }
+    // Table lookups and bitwise ands, not branches: which symbol comes next is anyone's guess.
+    c.ops += i32::from((OP_NEXT[b as usize] >> OP_INDEX[next as usize]) & 1);
+    c.calls += i32::from((b == b'(') & (BYTE_CLASS[prev as usize] == 0) & (prev != 0));
+    c.assign |= (b == b'=') & (prev == b' ') & (next == b' ');
 }
 
 fn line_counts_scalar(t: &[u8]) -> LineCounts {
     let mut c = LineCounts::EMPTY;
     let mut prev = 0u8;
     for (w, &b) in t.iter().enumerate() {
-        match BYTE_CLASS[b as usize] {
-            // Letters, digits and non-ASCII: the common case, nothing to look at.
-            0 => {}
-            1 => c.words += 1,
-            _ => {
-                c.symbols += 1;
-                symbol_at(b, prev, t.get(w + 1).copied().unwrap_or(0), &mut c);
-            }
-        }
+        // No branch on the byte's class: [`symbol_at`] finds nothing at a letter or a space.
+        let class = BYTE_CLASS[b as usize];
+        c.words += i32::from(class == 1);
+        c.symbols += i32::from(class == 2);
+        symbol_at(b, prev, t.get(w + 1).copied().unwrap_or(0), &mut c);
         prev = b;
     }
     c
 }
+
+/// The two-byte operators [`LineCounts::ops`] counts.
+const OPERATORS: [&[u8; 2]; 16] = [
+    b"==", b"!=", b"->", b"=>", b"::", b":=", b"&&", b"||", b"+=", b"-=", b"<=", b">=", b"++",
+    b"<<", b">>", b"//",
+];
+
+/// The bytes of [`OPERATORS`], numbered from 1; every other byte is 0.
+const OP_INDEX: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut n = 1;
+    let mut i = 0;
+    while i < OPERATORS.len() {
+        let mut j = 0;
+        while j < 2 {
+            let b = OPERATORS[i][j] as usize;
+            if t[b] == 0 {
+                t[b] = n;
+                n += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(n <= 16);
+    t
+};
+
+/// Bit `OP_INDEX[n]` of `OP_NEXT[b]`: `b` followed by `n` is one of [`OPERATORS`] (bit 0, the
+/// index of every other byte, is never set).
+const OP_NEXT: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < OPERATORS.len() {
+        let [a, b] = *OPERATORS[i];
+        t[a as usize] |= 1 << OP_INDEX[b as usize];
+        i += 1;
+    }
+    t
+};
 
 /// [`line_counts_scalar`] of `hay[s..e]`, 32 bytes at a time: spaces and symbols are counted
 /// from compare masks, and only symbol positions other than prose punctuation are looked at
@@ -1131,6 +1144,37 @@ mod tests {
         assert_eq!((c.calls, c.ops, c.assign), (2, 2, true));
     }
 
+    /// The table lookups of `symbol_at` equal a plain reading of its rules for every byte
+    /// before, at and after the symbol.
+    #[test]
+    fn symbol_tables_equal_the_rules() {
+        let ops = [
+            "==", "!=", "->", "=>", "::", ":=", "&&", "||", "+=", "-=", "<=", ">=", "++", "<<",
+            ">>", "//",
+        ];
+        for b in 0..=255u8 {
+            for next in 0..=255u8 {
+                let mut c = LineCounts::EMPTY;
+                symbol_at(b, b' ', next, &mut c);
+                let op = ops.iter().any(|o| o.as_bytes() == [b, next]);
+                assert_eq!(c.ops, i32::from(op), "{b:#x} {next:#x}");
+                assert_eq!(c.assign, b == b'=' && next == b' ', "{b:#x} {next:#x}");
+            }
+            for prev in 0..=255u8 {
+                let mut c = LineCounts::EMPTY;
+                symbol_at(b'(', prev, b'x', &mut c);
+                let ident = prev.is_ascii_alphanumeric() || prev == b'_' || prev >= 0x80;
+                assert_eq!(c.calls, i32::from(ident), "call after {prev:#x}");
+                let mut c = LineCounts::EMPTY;
+                symbol_at(b, prev, b' ', &mut c);
+                assert_eq!(c.assign, b == b'=' && prev == b' ');
+                if b != b'(' {
+                    assert_eq!(c.calls, 0);
+                }
+            }
+        }
+    }
+
     /// Newlines are reported exactly and in order, whatever their place against the blocks.
     #[test]
     fn newlines_are_every_line_feed_in_order() {
@@ -1157,6 +1201,39 @@ mod tests {
                     assert_eq!(end, len / 64 * 64);
                     sse2.extend(want.iter().filter(|&&p| p >= end));
                     assert_eq!(sse2, want, "sse2 {hay:?}");
+                }
+            }
+        }
+    }
+
+    /// Line bounds, the line of a byte and trimmed lines equal a plain split of the text.
+    #[test]
+    fn line_table_equals_a_split_at_newlines() {
+        let mut next = crate::test_rng(0x3C6E_F372_FE94_F82B);
+        for len in 0..200usize {
+            for _ in 0..10 {
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| b"\n\n \tab;\r"[(next() % 8) as usize])
+                    .collect();
+                let table = LineTable::new(&hay);
+                let mut start = 0;
+                let mut want = Vec::new();
+                for piece in hay.split(|&b| b == b'\n') {
+                    want.push((start, start + piece.len()));
+                    start += piece.len() + 1;
+                }
+                assert_eq!(table.len(), want.len());
+                for (i, &(s, e)) in want.iter().enumerate() {
+                    assert_eq!(
+                        (table.start(i), table.end(i)),
+                        (s, e),
+                        "line {i} of {hay:?}"
+                    );
+                    assert_eq!(table.trimmed(&hay, i), hay[s..e].trim_ascii());
+                    // Its bytes and its newline are the line's.
+                    for pos in (s..=e).filter(|&p| p < len) {
+                        assert_eq!(table.line_of(pos), i, "byte {pos} of {hay:?}");
+                    }
                 }
             }
         }
