@@ -39,7 +39,8 @@ need Xvfb || apt_packages+=(xvfb)
 need dunst || apt_packages+=(dunst)
 need dbus-daemon || apt_packages+=(dbus-daemon)
 need dbus-monitor || apt_packages+=(dbus-bin)
-need rsyslogd || apt_packages+=(rsyslog)
+# rsyslogd lives in /usr/sbin, which is not on a non-root PATH.
+need rsyslogd || [ -x /usr/sbin/rsyslogd ] || apt_packages+=(rsyslog)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || apt_packages+=(rsyslog-gnutls)
 # Debian's own python3 ships venv without ensurepip; the package adds it.
 python3 -c 'import ensurepip' 2>/dev/null || apt_packages+=(python3-venv)

@@ -202,16 +202,16 @@ fn blocks_show_one_line_bursts_coalesce_and_buttons_call_back() {
         assert!(s.contains("string \"Nothing was sent.\""));
     }
 
-    // "Report false positive" on that notification (its id is in dunst's reply). The
-    // notifier subscribes to the signal just after showing; until it has, a click is missed,
-    // so the click is repeated until the callback reports it.
-    // dunst's reply reaches the monitor a moment after the call it answers.
+    // "Report false positive" on that notification (its id is in dunst's reply, which reaches
+    // the monitor a moment after the call it answers).
     wait_until(
         "dunst's reply with the notification id",
         Duration::from_secs(20),
         || notification_id(&seen.lock().unwrap()).is_some(),
     );
     let id = notification_id(&seen.lock().unwrap()).expect("dunst answered Notify with an id");
+    // The notifier subscribes to the signal just after showing; until it has, a click is
+    // missed, so the click is repeated until the callback reports it.
     let mut clicks = 0;
     wait_until("the button's callback", Duration::from_secs(20), || {
         clicks += 1;

@@ -760,7 +760,7 @@ unsafe fn newline_blocks_avx2(hay: &[u8], f: &mut impl FnMut(usize)) -> usize {
     use std::arch::x86_64::*;
     let nl = _mm256_set1_epi8(b'\n' as i8);
     let mut base = 0;
-    while let Some(block) = hay.get(base..base + 64) {
+    while let Some(block) = hay.get(base..base + BLOCK) {
         // SAFETY: `block` is 64 bytes: two unaligned 32-byte loads.
         let (a, b) = unsafe {
             (
@@ -771,7 +771,7 @@ unsafe fn newline_blocks_avx2(hay: &[u8], f: &mut impl FnMut(usize)) -> usize {
         let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl)) as u32;
         let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(b, nl)) as u32;
         report_bits(u64::from(lo) | (u64::from(hi) << 32), base, f);
-        base += 64;
+        base += BLOCK;
     }
     base
 }
@@ -858,7 +858,8 @@ fn line_counts(hay: &[u8], s: usize, e: usize) -> LineCounts {
 fn symbol_at(b: u8, prev: u8, next: u8, c: &mut LineCounts) {
     // Table lookups and bitwise ands, not branches: which symbol comes next is anyone's guess.
     c.ops += i32::from((OP_NEXT[b as usize] >> OP_INDEX[next as usize]) & 1);
-    c.calls += i32::from((b == b'(') & (BYTE_CLASS[prev as usize] == 0) & (prev != 0));
+    // (The byte before a line, 0, is a symbol in `BYTE_CLASS`: no call.)
+    c.calls += i32::from((b == b'(') & (BYTE_CLASS[prev as usize] == 0));
     c.assign |= (b == b'=') & (prev == b' ') & (next == b' ');
 }
 

@@ -66,7 +66,6 @@ pub fn shannon_entropy(value: &[u8]) -> f32 {
     // H = log2(n) - (1/n) * sum(c * log2(c)) over the byte counts c. The counts are read back
     // through the value itself (each distinct byte once, its count then cleared), so a short
     // value costs neither a walk over all 256 counts nor a logarithm per byte value.
-    let n = value.len();
     let mut counts = [0u32; 256];
     for &b in value {
         counts[usize::from(b)] += 1;
@@ -79,7 +78,7 @@ pub fn shannon_entropy(value: &[u8]) -> f32 {
             sum += c * c.log2();
         }
     }
-    let n = n as f64;
+    let n = value.len() as f64;
     (n.log2() - sum / n) as f32
 }
 
