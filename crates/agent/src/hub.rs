@@ -15,11 +15,20 @@ pub struct Hub {
     listeners: Mutex<Vec<Listener>>,
 }
 
-/// A live listener and the events it wants.
-#[derive(Debug)]
+/// A live listener and the events it wants. `deliver` answers false once the listener is
+/// gone, and it is then dropped.
 struct Listener {
-    tx: std::sync::mpsc::SyncSender<Arc<Event>>,
-    wants: fn(&Event) -> bool,
+    deliver: Deliver,
+    wants: Box<dyn Fn(&Event) -> bool + Send + Sync>,
+}
+
+/// Hands an event to a listener; false once the listener is gone.
+type Deliver = Box<dyn Fn(&Arc<Event>) -> bool + Send + Sync>;
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listener")
+    }
 }
 
 impl Hub {
@@ -45,10 +54,34 @@ impl Hub {
         listener: std::sync::mpsc::SyncSender<Arc<Event>>,
         wants: fn(&Event) -> bool,
     ) {
+        use std::sync::mpsc::TrySendError;
         self.listeners.lock().expect("listeners").push(Listener {
-            tx: listener,
-            wants,
+            deliver: Box::new(move |e| {
+                !matches!(
+                    listener.try_send(Arc::clone(e)),
+                    Err(TrySendError::Disconnected(_))
+                )
+            }),
+            wants: Box::new(wants),
         });
+    }
+
+    /// A live subscription (the app's event stream): the events `filter` accepts, up to
+    /// `capacity` waiting; a subscriber that falls further behind misses events.
+    pub fn subscribe(
+        &self,
+        filter: crate::Subscribe,
+        capacity: usize,
+    ) -> tokio::sync::mpsc::Receiver<Event> {
+        use tokio::sync::mpsc::error::TrySendError;
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        self.listeners.lock().expect("listeners").push(Listener {
+            deliver: Box::new(move |e| {
+                !matches!(tx.try_send(Event::clone(e)), Err(TrySendError::Closed(_)))
+            }),
+            wants: Box::new(move |e| filter.accepts(e)),
+        });
+        rx
     }
 
     /// What to poke after each commit (the SIEM forwarders' wake-ups); replaces the old set.
@@ -65,12 +98,15 @@ impl Hub {
 impl EventSink for Hub {
     fn record(&self, event: Event) {
         {
-            let listeners = self.listeners.lock().expect("listeners");
+            let mut listeners = self.listeners.lock().expect("listeners");
             let mut shared: Option<Arc<Event>> = None;
-            for l in listeners.iter().filter(|l| (l.wants)(&event)) {
+            listeners.retain(|l| {
+                if !(l.wants)(&event) {
+                    return true;
+                }
                 let e = shared.get_or_insert_with(|| Arc::new(event.clone()));
-                let _ = l.tx.try_send(Arc::clone(e));
-            }
+                (l.deliver)(e)
+            });
         }
         self.recorder.record(event);
     }

@@ -1,24 +1,39 @@
-//! The agent: the one surface both front ends (the `leakguard` CLI and the desktop app) call.
-//! It takes the proxy's events and sends each where it belongs: the event store (SQLite), the
-//! company's SIEM (through the store's durable outbox) and the user's screen (a desktop
-//! notification, coalesced).
+//! The agent: the runtime of the guard and the one surface both front ends (the `leakguard`
+//! CLI, its service mode and the desktop app) call.
+//!
+//! - [`Agent::start`] brings the guard up as one readable list: data dir, policy sources and
+//!   load ([`policy`]), device CA, recording (the [`Hub`]: store + SIEM [`Forwarders`] + live
+//!   listeners), the proxy, notices, the control channel, policy watch and pull.
+//! - [`Control`] is the surface: health, allow-once, explain, event queries, the policy in
+//!   force, pause, live events. The [`Agent`] implements it in process and
+//!   [`control::Client`] over the local control channel (a Unix socket, 0600, in the user's
+//!   0700 data dir, plus a bearer token from a 0600 file), so another process — the desktop
+//!   app, `leakguard allow` — talks to a service-run guard exactly as to one it started.
 //!
 //! What it will not do: decide anything. Detection, policy and the proxy decide; the agent
-//! records and tells.
+//! runs them, records and tells.
 //!
 //! Key decision: the proxy hands an event to [`Hub`] and goes on; the store, the forwarders
 //! and the notifier each run on their own thread, so a slow disk, a dead SIEM or a missing
 //! notification daemon never slows a request down.
 
+pub mod control;
 pub mod hub;
 pub mod notify;
+pub mod policy;
 pub mod recording;
+pub mod runtime;
 pub mod siem;
+pub mod surface;
 
 pub use hub::Hub;
-pub use notify::{Notice, NoticeAction, Notifier};
-pub use recording::{NotifySetup, Recording};
+pub use notify::{Notice, NoticeAction, Notifier, Show};
+pub use recording::Recording;
+pub use runtime::{destination_hosts, Agent, Config, Notices, StartError, Upstream};
 pub use siem::{target_key, Forwarders};
+pub use surface::*;
+
+use std::path::Path;
 
 /// What went wrong starting the agent's parts.
 #[derive(Debug, thiserror::Error)]
@@ -50,4 +65,59 @@ pub fn os_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The person and device of this process: the OS user and the host name.
+pub fn identity_from_os() -> leakguard_types::Identity {
+    leakguard_types::Identity {
+        user: Some(os_user()),
+        groups: Vec::new(),
+        device: device_name(),
+    }
+}
+
+/// Where the guard keeps its CA, events and control token: `$LEAKGUARD_DATA_DIR`, else
+/// `$XDG_DATA_HOME/leakguard`, else `~/.local/share/leakguard`.
+pub fn default_data_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(d) = std::env::var_os("LEAKGUARD_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("leakguard");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/share/leakguard"),
+        None => PathBuf::from(".leakguard"),
+    }
+}
+
+/// Creates `dir` (and its parents) readable by its owner only (0700 on Unix); tightens an
+/// existing one.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates (or truncates) a file readable by its owner only (0600 on Unix).
+pub(crate) fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Writes a file readable by its owner only.
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    create_private(path)?.write_all(data)
 }

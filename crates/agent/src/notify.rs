@@ -251,6 +251,12 @@ pub trait Show: Send + 'static {
     fn show(&mut self, notice: &Notice) -> Result<(), String>;
 }
 
+impl Show for Box<dyn Show> {
+    fn show(&mut self, notice: &Notice) -> Result<(), String> {
+        (**self).show(notice)
+    }
+}
+
 /// The desktop's notification service.
 pub struct Desktop {
     on_action: Arc<dyn Fn(NoticeAction) + Send + Sync>,

@@ -1,10 +1,10 @@
-//! Recording as the guard runs it: the hub (store + live listeners), the SIEM forwarders and
-//! the notifier, configured from the policy and re-configured when it changes.
+//! Recording as the guard runs it: the hub (store + live listeners) and the SIEM forwarders,
+//! configured from the policy and re-configured when it changes.
 
-use crate::notify::{Desktop, NoticeAction, Notifier, RuleNames};
 use crate::{AgentError, Forwarders, Hub};
 use leakguard_policy::{Policy, SiemTarget};
 use leakguard_store::{Recorder, RecorderOptions, Retention};
+use leakguard_types::Identity;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -18,20 +18,6 @@ pub struct Recording {
     db: PathBuf,
     device: String,
     forwarders: Mutex<Option<(Vec<SiemTarget>, Forwarders)>>,
-    /// Owned for the life of the recording (the hub holds its sender).
-    _notifier: Option<Notifier>,
-}
-
-/// Desktop notifications for a recording.
-pub struct NotifySetup {
-    pub rule_names: RuleNames,
-    pub on_action: Arc<dyn Fn(NoticeAction) + Send + Sync>,
-}
-
-impl std::fmt::Debug for NotifySetup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NotifySetup")
-    }
 }
 
 fn retention(policy: &Policy) -> Retention {
@@ -43,24 +29,24 @@ fn retention(policy: &Policy) -> Retention {
 }
 
 impl Recording {
-    /// Opens the event store in `data_dir`, starts a forwarder per SIEM target of `policy` and,
-    /// with `notify`, the desktop notifier.
+    /// Opens the event store in `data_dir` and starts a forwarder per SIEM target of `policy`;
+    /// every event carries `identity`'s device and user.
     ///
     /// # Errors
     /// The store cannot be opened, or a SIEM target is unusable (token or CA file missing).
     pub fn start(
         data_dir: &Path,
         policy: &Policy,
-        notify: Option<NotifySetup>,
+        identity: &Identity,
     ) -> Result<Recording, AgentError> {
         let db = leakguard_store::db_path(data_dir);
-        let device = crate::device_name();
+        let device = identity.device.clone();
         let targets = policy.events.siem.clone();
         let hub = Arc::new(Hub::start(
             &db,
             RecorderOptions {
                 device: device.clone(),
-                os_user: crate::os_user(),
+                os_user: identity.user.clone().unwrap_or_else(|| "unknown".into()),
                 retention: retention(policy),
                 targets: targets.iter().map(crate::target_key).collect(),
                 outbox_cap: OUTBOX_CAP,
@@ -69,24 +55,11 @@ impl Recording {
         )?);
         let forwarders = Forwarders::start(&db, &targets, &device)?;
         hub.set_wakers(forwarders.wakers());
-        let notifier = match notify {
-            Some(setup) => {
-                let n = Notifier::start(
-                    &policy.notifications,
-                    setup.rule_names,
-                    Desktop::new(setup.on_action),
-                )?;
-                hub.add_listener(n.sender(), crate::notify::may_notify);
-                Some(n)
-            }
-            None => None,
-        };
         Ok(Recording {
             hub,
             db,
             device,
             forwarders: Mutex::new(Some((targets, forwarders))),
-            _notifier: notifier,
         })
     }
 

@@ -63,12 +63,7 @@ const MAX_FILE: u64 = 4 << 20;
 
 /// Reads the salt from a file or the environment.
 pub fn read_salt(salt_file: Option<&Path>) -> Result<Vec<u8>> {
-    let salt = match salt_file {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read salt file {}", p.display()))?.lines().next().unwrap_or("").trim().to_string(),
-        None => std::env::var("LEAKGUARD_FINGERPRINT_SALT").map_err(|_| anyhow::anyhow!("give --salt-file FILE or set LEAKGUARD_FINGERPRINT_SALT: the index is keyed with the organisation's salt"))?,
-    };
-    anyhow::ensure!(salt.len() >= 8, "the salt must be at least 8 characters");
-    Ok(salt.into_bytes())
+    Ok(leakguard_agent::policy::files::read_salt(salt_file)?)
 }
 
 /// Whether a file is worth indexing, and its text.

@@ -13,12 +13,13 @@ mod events_cmd;
 mod fingerprint;
 mod guard;
 mod output;
-mod policy_file;
 mod scan;
 mod signing;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use leakguard_agent::policy;
+use leakguard_types::Clock;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +38,15 @@ struct Cli {
 enum Command {
     /// Run the guard: the local proxy that inspects prompts to LLM services.
     Run(guard::RunArgs),
+    /// The guard as a service (what the installers register): `service run`.
+    Service {
+        #[command(subcommand)]
+        command: guard::ServiceCommand,
+    },
+    /// Is the running guard protecting this device? (asks it over its control channel)
+    Status(guard::StatusArgs),
+    /// Pause protection for N minutes where the policy allows it (0 resumes).
+    Pause(guard::PauseArgs),
     /// Create, show or rotate the device CA.
     Ca {
         #[command(subcommand)]
@@ -154,6 +164,11 @@ enum DictionaryCommand {
     },
 }
 
+/// Today as days since 1970-01-01 (UTC), for exception expiry and the policies' own tests.
+pub fn today() -> u32 {
+    leakguard_types::SystemClock.today()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -168,21 +183,26 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
-        Command::Run(args) => guard::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => guard::run(args, guard::Front::Terminal).map(|()| ExitCode::SUCCESS),
+        Command::Service {
+            command: guard::ServiceCommand::Run(args),
+        } => guard::run(args, guard::Front::Service).map(|()| ExitCode::SUCCESS),
+        Command::Status(args) => guard::status(args).map(|()| ExitCode::SUCCESS),
+        Command::Pause(args) => guard::pause(args).map(|()| ExitCode::SUCCESS),
         Command::Ca { command } => guard::ca(command).map(|()| ExitCode::SUCCESS),
         Command::Allow(args) => guard::allow(args).map(|()| ExitCode::SUCCESS),
         Command::Events { command } => events_cmd::run(command).map(|()| ExitCode::SUCCESS),
         Command::Rules {
             command: RulesCommand::List { policy, json },
         } => {
-            let engine = policy_file::engine(policy.as_deref())?;
+            let engine = policy::files::with_engine(policy.as_deref(), today())?.1;
             output::list_rules(&engine, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules {
             command: RulesCommand::Test { policy },
         } => {
-            let engine = policy_file::engine(policy.as_deref())?;
+            let engine = policy::files::with_engine(policy.as_deref(), today())?.1;
             let failures = output::test_rules(&engine);
             Ok(if failures == 0 {
                 ExitCode::SUCCESS
@@ -202,7 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         continue;
                     }
                 }
-                match policy_file::load_with_engine(Some(f)) {
+                match policy::files::with_engine(Some(f), today()) {
                     Ok((p, _)) => println!(
                         "{}: ok ({} destination groups, {} tests passed)",
                         f.display(),
@@ -231,7 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             // The policy in force on this laptop: the managed one (if installed) tightened by
             // the given local file, exactly as `leakguard run` would enforce it.
-            let loaded = guard::load(&guard::Sources::discover(policy.clone()))?;
+            let loaded = policy::load(&policy::Sources::discover(policy.clone()), today())?;
             let text = match text {
                 Some(t) => t,
                 None => {
@@ -245,7 +265,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &findings,
                 destination.as_deref(),
                 &leakguard_policy::RequestMeta {
-                    today: policy_file::today(),
+                    today: today(),
                     ..Default::default()
                 },
             );

@@ -6,12 +6,12 @@
 //! border is seen whole as long as it is shorter than the overlap. Memory stays at about
 //! `CHUNK + OVERLAP` whatever the input size.
 
+use crate::batch;
 use crate::output::{FindingSink, HumanSink, JsonSink};
-use crate::{batch, policy_file};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use leakguard_detect::{Engine, RedactStyle};
-use leakguard_policy::{Policy, RequestMeta};
+use leakguard_policy::{Effective, RequestMeta};
 use leakguard_types::Finding;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -90,12 +90,19 @@ impl From<Style> for RedactStyle {
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let (policy, engine) = policy_file::load_with_engine(args.policy.as_deref())?;
+    // The policy in force on this laptop: the managed one (if installed) tightened by the
+    // given local file, exactly as the guard enforces it.
+    let today = crate::today();
+    let loaded = leakguard_agent::policy::load(
+        &leakguard_agent::policy::Sources::discover(args.policy.clone()),
+        today,
+    )?;
+    let engine = &loaded.engine;
     let decider = Decider {
-        policy: &policy,
+        policy: &loaded.effective,
         destination: args.destination.clone(),
         meta: RequestMeta {
-            today: policy_file::today(),
+            today,
             ..RequestMeta::default()
         },
     };
@@ -105,7 +112,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             args.paths.is_empty(),
             "--batch reads its inputs from the batch file; give no paths"
         );
-        return batch::run(&engine, &decider, source);
+        return batch::run(engine, &decider, source);
     }
     let paths: Vec<PathBuf> = if args.paths.is_empty() {
         vec![PathBuf::from("-")]
@@ -118,7 +125,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         for path in &paths {
             let mut reader = open(path)?;
             redact_stream(
-                &engine,
+                engine,
                 &mut *reader,
                 args.redact_style.into(),
                 args.redact_code,
@@ -156,7 +163,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
             inner: &mut *reader,
             bytes: 0,
         };
-        let result = scan_stream(&engine, &mut counted, args.binary, |finding, line, col| {
+        let result = scan_stream(engine, &mut counted, args.binary, |finding, line, col| {
             total += 1;
             action = action.max(decider.action_for(finding));
             sink.finding(&mut out, &label, finding, line, col)
@@ -205,7 +212,7 @@ fn open(path: &PathBuf) -> Result<Box<dyn Read>> {
 
 /// Decides through the policy, for one destination.
 pub struct Decider<'a> {
-    pub policy: &'a Policy,
+    pub policy: &'a Effective,
     pub destination: Option<String>,
     pub meta: RequestMeta,
 }

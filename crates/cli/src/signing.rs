@@ -2,15 +2,10 @@
 //! the policy.
 
 use anyhow::{Context, Result};
+use leakguard_agent::policy::files::sig_path;
 use leakguard_policy::signing;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-pub fn sig_path(policy: &Path) -> PathBuf {
-    let mut name = policy.as_os_str().to_owned();
-    name.push(".sig");
-    PathBuf::from(name)
-}
+use std::path::Path;
 
 /// Writes a file readable by its owner only (0600 on Unix), refusing to overwrite.
 fn write_private(path: &Path, text: &str) -> Result<()> {
@@ -48,7 +43,7 @@ pub fn keygen(prefix: &Path) -> Result<()> {
 
 pub fn sign_file(policy: &Path, key: &Path) -> Result<()> {
     // Refuse to sign a policy that does not load: a signed broken policy helps nobody.
-    crate::policy_file::load_with_engine(Some(policy))?;
+    leakguard_agent::policy::files::with_engine(Some(policy), crate::today())?;
     let bytes =
         std::fs::read(policy).with_context(|| format!("cannot read {}", policy.display()))?;
     let private =
@@ -61,19 +56,5 @@ pub fn sign_file(policy: &Path, key: &Path) -> Result<()> {
 }
 
 pub fn verify_file(policy: &Path, public_key: &Path) -> Result<()> {
-    let bytes =
-        std::fs::read(policy).with_context(|| format!("cannot read {}", policy.display()))?;
-    let public = std::fs::read_to_string(public_key)
-        .with_context(|| format!("cannot read {}", public_key.display()))?;
-    let sig = match std::fs::read_to_string(sig_path(policy)) {
-        Ok(s) => s,
-        Err(_) => {
-            return Err(anyhow::anyhow!(
-                "{}: {}",
-                policy.display(),
-                signing::SignatureError::Unsigned
-            ))
-        }
-    };
-    signing::verify(&bytes, &sig, &public).map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))
+    Ok(leakguard_agent::policy::files::verify(policy, public_key)?)
 }

@@ -54,6 +54,9 @@ pub struct Policy {
     /// Time-bounded exemptions.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
+    /// What the user may do to the guard on this device.
+    #[serde(default, skip_serializing_if = "Controls::is_default")]
+    pub controls: Controls,
     /// Sample texts with the verdict this policy must give; a policy whose own tests fail is
     /// rejected.
     #[serde(default)]
@@ -441,6 +444,24 @@ pub struct Exception {
     pub rules: Vec<String>,
 }
 
+/// What the user may do to the guard (the app's tray menu and `leakguard pause`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Controls {
+    /// Longest timed pause a user may take, in minutes (0, the default: no pause). While
+    /// paused, findings are recorded (verdict `audit`, decided by `controls.pause_minutes`)
+    /// instead of blocked, warned or redacted; `block_all` destinations stay blocked. Each
+    /// pause and its end are recorded and forwarded.
+    #[serde(default)]
+    pub pause_minutes: u32,
+}
+
+impl Controls {
+    fn is_default(&self) -> bool {
+        *self == Controls::default()
+    }
+}
+
 /// A sample the policy must decide as stated.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -459,6 +480,8 @@ pub struct RequestMeta {
     pub groups: Vec<String>,
     /// Days since 1970-01-01 (UTC), for exception expiry.
     pub today: u32,
+    /// The user paused the guard (within `controls.pause_minutes`): findings are audited.
+    pub paused: bool,
 }
 
 /// Why a finding got its action.
@@ -937,6 +960,10 @@ impl Policy {
                     action = Action::Audit;
                     by = format!("exceptions[{i}] ({})", e.reason);
                 }
+            }
+            if action > Action::Audit && meta.paused {
+                action = Action::Audit;
+                by = "controls.pause_minutes (paused by the user)".to_string();
             }
             decisions.push(Decision {
                 rule: f.rule.clone(),

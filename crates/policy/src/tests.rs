@@ -553,3 +553,41 @@ mod merge {
         );
     }
 }
+
+#[test]
+fn a_pause_audits_findings_but_never_lifts_a_kill_switch() {
+    let p = Policy::parse(POLICY).unwrap();
+    let key = [finding(
+        "aws-access-key-id",
+        Category::Secret,
+        Severity::Critical,
+    )];
+    let paused = RequestMeta {
+        paused: true,
+        ..RequestMeta::default()
+    };
+    let normal = p.decide(&key, Some("chatgpt.com"), &RequestMeta::default());
+    assert_eq!(normal.action, Action::Block);
+    let v = p.decide(&key, Some("chatgpt.com"), &paused);
+    assert_eq!(v.action, Action::Audit);
+    assert_eq!(v.by, "controls.pause_minutes (paused by the user)");
+    // A destination switched off stays off during a pause.
+    let banned = p.decide(&key, Some("chat.deepseek.com"), &paused);
+    assert_eq!(banned.action, Action::Block);
+    assert_eq!(banned.by, "destinations.banned.mode = block_all");
+    // Allowed findings stay allowed (a pause never makes anything stricter).
+    let email = [finding("email-address", Category::Pii, Severity::Low)];
+    assert_eq!(
+        p.decide(&email, Some("api.openai.com"), &paused).action,
+        Action::Allow
+    );
+    // The setting is off unless the policy names a length.
+    assert_eq!(p.controls.pause_minutes, 0);
+    let with = Policy::parse(&POLICY.replacen(
+        "\"version\": 1,",
+        "\"version\": 1, \"controls\": {\"pause_minutes\": 30},",
+        1,
+    ))
+    .unwrap();
+    assert_eq!(with.controls.pause_minutes, 30);
+}

@@ -59,6 +59,25 @@ struct Overrides {
     granted: HashMap<[u8; 32], (Instant, String)>,
 }
 
+/// Why a warned request cannot be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AllowError {
+    #[error("a reason is required to allow a warned prompt")]
+    NoReason,
+    #[error("no warned prompt with that code in the last 10 minutes")]
+    Unknown,
+}
+
+impl AllowError {
+    /// A stable code for the app.
+    pub fn code(self) -> &'static str {
+        match self {
+            AllowError::NoReason => "reason_required",
+            AllowError::Unknown => "unknown_code",
+        }
+    }
+}
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct Shared {
@@ -76,6 +95,10 @@ pub struct Shared {
     overrides: Mutex<Overrides>,
     /// Per destination group: (when, estimated tokens) of the requests of the last minute.
     rate: Mutex<HashMap<String, std::collections::VecDeque<(Instant, u64)>>>,
+    /// The time source and the person the guard acts for (set once at start).
+    context: std::sync::OnceLock<(Arc<dyn leakguard_types::Clock>, leakguard_types::Identity)>,
+    /// A timed pause the policy allows: until this time (ms since the epoch), 0 when none.
+    paused_until_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Shared {
@@ -104,6 +127,48 @@ impl Shared {
             upstream_tls,
             overrides: Mutex::new(Overrides::default()),
             rate: Mutex::default(),
+            context: std::sync::OnceLock::new(),
+            paused_until_ms: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    /// Sets the clock and identity (once; later calls are ignored).
+    pub fn set_context(
+        &self,
+        clock: Arc<dyn leakguard_types::Clock>,
+        identity: leakguard_types::Identity,
+    ) {
+        let _ = self.context.set((clock, identity));
+    }
+
+    /// Now, in ms since the epoch, by the guard's clock.
+    pub fn now_ms(&self) -> i64 {
+        match self.context.get() {
+            Some((clock, _)) => clock.now_ms(),
+            None => leakguard_types::Clock::now_ms(&leakguard_types::SystemClock),
+        }
+    }
+
+    /// Pauses enforcement until `until_ms` (0 resumes). The caller checks the policy allows it.
+    pub fn pause_until(&self, until_ms: i64) {
+        self.paused_until_ms.store(until_ms, Ordering::SeqCst);
+    }
+
+    /// When the current pause ends, if one is running.
+    pub fn paused_until(&self) -> Option<i64> {
+        let until = self.paused_until_ms.load(Ordering::SeqCst);
+        (until > self.now_ms()).then_some(until)
+    }
+
+    /// The facts of a request that exceptions and pauses use: user, groups, today, paused.
+    pub fn meta(&self) -> RequestMeta {
+        let now = self.now_ms();
+        let identity = self.context.get().map(|(_, i)| i);
+        RequestMeta {
+            user: identity.and_then(|i| i.user.clone()),
+            groups: identity.map(|i| i.groups.clone()).unwrap_or_default(),
+            today: u32::try_from(now.div_euclid(86_400_000)).unwrap_or(0),
+            paused: self.paused_until_ms.load(Ordering::Relaxed) > now,
         }
     }
 
@@ -126,6 +191,30 @@ impl Shared {
         o.granted
             .insert(hash, (Instant::now(), justification.to_string()));
         Some(())
+    }
+
+    /// Grants the warned request `code` once, with the user's justification, and records it.
+    /// Returns how long the grant lasts.
+    ///
+    /// # Errors
+    /// No justification, or no warned request with that code in the last 10 minutes.
+    pub fn allow_once(&self, code: &str, justification: &str) -> Result<Duration, AllowError> {
+        let justification = justification.trim();
+        if justification.is_empty() {
+            return Err(AllowError::NoReason);
+        }
+        self.allow(code, justification).ok_or(AllowError::Unknown)?;
+        self.events.record(Event {
+            id: new_id(),
+            time: now_rfc3339(),
+            kind: "override".into(),
+            verdict: "warn".into(),
+            outcome: "overridden".into(),
+            override_code: Some(code.to_string()),
+            justification: Some(justification.chars().take(500).collect()),
+            ..Event::default()
+        });
+        Ok(OVERRIDE_TTL)
     }
 
     fn take_grant(&self, hash: &[u8; 32]) -> Option<String> {
@@ -185,18 +274,6 @@ impl Guard {
             shared,
             restore: None,
         }
-    }
-}
-
-fn meta() -> RequestMeta {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    static USER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    RequestMeta {
-        user: USER.get_or_init(|| std::env::var("USER").ok()).clone(),
-        groups: Vec::new(),
-        today: (secs / 86_400) as u32,
     }
 }
 
@@ -310,40 +387,23 @@ impl Guard {
         let (code, reason) = match &parsed {
             Ok(v) => (
                 v["code"].as_str().unwrap_or(""),
-                v["reason"].as_str().unwrap_or("").trim(),
+                v["reason"].as_str().unwrap_or(""),
             ),
             Err(_) => ("", ""),
         };
-        if reason.is_empty() {
-            return respond(
-                StatusCode::BAD_REQUEST,
+        match shared.allow_once(code, reason) {
+            Ok(ttl) => respond(
+                StatusCode::OK,
                 "application/json",
-                r#"{"error":"a reason is required to allow a warned prompt"}"#,
-            );
-        }
-        match shared.allow(code, reason) {
-            Some(()) => {
-                shared.events.record(Event {
-                    id: new_id(),
-                    time: now_rfc3339(),
-                    kind: "override".into(),
-                    verdict: "warn".into(),
-                    outcome: "overridden".into(),
-                    override_code: Some(code.to_string()),
-                    justification: Some(reason.chars().take(500).collect()),
-                    ..Event::default()
-                });
-                respond(
-                    StatusCode::OK,
-                    "application/json",
-                    serde_json::json!({"allowed": code, "expires_in_s": OVERRIDE_TTL.as_secs()})
-                        .to_string(),
-                )
-            }
-            None => respond(
-                StatusCode::NOT_FOUND,
+                serde_json::json!({"allowed": code, "expires_in_s": ttl.as_secs()}).to_string(),
+            ),
+            Err(e) => respond(
+                match e {
+                    AllowError::NoReason => StatusCode::BAD_REQUEST,
+                    AllowError::Unknown => StatusCode::NOT_FOUND,
+                },
                 "application/json",
-                r#"{"error":"no warned prompt with that code in the last 10 minutes"}"#,
+                serde_json::json!({"error": e.to_string()}).to_string(),
             ),
         }
     }
@@ -489,18 +549,17 @@ impl Guard {
         };
         // Scanning is CPU work: keep it off the I/O thread when the body is large (only then
         // are the inputs copied for the blocking pool).
+        let meta = shared.meta();
         let outcome = if decoded.len() > 256 << 10 {
             let (loaded, catalog) = (Arc::clone(&loaded), Arc::clone(&shared.catalog));
             let (info, decoded) = (info.clone(), decoded.clone());
             let fallback =
                 crate::inspect::fail_closed(&catalog, &info.host, 500, "the scanner failed");
-            tokio::task::spawn_blocking(move || {
-                inspect(&loaded, &catalog, &info, &decoded, &meta())
-            })
-            .await
-            .unwrap_or_else(|_| Err((fallback, "the scanner panicked".into())))
+            tokio::task::spawn_blocking(move || inspect(&loaded, &catalog, &info, &decoded, &meta))
+                .await
+                .unwrap_or_else(|_| Err((fallback, "the scanner panicked".into())))
         } else {
-            inspect(&loaded, &shared.catalog, &info, &decoded, &meta())
+            inspect(&loaded, &shared.catalog, &info, &decoded, &meta)
         };
         let mut x = match outcome {
             Ok(x) => x,
@@ -883,8 +942,9 @@ impl Shared {
     pub fn websocket_text(&self, host: &str, path: &str, text: &str) -> WsOutcome {
         let started = Instant::now();
         let loaded = self.policy.load_full();
+        let meta = self.meta();
         let findings = loaded.engine.scan(text);
-        let verdict = loaded.effective.decide(&findings, Some(host), &meta());
+        let verdict = loaded.effective.decide(&findings, Some(host), &meta);
         let mut event = Event {
             id: new_id(),
             time: now_rfc3339(),

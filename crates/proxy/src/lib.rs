@@ -64,6 +64,10 @@ pub struct Settings {
     /// Offer HTTP/2 to upstream servers (ALPN). Off by default: measured here, HTTP/1.1 with
     /// keep-alive adds less latency to small prompts and SSE; on for upstreams that need h2.
     pub upstream_http2: bool,
+    /// The time source (exception expiry, pauses).
+    pub clock: Arc<dyn leakguard_types::Clock>,
+    /// Who the guard protects (the policy's exceptions by user and group).
+    pub identity: leakguard_types::Identity,
 }
 
 /// A running guard.
@@ -163,6 +167,7 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         addr,
         Arc::clone(&tls),
     ));
+    shared.set_context(Arc::clone(&settings.clock), settings.identity.clone());
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config((*tls).clone())
         .https_or_http();

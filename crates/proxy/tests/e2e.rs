@@ -57,6 +57,8 @@ async fn start_guard(
         upstream_ca: vec![upstream_ca],
         events: None,
         upstream_http2,
+        clock: std::sync::Arc::new(leakguard_types::SystemClock),
+        identity: leakguard_types::Identity::default(),
     };
     leakguard_proxy::start(settings, l)
         .await

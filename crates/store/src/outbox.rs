@@ -19,7 +19,7 @@ pub struct OutboxItem {
 }
 
 /// Delivery state of one SIEM target.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct TargetState {
     pub target: String,
     pub pending: u64,

@@ -5,12 +5,13 @@ use crate::write::connect;
 use crate::{db_path, format_time, Event, Result, RuleCount, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Which events to list. Empty lists and `None` mean "any".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Filter {
     /// From this time (ms since the epoch), inclusive.
     pub since_ms: Option<i64>,
@@ -31,7 +32,7 @@ pub struct Filter {
 }
 
 /// An event with its place in the database.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StoredEvent {
     pub seq: i64,
     #[serde(flatten)]
@@ -39,7 +40,7 @@ pub struct StoredEvent {
 }
 
 /// One page of events, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page {
     pub events: Vec<StoredEvent>,
     /// Pass as `before_seq` for the next page; `None` on the last page.
@@ -47,7 +48,7 @@ pub struct Page {
 }
 
 /// Counts in one time bucket.
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Bucket {
     /// Start of the bucket, RFC 3339.
     pub start: String,
@@ -58,7 +59,7 @@ pub struct Bucket {
 }
 
 /// What the dashboard charts.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Stats {
     pub since: String,
     pub until: String,
@@ -73,7 +74,7 @@ pub struct Stats {
 }
 
 /// One row of the usage record.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UsageRow {
     pub day: String,
     pub host: String,

@@ -8,7 +8,9 @@
 //! preview, never the matched value itself. The raw value stays inside the detection engine and
 //! is only handed to the redactor.
 
+pub mod context;
 pub mod event;
+pub use context::{Clock, Identity, SystemClock};
 pub use event::{rfc3339_ms, Event, RuleCount};
 
 use schemars::JsonSchema;

@@ -1,0 +1,911 @@
+//! The agent as the one runtime: [`Agent::start`] brings the guard up as one readable list
+//! (data dir, policy sources, load, device CA, recording, proxy, notifier, control channel,
+//! watch and pull), owns the policy in force (one way to swap it: [`Agent::put_in_force`]),
+//! and answers the [`Control`] calls in process. `leakguard run`, `leakguard service run` and
+//! the desktop app are front ends over it.
+
+use crate::notify::{Desktop, NoticeAction, Notifier, Show};
+use crate::policy::{self, pull, LoadError, Sources};
+use crate::surface::*;
+use crate::{AgentError, Recording};
+use leakguard_policy::Policy;
+use leakguard_proxy::events::{new_id, now_rfc3339, Event, EventSink};
+use leakguard_proxy::guard::Shared;
+use leakguard_proxy::{ca, Limits, Loaded, Running, Settings};
+use leakguard_store::{Filter, Reader};
+use leakguard_types::{rfc3339_ms, Action, Clock, Identity, SystemClock};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// How to reach upstream servers.
+#[derive(Debug, Clone, Default)]
+pub struct Upstream {
+    /// Like curl's `--resolve`: `HOST:PORT:ADDR`.
+    pub resolve: Vec<String>,
+    /// Chain through this HTTP proxy (`http://HOST:PORT`).
+    pub proxy: Option<String>,
+    /// Extra trusted roots (PEM files), e.g. a corporate inspection CA.
+    pub ca: Vec<PathBuf>,
+    /// Offer HTTP/2 to upstream servers.
+    pub http2: bool,
+}
+
+/// Everything the runtime needs; the front ends fill it from their arguments.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The proxy's address (loopback only).
+    pub listen: SocketAddr,
+    /// CA, events, control token and socket, pulled policy.
+    pub data_dir: PathBuf,
+    pub sources: Sources,
+    /// Pull the managed policy from this HTTPS URL (ignored when an MDM policy is installed).
+    pub policy_url: Option<String>,
+    pub pull_every: Duration,
+    pub upstream: Upstream,
+    /// Largest request body inspected.
+    pub max_body: usize,
+    pub clock: Arc<dyn Clock>,
+    pub identity: Identity,
+    /// How often the policy files are checked for changes.
+    pub reload_every: Duration,
+    /// Serve the control channel (the desktop app and `leakguard allow` use it).
+    pub control: bool,
+}
+
+impl Config {
+    /// Defaults: 127.0.0.1:8480, the OS's policy locations, the system clock, this user.
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
+            data_dir,
+            sources: Sources::discover(None),
+            policy_url: None,
+            pull_every: Duration::from_secs(300),
+            upstream: Upstream::default(),
+            max_body: 32 << 20,
+            clock: Arc::new(SystemClock),
+            identity: crate::identity_from_os(),
+            reload_every: Duration::from_millis(500),
+            control: true,
+        }
+    }
+}
+
+/// Where notices go: chosen by the front end, so notify-rust stays at the edge.
+pub enum Notices {
+    /// None (events are still recorded).
+    Off,
+    /// One line on stderr per notice (a service, a terminal).
+    Log,
+    /// Desktop notifications; `open` gets the `leakguard://` links of "View details" and
+    /// "Allow once…".
+    Desktop {
+        open: Arc<dyn Fn(&str) + Send + Sync>,
+    },
+    /// Any other display (tests).
+    Custom(Box<dyn Show>),
+}
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Notices::Off => "Notices::Off",
+            Notices::Log => "Notices::Log",
+            Notices::Desktop { .. } => "Notices::Desktop",
+            Notices::Custom(_) => "Notices::Custom",
+        })
+    }
+}
+
+/// Notices as log lines.
+#[derive(Debug)]
+struct LogLine;
+
+impl Show for LogLine {
+    fn show(&mut self, notice: &crate::Notice) -> Result<(), String> {
+        eprintln!("leakguard: {}: {}", notice.summary, notice.body);
+        Ok(())
+    }
+}
+
+/// Why the guard did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use the data directory {}: {source} (give another with --data-dir)", path.display())]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Policy(#[from] LoadError),
+    #[error(
+        "{0}; no earlier copy to fall back on, so the guard does not start without its policy"
+    )]
+    Pull(pull::PullError),
+    #[error(transparent)]
+    Ca(#[from] ca::CaError),
+    #[error("cannot start recording: {0}")]
+    Recording(#[from] AgentError),
+    #[error(transparent)]
+    Proxy(#[from] leakguard_proxy::StartError),
+    #[error("cannot open the control channel: {0}")]
+    Control(std::io::Error),
+}
+
+impl StartError {
+    /// A stable code for the app.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StartError::DataDir { .. } => "data_dir",
+            StartError::Policy(e) => e.code(),
+            StartError::Pull(_) => "policy_pull",
+            StartError::Ca(_) => "ca",
+            StartError::Recording(_) => "store",
+            StartError::Proxy(_) => "proxy",
+            StartError::Control(_) => "control",
+        }
+    }
+}
+
+/// The running guard. Cheap to clone; every clone is the same guard.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("listen", &self.inner.shared.listen)
+            .finish()
+    }
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    sources: Sources,
+    clock: Arc<dyn Clock>,
+    started_ms: i64,
+    started: Instant,
+    shared: Arc<Shared>,
+    recording: Arc<Recording>,
+    running: tokio::sync::Mutex<Option<Running>>,
+    state: Mutex<PolicyState>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Owned for the life of the guard (the hub holds its sender).
+    notifier: Mutex<Option<Notifier>>,
+    control: Mutex<Option<crate::control::Server>>,
+    control_location: Mutex<String>,
+    pause_end: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the Policy view shows beyond the policy itself.
+#[derive(Debug)]
+struct PolicyState {
+    loaded_at_ms: i64,
+    reloads: u64,
+    rejected: VecDeque<Rejected>,
+}
+
+/// Refused updates kept for the Policy view.
+const REJECTED_KEPT: usize = 20;
+
+/// The hosts a policy decrypts (every group not in `allow` mode): what the CA must cover.
+pub fn destination_hosts(policy: &Policy) -> Vec<String> {
+    policy
+        .destinations
+        .iter()
+        .filter(|g| g.mode != leakguard_policy::Mode::Allow)
+        .flat_map(|g| g.hosts.iter().cloned())
+        .collect()
+}
+
+impl Agent {
+    /// Starts the guard; returns once the proxy listens and the control channel is open.
+    ///
+    /// # Errors
+    /// See [`StartError`]: each says what to do.
+    pub async fn start(config: Config, notices: Notices) -> Result<Agent, StartError> {
+        let today = config.clock.today();
+        // 1. The data dir, private to the user (0700).
+        crate::private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        // 2. Policy sources: managed, local, pinned key, the copy pulled over HTTPS.
+        let sources = resolve_sources(&config).await?;
+        // 3. Load: the raw sources become the policy in force. Stamped first, so a change made
+        //    while the guard starts is picked up afterwards.
+        let stamps = policy::stamps(&sources.watched());
+        let loaded = {
+            let sources = sources.clone();
+            tokio::task::spawn_blocking(move || policy::load(&sources, today))
+                .await
+                .expect("the policy loader does not panic")?
+        };
+        // 4. The device CA: made when missing; a warning when it does not cover the policy.
+        ensure_ca(&config.data_dir.join("ca"), loaded.policy())?;
+        // 5. Recording: the event store and the SIEM forwarders.
+        let recording = Arc::new(Recording::start(
+            &config.data_dir,
+            loaded.policy(),
+            &config.identity,
+        )?);
+        // 6. The proxy, recording into the hub.
+        let settings = Settings {
+            listen: config.listen,
+            data_dir: config.data_dir.clone(),
+            ca_dir: config.data_dir.join("ca"),
+            limits: Limits {
+                max_body: config.max_body,
+                max_decoded: config.max_body.max(64 << 20),
+                ..Limits::default()
+            },
+            resolve: config.upstream.resolve.clone(),
+            upstream_proxy: config.upstream.proxy.clone(),
+            upstream_ca: config.upstream.ca.clone(),
+            events: Some(Arc::clone(&recording.hub) as Arc<dyn EventSink>),
+            upstream_http2: config.upstream.http2,
+            clock: Arc::clone(&config.clock),
+            identity: config.identity.clone(),
+        };
+        let running = match leakguard_proxy::start(settings, loaded).await {
+            Ok(r) => r,
+            Err(e) => {
+                recording.stop();
+                return Err(e.into());
+            }
+        };
+        let shared = Arc::clone(&running.shared);
+        let agent = Agent {
+            inner: Arc::new(Inner {
+                data_dir: config.data_dir.clone(),
+                sources: sources.clone(),
+                clock: Arc::clone(&config.clock),
+                started_ms: config.clock.now_ms(),
+                started: Instant::now(),
+                shared,
+                recording,
+                running: tokio::sync::Mutex::new(Some(running)),
+                state: Mutex::new(PolicyState {
+                    loaded_at_ms: config.clock.now_ms(),
+                    reloads: 0,
+                    rejected: VecDeque::new(),
+                }),
+                tasks: Mutex::default(),
+                notifier: Mutex::default(),
+                control: Mutex::default(),
+                control_location: Mutex::default(),
+                pause_end: Mutex::default(),
+            }),
+        };
+        // 7. Notices, as the front end chose.
+        agent.start_notifier(notices)?;
+        // 8. The control channel (token file 0600, socket 0600 in the private data dir).
+        if config.control {
+            let server = crate::control::Server::start(agent.clone(), &config.data_dir)
+                .await
+                .map_err(StartError::Control)?;
+            *agent.inner.control_location.lock().expect("control") = server.location();
+            *agent.inner.control.lock().expect("control") = Some(server);
+        }
+        let addr = agent.addr();
+        let addr_file = config.data_dir.join("guard.addr");
+        crate::write_private(&addr_file, addr.to_string().as_bytes()).map_err(|source| {
+            StartError::DataDir {
+                path: addr_file,
+                source,
+            }
+        })?;
+        // 9. Background: watch the policy files, pull the policy.
+        let mut tasks = Vec::new();
+        if !sources.watched().is_empty() {
+            tasks.push(tokio::spawn(watch(
+                Arc::downgrade(&agent.inner),
+                config.reload_every,
+                stamps,
+            )));
+        }
+        if let (Some(url), true) = (&config.policy_url, sources.pulled) {
+            tasks.push(tokio::spawn(pull_every(
+                Arc::downgrade(&agent.inner),
+                config.clone(),
+                url.clone(),
+            )));
+        }
+        *agent.inner.tasks.lock().expect("tasks") = tasks;
+        Ok(agent)
+    }
+
+    /// The proxy's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.shared.listen
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The proxy's shared state (counters, the policy in force), for front ends that show it.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Where the control channel listens (socket path, or address on systems without Unix
+    /// sockets); empty when it is not served.
+    pub fn control_location(&self) -> String {
+        self.inner.control_location.lock().expect("control").clone()
+    }
+
+    /// Records an event through the same path as the proxy's (store, SIEM, live listeners).
+    pub fn record(&self, event: Event) {
+        self.inner.shared.events.record(event);
+    }
+
+    /// Commits every recorded event (tests and shutdown).
+    ///
+    /// # Errors
+    /// The store cannot commit.
+    pub fn flush(&self) -> Result<(), leakguard_store::StoreError> {
+        self.inner.recording.hub.flush()
+    }
+
+    /// Puts a new policy in force: new requests use it, requests in flight finish with the
+    /// one they started with, recording follows its event settings. The one way to swap it.
+    pub fn put_in_force(&self, loaded: Loaded) {
+        put_in_force(&self.inner, loaded);
+    }
+
+    /// Stops everything: background tasks, the control channel, the proxy (open exchanges
+    /// finish), then recording (everything queued is committed).
+    pub async fn stop(self) {
+        for t in self.inner.tasks.lock().expect("tasks").drain(..) {
+            t.abort();
+        }
+        if let Some(t) = self.inner.pause_end.lock().expect("pause").take() {
+            t.abort();
+        }
+        let server = self.inner.control.lock().expect("control").take();
+        if let Some(s) = server {
+            s.stop().await;
+        }
+        let running = self.inner.running.lock().await.take();
+        if let Some(r) = running {
+            r.stop().await;
+        }
+        self.inner.recording.stop();
+        self.inner.notifier.lock().expect("notifier").take();
+    }
+
+    fn start_notifier(&self, notices: Notices) -> Result<(), StartError> {
+        let show: Box<dyn Show> = match notices {
+            Notices::Off => return Ok(()),
+            Notices::Log => Box::new(LogLine),
+            Notices::Custom(show) => show,
+            Notices::Desktop { open } => {
+                let weak = Arc::downgrade(&self.inner);
+                Box::new(Desktop::new(Arc::new(move |action| match action {
+                    NoticeAction::ReportFalsePositive { event_id } => {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.shared.events.record(feedback_event(&event_id));
+                        }
+                    }
+                    NoticeAction::ViewDetails { event_id } => open(&format!(
+                        "leakguard://events/{}",
+                        event_id.unwrap_or_default()
+                    )),
+                    NoticeAction::AllowOnce { code } => open(&format!("leakguard://allow/{code}")),
+                })))
+            }
+        };
+        let weak = Arc::downgrade(&self.inner);
+        let names: crate::notify::RuleNames = Arc::new(move |id: &str| {
+            let inner = weak.upgrade()?;
+            let loaded = inner.shared.policy.load();
+            let name = loaded
+                .engine
+                .rules()
+                .find(|r| r.id == id)
+                .map(|r| r.description);
+            name
+        });
+        let loaded = self.inner.shared.policy.load();
+        let notifier = Notifier::start(&loaded.policy().notifications, names, show)
+            .map_err(|e| StartError::Recording(AgentError::Thread(e)))?;
+        self.inner
+            .recording
+            .hub
+            .add_listener(notifier.sender(), crate::notify::may_notify);
+        *self.inner.notifier.lock().expect("notifier") = Some(notifier);
+        Ok(())
+    }
+
+    fn now_rfc3339(&self) -> String {
+        rfc3339_ms(self.inner.clock.now_ms())
+    }
+}
+
+/// The managed policy from the OS location, else (with a URL) the copy pulled over HTTPS.
+async fn resolve_sources(config: &Config) -> Result<Sources, StartError> {
+    let mut sources = config.sources.clone();
+    let Some(url) = &config.policy_url else {
+        return Ok(sources);
+    };
+    if sources.managed.is_some() {
+        eprintln!("leakguard: an MDM-managed policy is installed; --policy-url is ignored");
+        return Ok(sources);
+    }
+    let dir = config.data_dir.join("pulled");
+    if let Err(e) = pull::pull(&config.upstream, url, &dir).await {
+        if !dir.join("policy.json").exists() {
+            return Err(StartError::Pull(e));
+        }
+        eprintln!("leakguard: {e}; using the copy pulled earlier");
+    }
+    sources.managed = Some(dir.join("policy.json"));
+    sources.pulled = true;
+    Ok(sources)
+}
+
+fn ensure_ca(dir: &Path, policy: &Policy) -> Result<(), StartError> {
+    let hosts = destination_hosts(policy);
+    if !dir.join(ca::CERT_FILE).exists() {
+        let path = ca::init(dir, &hosts, false)?;
+        eprintln!(
+            "leakguard: created the device CA {}; trust it to let the guard see LLM traffic",
+            path.display()
+        );
+        return Ok(());
+    }
+    let missing = ca::uncovered(dir, &hosts);
+    if !missing.is_empty() {
+        eprintln!(
+            "leakguard: warning: the device CA does not cover {} (the policy added them after the CA was made); clients will refuse the guard's certificate for them until you run `leakguard ca rotate` and trust the new CA",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn put_in_force(inner: &Inner, loaded: Loaded) {
+    if let Err(e) = inner.recording.apply_policy(loaded.policy()) {
+        eprintln!("leakguard: the new policy's event settings cannot be applied ({e}); the previous SIEM targets stay in use");
+    }
+    inner.shared.policy.store(Arc::new(loaded));
+    let mut state = inner.state.lock().expect("policy state");
+    state.loaded_at_ms = inner.clock.now_ms();
+    state.reloads += 1;
+}
+
+fn policy_event(inner: &Inner, verdict: &str, outcome: &str) -> Event {
+    Event {
+        id: new_id(),
+        time: rfc3339_ms(inner.clock.now_ms()),
+        kind: "policy".into(),
+        verdict: verdict.into(),
+        outcome: outcome.into(),
+        policy: Some(inner.shared.policy.load().label.clone()),
+        ..Event::default()
+    }
+}
+
+fn feedback_event(event_id: &str) -> Event {
+    Event {
+        id: new_id(),
+        time: now_rfc3339(),
+        kind: "feedback".into(),
+        verdict: "false_positive".into(),
+        outcome: "reported".into(),
+        reason: Some(format!(
+            "the user reported event {event_id} as a false positive"
+        )),
+        ..Event::default()
+    }
+}
+
+/// Polls the policy files; a good change is put in force within `every`, a bad one is
+/// refused with an event and the last good policy stays in force.
+async fn watch(inner: Weak<Inner>, every: Duration, mut stamp: policy::Stamps) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(me) = inner.upgrade() else { return };
+        let files = me.sources.watched();
+        let now = policy::stamps(&files);
+        if now == stamp {
+            continue;
+        }
+        stamp = now;
+        let (sources, today) = (me.sources.clone(), me.clock.today());
+        let Ok(result) = tokio::task::spawn_blocking(move || policy::load(&sources, today)).await
+        else {
+            continue;
+        };
+        let event = match result {
+            Ok(loaded) => {
+                eprintln!("leakguard: policy reloaded: {}", loaded.label);
+                put_in_force(&me, loaded);
+                policy_event(&me, "applied", "forwarded")
+            }
+            Err(e) => {
+                eprintln!(
+                    "leakguard: policy update rejected, the last good policy stays in force: {e}"
+                );
+                let mut event = policy_event(&me, "rejected", "refused");
+                event.reason = Some(e.to_string());
+                let mut state = me.state.lock().expect("policy state");
+                state.rejected.push_back(Rejected {
+                    time: event.time.clone(),
+                    code: e.code().to_string(),
+                    message: e.to_string(),
+                });
+                while state.rejected.len() > REJECTED_KEPT {
+                    state.rejected.pop_front();
+                }
+                event
+            }
+        };
+        me.shared.events.record(event);
+    }
+}
+
+/// Pulls the policy every `config.pull_every`; the watcher applies what arrives.
+async fn pull_every(inner: Weak<Inner>, config: Config, url: String) {
+    let dir = config.data_dir.join("pulled");
+    loop {
+        tokio::time::sleep(config.pull_every.max(Duration::from_secs(1))).await;
+        let Some(me) = inner.upgrade() else { return };
+        if let Err(e) = pull::pull(&config.upstream, &url, &dir).await {
+            eprintln!("leakguard: {e}; the current policy stays in force");
+            let mut event = policy_event(&me, "pull_failed", "refused");
+            event.reason = Some(e.to_string());
+            me.shared.events.record(event);
+        }
+    }
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ControlError> + Send + 'static,
+) -> Result<T, ControlError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
+        Err(ControlError::new(
+            "internal",
+            "the request failed inside the guard",
+        ))
+    })
+}
+
+fn reader(data_dir: &Path) -> Result<Reader, ControlError> {
+    Reader::open_in(data_dir).map_err(|e| {
+        ControlError::new(
+            "store",
+            format!(
+                "the event store in {} cannot be opened ({e}); check the directory's permissions",
+                data_dir.display()
+            ),
+        )
+    })
+}
+
+/// Byte offset -> UTF-16 offset in `text`.
+fn utf16_at(text: &str, byte: usize) -> usize {
+    text.get(..byte)
+        .map_or(0, |s| s.chars().map(char::len_utf16).sum())
+}
+
+impl Control for Agent {
+    fn health(&self) -> Reply<'_, Health> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let shared = &inner.shared;
+            let loaded = shared.policy.load_full();
+            let ca_dir = inner.data_dir.join("ca");
+            let ca_uncovered = ca::uncovered(&ca_dir, &destination_hosts(loaded.policy()));
+            let paused_until = shared.paused_until();
+            let mut reasons = Vec::new();
+            if !ca_uncovered.is_empty() {
+                reasons.push(format!(
+                    "the device CA does not cover {}: run `leakguard ca rotate` and trust the new CA",
+                    ca_uncovered.join(", ")
+                ));
+            }
+            {
+                let state = inner.state.lock().expect("policy state");
+                if let Some(r) = state.rejected.back() {
+                    let since_reject = leakguard_store::parse_time(&r.time)
+                        .is_some_and(|t| t >= state.loaded_at_ms);
+                    if since_reject {
+                        reasons.push(format!(
+                            "the last policy update was rejected ({}); the previous policy stays in force until a good one arrives",
+                            r.message
+                        ));
+                    }
+                }
+            }
+            let protection = if !reasons.is_empty() {
+                Protection::Degraded
+            } else if paused_until.is_some() {
+                Protection::Paused
+            } else {
+                Protection::Protected
+            };
+            let data_dir = inner.data_dir.clone();
+            let siem = blocking(move || Ok(reader(&data_dir)?.targets()?))
+                .await
+                .unwrap_or_default();
+            Ok(Health {
+                protection,
+                reasons,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                started: rfc3339_ms(inner.started_ms),
+                uptime_s: inner.started.elapsed().as_secs(),
+                listen: shared.listen.to_string(),
+                pac_url: format!("http://{}/proxy.pac", shared.listen),
+                ca_cert: ca_dir.join(ca::CERT_FILE).display().to_string(),
+                ca_uncovered,
+                policy: loaded.label.clone(),
+                paused_until: paused_until.map(rfc3339_ms),
+                counters: serde_json::to_value(&shared.counters).unwrap_or_default(),
+                events_db: shared.events.location(),
+                siem,
+                control: self.control_location(),
+            })
+        })
+    }
+
+    fn allow_once(&self, code: String, reason: String) -> Reply<'_, Allowed> {
+        Box::pin(async move {
+            self.inner
+                .shared
+                .allow_once(&code, &reason)
+                .map(|ttl| Allowed {
+                    code,
+                    expires_in_s: ttl.as_secs(),
+                })
+                .map_err(|e| ControlError::new(e.code(), e.to_string()))
+        })
+    }
+
+    fn explain(&self, text: String, destination: Option<String>) -> Reply<'_, Explanation> {
+        Box::pin(async move {
+            let loaded = self.inner.shared.policy.load_full();
+            let meta = self.inner.shared.meta();
+            blocking(move || {
+                let findings = loaded.engine.scan(&text);
+                let v = loaded
+                    .effective
+                    .decide(&findings, destination.as_deref(), &meta);
+                let to_redact: Vec<_> = findings
+                    .iter()
+                    .zip(&v.findings)
+                    .filter(|(_, d)| d.action >= Action::Redact)
+                    .map(|(f, _)| f.clone())
+                    .collect();
+                let redacted = leakguard_detect::redact(
+                    &text,
+                    &to_redact,
+                    leakguard_detect::RedactStyle::Placeholder,
+                )
+                .text;
+                let describe = |id: &str| {
+                    loaded
+                        .engine
+                        .rules()
+                        .find(|r| r.id == id)
+                        .map(|r| r.description.to_string())
+                        .unwrap_or_default()
+                };
+                let findings = findings
+                    .iter()
+                    .zip(&v.findings)
+                    .map(|(f, d)| ExplainedFinding {
+                        rule: f.rule.clone(),
+                        description: describe(&f.rule),
+                        category: f.category.to_string(),
+                        severity: f.severity.to_string(),
+                        start: f.start,
+                        end: f.end,
+                        utf16_start: utf16_at(&text, f.start),
+                        utf16_end: utf16_at(&text, f.end),
+                        preview: f.preview.clone(),
+                        action: d.action,
+                        by: d.by.clone(),
+                    })
+                    .collect();
+                Ok(Explanation {
+                    policy: loaded.label.clone(),
+                    destination,
+                    group: v.group,
+                    verdict: v.action,
+                    by: v.by,
+                    findings,
+                    redacted,
+                })
+            })
+            .await
+        })
+    }
+
+    fn events(&self, filter: Filter) -> Reply<'_, leakguard_store::Page> {
+        let dir = self.inner.data_dir.clone();
+        Box::pin(blocking(move || Ok(reader(&dir)?.events(&filter)?)))
+    }
+
+    fn event(&self, id: String) -> Reply<'_, Option<leakguard_store::StoredEvent>> {
+        let dir = self.inner.data_dir.clone();
+        Box::pin(blocking(move || Ok(reader(&dir)?.get(&id)?)))
+    }
+
+    fn stats(&self, q: StatsQuery) -> Reply<'_, leakguard_store::Stats> {
+        let dir = self.inner.data_dir.clone();
+        Box::pin(blocking(move || {
+            Ok(reader(&dir)?.stats(q.since_ms, q.until_ms, q.bucket_seconds.max(60))?)
+        }))
+    }
+
+    fn usage(&self, since_day: String) -> Reply<'_, Vec<leakguard_store::UsageRow>> {
+        let dir = self.inner.data_dir.clone();
+        Box::pin(blocking(move || Ok(reader(&dir)?.usage(&since_day)?)))
+    }
+
+    fn export(&self, request: ExportRequest) -> Reply<'_, Exported> {
+        let dir = self.inner.data_dir.clone();
+        Box::pin(blocking(move || {
+            use std::io::Write;
+            let path = PathBuf::from(&request.path);
+            if !path.is_absolute() {
+                return Err(ControlError::new(
+                    "export_path",
+                    format!("give an absolute path to export to, not {}", request.path),
+                ));
+            }
+            let reader = reader(&dir)?;
+            let cannot = |e: std::io::Error| {
+                ControlError::new(
+                    "export_write",
+                    format!(
+                        "cannot write the export to {} ({e}); pick a folder you can write to",
+                        path.display()
+                    ),
+                )
+            };
+            let file = crate::create_private(&path).map_err(cannot)?;
+            let mut sink = std::io::BufWriter::new(file);
+            if request.format == ExportFormat::Csv {
+                writeln!(sink, "{}", leakguard_store::CSV_HEADER).map_err(cannot)?;
+            }
+            let n = reader.for_each(&request.filter, |e| {
+                let line = match request.format {
+                    ExportFormat::Jsonl => serde_json::to_string(&e.event).unwrap_or_default(),
+                    ExportFormat::Csv => leakguard_store::csv_line(&e.event),
+                };
+                writeln!(sink, "{line}").map_err(leakguard_store::StoreError::Io)
+            })?;
+            sink.flush().map_err(cannot)?;
+            Ok(Exported {
+                events: n,
+                path: request.path,
+            })
+        }))
+    }
+
+    fn policy_in_force(&self) -> Reply<'_, PolicyInForce> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let loaded = inner.shared.policy.load_full();
+            let state = inner.state.lock().expect("policy state");
+            let origin = inner.sources.origin();
+            Ok(PolicyInForce {
+                label: loaded.label.clone(),
+                origin,
+                managed_path: inner
+                    .sources
+                    .managed
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                local_path: inner
+                    .sources
+                    .local
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                signature: Signature {
+                    required: inner.sources.pinned_key.is_some(),
+                    key: inner
+                        .sources
+                        .pinned_key
+                        .as_ref()
+                        .map(|p| p.display().to_string()),
+                    verified: inner.sources.pinned_key.is_some(),
+                },
+                read_only: matches!(origin, policy::Origin::Managed | policy::Origin::Pulled),
+                loaded_at: rfc3339_ms(state.loaded_at_ms),
+                reloads: state.reloads,
+                rejected: state.rejected.iter().cloned().collect(),
+                policy: loaded.effective.managed.clone(),
+                local: loaded.effective.local.clone(),
+            })
+        })
+    }
+
+    fn pause(&self, minutes: u32) -> Reply<'_, PauseState> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let max = inner.shared.policy.load().policy().controls.pause_minutes;
+            let state = |until: Option<i64>| PauseState {
+                paused_until: until.map(rfc3339_ms),
+                max_minutes: max,
+            };
+            if minutes == 0 {
+                if let Some(t) = inner.pause_end.lock().expect("pause").take() {
+                    t.abort();
+                }
+                if inner.shared.paused_until().is_some() {
+                    inner.shared.pause_until(0);
+                    let mut e = policy_event(inner, "resume", "resumed");
+                    e.kind = "pause".into();
+                    e.reason = Some("the user resumed protection".into());
+                    inner.shared.events.record(e);
+                }
+                return Ok(state(None));
+            }
+            if max == 0 {
+                return Err(ControlError::new(
+                    "pause_not_allowed",
+                    "your organisation's policy does not allow pausing Leakguard (controls.pause_minutes); ask IT for an exception instead",
+                ));
+            }
+            if minutes > max {
+                return Err(ControlError::new(
+                    "pause_too_long",
+                    format!("the policy allows a pause of at most {max} minutes"),
+                ));
+            }
+            let until = inner.clock.now_ms() + i64::from(minutes) * 60_000;
+            inner.shared.pause_until(until);
+            let mut e = policy_event(inner, "pause", "paused");
+            e.kind = "pause".into();
+            e.reason = Some(format!(
+                "the user paused protection for {minutes} minutes (findings are recorded, not stopped)"
+            ));
+            inner.shared.events.record(e);
+            // Resumes by itself, and says so.
+            let weak = Arc::downgrade(&self.inner);
+            let end = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
+                if let Some(inner) = weak.upgrade() {
+                    inner.shared.pause_until(0);
+                    let mut e = policy_event(&inner, "resume", "resumed");
+                    e.kind = "pause".into();
+                    e.reason = Some("the pause ended".into());
+                    inner.shared.events.record(e);
+                }
+            });
+            if let Some(old) = inner.pause_end.lock().expect("pause").replace(end) {
+                old.abort();
+            }
+            Ok(state(Some(until)))
+        })
+    }
+
+    fn report_false_positive(&self, event_id: String) -> Reply<'_, ()> {
+        Box::pin(async move {
+            let mut e = feedback_event(&event_id);
+            e.time = self.now_rfc3339();
+            self.inner.shared.events.record(e);
+            Ok(())
+        })
+    }
+
+    fn subscribe(&self, filter: Subscribe) -> Reply<'_, Subscription> {
+        Box::pin(async move {
+            Ok(Subscription::new(
+                self.inner.recording.hub.subscribe(filter, 4096),
+            ))
+        })
+    }
+}

@@ -1,0 +1,411 @@
+//! The runtime as a library: the agent started in a scratch data dir with a real proxy on
+//! 127.0.0.1, a real SQLite store and the control channel on a real Unix socket; requests sent
+//! through the proxy over TCP. What `leakguard run` did in its own binary (hot reload, managed
+//! over local, a rejected update keeping the last good policy, allow-once) is tested here
+//! through the agent's surface, in process and over the channel.
+
+use leakguard_agent::control::Client;
+use leakguard_agent::policy::{Origin, Sources};
+use leakguard_agent::{Agent, Config, Control, Notices, Protection, Subscribe};
+use leakguard_testkit::ScratchDir;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+
+/// A policy that warns on secrets and lets a user pause for up to `pause` minutes.
+fn policy(name: &str, pause: u32) -> String {
+    format!(
+        r#"{{"version":1,"name":"{name}",
+  "destinations":[{{"name":"api","hosts":["api.openai.com"]}}],
+  "actions":{{"categories":{{"secret":"warn"}}}},
+  "controls":{{"pause_minutes":{pause}}}}}"#
+    )
+}
+
+fn config(dir: &Path, sources: Sources) -> Config {
+    let mut c = Config::new(dir.to_path_buf());
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.sources = sources;
+    c.reload_every = Duration::from_millis(50);
+    // Upstream connections go to a closed port: every forwarded request ends in a 502, after
+    // its decision is made and recorded.
+    c.upstream.resolve = vec!["api.openai.com:80:127.0.0.1:9".into()];
+    c
+}
+
+async fn start(dir: &Path, sources: Sources) -> Agent {
+    Agent::start(config(dir, sources), Notices::Off)
+        .await
+        .expect("the agent starts")
+}
+
+/// A chat request with `text`, in plain HTTP through the proxy; returns the status line and
+/// the body.
+async fn send(agent: &Agent, text: &str) -> (String, String) {
+    let addr = agent.addr();
+    let body = leakguard_testkit::chat_body(&[text.to_string()]);
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST http://api.openai.com/v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        (head.lines().next().unwrap_or("").to_string(), rest.to_string())
+    })
+    .await
+    .unwrap()
+}
+
+async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_channel_serves_health_events_explain_and_allow_once() {
+    let dir = ScratchDir::new("lg-rt-allow");
+    let local = dir.join("policy.json");
+    std::fs::write(&local, policy("mine", 0)).unwrap();
+    let agent = start(
+        &dir,
+        Sources {
+            local: Some(local.clone()),
+            ..Sources::default()
+        },
+    )
+    .await;
+    let client = Client::for_data_dir(&dir).expect("a client for the running guard");
+
+    let h = client.health().await.unwrap();
+    assert_eq!(h.protection, Protection::Protected, "{:?}", h.reasons);
+    assert_eq!(h.listen, agent.addr().to_string());
+    assert!(h.policy.starts_with("mine ("), "{}", h.policy);
+    let p = client.policy_in_force().await.unwrap();
+    assert_eq!(p.origin, Origin::Local);
+    assert!(!p.read_only && !p.signature.required);
+    assert_eq!(p.policy.name.as_deref(), Some("mine"));
+
+    // Live events over the channel: the warned request arrives without asking for it.
+    let mut live = client
+        .subscribe(Subscribe {
+            kinds: vec!["request".into(), "override".into()],
+            ..Subscribe::default()
+        })
+        .await
+        .unwrap();
+    let (status, body) = send(&agent, &format!("my key is {AWS_KEY}")).await;
+    assert!(status.contains(" 403 "), "{status}");
+    assert!(!body.contains(AWS_KEY));
+    let warned = tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await
+        .expect("the warned event is pushed")
+        .expect("the stream is open");
+    assert_eq!(
+        (warned.outcome.as_str(), warned.verdict.as_str()),
+        ("warned", "warn")
+    );
+    let code = warned.override_code.clone().expect("a warn code");
+    assert!(body.contains(&code), "the refusal names the code: {body}");
+
+    // Allow once needs a reason and a known code; then the same prompt goes through once.
+    let no_reason = client
+        .allow_once(code.clone(), " ".into())
+        .await
+        .unwrap_err();
+    assert_eq!(no_reason.code, "reason_required");
+    let unknown = client
+        .allow_once("000000000000".into(), "x".into())
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code, "unknown_code");
+    let allowed = client
+        .allow_once(code.clone(), "test fixture key".into())
+        .await
+        .unwrap();
+    assert_eq!(allowed.expires_in_s, 600);
+    let (status, _) = send(&agent, &format!("my key is {AWS_KEY}")).await;
+    assert!(
+        status.contains(" 502 "),
+        "forwarded to the (closed) upstream: {status}"
+    );
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 2 {
+        let e = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("override and retry are pushed")
+            .unwrap();
+        outcomes.push(e.outcome);
+    }
+    assert_eq!(
+        outcomes,
+        ["overridden", "overridden"],
+        "the grant, then the retry"
+    );
+    let (status, _) = send(&agent, &format!("my key is {AWS_KEY}")).await;
+    assert!(status.contains(" 403 "), "a grant is used once: {status}");
+
+    // The same engine and policy explain a text without sending or recording it.
+    let x = client
+        .explain(format!("é key {AWS_KEY}"), Some("api.openai.com".into()))
+        .await
+        .unwrap();
+    assert_eq!(x.verdict, leakguard_types::Action::Warn);
+    assert_eq!(x.group.as_deref(), Some("api"));
+    let f = x
+        .findings
+        .iter()
+        .find(|f| f.rule == "aws-access-key-id")
+        .unwrap();
+    assert_eq!((f.start, f.utf16_start), (7, 6), "byte and UTF-16 offsets");
+    assert_eq!(f.by, "actions.categories.secret");
+    assert!(!x.redacted.contains(AWS_KEY) && x.redacted.starts_with("é key [REDACTED:"));
+
+    // Queries read what was recorded; export writes a private file.
+    agent.flush().unwrap();
+    let page = client.events(Default::default()).await.unwrap();
+    let outcomes: Vec<&str> = page
+        .events
+        .iter()
+        .map(|e| e.event.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, ["warned", "overridden", "overridden", "warned"]);
+    let one = client.event(warned.id.clone()).await.unwrap().unwrap();
+    assert_eq!(one.event.override_code.as_deref(), Some(code.as_str()));
+    let out = dir.join("export.csv");
+    let n = client
+        .export(leakguard_agent::ExportRequest {
+            filter: Default::default(),
+            format: leakguard_agent::ExportFormat::Csv,
+            path: out.display().to_string(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(n.events, 4);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    assert!(!csv.contains(AWS_KEY));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o600);
+    let relative = client
+        .export(leakguard_agent::ExportRequest {
+            filter: Default::default(),
+            format: leakguard_agent::ExportFormat::Jsonl,
+            path: "out.jsonl".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(relative.code, "export_path");
+
+    // Only this user: the data dir, the socket and the token are private, and a wrong
+    // token is refused.
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("control.sock")), 0o600);
+    assert_eq!(mode(&dir.join("control.token")), 0o600);
+    assert_eq!(mode(&dir.join("guard.addr")), 0o600);
+    let real = std::fs::read_to_string(dir.join("control.token")).unwrap();
+    std::fs::write(dir.join("control.token"), "0".repeat(48)).unwrap();
+    let intruder = Client::for_data_dir(&dir).unwrap();
+    std::fs::write(dir.join("control.token"), real).unwrap();
+    assert_eq!(intruder.health().await.unwrap_err().code, "unauthorized");
+    assert_eq!(
+        intruder
+            .allow_once(code, "let me".into())
+            .await
+            .unwrap_err()
+            .code,
+        "unauthorized"
+    );
+
+    agent.stop().await;
+    assert!(
+        !dir.join("control.sock").exists(),
+        "the socket is removed at stop"
+    );
+    let gone = client.health().await.unwrap_err();
+    assert_eq!(gone.code, "not_running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_keeps_the_last_good_policy_and_says_why_in_health() {
+    let dir = ScratchDir::new("lg-rt-reload");
+    let local = dir.join("policy.json");
+    std::fs::write(&local, policy("first", 0)).unwrap();
+    let agent = start(
+        &dir,
+        Sources {
+            local: Some(local.clone()),
+            ..Sources::default()
+        },
+    )
+    .await;
+    // A broken update: refused, the first policy stays, health says degraded and why.
+    std::fs::write(
+        &local,
+        r#"{"version":1,"actions":{"categories":{"secret":"blok"}}}"#,
+    )
+    .unwrap();
+    let rejected = until("the rejection", async || {
+        let p = agent.policy_in_force().await.unwrap();
+        p.rejected.last().cloned()
+    })
+    .await;
+    assert_eq!(rejected.code, "policy_invalid");
+    assert!(rejected.message.contains("blok"), "{}", rejected.message);
+    let p = agent.policy_in_force().await.unwrap();
+    assert_eq!((p.policy.name.as_deref(), p.reloads), (Some("first"), 0));
+    let h = agent.health().await.unwrap();
+    assert_eq!(h.protection, Protection::Degraded);
+    assert!(h.reasons[0].contains("rejected"), "{:?}", h.reasons);
+    let (status, _) = send(&agent, &format!("key {AWS_KEY}")).await;
+    assert!(
+        status.contains(" 403 "),
+        "still guarded by the first policy: {status}"
+    );
+
+    // A good update: in force, health back to protected, the swap recorded as an event.
+    std::fs::write(&local, policy("second", 0)).unwrap();
+    until("the reload", async || {
+        let p = agent.policy_in_force().await.unwrap();
+        (p.policy.name.as_deref() == Some("second")).then_some(())
+    })
+    .await;
+    let h = agent.health().await.unwrap();
+    assert_eq!(h.protection, Protection::Protected, "{:?}", h.reasons);
+    assert!(h.policy.starts_with("second ("));
+    agent.flush().unwrap();
+    let page = agent
+        .events(leakguard_store::Filter {
+            kinds: vec!["policy".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let verdicts: Vec<&str> = page
+        .events
+        .iter()
+        .map(|e| e.event.verdict.as_str())
+        .collect();
+    assert_eq!(verdicts, ["applied", "rejected"]);
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_policy_outranks_the_local_one_and_is_read_only() {
+    let dir = ScratchDir::new("lg-rt-managed");
+    let managed = dir.join("managed.json");
+    let local = dir.join("local.json");
+    // Managed: secrets only audited; local: tightens them to block.
+    std::fs::write(
+        &managed,
+        r#"{"version":1,"name":"corp","destinations":[{"name":"api","hosts":["api.openai.com"]}],"actions":{"categories":{"secret":"audit"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &local,
+        r#"{"version":1,"name":"mine","actions":{"categories":{"secret":"block"}}}"#,
+    )
+    .unwrap();
+    let agent = start(
+        &dir,
+        Sources {
+            managed: Some(managed),
+            local: Some(local),
+            ..Sources::default()
+        },
+    )
+    .await;
+    let p = agent.policy_in_force().await.unwrap();
+    assert_eq!(p.origin, Origin::Managed);
+    assert!(p.read_only);
+    assert!(p.label.starts_with("managed: corp (") && p.label.contains(" + local: mine ("));
+    let x = agent
+        .explain(format!("key {AWS_KEY}"), Some("api.openai.com".into()))
+        .await
+        .unwrap();
+    assert_eq!(x.verdict, leakguard_types::Action::Block);
+    assert_eq!(x.by, "local policy: actions.categories.secret");
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_pause_is_allowed_only_by_the_policy_recorded_and_ends() {
+    let dir = ScratchDir::new("lg-rt-pause");
+    let none = dir.join("none.json");
+    std::fs::write(&none, policy("strict", 0)).unwrap();
+    let agent = start(
+        &dir,
+        Sources {
+            local: Some(none),
+            ..Sources::default()
+        },
+    )
+    .await;
+    let refused = agent.pause(5).await.unwrap_err();
+    assert_eq!(refused.code, "pause_not_allowed");
+    agent.stop().await;
+
+    let dir = ScratchDir::new("lg-rt-pause2");
+    let some = dir.join("some.json");
+    std::fs::write(&some, policy("lenient", 10)).unwrap();
+    let agent = start(
+        &dir,
+        Sources {
+            local: Some(some),
+            ..Sources::default()
+        },
+    )
+    .await;
+    let client = Client::for_data_dir(&dir).unwrap();
+    assert_eq!(client.pause(11).await.unwrap_err().code, "pause_too_long");
+    let state = client.pause(10).await.unwrap();
+    assert_eq!(state.max_minutes, 10);
+    assert!(state.paused_until.is_some());
+    let h = client.health().await.unwrap();
+    assert_eq!(h.protection, Protection::Paused);
+    // While paused a secret is recorded, not stopped.
+    let (status, _) = send(&agent, &format!("key {AWS_KEY}")).await;
+    assert!(status.contains(" 502 "), "forwarded: {status}");
+    assert_eq!(client.pause(0).await.unwrap().paused_until, None);
+    let (status, _) = send(&agent, &format!("key {AWS_KEY}")).await;
+    assert!(status.contains(" 403 "), "guarded again: {status}");
+    agent.flush().unwrap();
+    let page = client.events(Default::default()).await.unwrap();
+    let seen: Vec<(String, String, String)> = page
+        .events
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e.event.kind.clone(),
+                e.event.outcome.clone(),
+                e.event.decided_by.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(seen[0].0, "pause");
+    assert_eq!(seen[0].1, "paused");
+    assert_eq!(
+        (seen[1].1.as_str(), seen[1].2.as_str()),
+        ("forwarded", "controls.pause_minutes (paused by the user)")
+    );
+    assert_eq!(
+        (seen[2].0.as_str(), seen[2].1.as_str()),
+        ("pause", "resumed")
+    );
+    assert_eq!(seen[3].1, "warned");
+    agent.stop().await;
+}
