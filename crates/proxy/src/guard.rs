@@ -443,25 +443,32 @@ impl Guard {
         Box::pin(self.guard_request(req, host)).await
     }
 
+    /// One intercepted request: its stages run in [`Guard::exchange`], and its event is
+    /// recorded here, once, whatever the path (forwarded, redacted, warned, blocked, refused).
     async fn guard_request(&mut self, req: Request<Body>, host: String) -> RequestOrResponse {
         let mut pending_restore: Option<Vec<(String, String)>> = None;
-        let result = self
-            .guard_request_inner(req, host, &mut pending_restore)
-            .await;
+        let started = Instant::now();
+        let (result, event) = self.exchange(req, host, &mut pending_restore).await;
+        if let Some(mut event) = event {
+            event.latency_us = started.elapsed().as_micros() as u64;
+            self.shared.events.record(event);
+        }
         self.restore = pending_restore
             .map(|p| crate::restore::Pairs::new(p, true))
             .filter(|p| !p.is_empty());
         result
     }
 
-    async fn guard_request_inner(
+    /// The request's stages: destination (resolved once), kill switch, body, decode, inspect
+    /// (scan + decide), tenant and API rules, rate limits, act. Returns the answer and the
+    /// event to record (`None` only for a request without a body, which is counted).
+    async fn exchange(
         &self,
         req: Request<Body>,
         host: String,
         pending_restore: &mut Option<Vec<(String, String)>>,
-    ) -> RequestOrResponse {
+    ) -> (RequestOrResponse, Option<Event>) {
         let shared = &self.shared;
-        let started = Instant::now();
         bump(&shared.counters.requests);
         let loaded = shared.policy.load_full();
         let (mut parts, body) = req.into_parts();
@@ -484,7 +491,7 @@ impl Guard {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
         };
-        let mut base = Event {
+        let mut event = Event {
             id: new_id(),
             time: now_rfc3339(),
             kind: "request".into(),
@@ -495,24 +502,23 @@ impl Guard {
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };
-        let group = loaded.policy().group_of(&host);
-        if group.is_some_and(|g| g.mode == Mode::BlockAll) {
+        // The destination, resolved once for the whole request.
+        let dest = Destination::resolve(&loaded, &host, &shared.limits);
+        event.group = dest.group.clone();
+        if dest.mode == Mode::BlockAll {
             body::drain(body, shared.limits.max_body).await;
-            let name = group.map(|g| g.name.clone()).unwrap_or_default();
+            let name = dest.group.clone().unwrap_or_default();
             let msg = format!("Blocked by Leakguard: {host} is switched off by your organisation's policy ({name}).");
-            base.verdict = "block".into();
-            base.outcome = "blocked".into();
-            base.group = Some(name.clone());
-            base.decided_by = format!("destinations.{name}.mode = block_all");
-            base.latency_us = started.elapsed().as_micros() as u64;
-            shared.events.record(base);
+            event.verdict = "block".into();
+            event.outcome = "blocked".into();
+            event.decided_by = format!("destinations.{name}.mode = block_all");
             bump(&shared.counters.blocked);
             let shape = shared.catalog.error_shape_for_host(&host);
-            return refusal_response(
+            let res = refusal_response(
                 leakguard_providers::refusal(shape, 403, "leakguard_kill_switch", &msg),
                 "blocked",
-            )
-            .into();
+            );
+            return (res.into(), Some(event));
         }
 
         let declared = parts
@@ -520,20 +526,17 @@ impl Guard {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let max_body = group
-            .and_then(|g| g.max_body_bytes)
-            .map_or(shared.limits.max_body, |n| {
-                usize::try_from(n).unwrap_or(usize::MAX)
-            });
-        let fail_open = group.is_some_and(|g| g.fail_mode == FailMode::Allow);
-        let raw = match body::collect(body, declared, max_body).await {
+        let raw = match body::collect(body, declared, dest.max_body).await {
             Ok(b) => b,
-            Err(e) => return self.refuse_unreadable(base, &host, &e, started),
+            Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
         };
         if raw.is_empty() {
             bump(&shared.counters.bodyless);
             bump(&shared.counters.forwarded);
-            return Request::from_parts(parts, Body::from(Full::new(raw))).into();
+            return (
+                Request::from_parts(parts, Body::from(Full::new(raw))).into(),
+                None,
+            );
         }
         let encoding = parts
             .headers
@@ -542,10 +545,11 @@ impl Guard {
             .map(str::to_string);
         let decoded = match body::decode(&raw, encoding.as_deref(), &shared.limits) {
             Ok(d) => d,
-            Err(e) if fail_open => {
-                return self.forward_unscanned(base, parts, raw, e.to_string(), started)
+            Err(e) if dest.fail_open => {
+                let res = self.forward_unscanned(&mut event, parts, raw, e.to_string());
+                return (res, Some(event));
             }
-            Err(e) => return self.refuse_unreadable(base, &host, &e, started),
+            Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
         };
         // Scanning is CPU work: keep it off the I/O thread when the body is large (only then
         // are the inputs copied for the blocking pool).
@@ -563,22 +567,23 @@ impl Guard {
         };
         let mut x = match outcome {
             Ok(x) => x,
-            Err((_, reason)) if fail_open => {
-                return self.forward_unscanned(base, parts, raw, reason, started)
+            Err((_, reason)) if dest.fail_open => {
+                let res = self.forward_unscanned(&mut event, parts, raw, reason);
+                return (res, Some(event));
             }
             Err((refusal, reason)) => {
                 bump(&shared.counters.fail_closed);
-                base.verdict = "block".into();
-                base.outcome = "refused".into();
-                base.reason = Some(reason);
-                base.bytes = decoded.len();
-                base.latency_us = started.elapsed().as_micros() as u64;
-                shared.events.record(base);
-                return refusal_response(refusal, "refused").into();
+                event.verdict = "block".into();
+                event.outcome = "refused".into();
+                event.reason = Some(reason);
+                event.bytes = decoded.len();
+                return (refusal_response(refusal, "refused").into(), Some(event));
             }
         };
-        x.event.id = base.id;
-        x.event.time = base.time;
+        // The inspection's event carries the findings; the request's identity stays.
+        x.event.id = std::mem::take(&mut event.id);
+        x.event.time = std::mem::take(&mut event.time);
+        let mut event = x.event;
         if !matches!(
             x.plan,
             Plan::Refuse {
@@ -591,14 +596,12 @@ impl Guard {
                 .policy()
                 .check_tenant(&host, &facts)
                 .map_err(|v| (v.status, v.code, v.message, v.by, None));
-            if let Err(refused) = tenant.and_then(|()| self.govern(&loaded, &host, &x.event)) {
+            if let Err(refused) = tenant.and_then(|()| self.govern(&loaded, &dest, &host, &event)) {
                 let (status, code, message, by, retry_after) = refused;
                 bump(&shared.counters.blocked);
-                x.event.outcome = "blocked".into();
-                x.event.verdict = "block".into();
-                x.event.decided_by = by;
-                x.event.latency_us = started.elapsed().as_micros() as u64;
-                shared.events.record(x.event);
+                event.outcome = "blocked".into();
+                event.verdict = "block".into();
+                event.decided_by = by;
                 let shape = shared.catalog.error_shape_for_host(&host);
                 let mut res = refusal_response(
                     leakguard_providers::refusal(shape, status, code, &message),
@@ -608,7 +611,7 @@ impl Guard {
                     res.headers_mut()
                         .insert(hyper::header::RETRY_AFTER, HeaderValue::from(secs));
                 }
-                return res.into();
+                return (res.into(), Some(event));
             }
         }
         let result: RequestOrResponse = match x.plan {
@@ -621,7 +624,7 @@ impl Guard {
                 restore,
             } => {
                 bump(&shared.counters.redacted);
-                if group.is_some_and(|g| g.restore_redacted) && !restore.is_empty() {
+                if dest.restore && !restore.is_empty() {
                     *pending_restore = Some(restore);
                 }
                 parts.headers.remove(CONTENT_ENCODING);
@@ -636,8 +639,8 @@ impl Guard {
             } => {
                 if let Some(why) = shared.take_grant(&x.content_hash) {
                     bump(&shared.counters.overridden);
-                    x.event.outcome = "overridden".into();
-                    x.event.justification = Some(why.chars().take(500).collect());
+                    event.outcome = "overridden".into();
+                    event.justification = Some(why.chars().take(500).collect());
                     Request::from_parts(parts, Body::from(Full::new(raw))).into()
                 } else {
                     bump(&shared.counters.warned);
@@ -653,30 +656,34 @@ impl Guard {
                 refusal_response(refusal, "blocked").into()
             }
         };
-        x.event.latency_us = started.elapsed().as_micros() as u64;
-        shared.events.record(x.event);
-        result
+        (result, Some(event))
     }
 
     /// The `api` rules of the host's group: pinned models, token caps, rate limits.
-    fn govern(&self, loaded: &Loaded, host: &str, event: &Event) -> Result<(), Governed> {
+    fn govern(
+        &self,
+        loaded: &Loaded,
+        dest: &Destination,
+        host: &str,
+        event: &Event,
+    ) -> Result<(), Governed> {
         if let Err(v) = loaded
             .policy()
             .check_api(host, event.model.as_deref(), event.max_tokens)
         {
             return Err((v.status, v.code, v.message, v.by, None));
         }
-        let Some(group) = loaded.policy().group_of(host) else {
+        let Some(group) = &dest.group else {
             return Ok(());
         };
-        let Some(rules) = loaded.policy().api.get(&group.name) else {
+        let Some(rules) = loaded.policy().api.get(group) else {
             return Ok(());
         };
         if rules.requests_per_minute.is_none() && rules.tokens_per_minute.is_none() {
             return Ok(());
         }
         let mut windows = self.shared.rate.lock().expect("rate windows");
-        let w = windows.entry(group.name.clone()).or_default();
+        let w = windows.entry(group.clone()).or_default();
         let now = Instant::now();
         while w
             .front()
@@ -713,7 +720,7 @@ impl Guard {
                 429,
                 "leakguard_rate_limited",
                 format!("Leakguard: the limit for {host} is {what}; try again in {retry} s."),
-                format!("api.{}.{by}", group.name),
+                format!("api.{group}.{by}"),
                 Some(retry),
             ));
         }
@@ -724,31 +731,21 @@ impl Guard {
     /// `fail_mode: allow`: the body could not be inspected; it goes on as it came, recorded.
     fn forward_unscanned(
         &self,
-        mut base: Event,
+        event: &mut Event,
         parts: hyper::http::request::Parts,
         raw: Bytes,
         reason: String,
-        started: Instant,
     ) -> RequestOrResponse {
-        let shared = &self.shared;
-        bump(&shared.counters.forwarded);
-        base.verdict = "unscanned".into();
-        base.outcome = "forwarded".into();
-        base.decided_by = "fail_mode = allow".into();
-        base.reason = Some(reason);
-        base.bytes = raw.len();
-        base.latency_us = started.elapsed().as_micros() as u64;
-        shared.events.record(base);
+        bump(&self.shared.counters.forwarded);
+        event.verdict = "unscanned".into();
+        event.outcome = "forwarded".into();
+        event.decided_by = "fail_mode = allow".into();
+        event.reason = Some(reason);
+        event.bytes = raw.len();
         Request::from_parts(parts, Body::from(Full::new(raw))).into()
     }
 
-    fn refuse_unreadable(
-        &self,
-        mut base: Event,
-        host: &str,
-        e: &BodyError,
-        started: Instant,
-    ) -> RequestOrResponse {
+    fn refuse_unreadable(&self, event: &mut Event, host: &str, e: &BodyError) -> RequestOrResponse {
         let shared = &self.shared;
         bump(&shared.counters.fail_closed);
         let status = match e {
@@ -756,11 +753,9 @@ impl Guard {
             BodyError::UnsupportedEncoding(_) => 415,
             _ => 400,
         };
-        base.verdict = "block".into();
-        base.outcome = "refused".into();
-        base.reason = Some(e.to_string());
-        base.latency_us = started.elapsed().as_micros() as u64;
-        shared.events.record(base);
+        event.verdict = "block".into();
+        event.outcome = "refused".into();
+        event.reason = Some(e.to_string());
         let mut res = refusal_response(
             fail_closed(&shared.catalog, host, status, &e.to_string()),
             "refused",
@@ -769,6 +764,37 @@ impl Guard {
         res.headers_mut()
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
         res.into()
+    }
+}
+
+/// What the policy says about one destination host, resolved once per request.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The destination group, if the host is in one.
+    pub group: Option<String>,
+    pub mode: Mode,
+    /// `fail_mode: allow`: a body that cannot be inspected is forwarded unscanned.
+    pub fail_open: bool,
+    /// Largest body inspected for this destination.
+    pub max_body: usize,
+    /// Put redacted values back in the reply.
+    pub restore: bool,
+}
+
+impl Destination {
+    pub fn resolve(loaded: &Loaded, host: &str, limits: &Limits) -> Destination {
+        let group = loaded.policy().group_of(host);
+        Destination {
+            group: group.map(|g| g.name.clone()),
+            mode: group.map_or(Mode::Inspect, |g| g.mode),
+            fail_open: group.is_some_and(|g| g.fail_mode == FailMode::Allow),
+            max_body: group
+                .and_then(|g| g.max_body_bytes)
+                .map_or(limits.max_body, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+            restore: group.is_some_and(|g| g.restore_redacted),
+        }
     }
 }
 
