@@ -41,6 +41,21 @@ async fn start(dir: &Path, sources: Sources) -> Agent {
         .expect("the agent starts")
 }
 
+/// The agent with `text` as its local policy (no managed one); returns the policy's path.
+async fn start_local(dir: &Path, text: &str) -> (Agent, std::path::PathBuf) {
+    let local = dir.join("policy.json");
+    std::fs::write(&local, text).unwrap();
+    let agent = start(
+        dir,
+        Sources {
+            local: Some(local.clone()),
+            ..Sources::default()
+        },
+    )
+    .await;
+    (agent, local)
+}
+
 /// A chat request with `text`, in plain HTTP through the proxy; returns the status line and
 /// the body.
 async fn send(agent: &Agent, text: &str) -> (String, String) {
@@ -77,16 +92,7 @@ async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_channel_serves_health_events_explain_and_allow_once() {
     let dir = ScratchDir::new("lg-rt-allow");
-    let local = dir.join("policy.json");
-    std::fs::write(&local, policy("mine", 0)).unwrap();
-    let agent = start(
-        &dir,
-        Sources {
-            local: Some(local.clone()),
-            ..Sources::default()
-        },
-    )
-    .await;
+    let (agent, _) = start_local(&dir, &policy("mine", 0)).await;
     let client = Client::for_data_dir(&dir).expect("a client for the running guard");
 
     let h = client.health().await.unwrap();
@@ -242,16 +248,7 @@ async fn the_control_channel_serves_health_events_explain_and_allow_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_keeps_the_last_good_policy_and_says_why_in_health() {
     let dir = ScratchDir::new("lg-rt-reload");
-    let local = dir.join("policy.json");
-    std::fs::write(&local, policy("first", 0)).unwrap();
-    let agent = start(
-        &dir,
-        Sources {
-            local: Some(local.clone()),
-            ..Sources::default()
-        },
-    )
-    .await;
+    let (agent, local) = start_local(&dir, &policy("first", 0)).await;
     // A broken update: refused, the first policy stays, health says degraded and why.
     std::fs::write(
         &local,
@@ -344,31 +341,13 @@ async fn a_managed_policy_outranks_the_local_one_and_is_read_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_pause_is_allowed_only_by_the_policy_recorded_and_ends() {
     let dir = ScratchDir::new("lg-rt-pause");
-    let none = dir.join("none.json");
-    std::fs::write(&none, policy("strict", 0)).unwrap();
-    let agent = start(
-        &dir,
-        Sources {
-            local: Some(none),
-            ..Sources::default()
-        },
-    )
-    .await;
+    let (agent, _) = start_local(&dir, &policy("strict", 0)).await;
     let refused = agent.pause(5).await.unwrap_err();
     assert_eq!(refused.code, "pause_not_allowed");
     agent.stop().await;
 
     let dir = ScratchDir::new("lg-rt-pause2");
-    let some = dir.join("some.json");
-    std::fs::write(&some, policy("lenient", 10)).unwrap();
-    let agent = start(
-        &dir,
-        Sources {
-            local: Some(some),
-            ..Sources::default()
-        },
-    )
-    .await;
+    let (agent, _) = start_local(&dir, &policy("lenient", 10)).await;
     let client = Client::for_data_dir(&dir).unwrap();
     assert_eq!(client.pause(11).await.unwrap_err().code, "pause_too_long");
     let state = client.pause(10).await.unwrap();
