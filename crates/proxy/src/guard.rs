@@ -969,7 +969,19 @@ impl Shared {
         let started = Instant::now();
         let loaded = self.policy.load_full();
         let meta = self.meta();
-        let findings = loaded.engine.scan(text);
+        // Frames repeat (a chat client re-sends context): the same scan cache as request
+        // segments, keyed by the frame's SHA-256, which is also the event's prompt hash.
+        let digest: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(text.as_bytes()).into()
+        };
+        let findings = if text.len() >= crate::scan_cache::MIN_BYTES {
+            loaded
+                .scan_cache
+                .get_or_scan(digest, || loaded.engine.scan(text))
+        } else {
+            loaded.engine.scan(text)
+        };
         let verdict = loaded.effective.decide(&findings, Some(host), &meta);
         let mut event = Event {
             id: new_id(),
@@ -1015,10 +1027,7 @@ impl Shared {
                 WsOutcome::Drop
             }
         };
-        event.prompt_sha256 = {
-            use sha2::Digest;
-            hex(&sha2::Sha256::digest(text.as_bytes()))
-        };
+        event.prompt_sha256 = hex(&digest);
         event.latency_us = started.elapsed().as_micros() as u64;
         self.events.record(event);
         out
@@ -1078,6 +1087,19 @@ mod tests {
         assert_eq!(outcomes, ["forwarded", "blocked", "redacted"]);
         assert!(log.contains("\"kind\":\"websocket\""));
         assert!(!log.contains("AKIAQYLPMN5HJNGY4F7A") && !log.contains("4111 1111"));
+        // A long frame sent again is answered from the scan cache, with the same decision.
+        let long = format!("{} key AKIAQYLPMN5HJNGY4F7A", "context ".repeat(40));
+        let cache = || shared.policy.load().scan_cache.stats();
+        let before = cache();
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &long),
+            WsOutcome::Drop
+        );
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &long),
+            WsOutcome::Drop
+        );
+        assert_eq!(cache(), (before.0 + 1, before.1 + 1), "one scan, one hit");
     }
 
     /// hudsucker keeps the handler's future inside its per-request future and moves that

@@ -274,14 +274,6 @@ impl FindingDetail {
     }
 }
 
-/// A piece of user-written text extracted from a request, with where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Segment {
-    pub text: String,
-    /// A path into the request body, e.g. `messages[0].content[1].text`.
-    pub location: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
