@@ -262,60 +262,25 @@ async fn handle<C: Control>(
             )
         }
     };
-    fn args<T: DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
-        let body = if body.is_empty() {
-            b"{}".as_slice()
-        } else {
-            body
-        };
-        serde_json::from_slice(body)
-            .map_err(|e| ControlError::new("bad_request", format!("bad arguments: {e}")))
-    }
-    fn reply<T: Serialize>(r: Result<T, ControlError>) -> Response<ReplyBody> {
-        match r {
-            Ok(v) => json_response(StatusCode::OK, serde_json::to_vec(&v).unwrap_or_default()),
-            Err(e) => error_response(status_for(&e.code), &e),
-        }
-    }
     match call.as_str() {
         "health" => reply(control.health().await),
-        "allow_once" => match args::<AllowArgs>(&body) {
-            Ok(a) => reply(control.allow_once(a.code, a.reason).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
-        "explain" => match args::<ExplainArgs>(&body) {
-            Ok(a) => reply(control.explain(a.text, a.destination).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
-        "events" => match args(&body) {
-            Ok(f) => reply(control.events(f).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
-        "event" => match args::<IdArg>(&body) {
-            Ok(a) => reply(control.event(a.id).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
-        "stats" => match args(&body) {
-            Ok(q) => reply(control.stats(q).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
-        "usage" => match args::<DayArg>(&body) {
-            Ok(a) => reply(control.usage(a.since_day).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
-        "export" => match args(&body) {
-            Ok(r) => reply(control.export(r).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
+        "allow_once" => answer(&body, |a: AllowArgs| control.allow_once(a.code, a.reason)).await,
+        "explain" => {
+            answer(&body, |a: ExplainArgs| {
+                control.explain(a.text, a.destination)
+            })
+            .await
+        }
+        "events" => answer(&body, |f| control.events(f)).await,
+        "event" => answer(&body, |a: IdArg| control.event(a.id)).await,
+        "stats" => answer(&body, |q| control.stats(q)).await,
+        "usage" => answer(&body, |a: DayArg| control.usage(a.since_day)).await,
+        "export" => answer(&body, |r| control.export(r)).await,
         "policy_in_force" => reply(control.policy_in_force().await),
-        "pause" => match args::<MinutesArg>(&body) {
-            Ok(a) => reply(control.pause(a.minutes).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
-        "report_false_positive" => match args::<IdArg>(&body) {
-            Ok(a) => reply(control.report_false_positive(a.id).await),
-            Err(e) => reply::<()>(Err(e)),
-        },
+        "pause" => answer(&body, |a: MinutesArg| control.pause(a.minutes)).await,
+        "report_false_positive" => {
+            answer(&body, |a: IdArg| control.report_false_positive(a.id)).await
+        }
         "subscribe" => {
             let filter = match args(&body) {
                 Ok(f) => f,
@@ -335,6 +300,36 @@ async fn handle<C: Control>(
             StatusCode::NOT_FOUND,
             &ControlError::new("not_found", format!("no control call `{other}`")),
         ),
+    }
+}
+
+/// A call's arguments from its JSON body (an empty body is `{}`).
+fn args<T: DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| ControlError::new("bad_request", format!("bad arguments: {e}")))
+}
+
+/// A call's result as the answer: JSON, or the error with its status.
+fn reply<T: Serialize>(r: Result<T, ControlError>) -> Response<ReplyBody> {
+    match r {
+        Ok(v) => json_response(StatusCode::OK, serde_json::to_vec(&v).unwrap_or_default()),
+        Err(e) => error_response(status_for(&e.code), &e),
+    }
+}
+
+/// Parses the arguments, makes the call, answers its result.
+async fn answer<'a, A: DeserializeOwned, T: Serialize>(
+    body: &[u8],
+    call: impl FnOnce(A) -> Reply<'a, T>,
+) -> Response<ReplyBody> {
+    match args(body) {
+        Ok(a) => reply(call(a).await),
+        Err(e) => reply::<()>(Err(e)),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::policy::{self, pull, LoadError, Sources};
 use crate::surface::*;
 use crate::{AgentError, Recording};
 use leakguard_policy::Policy;
-use leakguard_proxy::events::{new_id, now_rfc3339, Event, EventSink};
+use leakguard_proxy::events::{new_id, Event, EventSink};
 use leakguard_proxy::guard::Shared;
 use leakguard_proxy::{ca, Limits, Loaded, Running, Settings};
 use leakguard_store::{Filter, Reader};
@@ -179,7 +179,6 @@ struct Inner {
     /// Owned for the life of the guard (the hub holds its sender).
     notifier: Mutex<Option<Notifier>>,
     control: Mutex<Option<crate::control::Server>>,
-    control_location: Mutex<String>,
     pause_end: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -279,28 +278,17 @@ impl Agent {
                 tasks: Mutex::default(),
                 notifier: Mutex::default(),
                 control: Mutex::default(),
-                control_location: Mutex::default(),
                 pause_end: Mutex::default(),
             }),
         };
         // 7. Notices, as the front end chose.
         agent.start_notifier(notices)?;
-        // 8. The control channel (token file 0600, socket 0600 in the private data dir).
-        if config.control {
-            let server = crate::control::Server::start(agent.clone(), &config.data_dir)
-                .await
-                .map_err(StartError::Control)?;
-            *agent.inner.control_location.lock().expect("control") = server.location();
-            *agent.inner.control.lock().expect("control") = Some(server);
+        // 8. The control channel (token file 0600, socket 0600 in the private data dir), and
+        //    the proxy's address for clients. A failure here stops what already runs.
+        if let Err(e) = agent.open_control(&config).await {
+            agent.clone().stop().await;
+            return Err(e);
         }
-        let addr = agent.addr();
-        let addr_file = config.data_dir.join("guard.addr");
-        crate::write_private(&addr_file, addr.to_string().as_bytes()).map_err(|source| {
-            StartError::DataDir {
-                path: addr_file,
-                source,
-            }
-        })?;
         // 9. Background: watch the policy files, pull the policy.
         let mut tasks = Vec::new();
         if !sources.watched().is_empty() {
@@ -321,30 +309,37 @@ impl Agent {
         Ok(agent)
     }
 
+    async fn open_control(&self, config: &Config) -> Result<(), StartError> {
+        if config.control {
+            let server = crate::control::Server::start(self.clone(), &config.data_dir)
+                .await
+                .map_err(StartError::Control)?;
+            *self.inner.control.lock().expect("control") = Some(server);
+        }
+        let addr_file = config.data_dir.join("guard.addr");
+        crate::write_private(&addr_file, self.addr().to_string().as_bytes()).map_err(|source| {
+            StartError::DataDir {
+                path: addr_file,
+                source,
+            }
+        })
+    }
+
     /// The proxy's address.
     pub fn addr(&self) -> SocketAddr {
         self.inner.shared.listen
     }
 
-    /// The data directory.
-    pub fn data_dir(&self) -> &Path {
-        &self.inner.data_dir
-    }
-
-    /// The proxy's shared state (counters, the policy in force), for front ends that show it.
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.inner.shared
-    }
-
     /// Where the control channel listens (socket path, or address on systems without Unix
     /// sockets); empty when it is not served.
     pub fn control_location(&self) -> String {
-        self.inner.control_location.lock().expect("control").clone()
-    }
-
-    /// Records an event through the same path as the proxy's (store, SIEM, live listeners).
-    pub fn record(&self, event: Event) {
-        self.inner.shared.events.record(event);
+        self.inner
+            .control
+            .lock()
+            .expect("control")
+            .as_ref()
+            .map(crate::control::Server::location)
+            .unwrap_or_default()
     }
 
     /// Commits every recorded event (tests and shutdown).
@@ -392,7 +387,10 @@ impl Agent {
                 Box::new(Desktop::new(Arc::new(move |action| match action {
                     NoticeAction::ReportFalsePositive { event_id } => {
                         if let Some(inner) = weak.upgrade() {
-                            inner.shared.events.record(feedback_event(&event_id));
+                            inner
+                                .shared
+                                .events
+                                .record(feedback_event(&inner, &event_id));
                         }
                     }
                     NoticeAction::ViewDetails { event_id } => open(&format!(
@@ -423,10 +421,6 @@ impl Agent {
             .add_listener(notifier.sender(), crate::notify::may_notify);
         *self.inner.notifier.lock().expect("notifier") = Some(notifier);
         Ok(())
-    }
-
-    fn now_rfc3339(&self) -> String {
-        rfc3339_ms(self.inner.clock.now_ms())
     }
 }
 
@@ -494,10 +488,18 @@ fn policy_event(inner: &Inner, verdict: &str, outcome: &str) -> Event {
     }
 }
 
-fn feedback_event(event_id: &str) -> Event {
+/// A pause starting or ending (kind `pause`), with why.
+fn pause_event(inner: &Inner, verdict: &str, outcome: &str, reason: String) -> Event {
+    let mut e = policy_event(inner, verdict, outcome);
+    e.kind = "pause".into();
+    e.reason = Some(reason);
+    e
+}
+
+fn feedback_event(inner: &Inner, event_id: &str) -> Event {
     Event {
         id: new_id(),
-        time: now_rfc3339(),
+        time: rfc3339_ms(inner.clock.now_ms()),
         kind: "feedback".into(),
         verdict: "false_positive".into(),
         outcome: "reported".into(),
@@ -511,10 +513,12 @@ fn feedback_event(event_id: &str) -> Event {
 /// Polls the policy files; a good change is put in force within `every`, a bad one is
 /// refused with an event and the last good policy stays in force.
 async fn watch(inner: Weak<Inner>, every: Duration, mut stamp: policy::Stamps) {
+    let Some(files) = inner.upgrade().map(|me| me.sources.watched()) else {
+        return;
+    };
     loop {
         tokio::time::sleep(every).await;
         let Some(me) = inner.upgrade() else { return };
-        let files = me.sources.watched();
         let now = policy::stamps(&files);
         if now == stamp {
             continue;
@@ -846,9 +850,12 @@ impl Control for Agent {
                 }
                 if inner.shared.paused_until().is_some() {
                     inner.shared.pause_until(0);
-                    let mut e = policy_event(inner, "resume", "resumed");
-                    e.kind = "pause".into();
-                    e.reason = Some("the user resumed protection".into());
+                    let e = pause_event(
+                        inner,
+                        "resume",
+                        "resumed",
+                        "the user resumed protection".into(),
+                    );
                     inner.shared.events.record(e);
                 }
                 return Ok(state(None));
@@ -867,11 +874,12 @@ impl Control for Agent {
             }
             let until = inner.clock.now_ms() + i64::from(minutes) * 60_000;
             inner.shared.pause_until(until);
-            let mut e = policy_event(inner, "pause", "paused");
-            e.kind = "pause".into();
-            e.reason = Some(format!(
-                "the user paused protection for {minutes} minutes (findings are recorded, not stopped)"
-            ));
+            let e = pause_event(
+                inner,
+                "pause",
+                "paused",
+                format!("the user paused protection for {minutes} minutes (findings are recorded, not stopped)"),
+            );
             inner.shared.events.record(e);
             // Resumes by itself, and says so.
             let weak = Arc::downgrade(&self.inner);
@@ -879,9 +887,7 @@ impl Control for Agent {
                 tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
                 if let Some(inner) = weak.upgrade() {
                     inner.shared.pause_until(0);
-                    let mut e = policy_event(&inner, "resume", "resumed");
-                    e.kind = "pause".into();
-                    e.reason = Some("the pause ended".into());
+                    let e = pause_event(&inner, "resume", "resumed", "the pause ended".into());
                     inner.shared.events.record(e);
                 }
             });
@@ -894,8 +900,7 @@ impl Control for Agent {
 
     fn report_false_positive(&self, event_id: String) -> Reply<'_, ()> {
         Box::pin(async move {
-            let mut e = feedback_event(&event_id);
-            e.time = self.now_rfc3339();
+            let e = feedback_event(&self.inner, &event_id);
             self.inner.shared.events.record(e);
             Ok(())
         })

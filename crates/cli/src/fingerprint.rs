@@ -61,11 +61,6 @@ const SKIP_DIRS: &[&str] = &[
 ];
 const MAX_FILE: u64 = 4 << 20;
 
-/// Reads the salt from a file or the environment.
-pub fn read_salt(salt_file: Option<&Path>) -> Result<Vec<u8>> {
-    Ok(leakguard_agent::policy::files::read_salt(salt_file)?)
-}
-
 /// Whether a file is worth indexing, and its text.
 fn source_text(path: &Path) -> Option<Vec<u8>> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -129,7 +124,7 @@ pub fn run(cmd: FingerprintCommand) -> Result<()> {
             w,
             dirs,
         } => {
-            let salt = read_salt(salt_file.as_deref())?;
+            let salt = leakguard_agent::policy::files::read_salt(salt_file.as_deref())?;
             for d in dirs.iter().chain(&references) {
                 anyhow::ensure!(d.is_dir(), "{} is not a directory", d.display());
             }

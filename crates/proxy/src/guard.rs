@@ -18,7 +18,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use leakguard_policy::{FailMode, Mode, RequestMeta, TenantFacts};
 use leakguard_providers::{Catalog, Refusal};
-use leakguard_types::Action;
+use leakguard_types::{Action, Clock, Identity};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,8 +95,10 @@ pub struct Shared {
     overrides: Mutex<Overrides>,
     /// Per destination group: (when, estimated tokens) of the requests of the last minute.
     rate: Mutex<HashMap<String, std::collections::VecDeque<(Instant, u64)>>>,
-    /// The time source and the person the guard acts for (set once at start).
-    context: std::sync::OnceLock<(Arc<dyn leakguard_types::Clock>, leakguard_types::Identity)>,
+    /// The time source (exception expiry, pauses).
+    clock: Arc<dyn Clock>,
+    /// The person the guard acts for (the policy's exceptions by user and group).
+    identity: Identity,
     /// A timed pause the policy allows: until this time (ms since the epoch), 0 when none.
     paused_until_ms: std::sync::atomic::AtomicI64,
 }
@@ -113,6 +115,8 @@ impl Shared {
         control_token: String,
         listen: SocketAddr,
         upstream_tls: Arc<rustls::ClientConfig>,
+        clock: Arc<dyn Clock>,
+        identity: Identity,
     ) -> Shared {
         Shared {
             policy: ArcSwap::from_pointee(loaded),
@@ -127,26 +131,15 @@ impl Shared {
             upstream_tls,
             overrides: Mutex::new(Overrides::default()),
             rate: Mutex::default(),
-            context: std::sync::OnceLock::new(),
+            clock,
+            identity,
             paused_until_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
-    /// Sets the clock and identity (once; later calls are ignored).
-    pub fn set_context(
-        &self,
-        clock: Arc<dyn leakguard_types::Clock>,
-        identity: leakguard_types::Identity,
-    ) {
-        let _ = self.context.set((clock, identity));
-    }
-
     /// Now, in ms since the epoch, by the guard's clock.
     pub fn now_ms(&self) -> i64 {
-        match self.context.get() {
-            Some((clock, _)) => clock.now_ms(),
-            None => leakguard_types::Clock::now_ms(&leakguard_types::SystemClock),
-        }
+        self.clock.now_ms()
     }
 
     /// Pauses enforcement until `until_ms` (0 resumes). The caller checks the policy allows it.
@@ -163,10 +156,9 @@ impl Shared {
     /// The facts of a request that exceptions and pauses use: user, groups, today, paused.
     pub fn meta(&self) -> RequestMeta {
         let now = self.now_ms();
-        let identity = self.context.get().map(|(_, i)| i);
         RequestMeta {
-            user: identity.and_then(|i| i.user.clone()),
-            groups: identity.map(|i| i.groups.clone()).unwrap_or_default(),
+            user: self.identity.user.clone(),
+            groups: self.identity.groups.clone(),
             today: u32::try_from(now.div_euclid(86_400_000)).unwrap_or(0),
             paused: self.paused_until_ms.load(Ordering::Relaxed) > now,
         }
@@ -559,13 +551,26 @@ impl Guard {
             let (info, decoded) = (info.clone(), decoded.clone());
             let fallback =
                 crate::inspect::fail_closed(&catalog, &info.host, 500, "the scanner failed");
-            tokio::task::spawn_blocking(move || inspect(&loaded, &catalog, &info, &decoded, &meta))
-                .await
-                .unwrap_or_else(|_| Err((fallback, "the scanner panicked".into())))
+            let base = event.clone();
+            match tokio::task::spawn_blocking(move || {
+                let r = inspect(&loaded, &catalog, &info, &decoded, &meta, &mut event);
+                (r, event)
+            })
+            .await
+            {
+                Ok((r, filled)) => {
+                    event = filled;
+                    r
+                }
+                Err(_) => {
+                    event = base;
+                    Err((fallback, "the scanner panicked".into()))
+                }
+            }
         } else {
-            inspect(&loaded, &shared.catalog, &info, &decoded, &meta)
+            inspect(&loaded, &shared.catalog, &info, &decoded, &meta, &mut event)
         };
-        let mut x = match outcome {
+        let x = match outcome {
             Ok(x) => x,
             Err((_, reason)) if dest.fail_open => {
                 let res = self.forward_unscanned(&mut event, parts, raw, reason);
@@ -580,10 +585,6 @@ impl Guard {
                 return (refusal_response(refusal, "refused").into(), Some(event));
             }
         };
-        // The inspection's event carries the findings; the request's identity stays.
-        x.event.id = std::mem::take(&mut event.id);
-        x.event.time = std::mem::take(&mut event.time);
-        let mut event = x.event;
         if !matches!(
             x.plan,
             Plan::Refuse {
@@ -1055,6 +1056,8 @@ mod tests {
             "token".into(),
             "127.0.0.1:1".parse().unwrap(),
             Arc::new(crate::upstream::client_tls(&[] as &[&str]).unwrap()),
+            Arc::new(leakguard_types::SystemClock),
+            Identity::default(),
         ))
     }
 

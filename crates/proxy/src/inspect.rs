@@ -80,16 +80,18 @@ pub struct Inspection {
     /// SHA-256 over the destination host and each extracted segment's SHA-256 (in order): what
     /// a warn override is bound to, and the event's `prompt_sha256`.
     pub content_hash: [u8; 32],
-    pub event: Event,
 }
 
-/// Inspects a decoded body. `Err` carries a fail-closed refusal with its reason.
+/// Inspects a decoded body and fills in the request's `event` (endpoint, model, findings,
+/// verdict, outcome); the caller made it with the request's own fields (host, method, path,
+/// client, policy). `Err` carries a fail-closed refusal with its reason.
 pub fn inspect(
     loaded: &Loaded,
     catalog: &Catalog,
     info: &RequestInfo,
     body: &[u8],
     meta: &RequestMeta,
+    event: &mut Event,
 ) -> Result<Inspection, (Refusal, String)> {
     let path_only = info.path.split('?').next().unwrap_or("");
     let endpoint = catalog.classify(&info.host, &info.method, &info.path);
@@ -140,29 +142,20 @@ pub fn inspect(
     let content_hash: [u8; 32] = hasher.finalize().into();
     let text_bytes = extracted.text_bytes();
 
-    let mut event = Event {
-        kind: "request".into(),
-        host: info.host.clone(),
-        method: info.method.clone(),
-        path: path_only.to_string(),
-        endpoint: extracted.endpoint.clone(),
-        provider: extracted.provider.clone(),
-        model: extracted.model.clone(),
-        max_tokens: extracted.max_tokens,
-        client: info.client.as_ref().map(|c| c.chars().take(120).collect()),
-        group: verdict.group.clone(),
-        verdict: verdict.action.to_string(),
-        decided_by: verdict.by.clone(),
-        rules: rule_counts(&findings, &verdict),
-        previews: crate::events::previews(&findings, loaded.policy().events.previews),
-        prompt_sha256: hex(&content_hash),
-        bytes: body.len(),
-        text_bytes,
-        est_tokens: text_bytes.div_ceil(4),
-        binary_parts: extracted.binary_parts,
-        policy: Some(loaded.label.clone()),
-        ..Event::default()
-    };
+    event.endpoint = extracted.endpoint.clone();
+    event.provider = extracted.provider.clone();
+    event.model = extracted.model.clone();
+    event.max_tokens = extracted.max_tokens;
+    event.group = verdict.group.clone();
+    event.verdict = verdict.action.to_string();
+    event.decided_by = verdict.by.clone();
+    event.rules = rule_counts(&findings, &verdict);
+    event.previews = crate::events::previews(&findings, loaded.policy().events.previews);
+    event.prompt_sha256 = hex(&content_hash);
+    event.bytes = body.len();
+    event.text_bytes = text_bytes;
+    event.est_tokens = text_bytes.div_ceil(4);
+    event.binary_parts = extracted.binary_parts;
 
     if loaded.policy().events.keep_redacted_prompt {
         event.redacted_prompt = Some(redacted_prompt(&extracted.segments, &findings, &owner));
@@ -264,7 +257,6 @@ pub fn inspect(
         plan,
         verdict,
         content_hash,
-        event,
     })
 }
 
@@ -342,7 +334,8 @@ mod tests {
         format!("Turn {turn}: please tighten the wording of the planning notes. ").repeat(8)
     }
 
-    fn run(l: &Loaded, body: &[u8]) -> Inspection {
+    /// The inspection and the event it filled in.
+    fn run(l: &Loaded, body: &[u8]) -> (Inspection, Event) {
         let info = RequestInfo {
             host: "api.openai.com".into(),
             method: "POST".into(),
@@ -350,8 +343,17 @@ mod tests {
             content_type: Some("application/json".into()),
             client: None,
         };
-        inspect(l, &Catalog::builtin(), &info, body, &RequestMeta::default())
-            .unwrap_or_else(|(_, why)| panic!("inspection failed: {why}"))
+        let mut event = Event::default();
+        let x = inspect(
+            l,
+            &Catalog::builtin(),
+            &info,
+            body,
+            &RequestMeta::default(),
+            &mut event,
+        )
+        .unwrap_or_else(|(_, why)| panic!("inspection failed: {why}"));
+        (x, event)
     }
 
     #[test]
@@ -359,7 +361,7 @@ mod tests {
         let l = loaded();
         // Turn 1 carries a secret: blocked.
         let mut history = vec![format!("{} with my key {AWS_KEY}", message(1))];
-        let first = run(&l, &conversation(&history));
+        let (first, _) = run(&l, &conversation(&history));
         assert_eq!(first.verdict.action, Action::Block);
         assert_eq!(l.scan_cache.stats(), (0, 1));
         // Each later turn repeats the earlier messages: only the new one is scanned, and the
@@ -367,7 +369,7 @@ mod tests {
         for turn in 2..6 {
             history.push(message(turn));
             let (hits_before, misses_before) = l.scan_cache.stats();
-            let later = run(&l, &conversation(&history));
+            let (later, later_event) = run(&l, &conversation(&history));
             let (hits, misses) = l.scan_cache.stats();
             assert_eq!(
                 misses - misses_before,
@@ -377,13 +379,12 @@ mod tests {
             assert_eq!(hits - hits_before, turn as u64 - 1, "turn {turn}");
             assert_eq!(later.verdict.action, Action::Block, "turn {turn}");
             assert!(
-                later
-                    .event
+                later_event
                     .rules
                     .iter()
                     .any(|r| r.rule == "aws-access-key-id"),
                 "turn {turn}: {:?}",
-                later.event.rules
+                later_event.rules
             );
         }
     }
@@ -394,6 +395,7 @@ mod tests {
         let clean = message(1);
         assert_eq!(
             run(&l, &conversation(std::slice::from_ref(&clean)))
+                .0
                 .verdict
                 .action,
             Action::Allow
@@ -401,12 +403,12 @@ mod tests {
         // The same length, its start swapped for a key: a different digest, so a new scan.
         let changed = format!("{AWS_KEY} {}", &clean[AWS_KEY.len() + 1..]);
         assert_eq!(changed.len(), clean.len());
-        let again = run(&l, &conversation(&[changed]));
+        let (again, _) = run(&l, &conversation(&[changed]));
         assert_eq!(again.verdict.action, Action::Block);
         assert_eq!(l.scan_cache.stats(), (0, 2));
         // And the clean one is still answered from the cache, still clean.
         assert_eq!(
-            run(&l, &conversation(&[clean])).verdict.action,
+            run(&l, &conversation(&[clean])).0.verdict.action,
             Action::Allow
         );
         assert_eq!(l.scan_cache.stats(), (1, 2));
@@ -416,11 +418,15 @@ mod tests {
     fn the_content_hash_follows_the_text_and_its_order() {
         let l = loaded();
         let (a, b) = (message(1), message(2));
-        let ab = run(&l, &conversation(&[a.clone(), b.clone()])).content_hash;
+        let ab = run(&l, &conversation(&[a.clone(), b.clone()]))
+            .0
+            .content_hash;
         assert_eq!(
             ab,
-            run(&l, &conversation(&[a.clone(), b.clone()])).content_hash
+            run(&l, &conversation(&[a.clone(), b.clone()]))
+                .0
+                .content_hash
         );
-        assert_ne!(ab, run(&l, &conversation(&[b, a])).content_hash);
+        assert_ne!(ab, run(&l, &conversation(&[b, a])).0.content_hash);
     }
 }

@@ -166,8 +166,9 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         token,
         addr,
         Arc::clone(&tls),
+        settings.clock,
+        settings.identity,
     ));
-    shared.set_context(Arc::clone(&settings.clock), settings.identity.clone());
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config((*tls).clone())
         .https_or_http();
