@@ -10,7 +10,7 @@ use crate::surface::*;
 use crate::{AgentError, Recording};
 use leakguard_policy::Policy;
 use leakguard_proxy::events::{new_id, Event, EventSink};
-use leakguard_proxy::guard::Shared;
+use leakguard_proxy::Shared;
 use leakguard_proxy::{ca, Limits, Loaded, Running, Settings};
 use leakguard_store::{Filter, Reader};
 use leakguard_types::{rfc3339_ms, Action, Clock, Identity, SystemClock};

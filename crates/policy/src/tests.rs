@@ -307,7 +307,7 @@ fn the_policy_reference_covers_every_field_of_the_schema() {
 
 #[test]
 fn tenant_rules_refuse_personal_accounts_and_foreign_organisations() {
-    use crate::TenantFacts;
+    use leakguard_types::{TenantFact, TenantFacts, TenantMatch};
     let p = Policy::parse(
         r#"{"version":1,"destinations":[
             {"name":"chat","hosts":["chatgpt.com","claude.ai"],
@@ -316,11 +316,44 @@ fn tenant_rules_refuse_personal_accounts_and_foreign_organisations() {
     )
     .unwrap();
     let facts = |provider: &str, email: Option<&str>, org: Option<&str>, project: Option<&str>| {
+        // As the endpoint catalog's `tenants` read them for each provider.
+        let fact = |list: &str, shown_as: &str, matching, value: Option<&str>| TenantFact {
+            list: list.into(),
+            shown_as: shown_as.into(),
+            matching,
+            value: value.map(Into::into),
+        };
+        let facts = match provider {
+            "chatgpt-web" => vec![fact(
+                "chatgpt_account_domains",
+                "the ChatGPT account",
+                TenantMatch::EmailDomain,
+                email,
+            )],
+            "claude-web" => vec![fact(
+                "claude_organizations",
+                "the Claude organisation",
+                TenantMatch::Exact,
+                org,
+            )],
+            _ => vec![
+                fact(
+                    "openai_organizations",
+                    "the OpenAI organisation",
+                    TenantMatch::Exact,
+                    org,
+                ),
+                fact(
+                    "openai_projects",
+                    "the OpenAI project",
+                    TenantMatch::Exact,
+                    project,
+                ),
+            ],
+        };
         TenantFacts {
             provider: provider.into(),
-            account_email: email.map(Into::into),
-            organization: org.map(Into::into),
-            project: project.map(Into::into),
+            facts,
         }
     };
     assert!(p
@@ -590,4 +623,104 @@ fn a_pause_audits_findings_but_never_lifts_a_kill_switch() {
     ))
     .unwrap();
     assert_eq!(with.controls.pause_minutes, 30);
+}
+
+#[test]
+fn one_verdict_for_the_whole_request_names_the_entry_that_decided() {
+    use crate::RequestFacts;
+    use leakguard_types::{TenantFact, TenantFacts, TenantMatch};
+    let p = Policy::parse(
+        r#"{"version":1,"destinations":[
+            {"name":"chat","hosts":["chatgpt.com"],"tenant":{"chatgpt_account_domains":["acme.com"]}},
+            {"name":"api","hosts":["api.openai.com"]},
+            {"name":"open","hosts":["api.mistral.ai"],"mode":"allow"},
+            {"name":"off","hosts":["deepseek.com"],"mode":"block_all"}],
+           "api":{"api":{"models":["gpt-4o*"],"max_tokens":1000},"open":{"require_max_tokens":true}}}"#,
+    )
+    .unwrap();
+    let meta = RequestMeta::default();
+    let account = |email: &str| TenantFacts {
+        provider: "chatgpt-web".into(),
+        facts: vec![TenantFact {
+            list: "chatgpt_account_domains".into(),
+            shown_as: "the ChatGPT account".into(),
+            matching: TenantMatch::EmailDomain,
+            value: Some(email.into()),
+        }],
+    };
+    let personal = account("jane@gmail.com");
+    let chat = |tenant| RequestFacts {
+        host: Some("chatgpt.com"),
+        tenant: Some(tenant),
+        ..RequestFacts::default()
+    };
+    // Clean text, company account: allowed, no stop.
+    let company = account("jane@acme.com");
+    let v = p.decide_request(&[], &chat(&company), &meta);
+    assert_eq!((v.action, v.stop.is_none()), (Action::Allow, true));
+    // Clean text, personal account: the tenant rule decides.
+    let v = p.decide_request(&[], &chat(&personal), &meta);
+    assert_eq!(v.action, Action::Block);
+    assert_eq!(v.by, "destinations.chat.tenant.chatgpt_account_domains");
+    assert_eq!(v.stop.as_ref().unwrap().code, "leakguard_tenant");
+    // A warned finding does not hide the tenant rule; a content block stands as the reason.
+    let warned = [finding(
+        "generic-high-entropy",
+        Category::Secret,
+        Severity::Medium,
+    )];
+    let v = p.decide_request(&warned, &chat(&personal), &meta);
+    assert_eq!((v.action, v.stop.is_some()), (Action::Block, true));
+    assert_eq!(v.findings[0].action, Action::Warn, "content decisions kept");
+    let blocked = [finding(
+        "aws-access-key-id",
+        Category::Secret,
+        Severity::Critical,
+    )];
+    let v = p.decide_request(&blocked, &chat(&personal), &meta);
+    assert_eq!((v.action, v.stop.is_none()), (Action::Block, true));
+    assert_eq!(v.by, "default for critical secret");
+    // API rules from the adapter's facts.
+    let api = |model, max_tokens| RequestFacts {
+        host: Some("api.openai.com"),
+        model,
+        max_tokens,
+        tenant: None,
+    };
+    assert!(p
+        .decide_request(&[], &api(Some("gpt-4o-mini"), Some(500)), &meta)
+        .stop
+        .is_none());
+    let v = p.decide_request(&[], &api(Some("o3"), Some(500)), &meta);
+    assert_eq!(v.by, "api.api.models");
+    let v = p.decide_request(&[], &api(Some("gpt-4o"), Some(5000)), &meta);
+    assert_eq!(v.stop.unwrap().code, "leakguard_max_tokens");
+    // An `allow` group is not scanned, but its API rules still apply.
+    let open = RequestFacts {
+        host: Some("api.mistral.ai"),
+        ..RequestFacts::default()
+    };
+    assert_eq!(
+        p.decide_request(&blocked, &open, &meta).by,
+        "api.open.require_max_tokens"
+    );
+    // The kill switch is a verdict with its own refusal.
+    let off = RequestFacts {
+        host: Some("deepseek.com"),
+        ..RequestFacts::default()
+    };
+    let v = p.decide_request(&[], &off, &meta);
+    assert_eq!(v.by, "destinations.off.mode = block_all");
+    let stop = v.stop.unwrap();
+    assert_eq!((stop.status, stop.code), (403, "leakguard_kill_switch"));
+    assert!(
+        stop.message.contains("deepseek.com is switched off"),
+        "{}",
+        stop.message
+    );
+    // `decide` alone (a scan outside the proxy) applies no tenant or API rule.
+    assert_eq!(
+        p.decide(&[], Some("api.openai.com"), &meta).action,
+        Action::Allow
+    );
 }

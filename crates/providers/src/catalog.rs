@@ -1,6 +1,7 @@
 //! The endpoint catalog: `policies/endpoints.json`.
 
 use crate::selector::Selector;
+use crate::tenant::TenantEntry;
 use regex::Regex;
 use serde::Deserialize;
 
@@ -64,6 +65,8 @@ struct RawCatalog {
     #[serde(rename = "$comment", default)]
     _comment: Option<String>,
     endpoints: Vec<RawEndpoint>,
+    #[serde(default)]
+    tenants: Vec<TenantEntry>,
 }
 
 /// One endpoint: which requests it covers and where their text is.
@@ -109,6 +112,7 @@ pub enum CatalogError {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     endpoints: Vec<Endpoint>,
+    tenants: Vec<TenantEntry>,
 }
 
 impl Catalog {
@@ -174,11 +178,39 @@ impl Catalog {
                 body: e.body,
             });
         }
-        Ok(Catalog { endpoints })
+        for t in &raw.tenants {
+            if t.providers.is_empty() || t.list.is_empty() || t.shown_as.is_empty() {
+                return Err(CatalogError::Endpoint {
+                    endpoint: format!("tenants ({})", t.list),
+                    message: "a tenant fact needs providers, list and shown_as".into(),
+                });
+            }
+        }
+        Ok(Catalog {
+            endpoints,
+            tenants: raw.tenants,
+        })
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
+    }
+
+    /// The catalog's tenant facts (where each is read, which policy list checks it).
+    pub fn tenants(&self) -> &[TenantEntry] {
+        &self.tenants
+    }
+
+    /// What a request to `host` shows about its tenant; `header` reads a request header by its
+    /// lower-case name.
+    pub fn tenant_facts(
+        &self,
+        host: &str,
+        path: &str,
+        header: &dyn Fn(&str) -> Option<String>,
+    ) -> leakguard_types::TenantFacts {
+        let provider = self.provider_for_host(host).unwrap_or_default();
+        crate::tenant::tenant_facts(&self.tenants, provider, path, header)
     }
 
     /// The endpoint a request goes to, if any; the first match in file order wins.

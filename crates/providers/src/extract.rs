@@ -73,6 +73,25 @@ pub struct Extracted {
 }
 
 impl Extracted {
+    /// A WebSocket text frame: its whole text is one segment (endpoint `websocket`), and a
+    /// rewrite replaces the whole frame.
+    pub fn text_frame(text: &str) -> Extracted {
+        Extracted {
+            endpoint: "websocket".into(),
+            provider: None,
+            segments: vec![TextSegment {
+                text: text.to_string(),
+                location: "(frame)".into(),
+                target: Target::Raw,
+            }],
+            model: None,
+            max_tokens: None,
+            binary_body: false,
+            binary_parts: 0,
+            doc: Doc::Raw,
+        }
+    }
+
     /// Total bytes of text extracted.
     pub fn text_bytes(&self) -> usize {
         self.segments.iter().map(|s| s.text.len()).sum()

@@ -10,8 +10,10 @@ mod extract;
 mod multipart;
 mod refusal;
 mod selector;
+mod tenant;
 
 pub use catalog::{BodyKind, Catalog, CatalogError, Endpoint, ErrorShape};
 pub use extract::{extract, rewrite, ExtractError, Extracted, TextSegment};
 pub use refusal::{refusal, Refusal};
 pub use selector::Selector;
+pub use tenant::{TenantEntry, TenantSource};

@@ -1,12 +1,14 @@
-//! The scan-decide step for one request body: extract the provider's text segments, scan them,
-//! let the policy decide, and work out what to send. No I/O: the handler does that.
+//! The scan-decide step for one request body or WebSocket frame: extract the provider's text
+//! segments, scan them (through the scan cache), let the policy decide about the whole request
+//! (content, kill switch, tenant, API rules), and work out what to send. No I/O: the pipeline
+//! does that.
 
 use crate::events::{rule_counts, Event};
 use crate::scan_cache::{self, ScanCache};
 use leakguard_detect::{redact, Engine, RedactStyle};
-use leakguard_policy::{Effective, Policy, RequestMeta, Verdict};
-use leakguard_providers::{extract, refusal, rewrite, Catalog, ErrorShape, Refusal};
-use leakguard_types::{Action, Finding};
+use leakguard_policy::{Effective, Policy, RequestFacts, RequestMeta, Verdict};
+use leakguard_providers::{extract, refusal, rewrite, Catalog, ErrorShape, Extracted, Refusal};
+use leakguard_types::{Action, Finding, TenantFacts};
 use sha2::{Digest, Sha256};
 
 /// The policy in force (managed over local) with the engine built from it; swapped as a
@@ -52,6 +54,8 @@ pub struct RequestInfo {
     pub path: String,
     pub content_type: Option<String>,
     pub client: Option<String>,
+    /// What the request shows about its tenant (read as the endpoint catalog says).
+    pub tenant: TenantFacts,
 }
 
 /// What to do with the request.
@@ -107,7 +111,25 @@ pub fn inspect(
                 e.to_string(),
             )
         })?;
+    Ok(judge(
+        loaded, shape, info, &extracted, body, meta, event, false,
+    ))
+}
 
+/// Scans what was extracted, decides about the whole request and plans what to send; fills in
+/// the event. `frame`: a WebSocket frame, which cannot be answered, so a warn cannot be
+/// allowed from the message (the user allows it in the app or with `leakguard allow`).
+#[allow(clippy::too_many_arguments)] // the stages' inputs, each named at the two call sites
+pub fn judge(
+    loaded: &Loaded,
+    shape: ErrorShape,
+    info: &RequestInfo,
+    extracted: &Extracted,
+    body: &[u8],
+    meta: &RequestMeta,
+    event: &mut Event,
+    frame: bool,
+) -> Inspection {
     // Scan every segment; findings keep the index of their segment. Each segment's SHA-256
     // keys the scan cache (a conversation's earlier messages come again with every turn) and
     // goes into the content hash, so the text is hashed once.
@@ -137,7 +159,16 @@ pub fn inspect(
         }
         hasher.update(body);
     }
-    let verdict = loaded.effective.decide(&findings, Some(&info.host), meta);
+    let verdict = loaded.effective.decide_request(
+        &findings,
+        &RequestFacts {
+            host: Some(&info.host),
+            model: extracted.model.as_deref(),
+            max_tokens: extracted.max_tokens,
+            tenant: Some(&info.tenant),
+        },
+        meta,
+    );
 
     let content_hash: [u8; 32] = hasher.finalize().into();
     let text_bytes = extracted.text_bytes();
@@ -190,6 +221,15 @@ pub fn inspect(
         warn_code: None,
     };
     let plan = match verdict.action {
+        // The kill switch, a tenant or an API rule: its own refusal.
+        _ if verdict.stop.is_some() => {
+            let stop = verdict.stop.as_ref().expect("checked");
+            event.outcome = "blocked".into();
+            Plan::Refuse {
+                refusal: refusal(shape, stop.status, stop.code, &stop.message),
+                warn_code: None,
+            }
+        }
         Action::Allow | Action::Audit => {
             event.outcome = "forwarded".into();
             Plan::Forward
@@ -221,7 +261,7 @@ pub fn inspect(
             let rewritten = if unrewritable {
                 None
             } else {
-                rewrite(&extracted, body, &replacements).ok()
+                rewrite(extracted, body, &replacements).ok()
             };
             match rewritten {
                 Some(b) => {
@@ -239,8 +279,13 @@ pub fn inspect(
             let code = hex(&content_hash[..6]);
             event.outcome = "warned".into();
             event.override_code = Some(code.clone());
+            let how = if frame {
+                "open Leakguard and allow it once"
+            } else {
+                "allow it once"
+            };
             let m = format!(
-                "{} To send it anyway, allow it once: leakguard allow {code} --reason \"…\"",
+                "{} To send it anyway, {how}: leakguard allow {code} --reason \"…\"",
                 message(&loaded.policy().messages.warn)
             );
             Plan::Refuse {
@@ -253,11 +298,11 @@ pub fn inspect(
             blocked()
         }
     };
-    Ok(Inspection {
+    Inspection {
         plan,
         verdict,
         content_hash,
-    })
+    }
 }
 
 /// A refusal for a body that could not be read (too large, bomb, bad encoding).
@@ -342,6 +387,7 @@ mod tests {
             path: "/v1/chat/completions".into(),
             content_type: Some("application/json".into()),
             client: None,
+            tenant: TenantFacts::default(),
         };
         let mut event = Event::default();
         let x = inspect(

@@ -3,18 +3,23 @@
 //! pipeline, the PAC file and events. Built on hudsucker; see docs/proxy.md for how its
 //! known pitfalls are handled.
 
+mod admit;
 pub mod body;
 pub mod ca;
+mod control_plane;
 pub mod events;
 pub mod guard;
 pub mod inspect;
+pub mod pipeline;
 pub mod restore;
 pub mod scan_cache;
+pub mod state;
 pub mod upstream;
 mod websocket;
 
-use guard::{Guard, Shared};
+use guard::Guard;
 use hudsucker::Proxy;
+pub use state::Shared;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

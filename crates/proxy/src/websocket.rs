@@ -6,12 +6,14 @@
 //! upstream handshake first (a refusal becomes the client's 502, and the subprotocol the server
 //! chose is passed back), then upgrades the client and relays frames: client-to-server text
 //! frames go through the same scan-decide pipeline as request bodies
-//! ([`crate::guard::Shared::websocket_text`]); everything else passes as it is.
+//! ([`crate::Shared::websocket_text`]: scan cache, one verdict with the upgrade's tenant facts,
+//! rate limits, warn overrides); everything else passes as it is.
 //!
 //! `Sec-WebSocket-Extensions` is not forwarded: with permessage-deflate the frames would be
 //! compressed and the guard could not read them.
 
-use crate::guard::{Shared, WsOutcome};
+use crate::pipeline::WsOutcome;
+use crate::state::Shared;
 use hudsucker::futures::{SinkExt, StreamExt};
 use hudsucker::tokio_tungstenite::tungstenite::Message;
 use hudsucker::Body;
@@ -42,18 +44,12 @@ pub(crate) async fn relay(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    let blocked = shared
-        .policy
-        .load()
-        .policy()
-        .group_of(&host)
-        .is_some_and(|g| g.mode == leakguard_policy::Mode::BlockAll);
-    if blocked {
-        return plain(
-            StatusCode::FORBIDDEN,
-            format!("Blocked by Leakguard: {host} is switched off by your organisation's policy."),
-        );
+    // The kill switch is the policy's decision, as for a request; the tenant facts the
+    // upgrade shows (headers, path) go with every frame's verdict.
+    if let Some(stop) = shared.switched_off(&shared.policy.load(), &host) {
+        return plain(StatusCode::FORBIDDEN, stop.message);
     }
+    let tenant = shared.tenant_of(&host, &path_and_query, req.headers());
 
     let mut upstream_req = Request::builder().uri(format!("wss://{host}{path_and_query}"));
     for (name, value) in req.headers() {
@@ -112,12 +108,13 @@ pub(crate) async fn relay(
         let to_server = async {
             while let Some(Ok(msg)) = client_stream.next().await {
                 let out = match msg {
-                    Message::Text(text) => match shared.websocket_text(&host, &path, text.as_str())
-                    {
-                        WsOutcome::Pass => Some(Message::Text(text)),
-                        WsOutcome::Replace(t) => Some(Message::text(t)),
-                        WsOutcome::Drop => None,
-                    },
+                    Message::Text(text) => {
+                        match shared.websocket_text(&host, &path, &tenant, text.as_str()) {
+                            WsOutcome::Pass => Some(Message::Text(text)),
+                            WsOutcome::Replace(t) => Some(Message::text(t)),
+                            WsOutcome::Drop => None,
+                        }
+                    }
                     other => Some(other),
                 };
                 if let Some(m) = out {

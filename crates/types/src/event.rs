@@ -60,9 +60,9 @@ pub struct Event {
     pub rules: Vec<RuleCount>,
     /// Masked previews (`AKIA…7QXA`), at most 8.
     pub previews: Vec<String>,
-    /// For a request, SHA-256 over the destination host and the SHA-256 of each extracted text
-    /// segment, in order (the same prompt to the same host gives the same value); for a
-    /// WebSocket frame, SHA-256 of its text. For correlating without keeping the text.
+    /// SHA-256 over the destination host and the SHA-256 of each extracted text segment, in
+    /// order (a WebSocket frame is one segment): the same prompt to the same host gives the
+    /// same value. For correlating without keeping the text.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub prompt_sha256: String,
     pub bytes: usize,

@@ -1,0 +1,446 @@
+//! The policy file's types: what IT writes, with the JSON Schema generated from them
+//! (`policies/schema.json`). Unknown fields are errors everywhere.
+
+use leakguard_types::{Action, Category};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The policy file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The schema, for editors (`./schema.json`); ignored.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Format version; this build reads version 1.
+    pub version: u32,
+    /// A name for people (shown in the app and in events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where prompts go: host patterns in groups, each with a mode.
+    #[serde(default)]
+    pub destinations: Vec<DestinationGroup>,
+    /// Detection rules: packs, custom rules, dictionaries, fingerprints.
+    #[serde(default)]
+    pub rules: RulesSection,
+    /// What to do about findings.
+    #[serde(default)]
+    pub actions: Actions,
+    /// What users are told.
+    #[serde(default)]
+    pub messages: Messages,
+    /// API governance per destination group (by group name): token caps, pinned models,
+    /// rate limits.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub api: BTreeMap<String, ApiRules>,
+    /// The event record: retention, previews, SIEM targets.
+    #[serde(default)]
+    pub events: EventsSettings,
+    /// Which verdicts notify the user, and how bursts are coalesced.
+    #[serde(default)]
+    pub notifications: Notifications,
+    /// Time-bounded exemptions.
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+    /// What the user may do to the guard on this device.
+    #[serde(default, skip_serializing_if = "Controls::is_default")]
+    pub controls: Controls,
+    /// Sample texts with the verdict this policy must give; a policy whose own tests fail is
+    /// rejected.
+    #[serde(default)]
+    pub tests: Vec<PolicyTest>,
+}
+
+/// A group of destinations (consumer chat, enterprise API, code assistants…).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationGroup {
+    /// Group name, used by `actions.groups` and `exceptions`.
+    pub name: String,
+    /// Host patterns: `chatgpt.com` (the host and its subdomains) or `*.openai.azure.com`
+    /// (subdomains only).
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub mode: Mode,
+    /// What happens to a request that cannot be inspected (malformed, undecodable, a
+    /// compression bomb): `block` (default) or `allow` (forwarded unscanned, and recorded).
+    #[serde(default, skip_serializing_if = "FailMode::is_block")]
+    pub fail_mode: FailMode,
+    /// Largest request body inspected for this group, in bytes (default: the guard's
+    /// `--max-body`, 32 MiB). Bigger bodies are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
+    /// Put the original values back where the reply echoes a redaction placeholder (also in
+    /// SSE streams), so the answer reads right; the provider still never sees them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore_redacted: bool,
+    /// Which accounts and organisations may be used: prompts from personal accounts or other
+    /// companies' tenants are blocked.
+    #[serde(default, skip_serializing_if = "Tenant::is_empty")]
+    pub tenant: Tenant,
+}
+
+/// Tenant rules of a destination group. An empty list allows any; a non-empty one requires
+/// the fact to be present and listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// ChatGPT web: allowed email domains of the signed-in account (from the login JWT's
+    /// `https://api.openai.com/profile` email claim). Logged-out use is refused too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chatgpt_account_domains: Vec<String>,
+    /// Claude web: allowed organisation ids (from `/api/organizations/{id}/…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claude_organizations: Vec<String>,
+    /// OpenAI API: required `OpenAI-Organization` header values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openai_organizations: Vec<String>,
+    /// OpenAI API: required `OpenAI-Project` header values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openai_projects: Vec<String>,
+}
+
+impl Tenant {
+    fn is_empty(&self) -> bool {
+        *self == Tenant::default()
+    }
+
+    /// A list by its field name, as the endpoint catalog's tenant facts name it.
+    pub fn list(&self, name: &str) -> Option<&[String]> {
+        Some(match name {
+            "chatgpt_account_domains" => &self.chatgpt_account_domains,
+            "claude_organizations" => &self.claude_organizations,
+            "openai_organizations" => &self.openai_organizations,
+            "openai_projects" => &self.openai_projects,
+            _ => return None,
+        })
+    }
+
+    /// The field names [`Tenant::list`] knows.
+    pub const LISTS: [&'static str; 4] = [
+        "chatgpt_account_domains",
+        "claude_organizations",
+        "openai_organizations",
+        "openai_projects",
+    ];
+}
+
+/// What happens to a request the guard cannot inspect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// Refuse it with the reason (fail closed).
+    #[default]
+    Block,
+    /// Forward it unscanned and record that it was not inspected.
+    Allow,
+}
+
+impl FailMode {
+    fn is_block(&self) -> bool {
+        *self == FailMode::Block
+    }
+}
+
+/// API governance for one destination group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRules {
+    /// Requests asking for more output tokens than this are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// Refuse requests that do not say how many output tokens they want.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_max_tokens: bool,
+    /// Allowed models (`*` matches any run of characters: `gpt-4o-2024-*`). Empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    /// Requests per minute through the guard to this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// Estimated input tokens per minute (4 bytes of text ≈ 1 token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_minute: Option<u64>,
+}
+
+/// How a destination group is treated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decrypt, scan and apply actions.
+    #[default]
+    Inspect,
+    /// Kill switch: block every request.
+    BlockAll,
+    /// Not decrypted, not scanned.
+    Allow,
+}
+
+/// The `rules` section: what the detection engine loads.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesSection {
+    /// Built-in packs to turn off, e.g. `["secrets-generic"]`.
+    #[serde(default)]
+    pub disable_packs: Vec<String>,
+    /// Single rules to turn off, by id.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Extra rules, with the fields of `policies/rules/*.toml` (docs/rules.md).
+    #[serde(default)]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub custom: Vec<leakguard_detect::spec::RuleSpec>,
+    /// Organisation dictionaries: codenames, customers, internal host suffixes.
+    #[serde(default)]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub dictionaries: Vec<leakguard_detect::spec::DictionarySpec>,
+    /// Company names for the `copyright-header` rule.
+    #[serde(default)]
+    pub organisation_names: Vec<String>,
+    /// Least lines for a `source-code` finding (0 turns the code detector off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_min_lines: Option<u32>,
+    /// Findings below this confidence are dropped (default 0.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_confidence: Option<f32>,
+    /// Fingerprint indexes of the organisation's code (docs/fingerprints.md).
+    #[serde(default)]
+    pub fingerprints: Vec<FingerprintEntry>,
+}
+
+/// One fingerprint index. Relative paths are relative to the policy file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FingerprintEntry {
+    /// The index file made by `leakguard fingerprint build`.
+    pub index: String,
+    /// File holding the salt the index was built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt_file: Option<String>,
+    /// The salt itself (keep such a policy as private as a salt file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// Least kept fingerprints found (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_matches: Option<usize>,
+    /// Least fraction of the text's kept fingerprints found (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_fraction: Option<f32>,
+}
+
+/// The `actions` section. Precedence, most specific first (docs/policy.md):
+/// 1. the destination group's mode (`block_all`, `allow`);
+/// 2. `groups.<group>.rules.<rule>`, 3. `rules.<rule>`,
+/// 4. `groups.<group>.categories.<category>`, 5. `categories.<category>`,
+/// 6. the built-in default for the category and severity.
+///
+/// A rule key ending in `*` matches ids by prefix (`fingerprint:*`). An exception that applies
+/// turns a finding's action into `audit`. The request's action is the strictest over findings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Actions {
+    #[serde(default)]
+    pub categories: BTreeMap<Category, Action>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, Action>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupActions>,
+}
+
+/// Actions for one destination group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupActions {
+    #[serde(default)]
+    pub categories: BTreeMap<Category, Action>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, Action>,
+}
+
+/// The `events` section.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Events older than this many days are deleted.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// At most this many events are kept (the oldest go first).
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    /// What an event keeps of a finding: `masked` (`AKIA…4F7A`, default) or `none`.
+    #[serde(default)]
+    pub previews: PreviewMode,
+    /// Keep the *redacted* prompt text (placeholders in place of findings) with the event.
+    /// Off by default; the raw prompt is never kept.
+    #[serde(default)]
+    pub keep_redacted_prompt: bool,
+    /// Where events are forwarded (the company's SIEM).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siem: Vec<SiemTarget>,
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+fn default_max_events() -> u64 {
+    1_000_000
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        EventsSettings {
+            retention_days: default_retention_days(),
+            max_events: default_max_events(),
+            previews: PreviewMode::default(),
+            keep_redacted_prompt: false,
+            siem: Vec::new(),
+        }
+    }
+}
+
+/// What an event keeps of a finding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewMode {
+    /// The masked preview (`AKIA…4F7A`, `j…@acme.com`).
+    #[default]
+    Masked,
+    /// Rule ids and counts only.
+    None,
+}
+
+/// One SIEM destination.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SiemTarget {
+    pub kind: SiemKind,
+    /// `host:port` for syslog, an `https://` URL for HTTP kinds.
+    pub address: String,
+    /// File holding the bearer token (HEC token, webhook secret), read at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+    /// Extra trusted root (PEM) for TLS to this target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+}
+
+/// How events reach a SIEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SiemKind {
+    /// RFC 5424 syslog over UDP.
+    SyslogUdp,
+    /// RFC 5424 syslog over TCP (octet-counted framing).
+    SyslogTcp,
+    /// RFC 5424 syslog over TLS.
+    SyslogTls,
+    /// Splunk HTTP Event Collector.
+    SplunkHec,
+    /// JSON POST to any HTTPS endpoint.
+    Webhook,
+    /// OpenTelemetry logs over OTLP/HTTP.
+    OtlpHttp,
+}
+
+/// The `notifications` section.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    /// Verdicts that show a desktop notification (default: block, warn, redact).
+    #[serde(default = "default_notify_on")]
+    pub on: Vec<Action>,
+    /// A burst within this many seconds becomes one summary notification.
+    #[serde(default = "default_coalesce_seconds")]
+    pub coalesce_seconds: u32,
+}
+
+fn default_notify_on() -> Vec<Action> {
+    vec![Action::Block, Action::Warn, Action::Redact]
+}
+
+fn default_coalesce_seconds() -> u32 {
+    10
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications {
+            on: default_notify_on(),
+            coalesce_seconds: default_coalesce_seconds(),
+        }
+    }
+}
+
+/// What users are told when a request is blocked or warned about.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Messages {
+    /// Shown on block: `{rule}`, `{category}`, `{destination}` are filled in.
+    pub block: String,
+    /// Shown on warn.
+    pub warn: String,
+    /// The company's AI policy page, linked from every message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_url: Option<String>,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Messages {
+            block: "Blocked by Leakguard: {category} ({rule}) in a prompt to {destination}.".into(),
+            warn: "Leakguard: {category} ({rule}) in a prompt to {destination}. Send it anyway only if you are sure.".into(),
+            policy_url: None,
+        }
+    }
+}
+
+/// A time-bounded exemption. Every field given must match; an empty list matches anything.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    /// Why it exists (shown in `policy explain` and recorded with events).
+    pub reason: String,
+    /// Last day it applies, `YYYY-MM-DD` (UTC, inclusive).
+    pub expires: String,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Destination group names.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// Rule ids (prefix with `*` as in `actions.rules`).
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+/// What the user may do to the guard (the app's tray menu and `leakguard pause`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Controls {
+    /// Longest timed pause a user may take, in minutes (0, the default: no pause). While
+    /// paused, findings are recorded (verdict `audit`, decided by `controls.pause_minutes`)
+    /// instead of blocked, warned or redacted; `block_all` destinations stay blocked. Each
+    /// pause and its end are recorded and forwarded.
+    #[serde(default)]
+    pub pause_minutes: u32,
+}
+
+impl Controls {
+    fn is_default(&self) -> bool {
+        *self == Controls::default()
+    }
+}
+
+/// A sample the policy must decide as stated.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTest {
+    pub text: String,
+    /// Host the sample is sent to (default: none, i.e. the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    pub expect: Action,
+}

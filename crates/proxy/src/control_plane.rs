@@ -1,0 +1,158 @@
+//! The proxy's own small HTTP surface (requests addressed to it, not through it): the PAC
+//! file, the device CA, health, and allow-once for a warned prompt (bearer token); and the
+//! blind tunnel for hosts outside the scope.
+
+use crate::body;
+use crate::guard::Guard;
+use crate::pipeline::respond;
+use crate::state::{bump, AllowError, Shared};
+use hudsucker::{Body, RequestOrResponse};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use leakguard_policy::Mode;
+use std::sync::Arc;
+
+impl Shared {
+    /// The PAC file: destination hosts through the proxy, everything else DIRECT.
+    pub fn pac(&self) -> String {
+        let loaded = self.policy.load();
+        let mut conds = Vec::new();
+        for g in loaded
+            .policy()
+            .destinations
+            .iter()
+            .filter(|g| g.mode != Mode::Allow)
+        {
+            for h in &g.hosts {
+                let h = h.to_ascii_lowercase();
+                match h.strip_prefix("*.") {
+                    Some(s) => conds.push(format!("dnsDomainIs(h, \".{s}\")")),
+                    None => conds.push(format!("h == \"{h}\" || dnsDomainIs(h, \".{h}\")")),
+                }
+            }
+        }
+        let cond = if conds.is_empty() {
+            "false".to_string()
+        } else {
+            conds.join(" ||\n      ")
+        };
+        format!(
+            "// Leakguard: only LLM destinations go through the local guard.\nfunction FindProxyForURL(url, host) {{\n  var h = host.toLowerCase();\n  if ({cond})\n    return \"PROXY {addr}\";\n  return \"DIRECT\";\n}}\n",
+            addr = self.listen
+        )
+    }
+}
+
+impl Guard {
+    /// CONNECT to a host outside the scope: answer 200 and splice bytes, never decrypting and
+    /// without waiting for the client to speak first.
+    pub(crate) fn tunnel(&self, req: Request<Body>) -> Response<Body> {
+        let Some(authority) = req.uri().authority().cloned() else {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "CONNECT needs host:port",
+            );
+        };
+        let shared = Arc::clone(&self.shared);
+        bump(&shared.counters.tunnelled);
+        tokio::spawn(async move {
+            let port = authority.port_u16().unwrap_or(443);
+            let Ok(mut server) = shared.routes.connect(authority.host(), port).await else {
+                return;
+            };
+            if let Ok(upgraded) = hyper::upgrade::on(req).await {
+                let mut client = TokioIo::new(upgraded);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            }
+        });
+        Response::new(Body::empty())
+    }
+
+    /// Requests addressed to the proxy itself.
+    pub(crate) fn control(&self, req: Request<Body>) -> RequestOrResponse {
+        let path = req.uri().path().to_string();
+        let shared = &self.shared;
+        let res = match (req.method(), path.as_str()) {
+            (&Method::GET, "/proxy.pac") => respond(
+                StatusCode::OK,
+                "application/x-ns-proxy-autoconfig",
+                shared.pac(),
+            ),
+            (&Method::GET, "/leakguard/ca.pem") => respond(
+                StatusCode::OK,
+                "application/x-pem-file",
+                shared.ca.cert_pem().to_string(),
+            ),
+            (&Method::GET, "/leakguard/health") => {
+                let loaded = shared.policy.load();
+                let body = serde_json::json!({
+                    "status": "ok",
+                    "policy": loaded.label,
+                    "listen": shared.listen.to_string(),
+                    "events": shared.events.location(),
+                    "counters": &shared.counters,
+                });
+                respond(StatusCode::OK, "application/json", body.to_string())
+            }
+            (&Method::POST, "/leakguard/allow") => return RequestOrResponse::Request(req),
+            _ => respond(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "Leakguard: not found\n",
+            ),
+        };
+        RequestOrResponse::Response(res)
+    }
+
+    pub(crate) async fn allow_endpoint(&self, req: Request<Body>) -> Response<Body> {
+        let shared = &self.shared;
+        let authorised = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), shared.control_token.as_bytes()));
+        if !authorised {
+            return respond(
+                StatusCode::UNAUTHORIZED,
+                "application/json",
+                r#"{"error":"a valid control token is required"}"#,
+            );
+        }
+        let Ok(body) = body::collect(req.into_body(), None, 16 << 10).await else {
+            return respond(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "application/json",
+                r#"{"error":"body too large"}"#,
+            );
+        };
+        let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&body);
+        let (code, reason) = match &parsed {
+            Ok(v) => (
+                v["code"].as_str().unwrap_or(""),
+                v["reason"].as_str().unwrap_or(""),
+            ),
+            Err(_) => ("", ""),
+        };
+        match shared.allow_once(code, reason) {
+            Ok(ttl) => respond(
+                StatusCode::OK,
+                "application/json",
+                serde_json::json!({"allowed": code, "expires_in_s": ttl.as_secs()}).to_string(),
+            ),
+            Err(e) => respond(
+                match e {
+                    AllowError::NoReason => StatusCode::BAD_REQUEST,
+                    AllowError::Unknown => StatusCode::NOT_FOUND,
+                },
+                "application/json",
+                serde_json::json!({"error": e.to_string()}).to_string(),
+            ),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

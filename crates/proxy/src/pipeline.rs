@@ -1,0 +1,661 @@
+//! One intercepted request, as a list of stages (docs/architecture.md, "A request's stages"):
+//! destination (resolved once), kill switch, body, decode, inspect (scan + one verdict for the
+//! whole request: content, tenant, API rules), admit (rate limits), act; and its event,
+//! recorded once on every path. WebSocket frames run the same inspect, admit and act.
+
+use crate::body::{self, BodyError, Limits};
+use crate::events::{new_id, now_rfc3339, Event};
+use crate::guard::Guard;
+use crate::inspect::{fail_closed, inspect, judge, Inspection, Loaded, Plan, RequestInfo};
+use crate::state::{bump, Shared};
+use bytes::Bytes;
+use http_body_util::Full;
+use hudsucker::{Body, RequestOrResponse};
+use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use hyper::{Request, Response, StatusCode};
+use leakguard_policy::{FailMode, Mode, RequestFacts, Stop};
+use leakguard_providers::{refusal, Catalog, Extracted, Refusal};
+use leakguard_types::TenantFacts;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(crate) fn respond(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, content_type)
+        .header("cache-control", "no-store")
+        .body(Body::from(Full::new(body.into())))
+        .expect("a valid response")
+}
+
+fn refusal_response(r: Refusal, outcome: &str) -> Response<Body> {
+    let mut res = respond(
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN),
+        r.content_type,
+        r.body,
+    );
+    res.headers_mut().insert(
+        "x-leakguard",
+        HeaderValue::from_str(outcome).unwrap_or(HeaderValue::from_static("refused")),
+    );
+    res
+}
+
+/// A refusal by a rule that is not about content, in the provider's error shape.
+fn stop_response(
+    catalog: &Catalog,
+    host: &str,
+    stop: &Stop,
+    retry_after: Option<u64>,
+) -> Response<Body> {
+    let shape = catalog.error_shape_for_host(host);
+    let mut res = refusal_response(
+        refusal(shape, stop.status, stop.code, &stop.message),
+        "blocked",
+    );
+    if let Some(secs) = retry_after {
+        res.headers_mut()
+            .insert(hyper::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    res
+}
+
+/// What the guard does with a request or frame the verdict let through or held.
+enum Act {
+    /// Send the original bytes.
+    Forward,
+    /// Send this body instead; restore these placeholders in the reply.
+    Rewrite(Vec<u8>, Vec<(String, String)>),
+    /// Answer with this (blocked, warned, rate limited).
+    Answer(Response<Body>),
+}
+
+impl Shared {
+    /// Admit and act, shared by requests and frames: a hard refusal stands; otherwise the rate
+    /// limits count the request, then the plan is carried out, a warned one sent if the user
+    /// allowed this content once. Fills in the event's outcome.
+    fn act(&self, x: Inspection, host: &str, event: &mut Event) -> Act {
+        let hard_refusal = matches!(
+            x.plan,
+            Plan::Refuse {
+                warn_code: None,
+                ..
+            }
+        );
+        if !hard_refusal {
+            if let Err(t) = self.admit(x.verdict.group.as_deref(), host, event.est_tokens as u64) {
+                bump(&self.counters.blocked);
+                event.outcome = "blocked".into();
+                event.verdict = "block".into();
+                event.decided_by = t.stop.by.clone();
+                return Act::Answer(stop_response(
+                    &self.catalog,
+                    host,
+                    &t.stop,
+                    Some(t.retry_after),
+                ));
+            }
+        }
+        match x.plan {
+            Plan::Forward => {
+                bump(&self.counters.forwarded);
+                Act::Forward
+            }
+            Plan::Rewritten { body, restore } => {
+                bump(&self.counters.redacted);
+                Act::Rewrite(body, restore)
+            }
+            Plan::Refuse {
+                refusal,
+                warn_code: Some(code),
+            } => {
+                if let Some(why) = self.take_grant(&x.content_hash) {
+                    bump(&self.counters.overridden);
+                    event.outcome = "overridden".into();
+                    event.justification = Some(why.chars().take(500).collect());
+                    Act::Forward
+                } else {
+                    bump(&self.counters.warned);
+                    self.remember_warn(code, x.content_hash);
+                    Act::Answer(refusal_response(refusal, "warned"))
+                }
+            }
+            Plan::Refuse {
+                refusal,
+                warn_code: None,
+            } => {
+                bump(&self.counters.blocked);
+                Act::Answer(refusal_response(refusal, "blocked"))
+            }
+        }
+    }
+
+    /// The tenant facts a request shows, read as the endpoint catalog says.
+    pub(crate) fn tenant_of(
+        &self,
+        host: &str,
+        path: &str,
+        headers: &hyper::HeaderMap,
+    ) -> TenantFacts {
+        self.catalog.tenant_facts(host, path, &|name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+    }
+
+    /// The kill switch's refusal for `host`, if its destination is switched off: the policy's
+    /// verdict with no content, so the message and the deciding entry come from one place.
+    pub(crate) fn switched_off(&self, loaded: &Loaded, host: &str) -> Option<Stop> {
+        let v = loaded.effective.decide_request(
+            &[],
+            &RequestFacts {
+                host: Some(host),
+                ..RequestFacts::default()
+            },
+            &self.meta(),
+        );
+        v.stop.filter(|s| s.code == "leakguard_kill_switch")
+    }
+}
+
+impl Guard {
+    /// One intercepted request: its stages run in [`Guard::exchange`], and its event is
+    /// recorded here, once, whatever the path (forwarded, redacted, warned, blocked, refused).
+    pub(crate) async fn guard_request(
+        &mut self,
+        req: Request<Body>,
+        host: String,
+    ) -> RequestOrResponse {
+        let mut pending_restore: Option<Vec<(String, String)>> = None;
+        let started = Instant::now();
+        let (result, event) = self.exchange(req, host, &mut pending_restore).await;
+        if let Some(mut event) = event {
+            event.latency_us = started.elapsed().as_micros() as u64;
+            self.shared.events.record(event);
+        }
+        self.restore = pending_restore
+            .map(|p| crate::restore::Pairs::new(p, true))
+            .filter(|p| !p.is_empty());
+        result
+    }
+
+    /// The request's stages: destination (resolved once), kill switch, body, decode, inspect
+    /// (scan + one verdict: content, tenant, API rules), admit (rate limits), act. Returns the
+    /// answer and the event to record (`None` only for a request without a body, which is
+    /// counted).
+    async fn exchange(
+        &self,
+        req: Request<Body>,
+        host: String,
+        pending_restore: &mut Option<Vec<(String, String)>>,
+    ) -> (RequestOrResponse, Option<Event>) {
+        let shared = &self.shared;
+        bump(&shared.counters.requests);
+        let loaded = shared.policy.load_full();
+        let (mut parts, body) = req.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let info = RequestInfo {
+            method: parts.method.to_string(),
+            content_type: header(CONTENT_TYPE),
+            client: header(USER_AGENT),
+            tenant: shared.tenant_of(&host, &path, &parts.headers),
+            host: host.clone(),
+            path,
+        };
+        let mut event = Event {
+            id: new_id(),
+            time: now_rfc3339(),
+            kind: "request".into(),
+            host: host.clone(),
+            method: info.method.clone(),
+            path: info.path.split('?').next().unwrap_or("").to_string(),
+            client: info.client.as_ref().map(|c| c.chars().take(120).collect()),
+            policy: Some(loaded.label.clone()),
+            ..Event::default()
+        };
+        // 1. The destination, resolved once for the whole request.
+        let dest = Destination::resolve(&loaded, &host, &shared.limits);
+        event.group = dest.group.clone();
+        // 2. The kill switch: decided before the body is read.
+        if dest.mode == Mode::BlockAll {
+            if let Some(stop) = shared.switched_off(&loaded, &host) {
+                body::drain(body, shared.limits.max_body).await;
+                bump(&shared.counters.blocked);
+                event.verdict = "block".into();
+                event.outcome = "blocked".into();
+                event.decided_by = stop.by.clone();
+                let res = stop_response(&shared.catalog, &host, &stop, None);
+                return (res.into(), Some(event));
+            }
+        }
+        // 3. The body, bounded by the destination's cap.
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let raw = match body::collect(body, declared, dest.max_body).await {
+            Ok(b) => b,
+            Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
+        };
+        if raw.is_empty() {
+            bump(&shared.counters.bodyless);
+            bump(&shared.counters.forwarded);
+            return (
+                Request::from_parts(parts, Body::from(Full::new(raw))).into(),
+                None,
+            );
+        }
+        // 4. Decode (Content-Encoding, bounded against bombs).
+        let encoding = header(CONTENT_ENCODING);
+        let decoded = match body::decode(&raw, encoding.as_deref(), &shared.limits) {
+            Ok(d) => d,
+            Err(e) if dest.fail_open => {
+                let res = self.forward_unscanned(&mut event, parts, raw, e.to_string());
+                return (res, Some(event));
+            }
+            Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
+        };
+        // 5. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
+        // when the body is large (only then are the inputs copied for the blocking pool).
+        let meta = shared.meta();
+        let outcome = if decoded.len() > 256 << 10 {
+            let (loaded, catalog) = (Arc::clone(&loaded), Arc::clone(&shared.catalog));
+            let (info, decoded) = (info.clone(), decoded.clone());
+            let fallback =
+                crate::inspect::fail_closed(&catalog, &info.host, 500, "the scanner failed");
+            let base = event.clone();
+            match tokio::task::spawn_blocking(move || {
+                let r = inspect(&loaded, &catalog, &info, &decoded, &meta, &mut event);
+                (r, event)
+            })
+            .await
+            {
+                Ok((r, filled)) => {
+                    event = filled;
+                    r
+                }
+                Err(_) => {
+                    event = base;
+                    Err((fallback, "the scanner panicked".into()))
+                }
+            }
+        } else {
+            inspect(&loaded, &shared.catalog, &info, &decoded, &meta, &mut event)
+        };
+        let x = match outcome {
+            Ok(x) => x,
+            Err((_, reason)) if dest.fail_open => {
+                let res = self.forward_unscanned(&mut event, parts, raw, reason);
+                return (res, Some(event));
+            }
+            Err((refusal, reason)) => {
+                bump(&shared.counters.fail_closed);
+                event.verdict = "block".into();
+                event.outcome = "refused".into();
+                event.reason = Some(reason);
+                event.bytes = decoded.len();
+                return (refusal_response(refusal, "refused").into(), Some(event));
+            }
+        };
+        // 6. Admit (rate limits) and act.
+        let result: RequestOrResponse = match shared.act(x, &host, &mut event) {
+            Act::Forward => Request::from_parts(parts, Body::from(Full::new(raw))).into(),
+            Act::Rewrite(new_body, restore) => {
+                if dest.restore && !restore.is_empty() {
+                    *pending_restore = Some(restore);
+                }
+                parts.headers.remove(CONTENT_ENCODING);
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(new_body.len()));
+                Request::from_parts(parts, Body::from(Full::new(Bytes::from(new_body)))).into()
+            }
+            Act::Answer(res) => res.into(),
+        };
+        (result, Some(event))
+    }
+
+    /// `fail_mode: allow`: the body could not be inspected; it goes on as it came, recorded.
+    fn forward_unscanned(
+        &self,
+        event: &mut Event,
+        parts: hyper::http::request::Parts,
+        raw: Bytes,
+        reason: String,
+    ) -> RequestOrResponse {
+        bump(&self.shared.counters.forwarded);
+        event.verdict = "unscanned".into();
+        event.outcome = "forwarded".into();
+        event.decided_by = "fail_mode = allow".into();
+        event.reason = Some(reason);
+        event.bytes = raw.len();
+        Request::from_parts(parts, Body::from(Full::new(raw))).into()
+    }
+
+    fn refuse_unreadable(&self, event: &mut Event, host: &str, e: &BodyError) -> RequestOrResponse {
+        let shared = &self.shared;
+        bump(&shared.counters.fail_closed);
+        let status = match e {
+            BodyError::TooLarge { .. } | BodyError::Bomb { .. } => 413,
+            BodyError::UnsupportedEncoding(_) => 415,
+            _ => 400,
+        };
+        event.verdict = "block".into();
+        event.outcome = "refused".into();
+        event.reason = Some(e.to_string());
+        let mut res = refusal_response(
+            fail_closed(&shared.catalog, host, status, &e.to_string()),
+            "refused",
+        );
+        // The rest of an oversized body is not read: close the connection after answering.
+        res.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        res.into()
+    }
+}
+
+/// What the policy says about one destination host, resolved once per request.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The destination group, if the host is in one.
+    pub group: Option<String>,
+    pub mode: Mode,
+    /// `fail_mode: allow`: a body that cannot be inspected is forwarded unscanned.
+    pub fail_open: bool,
+    /// Largest body inspected for this destination.
+    pub max_body: usize,
+    /// Put redacted values back in the reply.
+    pub restore: bool,
+}
+
+impl Destination {
+    pub fn resolve(loaded: &Loaded, host: &str, limits: &Limits) -> Destination {
+        let group = loaded.policy().group_of(host);
+        Destination {
+            group: group.map(|g| g.name.clone()),
+            mode: group.map_or(Mode::Inspect, |g| g.mode),
+            fail_open: group.is_some_and(|g| g.fail_mode == FailMode::Allow),
+            max_body: group
+                .and_then(|g| g.max_body_bytes)
+                .map_or(limits.max_body, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+            restore: group.is_some_and(|g| g.restore_redacted),
+        }
+    }
+}
+
+/// What happens to one client-to-server WebSocket text frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsOutcome {
+    Pass,
+    /// Redacted text in place of the frame.
+    Replace(String),
+    /// A frame cannot be answered with an error: a blocked or warned one is dropped (a warned
+    /// one passes when it is sent again after the user allowed it once).
+    Drop,
+}
+
+impl Shared {
+    /// One WebSocket text frame to an intercepted host: the same inspect (scan cache, one
+    /// verdict with the connection's tenant facts), admit and act as a request body, and one
+    /// event (kind `websocket`).
+    pub fn websocket_text(
+        &self,
+        host: &str,
+        path: &str,
+        tenant: &TenantFacts,
+        text: &str,
+    ) -> WsOutcome {
+        let started = Instant::now();
+        bump(&self.counters.requests);
+        let loaded = self.policy.load_full();
+        let info = RequestInfo {
+            host: host.to_string(),
+            method: "WEBSOCKET".into(),
+            path: path.to_string(),
+            content_type: None,
+            client: None,
+            tenant: tenant.clone(),
+        };
+        let mut event = Event {
+            id: new_id(),
+            time: now_rfc3339(),
+            kind: "websocket".into(),
+            host: host.to_string(),
+            path: path.to_string(),
+            policy: Some(loaded.label.clone()),
+            ..Event::default()
+        };
+        let shape = self.catalog.error_shape_for_host(host);
+        let frame = Extracted::text_frame(text);
+        let x = judge(
+            &loaded,
+            shape,
+            &info,
+            &frame,
+            text.as_bytes(),
+            &self.meta(),
+            &mut event,
+            true,
+        );
+        let out = match self.act(x, host, &mut event) {
+            Act::Forward => WsOutcome::Pass,
+            Act::Rewrite(body, _) => match String::from_utf8(body) {
+                Ok(t) => WsOutcome::Replace(t),
+                Err(_) => {
+                    event.outcome = "blocked".into();
+                    WsOutcome::Drop
+                }
+            },
+            Act::Answer(_) => WsOutcome::Drop,
+        };
+        event.latency_us = started.elapsed().as_micros() as u64;
+        self.events.record(event);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::tests::{shared_in, shared_with};
+
+    #[test]
+    fn websocket_frames_are_scanned_redacted_or_dropped_and_recorded() {
+        let dir = leakguard_testkit::ScratchDir::new("lg-ws");
+        let shared = shared_in(&dir);
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &TenantFacts::default(), "hello there"),
+            WsOutcome::Pass
+        );
+        assert_eq!(
+            shared.websocket_text(
+                "chatgpt.com",
+                "/ws",
+                &TenantFacts::default(),
+                "key AKIAQYLPMN5HJNGY4F7A"
+            ),
+            WsOutcome::Drop
+        );
+        match shared.websocket_text(
+            "chatgpt.com",
+            "/ws",
+            &TenantFacts::default(),
+            "card 4111 1111 1111 1111 ok",
+        ) {
+            WsOutcome::Replace(t) => assert_eq!(t, "card [REDACTED:credit-card-number#1] ok"),
+            other => panic!("expected a redaction, got {other:?}"),
+        }
+        let log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let outcomes: Vec<String> = log
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(outcomes, ["forwarded", "blocked", "redacted"]);
+        assert!(log.contains("\"kind\":\"websocket\""));
+        assert!(!log.contains("AKIAQYLPMN5HJNGY4F7A") && !log.contains("4111 1111"));
+        // A long frame sent again is answered from the scan cache, with the same decision.
+        let long = format!("{} key AKIAQYLPMN5HJNGY4F7A", "context ".repeat(40));
+        let cache = || shared.policy.load().scan_cache.stats();
+        let before = cache();
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &TenantFacts::default(), &long),
+            WsOutcome::Drop
+        );
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &TenantFacts::default(), &long),
+            WsOutcome::Drop
+        );
+        assert_eq!(cache(), (before.0 + 1, before.1 + 1), "one scan, one hit");
+    }
+
+    const CODE: &str = "int main(void) {\n  int x = read_sensor(3);\n  if (x > 10) {\n    alarm(x);\n  }\n  return 0;\n}";
+
+    fn outcomes(dir: &std::path::Path) -> Vec<(String, String)> {
+        std::fs::read_to_string(dir.join("events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["outcome"].as_str().unwrap_or("").to_string(),
+                    v["decided_by"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_warned_frame_is_held_until_the_user_allows_it_once() {
+        let dir = leakguard_testkit::ScratchDir::new("lg-ws-warn");
+        let shared = shared_in(&dir);
+        let none = TenantFacts::default();
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &none, CODE),
+            WsOutcome::Drop
+        );
+        let log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let warned: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+        assert_eq!(warned["outcome"], "warned");
+        let code = warned["override_code"].as_str().unwrap().to_string();
+        shared.allow_once(&code, "reviewed with my lead").unwrap();
+        // The same frame again: sent once, recorded as overridden; then held again.
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &none, CODE),
+            WsOutcome::Pass
+        );
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &none, CODE),
+            WsOutcome::Drop
+        );
+        let got: Vec<String> = outcomes(&dir).into_iter().map(|(o, _)| o).collect();
+        assert_eq!(got, ["warned", "overridden", "overridden", "warned"]);
+    }
+
+    #[test]
+    fn frames_get_the_tenant_and_api_rules_of_their_connection() {
+        let dir = leakguard_testkit::ScratchDir::new("lg-ws-tenant");
+        let mut policy: serde_json::Value =
+            serde_json::from_str(include_str!("../../../policies/default.json")).unwrap();
+        let groups = policy["destinations"].as_array_mut().unwrap();
+        let chat = groups
+            .iter_mut()
+            .find(|g| {
+                g["hosts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|h| h == "chatgpt.com")
+            })
+            .unwrap();
+        chat["tenant"] = serde_json::json!({"chatgpt_account_domains": ["acme.com"]});
+        let group = chat["name"].as_str().unwrap().to_string();
+        policy["api"] = serde_json::json!({ group.clone(): {"requests_per_minute": 2} });
+        let shared = shared_with(&dir, &policy.to_string());
+        let jwt = |email: &str| {
+            use base64::Engine as _;
+            let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let claims = serde_json::json!({"https://api.openai.com/profile": {"email": email}});
+            format!(
+                "Bearer {}.{}.x",
+                b.encode("{}"),
+                b.encode(claims.to_string())
+            )
+        };
+        let upgrade = |email: &str| {
+            let mut h = hyper::HeaderMap::new();
+            h.insert("authorization", jwt(email).parse().unwrap());
+            shared.tenant_of("chatgpt.com", "/backend-api/ws", &h)
+        };
+        let personal = upgrade("jane@gmail.com");
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &personal, "hello"),
+            WsOutcome::Drop
+        );
+        let company = upgrade("jane@acme.com");
+        for _ in 0..2 {
+            assert_eq!(
+                shared.websocket_text("chatgpt.com", "/ws", &company, "hello"),
+                WsOutcome::Pass
+            );
+        }
+        // The third frame in the minute is over the group's rate.
+        assert_eq!(
+            shared.websocket_text("chatgpt.com", "/ws", &company, "hello"),
+            WsOutcome::Drop
+        );
+        let got = outcomes(&dir);
+        assert_eq!(
+            got[0],
+            (
+                "blocked".to_string(),
+                format!("destinations.{group}.tenant.chatgpt_account_domains")
+            )
+        );
+        assert_eq!(got[1].0, "forwarded");
+        assert_eq!(
+            got[3],
+            (
+                "blocked".to_string(),
+                format!("api.{group}.requests_per_minute")
+            )
+        );
+    }
+
+    #[test]
+    fn every_tenant_fact_of_the_catalog_is_checked_by_a_policy_list() {
+        let catalog = Catalog::builtin();
+        assert!(!catalog.tenants().is_empty());
+        for t in catalog.tenants() {
+            assert!(
+                leakguard_policy::Tenant::LISTS.contains(&t.list.as_str()),
+                "endpoints.json tenants: `{}` is not a tenant list of the policy",
+                t.list
+            );
+        }
+    }
+}
