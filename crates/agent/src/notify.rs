@@ -409,10 +409,10 @@ mod tests {
     fn blocked(i: usize, host: &str, rule: &str) -> Arc<Event> {
         Arc::new(Event {
             id: format!("e{i}"),
-            kind: "request".into(),
+            kind: leakguard_types::EventKind::Request,
             host: host.into(),
-            verdict: "block".into(),
-            outcome: "blocked".into(),
+            verdict: leakguard_types::EventVerdict::Block,
+            outcome: leakguard_types::Outcome::Blocked,
             rules: vec![RuleCount {
                 rule: rule.into(),
                 category: "secret".into(),
@@ -443,7 +443,7 @@ mod tests {
         assert!(n.critical);
         assert_eq!(n.actions.len(), 2, "view details, report false positive");
         let mut warned = (*blocked(2, "claude.ai", "jwt")).clone();
-        warned.outcome = "warned".into();
+        warned.outcome = leakguard_types::Outcome::Warned;
         warned.override_code = Some("K7Q2".into());
         let n = notice_for(&warned, &names());
         assert!(
@@ -512,13 +512,13 @@ mod tests {
         };
         let mut c = Coalescer::new(&settings);
         let mut redacted = (*blocked(1, "claude.ai", "email")).clone();
-        redacted.outcome = "redacted".into();
+        redacted.outcome = leakguard_types::Outcome::Redacted;
         assert!(c.offer(Arc::new(redacted), Instant::now()).is_none());
         let mut allowed = (*blocked(2, "claude.ai", "email")).clone();
-        allowed.outcome = "forwarded".into();
+        allowed.outcome = leakguard_types::Outcome::Forwarded;
         assert!(c.offer(Arc::new(allowed), Instant::now()).is_none());
         let mut policy = (*blocked(3, "", "x")).clone();
-        policy.kind = "policy".into();
+        policy.kind = leakguard_types::EventKind::Policy;
         assert!(c.offer(Arc::new(policy), Instant::now()).is_none());
         assert!(c
             .offer(blocked(4, "claude.ai", "jwt"), Instant::now())

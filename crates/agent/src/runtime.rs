@@ -13,7 +13,9 @@ use leakguard_proxy::events::{new_id, Event, EventSink};
 use leakguard_proxy::Shared;
 use leakguard_proxy::{ca, Limits, Loaded, Running, Settings};
 use leakguard_store::{Filter, Reader};
-use leakguard_types::{rfc3339_ms, Action, Clock, Identity, SystemClock};
+use leakguard_types::{
+    rfc3339_ms, Action, Clock, EventKind, EventVerdict, Identity, Outcome, SystemClock,
+};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -476,22 +478,22 @@ fn put_in_force(inner: &Inner, loaded: Loaded) {
     state.reloads += 1;
 }
 
-fn policy_event(inner: &Inner, verdict: &str, outcome: &str) -> Event {
+fn policy_event(inner: &Inner, verdict: EventVerdict, outcome: Outcome) -> Event {
     Event {
         id: new_id(),
         time: rfc3339_ms(inner.clock.now_ms()),
-        kind: "policy".into(),
-        verdict: verdict.into(),
-        outcome: outcome.into(),
+        kind: EventKind::Policy,
+        verdict,
+        outcome,
         policy: Some(inner.shared.policy.load().label.clone()),
         ..Event::default()
     }
 }
 
 /// A pause starting or ending (kind `pause`), with why.
-fn pause_event(inner: &Inner, verdict: &str, outcome: &str, reason: String) -> Event {
+fn pause_event(inner: &Inner, verdict: EventVerdict, outcome: Outcome, reason: String) -> Event {
     let mut e = policy_event(inner, verdict, outcome);
-    e.kind = "pause".into();
+    e.kind = EventKind::Pause;
     e.reason = Some(reason);
     e
 }
@@ -500,9 +502,9 @@ fn feedback_event(inner: &Inner, event_id: &str) -> Event {
     Event {
         id: new_id(),
         time: rfc3339_ms(inner.clock.now_ms()),
-        kind: "feedback".into(),
-        verdict: "false_positive".into(),
-        outcome: "reported".into(),
+        kind: EventKind::Feedback,
+        verdict: EventVerdict::FalsePositive,
+        outcome: Outcome::Reported,
         reason: Some(format!(
             "the user reported event {event_id} as a false positive"
         )),
@@ -533,13 +535,13 @@ async fn watch(inner: Weak<Inner>, every: Duration, mut stamp: policy::Stamps) {
             Ok(loaded) => {
                 eprintln!("leakguard: policy reloaded: {}", loaded.label);
                 put_in_force(&me, loaded);
-                policy_event(&me, "applied", "forwarded")
+                policy_event(&me, EventVerdict::Applied, Outcome::Forwarded)
             }
             Err(e) => {
                 eprintln!(
                     "leakguard: policy update rejected, the last good policy stays in force: {e}"
                 );
-                let mut event = policy_event(&me, "rejected", "refused");
+                let mut event = policy_event(&me, EventVerdict::Rejected, Outcome::Refused);
                 event.reason = Some(e.to_string());
                 let mut state = me.state.lock().expect("policy state");
                 state.rejected.push_back(Rejected {
@@ -565,7 +567,7 @@ async fn pull_every(inner: Weak<Inner>, config: Config, url: String) {
         let Some(me) = inner.upgrade() else { return };
         if let Err(e) = pull::pull(&config.upstream, &url, &dir).await {
             eprintln!("leakguard: {e}; the current policy stays in force");
-            let mut event = policy_event(&me, "pull_failed", "refused");
+            let mut event = policy_event(&me, EventVerdict::PullFailed, Outcome::Refused);
             event.reason = Some(e.to_string());
             me.shared.events.record(event);
         }
@@ -852,8 +854,8 @@ impl Control for Agent {
                     inner.shared.pause_until(0);
                     let e = pause_event(
                         inner,
-                        "resume",
-                        "resumed",
+                        EventVerdict::Resume,
+                        Outcome::Resumed,
                         "the user resumed protection".into(),
                     );
                     inner.shared.events.record(e);
@@ -876,8 +878,8 @@ impl Control for Agent {
             inner.shared.pause_until(until);
             let e = pause_event(
                 inner,
-                "pause",
-                "paused",
+                EventVerdict::Pause,
+                Outcome::Paused,
                 format!("the user paused protection for {minutes} minutes (findings are recorded, not stopped)"),
             );
             inner.shared.events.record(e);
@@ -887,7 +889,12 @@ impl Control for Agent {
                 tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
                 if let Some(inner) = weak.upgrade() {
                     inner.shared.pause_until(0);
-                    let e = pause_event(&inner, "resume", "resumed", "the pause ended".into());
+                    let e = pause_event(
+                        &inner,
+                        EventVerdict::Resume,
+                        Outcome::Resumed,
+                        "the pause ended".into(),
+                    );
                     inner.shared.events.record(e);
                 }
             });

@@ -449,11 +449,15 @@ pub fn syslog_message(e: &Event, device: &str) -> String {
         13 * 8 + severity,
         if e.time.is_empty() { "-" } else { &e.time },
         header_token(host),
-        header_token(if e.outcome.is_empty() { &e.kind } else { &e.outcome }),
+        header_token(if e.outcome.is_unset() {
+            e.kind.as_str()
+        } else {
+            e.outcome.as_str()
+        }),
         sd_escape(&e.id),
         sd_escape(&e.host),
-        sd_escape(&e.verdict),
-        sd_escape(&e.outcome),
+        sd_escape(e.verdict.as_str()),
+        sd_escape(e.outcome.as_str()),
         sd_escape(&rules.join(",")),
         serde_json::to_string(e).expect("events serialise")
     )
@@ -531,8 +535,8 @@ pub fn otlp_body(events: &[&Event], device: &str) -> String {
                 "body": {"stringValue": serde_json::to_string(e).expect("events serialise")},
                 "attributes": [
                     attr("leakguard.event.id", &e.id),
-                    attr("leakguard.outcome", &e.outcome),
-                    attr("leakguard.verdict", &e.verdict),
+                    attr("leakguard.outcome", e.outcome.as_str()),
+                    attr("leakguard.verdict", e.verdict.as_str()),
                     attr("server.address", &e.host),
                     attr("leakguard.rules", &e.rules.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>().join(",")),
                 ],
@@ -652,10 +656,10 @@ mod tests {
         Event {
             id: "0123abcd".into(),
             time: "2026-11-21T13:07:22.123Z".into(),
-            kind: "request".into(),
+            kind: leakguard_types::EventKind::Request,
             host: "chatgpt.com".into(),
-            verdict: "block".into(),
-            outcome: "blocked".into(),
+            verdict: leakguard_types::EventVerdict::Block,
+            outcome: leakguard_types::Outcome::Blocked,
             rules: vec![RuleCount {
                 rule: "aws-secret-access-key".into(),
                 category: "secret".into(),

@@ -237,8 +237,8 @@ pub struct Subscribe {
 
 impl Subscribe {
     pub fn accepts(&self, e: &Event) -> bool {
-        (self.kinds.is_empty() || self.kinds.contains(&e.kind))
-            && (self.outcomes.is_empty() || self.outcomes.contains(&e.outcome))
+        (self.kinds.is_empty() || self.kinds.iter().any(|k| e.kind == k.as_str()))
+            && (self.outcomes.is_empty() || self.outcomes.iter().any(|o| e.outcome == o.as_str()))
     }
 }
 

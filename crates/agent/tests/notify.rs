@@ -67,10 +67,10 @@ fn notification_id(monitor: &str) -> Option<u32> {
 fn blocked(i: u32, host: &str) -> Arc<Event> {
     Arc::new(Event {
         id: format!("evt-{i}"),
-        kind: "request".into(),
+        kind: leakguard_types::EventKind::Request,
         host: host.into(),
-        verdict: "block".into(),
-        outcome: "blocked".into(),
+        verdict: leakguard_types::EventVerdict::Block,
+        outcome: leakguard_types::Outcome::Blocked,
         rules: vec![RuleCount {
             rule: "aws-secret-access-key".into(),
             category: "secret".into(),

@@ -369,8 +369,8 @@ async fn a_timed_pause_is_allowed_only_by_the_policy_recorded_and_ends() {
         .rev()
         .map(|e| {
             (
-                e.event.kind.clone(),
-                e.event.outcome.clone(),
+                e.event.kind.to_string(),
+                e.event.outcome.to_string(),
                 e.event.decided_by.clone(),
             )
         })

@@ -178,7 +178,7 @@ pub fn judge(
     event.model = extracted.model.clone();
     event.max_tokens = extracted.max_tokens;
     event.group = verdict.group.clone();
-    event.verdict = verdict.action.to_string();
+    event.verdict = verdict.action.into();
     event.decided_by = verdict.by.clone();
     event.rules = rule_counts(&findings, &verdict);
     event.previews = crate::events::previews(&findings, loaded.policy().events.previews);
@@ -224,14 +224,14 @@ pub fn judge(
         // The kill switch, a tenant or an API rule: its own refusal.
         _ if verdict.stop.is_some() => {
             let stop = verdict.stop.as_ref().expect("checked");
-            event.outcome = "blocked".into();
+            event.outcome = leakguard_types::Outcome::Blocked;
             Plan::Refuse {
                 refusal: refusal(shape, stop.status, stop.code, &stop.message),
                 warn_code: None,
             }
         }
         Action::Allow | Action::Audit => {
-            event.outcome = "forwarded".into();
+            event.outcome = leakguard_types::Outcome::Forwarded;
             Plan::Forward
         }
         Action::Redact => {
@@ -265,11 +265,11 @@ pub fn judge(
             };
             match rewritten {
                 Some(b) => {
-                    event.outcome = "redacted".into();
+                    event.outcome = leakguard_types::Outcome::Redacted;
                     Plan::Rewritten { body: b, restore }
                 }
                 None => {
-                    event.outcome = "blocked".into();
+                    event.outcome = leakguard_types::Outcome::Blocked;
                     event.reason = Some("the body cannot be redacted, so it was blocked".into());
                     blocked()
                 }
@@ -277,7 +277,7 @@ pub fn judge(
         }
         Action::Warn => {
             let code = hex(&content_hash[..6]);
-            event.outcome = "warned".into();
+            event.outcome = leakguard_types::Outcome::Warned;
             event.override_code = Some(code.clone());
             let how = if frame {
                 "open Leakguard and allow it once"
@@ -294,7 +294,7 @@ pub fn judge(
             }
         }
         Action::Block => {
-            event.outcome = "blocked".into();
+            event.outcome = leakguard_types::Outcome::Blocked;
             blocked()
         }
     };

@@ -89,8 +89,8 @@ impl Shared {
         if !hard_refusal {
             if let Err(t) = self.admit(x.verdict.group.as_deref(), host, event.est_tokens as u64) {
                 bump(&self.counters.blocked);
-                event.outcome = "blocked".into();
-                event.verdict = "block".into();
+                event.outcome = leakguard_types::Outcome::Blocked;
+                event.verdict = leakguard_types::EventVerdict::Block;
                 event.decided_by = t.stop.by.clone();
                 return Act::Answer(stop_response(
                     &self.catalog,
@@ -115,7 +115,7 @@ impl Shared {
             } => {
                 if let Some(why) = self.take_grant(&x.content_hash) {
                     bump(&self.counters.overridden);
-                    event.outcome = "overridden".into();
+                    event.outcome = leakguard_types::Outcome::Overridden;
                     event.justification = Some(why.chars().take(500).collect());
                     Act::Forward
                 } else {
@@ -222,7 +222,7 @@ impl Guard {
         let mut event = Event {
             id: new_id(),
             time: now_rfc3339(),
-            kind: "request".into(),
+            kind: leakguard_types::EventKind::Request,
             host: host.clone(),
             method: info.method.clone(),
             path: info.path.split('?').next().unwrap_or("").to_string(),
@@ -238,8 +238,8 @@ impl Guard {
             if let Some(stop) = shared.switched_off(&loaded, &host) {
                 body::drain(body, shared.limits.max_body).await;
                 bump(&shared.counters.blocked);
-                event.verdict = "block".into();
-                event.outcome = "blocked".into();
+                event.verdict = leakguard_types::EventVerdict::Block;
+                event.outcome = leakguard_types::Outcome::Blocked;
                 event.decided_by = stop.by.clone();
                 let res = stop_response(&shared.catalog, &host, &stop, None);
                 return (res.into(), Some(event));
@@ -308,8 +308,8 @@ impl Guard {
             }
             Err((refusal, reason)) => {
                 bump(&shared.counters.fail_closed);
-                event.verdict = "block".into();
-                event.outcome = "refused".into();
+                event.verdict = leakguard_types::EventVerdict::Block;
+                event.outcome = leakguard_types::Outcome::Refused;
                 event.reason = Some(reason);
                 event.bytes = decoded.len();
                 return (refusal_response(refusal, "refused").into(), Some(event));
@@ -342,8 +342,8 @@ impl Guard {
         reason: String,
     ) -> RequestOrResponse {
         bump(&self.shared.counters.forwarded);
-        event.verdict = "unscanned".into();
-        event.outcome = "forwarded".into();
+        event.verdict = leakguard_types::EventVerdict::Unscanned;
+        event.outcome = leakguard_types::Outcome::Forwarded;
         event.decided_by = "fail_mode = allow".into();
         event.reason = Some(reason);
         event.bytes = raw.len();
@@ -358,8 +358,8 @@ impl Guard {
             BodyError::UnsupportedEncoding(_) => 415,
             _ => 400,
         };
-        event.verdict = "block".into();
-        event.outcome = "refused".into();
+        event.verdict = leakguard_types::EventVerdict::Block;
+        event.outcome = leakguard_types::Outcome::Refused;
         event.reason = Some(e.to_string());
         let mut res = refusal_response(
             fail_closed(&shared.catalog, host, status, &e.to_string()),
@@ -439,7 +439,7 @@ impl Shared {
         let mut event = Event {
             id: new_id(),
             time: now_rfc3339(),
-            kind: "websocket".into(),
+            kind: leakguard_types::EventKind::Websocket,
             host: host.to_string(),
             path: path.to_string(),
             policy: Some(loaded.label.clone()),
@@ -462,7 +462,7 @@ impl Shared {
             Act::Rewrite(body, _) => match String::from_utf8(body) {
                 Ok(t) => WsOutcome::Replace(t),
                 Err(_) => {
-                    event.outcome = "blocked".into();
+                    event.outcome = leakguard_types::Outcome::Blocked;
                     WsOutcome::Drop
                 }
             },

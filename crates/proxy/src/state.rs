@@ -185,9 +185,9 @@ impl Shared {
         self.events.record(Event {
             id: new_id(),
             time: now_rfc3339(),
-            kind: "override".into(),
-            verdict: "warn".into(),
-            outcome: "overridden".into(),
+            kind: leakguard_types::EventKind::Override,
+            verdict: leakguard_types::EventVerdict::Warn,
+            outcome: leakguard_types::Outcome::Overridden,
             override_code: Some(code.to_string()),
             justification: Some(justification.chars().take(500).collect()),
             ..Event::default()

@@ -1,6 +1,7 @@
 //! Realistic events for tests and benchmarks (not part of the product's surface).
 
 use crate::{format_time, Event, RuleCount};
+use leakguard_types::{EventVerdict, Outcome};
 
 const HOSTS: [&str; 5] = [
     "chatgpt.com",
@@ -34,26 +35,25 @@ pub fn sample_event(i: u64, base_ms: i64) -> Event {
                 count: 1 + (i % 3) as u32,
             }],
             vec![preview.to_string()],
-            action.to_string(),
+            action.parse().expect("a verdict name"),
             if action == "block" {
-                "blocked"
+                Outcome::Blocked
             } else {
-                "redacted"
-            }
-            .to_string(),
+                Outcome::Redacted
+            },
         )
     } else {
         (
             Vec::new(),
             Vec::new(),
-            "allow".to_string(),
-            "forwarded".to_string(),
+            EventVerdict::Allow,
+            Outcome::Forwarded,
         )
     };
     Event {
         id: format!("{:016x}{:016x}", 0x5eed_u64, i),
         time: format_time(base_ms + i as i64 * 1000),
-        kind: "request".into(),
+        kind: leakguard_types::EventKind::Request,
         device: "laptop-0042".into(),
         os_user: "jdoe".into(),
         host: host.into(),

@@ -403,11 +403,22 @@ pub(crate) fn read_row_at(row: &rusqlite::Row<'_>, at: usize) -> Result<StoredEv
     let mut event: Event = serde_json::from_str(&body)?;
     event.id = row.get(at + 1)?;
     event.time = format_time(row.get(at + 2)?);
-    event.kind = row.get(at + 3)?;
+    event.kind = named(row, at + 3)?;
     event.host = row.get(at + 4)?;
-    event.verdict = row.get(at + 5)?;
-    event.outcome = row.get(at + 6)?;
+    event.verdict = named(row, at + 5)?;
+    event.outcome = named(row, at + 6)?;
     Ok(StoredEvent { seq, event })
+}
+
+/// A column holding one of the event's stable names (kind, verdict, outcome).
+fn named<T: std::str::FromStr<Err = String>>(
+    row: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(at)?;
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(at, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// CSV columns of an export.
@@ -425,14 +436,14 @@ pub fn csv_line(e: &Event) -> String {
     let cells: [String; 21] = [
         e.id.clone(),
         e.time.clone(),
-        e.kind.clone(),
+        e.kind.to_string(),
         e.host.clone(),
         e.endpoint.clone(),
         e.provider.clone().unwrap_or_default(),
         e.model.clone().unwrap_or_default(),
         e.client.clone().unwrap_or_default(),
-        e.verdict.clone(),
-        e.outcome.clone(),
+        e.verdict.to_string(),
+        e.outcome.to_string(),
         rules,
         e.categories().join(" "),
         e.previews.join(" "),

@@ -229,10 +229,10 @@ impl Store {
                 let n = ins.execute(params![
                     e.id,
                     ts,
-                    e.kind,
+                    e.kind.as_str(),
                     e.host,
-                    e.verdict,
-                    e.outcome,
+                    e.verdict.as_str(),
+                    e.outcome.as_str(),
                     categories,
                     body_json(e)?
                 ])?;
@@ -246,7 +246,7 @@ impl Store {
                 let hour = ts / 3_600_000;
                 let mut bump = |rule: &'a str, category: &'a str, findings: i64| {
                     let c = rollups
-                        .entry((hour, &e.host, &e.outcome, rule, category))
+                        .entry((hour, &e.host, e.outcome.as_str(), rule, category))
                         .or_insert((0, 0));
                     c.0 += 1;
                     c.1 += findings;

@@ -5,6 +5,152 @@
 
 use serde::{Deserialize, Serialize};
 
+/// An enum whose values are stable lower-case names: serialised, stored and compared as those
+/// names (so the stored and exported format is the names themselves), with `as_str`,
+/// `Display`, `FromStr` and `== "name"`.
+macro_rules! named {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $v:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub enum $name {
+            /// Not set (an empty name).
+            #[default]
+            Unset,
+            $($(#[$vm])* $v,)+
+        }
+
+        impl $name {
+            /// Every value but `Unset`.
+            pub const ALL: &'static [$name] = &[$($name::$v,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $name::Unset => "",
+                    $($name::$v => $s,)+
+                }
+            }
+
+            pub fn is_unset(&self) -> bool {
+                *self == $name::Unset
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    "" => Ok($name::Unset),
+                    $($s => Ok($name::$v),)+
+                    other => Err(format!(
+                        "`{other}` is not {}; expected one of {}",
+                        $what,
+                        [$($s),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+named! {
+    /// What an event is about.
+    EventKind, "an event kind" {
+        /// An intercepted HTTP request.
+        Request = "request",
+        /// A client-to-server WebSocket frame.
+        Websocket = "websocket",
+        /// The user allowed a warned prompt once.
+        Override = "override",
+        /// The policy in force changed, was rejected or could not be pulled.
+        Policy = "policy",
+        /// The user paused the guard, or the pause ended.
+        Pause = "pause",
+        /// The user reported a false positive.
+        Feedback = "feedback",
+    }
+}
+
+named! {
+    /// What the policy (or the guard, for its own events) decided.
+    EventVerdict, "a verdict" {
+        Allow = "allow",
+        Audit = "audit",
+        Warn = "warn",
+        Redact = "redact",
+        Block = "block",
+        /// `fail_mode: allow`: forwarded without inspection.
+        Unscanned = "unscanned",
+        /// A policy update took effect.
+        Applied = "applied",
+        /// A policy update was refused; the last good policy stays.
+        Rejected = "rejected",
+        /// The pulled policy could not be fetched.
+        PullFailed = "pull_failed",
+        Pause = "pause",
+        Resume = "resume",
+        FalsePositive = "false_positive",
+    }
+}
+
+named! {
+    /// What the guard did.
+    Outcome, "an outcome" {
+        Forwarded = "forwarded",
+        Redacted = "redacted",
+        Blocked = "blocked",
+        Warned = "warned",
+        Overridden = "overridden",
+        /// Refused without a finding: unreadable, too large, a bomb (fail closed).
+        Refused = "refused",
+        Reported = "reported",
+        Paused = "paused",
+        Resumed = "resumed",
+    }
+}
+
+impl From<crate::Action> for EventVerdict {
+    fn from(a: crate::Action) -> Self {
+        match a {
+            crate::Action::Allow => EventVerdict::Allow,
+            crate::Action::Audit => EventVerdict::Audit,
+            crate::Action::Warn => EventVerdict::Warn,
+            crate::Action::Redact => EventVerdict::Redact,
+            crate::Action::Block => EventVerdict::Block,
+        }
+    }
+}
+
 /// One rule's part in a decision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RuleCount {
@@ -22,8 +168,7 @@ pub struct Event {
     pub id: String,
     /// RFC 3339 UTC with milliseconds.
     pub time: String,
-    /// `request`, `websocket`, `override`, `policy`, `feedback`.
-    pub kind: String,
+    pub kind: EventKind,
     /// The device's host name and the OS user the guard runs for.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub device: String,
@@ -51,9 +196,9 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// The policy's verdict.
-    pub verdict: String,
-    /// What was done: `forwarded`, `redacted`, `blocked`, `warned`, `overridden`, `refused`.
-    pub outcome: String,
+    pub verdict: EventVerdict,
+    /// What was done.
+    pub outcome: Outcome,
     /// The policy entry that decided.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub decided_by: String,
@@ -103,14 +248,13 @@ impl Event {
     /// The one-line account a user reads: "Blocked: aws-secret-access-key in a prompt to
     /// chatgpt.com".
     pub fn headline(&self) -> String {
-        let what = match self.outcome.as_str() {
-            "blocked" => "Blocked",
-            "warned" => "Held for your confirmation",
-            "redacted" => "Redacted",
-            "overridden" => "Allowed once",
-            "refused" => "Blocked",
-            "forwarded" => "Sent",
-            other => other,
+        let what = match self.outcome {
+            Outcome::Blocked | Outcome::Refused => "Blocked",
+            Outcome::Warned => "Held for your confirmation",
+            Outcome::Redacted => "Redacted",
+            Outcome::Overridden => "Allowed once",
+            Outcome::Forwarded => "Sent",
+            other => other.as_str(),
         };
         let cause = match (self.rules.first(), &self.reason) {
             (Some(r), _) => {
@@ -179,7 +323,7 @@ mod tests {
     #[test]
     fn headline_names_the_outcome_the_rule_and_the_destination() {
         let mut e = Event {
-            outcome: "blocked".into(),
+            outcome: Outcome::Blocked,
             host: "chatgpt.com".into(),
             rules: vec![rule("aws-secret-access-key", "secret")],
             ..Event::default()
@@ -189,14 +333,14 @@ mod tests {
             "Blocked: aws-secret-access-key in a prompt to chatgpt.com"
         );
         e.rules.push(rule("email", "pii"));
-        e.outcome = "redacted".into();
+        e.outcome = Outcome::Redacted;
         assert_eq!(
             e.headline(),
             "Redacted: aws-secret-access-key (+1 more) in a prompt to chatgpt.com"
         );
         assert_eq!(e.categories(), vec!["secret", "pii"]);
         let refused = Event {
-            outcome: "refused".into(),
+            outcome: Outcome::Refused,
             reason: Some("malformed JSON".into()),
             ..Event::default()
         };
@@ -215,7 +359,7 @@ mod tests {
     fn events_round_trip_and_old_lines_still_read() {
         let e = Event {
             id: "ab".into(),
-            kind: "request".into(),
+            kind: EventKind::Request,
             rules: vec![rule("jwt", "secret")],
             max_tokens: Some(5),
             ..Event::default()
@@ -225,5 +369,35 @@ mod tests {
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
         let old: Event = serde_json::from_str(r#"{"id":"x","verdict":"allow"}"#).unwrap();
         assert_eq!(old.verdict, "allow");
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_are_refused() {
+        for k in EventKind::ALL {
+            assert_eq!(k.as_str().parse::<EventKind>().unwrap(), *k);
+            assert_eq!(
+                serde_json::to_string(k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
+        }
+        for v in EventVerdict::ALL {
+            assert_eq!(v.as_str().parse::<EventVerdict>().unwrap(), *v);
+        }
+        for o in Outcome::ALL {
+            assert_eq!(o.as_str().parse::<Outcome>().unwrap(), *o);
+        }
+        assert_eq!(EventVerdict::from(crate::Action::Redact), "redact");
+        assert!("blokked"
+            .parse::<Outcome>()
+            .unwrap_err()
+            .contains("forwarded"));
+        assert!(serde_json::from_str::<Event>(r#"{"outcome":"blokked"}"#).is_err());
+        // An unset value is the empty name, as events stored before had it.
+        assert_eq!(Event::default().outcome, "");
     }
 }
