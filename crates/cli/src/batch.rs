@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use leakguard_detect::Engine;
 use serde::Deserialize;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 /// Largest decoded text accepted from one batch line.
-pub const MAX_DECODED: u64 = 64 << 20;
+pub const MAX_DECODED: usize = 64 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,26 +95,15 @@ fn handle(engine: &Engine, line: &str) -> LineResult {
     Ok((id, findings))
 }
 
-/// Decodes a body by its Content-Encoding, refusing more than [`MAX_DECODED`] bytes.
+/// Decodes a body by its Content-Encoding (a list, as in HTTP) with the guard's own decoder, so
+/// the CLI and the proxy accept and refuse the same bodies; at most [`MAX_DECODED`] bytes, with
+/// no ratio limit (a file on disk is not a request).
 pub fn decode(raw: &[u8], encoding: &str) -> Result<Vec<u8>> {
-    let mut reader: Box<dyn Read + '_> = match encoding.to_ascii_lowercase().as_str() {
-        "identity" | "" => Box::new(raw),
-        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-        "deflate" => Box::new(flate2::read::ZlibDecoder::new(raw)),
-        "br" => Box::new(brotli::Decompressor::new(raw, 64 << 10)),
-        "zstd" => Box::new(zstd::stream::read::Decoder::new(raw).context("zstd stream is invalid")?),
-        other => anyhow::bail!("content_encoding `{other}` is not supported; expected identity, gzip, deflate, br or zstd"),
+    let limits = leakguard_proxy::Limits {
+        max_body: usize::MAX,
+        max_decoded: MAX_DECODED,
+        max_ratio: usize::MAX,
     };
-    let mut out = Vec::new();
-    reader
-        .by_ref()
-        .take(MAX_DECODED + 1)
-        .read_to_end(&mut out)
-        .with_context(|| format!("{encoding} body is corrupt"))?;
-    anyhow::ensure!(
-        out.len() as u64 <= MAX_DECODED,
-        "decoded body exceeds {} MiB (compression bomb?); refused",
-        MAX_DECODED >> 20
-    );
-    Ok(out)
+    let body = bytes::Bytes::copy_from_slice(raw);
+    Ok(leakguard_proxy::body::decode(&body, Some(encoding), &limits)?.to_vec())
 }
