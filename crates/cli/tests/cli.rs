@@ -306,7 +306,7 @@ fn fingerprint_index_built_and_used_through_scan() {
     std::fs::create_dir_all(&repo).unwrap();
     // "Company code": real sources of this repository, copied into a tree with a .gitignore
     // and a vendored folder that must be skipped.
-    let company = include_str!("../../detect/src/code.rs");
+    let company = include_str!("../../detect/src/code/mod.rs");
     std::fs::write(repo.join("stage.rs"), company).unwrap();
     std::fs::create_dir_all(dir.join("repo/vendor")).unwrap();
     std::fs::write(

@@ -77,7 +77,13 @@ pub fn code_sources() -> (Vec<String>, &'static str) {
     }
     let own = vec![
         include_str!("../src/engine.rs").to_string(),
-        include_str!("../src/code.rs").to_string(),
+        [
+            include_str!("../src/code/mod.rs"),
+            include_str!("../src/code/classify.rs"),
+            include_str!("../src/code/lines.rs"),
+            include_str!("../src/code/language.rs"),
+        ]
+        .concat(),
         include_str!("../src/normalize.rs").to_string(),
     ];
     (own, "this crate's own sources (cargo registry not found)")
