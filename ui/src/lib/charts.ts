@@ -1,0 +1,46 @@
+// Stats buckets -> chart series (one per category or destination, the largest first).
+import type { Bucket } from "./api";
+
+export interface Series {
+  label: string;
+  values: number[];
+  color: string;
+}
+
+const PALETTE = ["#d1495b", "#2e86de", "#edae49", "#00798c", "#8e44ad", "#6c757d", "#30a14e", "#e67e22"];
+
+/** x values (seconds) and one series per key of `pick(bucket)`, at most `max` (the rest summed as "other"). */
+export function seriesBy(buckets: Bucket[], pick: (b: Bucket) => Record<string, number>, max = 6): { xs: number[]; series: Series[] } {
+  const xs = buckets.map((b) => Date.parse(b.start) / 1000);
+  const totals = new Map<string, number>();
+  for (const b of buckets) for (const [k, v] of Object.entries(pick(b))) totals.set(k, (totals.get(k) ?? 0) + v);
+  const keys = [...totals.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
+  const shown = keys.slice(0, max);
+  const rest = keys.slice(max);
+  const series: Series[] = shown.map((k, i) => ({
+    label: k || "(none)",
+    values: buckets.map((b) => pick(b)[k] ?? 0),
+    color: PALETTE[i % PALETTE.length] ?? "#888",
+  }));
+  if (rest.length) {
+    series.push({
+      label: "other",
+      values: buckets.map((b) => rest.reduce((n, k) => n + (pick(b)[k] ?? 0), 0)),
+      color: "#999",
+    });
+  }
+  return { xs, series };
+}
+
+/** Usage rows summed per host: requests, tokens, blocked; most requests first. */
+export function usageByHost(rows: { host: string; requests: number; est_tokens: number; blocked: number }[]) {
+  const m = new Map<string, { host: string; requests: number; tokens: number; blocked: number }>();
+  for (const r of rows) {
+    const e = m.get(r.host) ?? { host: r.host, requests: 0, tokens: 0, blocked: 0 };
+    e.requests += r.requests;
+    e.tokens += r.est_tokens;
+    e.blocked += r.blocked;
+    m.set(r.host, e);
+  }
+  return [...m.values()].sort((a, b) => b.requests - a.requests || a.host.localeCompare(b.host));
+}

@@ -1,0 +1,34 @@
+// The Backend over Tauri commands (src-tauri/src/commands.rs) and events.
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { Backend, LgEvent, Route } from "./api";
+
+function subscribe<T>(name: string, listener: (payload: T) => void): () => void {
+  let stop: (() => void) | null = null;
+  let cancelled = false;
+  void listen<T>(name, (e) => listener(e.payload)).then((un) => {
+    if (cancelled) un();
+    else stop = un;
+  });
+  return () => {
+    cancelled = true;
+    stop?.();
+  };
+}
+
+export const tauriBackend: Backend = {
+  appInfo: () => invoke("app_info"),
+  health: () => invoke("health"),
+  events: (filter) => invoke("events", { filter }),
+  event: (id) => invoke("event", { id }),
+  stats: (query) => invoke("stats", { query }),
+  usage: (sinceDay) => invoke("usage", { sinceDay }),
+  exportEvents: (filter, format, path) => invoke("export_events", { request: { filter, format, path } }),
+  policyInForce: () => invoke("policy_in_force"),
+  pause: (minutes) => invoke("pause", { minutes }),
+  allowOnce: (code, reason) => invoke("allow_once", { code, reason }),
+  explain: (text, destination) => invoke("explain", { text, destination }),
+  reportFalsePositive: (eventId) => invoke("report_false_positive", { eventId }),
+  onEvent: (listener) => subscribe<LgEvent>("lg://event", listener),
+  onRoute: (listener) => subscribe<Route>("lg://route", listener),
+};
