@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { bytes, duration, headline, outcomeLabel, protectionText, relativeTime } from "../src/lib/format";
 import { EMPTY_FILTER, matches, toFilter } from "../src/lib/filters";
 import { parseLink } from "../src/lib/links";
@@ -99,5 +99,35 @@ describe("charts", () => {
       { host: "b", requests: 3, est_tokens: 1, blocked: 1 },
       { host: "a", requests: 4, est_tokens: 5, blocked: 1 },
     ])).toEqual([{ host: "a", requests: 5, tokens: 10, blocked: 1 }, { host: "b", requests: 3, tokens: 1, blocked: 1 }]);
+  });
+});
+
+describe("locale", () => {
+  it("falls back to en-US when the system locale is one Intl refuses", async () => {
+    vi.resetModules();
+    const real = Object.getOwnPropertyDescriptor(Navigator.prototype, "language");
+    Object.defineProperty(navigator, "language", { value: "C", configurable: true });
+    try {
+      const { LOCALE, dateTime } = await import("../src/lib/locale");
+      expect(LOCALE).toBe("en-US");
+      expect(navigator.language).toBe("en-US");
+      expect(() => new Intl.NumberFormat(navigator.language)).not.toThrow();
+      expect(dateTime(0)).toMatch(/1970|1969/);
+    } finally {
+      delete (navigator as unknown as Record<string, unknown>).language;
+      delete (navigator as unknown as Record<string, unknown>).languages;
+      if (real) expect(navigator.language).not.toBe("C");
+    }
+  });
+});
+
+describe("live events", () => {
+  it("go on top of a loaded page once, newest first, only if they pass the filter", async () => {
+    const { withLive } = await import("../src/lib/filters");
+    const f = toFilter({ ...EMPTY_FILTER, outcome: "blocked" }, Date.now());
+    const page = [event(3), event(2)];
+    const live = [event(5), event(4, { outcome: "redacted" }), event(3), event(6)];
+    expect(withLive(page, live, f).map((e) => e.id)).toEqual(["ev6", "ev5", "ev3", "ev2"]);
+    expect(withLive(page, [event(2)], f)).toBe(page);
   });
 });

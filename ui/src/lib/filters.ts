@@ -77,3 +77,15 @@ export function matches(e: LgEvent, f: Filter): boolean {
   }
   return true;
 }
+
+/**
+ * `rows` (newest first) with the live events that pass the filter and are not in it yet, on
+ * top, newest first. Returns `rows` itself when nothing is added.
+ */
+export function withLive<T extends LgEvent>(rows: T[], live: LgEvent[], f: Filter): (T | LgEvent)[] {
+  const have = new Set(rows.map((r) => r.id));
+  const add = live.filter((e) => !have.has(e.id) && matches(e, f));
+  if (add.length === 0) return rows;
+  add.sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
+  return [...add, ...rows];
+}

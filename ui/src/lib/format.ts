@@ -1,5 +1,6 @@
 // Formatting the guard's records for people.
 import type { LgEvent, Protection } from "./api";
+import { dateTime } from "./locale";
 
 const OUTCOME: Record<string, string> = {
   blocked: "Blocked",
@@ -63,11 +64,11 @@ export function relativeTime(iso: string, now: number = Date.now()): string {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return iso;
   const s = Math.round((now - t) / 1000);
-  if (s < 0) return new Date(t).toLocaleString();
+  if (s < 0) return dateTime(t);
   if (s < 60) return `${s} s ago`;
   if (s < 3600) return `${Math.floor(s / 60)} min ago`;
   if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return new Date(t).toLocaleString();
+  return dateTime(t);
 }
 
 /** 1234 -> "1.2 KB", 5_000_000 -> "4.8 MB". */

@@ -2,6 +2,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { Backend, LgEvent, Route } from "./api";
+import { parseLink } from "./links";
 
 function subscribe<T>(name: string, listener: (payload: T) => void): () => void {
   let stop: (() => void) | null = null;
@@ -30,5 +31,13 @@ export const tauriBackend: Backend = {
   explain: (text, destination) => invoke("explain", { text, destination }),
   reportFalsePositive: (eventId) => invoke("report_false_positive", { eventId }),
   onEvent: (listener) => subscribe<LgEvent>("lg://event", listener),
-  onRoute: (listener) => subscribe<Route>("lg://route", listener),
+  onRoute: (listener) => {
+    const route = (link: string | null) => {
+      const r: Route | null = link ? parseLink(link) : null;
+      if (r) listener(r);
+    };
+    // A link the app was started with arrived before this listener: take it once.
+    void invoke<string | null>("pending_link").then(route);
+    return subscribe<string>("lg://link", route);
+  },
 };

@@ -1,0 +1,76 @@
+//! The UI's commands: deserialise, one call into the guard, the error as `{code, message}`.
+//! No SQL, no rules, no policy logic here.
+
+use crate::guard::{AppInfo, Guard};
+use leakguard_agent::{
+    Allowed, ControlError, Explanation, ExportRequest, Exported, Health, PauseState, PolicyInForce,
+    StatsQuery,
+};
+use leakguard_store::{Filter, Page, Stats, StoredEvent, UsageRow};
+use tauri::State;
+
+type Answer<T> = Result<T, ControlError>;
+
+#[tauri::command]
+pub fn app_info(guard: State<'_, Guard>) -> AppInfo {
+    guard.info.clone()
+}
+
+#[tauri::command]
+pub async fn health(guard: State<'_, Guard>) -> Answer<Health> {
+    guard.control.health().await
+}
+
+#[tauri::command]
+pub async fn events(guard: State<'_, Guard>, filter: Filter) -> Answer<Page> {
+    guard.control.events(filter).await
+}
+
+#[tauri::command]
+pub async fn event(guard: State<'_, Guard>, id: String) -> Answer<Option<StoredEvent>> {
+    guard.control.event(id).await
+}
+
+#[tauri::command]
+pub async fn stats(guard: State<'_, Guard>, query: StatsQuery) -> Answer<Stats> {
+    guard.control.stats(query).await
+}
+
+#[tauri::command]
+pub async fn usage(guard: State<'_, Guard>, since_day: String) -> Answer<Vec<UsageRow>> {
+    guard.control.usage(since_day).await
+}
+
+#[tauri::command]
+pub async fn export_events(guard: State<'_, Guard>, request: ExportRequest) -> Answer<Exported> {
+    guard.control.export(request).await
+}
+
+#[tauri::command]
+pub async fn policy_in_force(guard: State<'_, Guard>) -> Answer<PolicyInForce> {
+    guard.control.policy_in_force().await
+}
+
+#[tauri::command]
+pub async fn pause(guard: State<'_, Guard>, minutes: u32) -> Answer<PauseState> {
+    guard.control.pause(minutes).await
+}
+
+#[tauri::command]
+pub async fn allow_once(guard: State<'_, Guard>, code: String, reason: String) -> Answer<Allowed> {
+    guard.control.allow_once(code, reason).await
+}
+
+#[tauri::command]
+pub async fn explain(
+    guard: State<'_, Guard>,
+    text: String,
+    destination: Option<String>,
+) -> Answer<Explanation> {
+    guard.control.explain(text, destination).await
+}
+
+#[tauri::command]
+pub async fn report_false_positive(guard: State<'_, Guard>, event_id: String) -> Answer<()> {
+    guard.control.report_false_positive(event_id).await
+}

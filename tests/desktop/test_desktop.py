@@ -1,0 +1,293 @@
+"""The real desktop app, driven through tauri-driver (WebDriver) under Xvfb.
+
+Started by tests/desktop/run.sh, which runs a guard as a service (LG_ADDR, its CA in LG_CA)
+with 100,000 earlier events in its record, and the test upstream behind it. Checks what an
+employee does: the Overview renders with the record's counts; a prompt with a secret sent with
+curl appears in the open Events view without a reload and the Overview's counts change; Try it
+marks the findings; a `leakguard://events/ID` link given to a second launch opens that event;
+the warn flow's "Allow once" lets curl's retry through. Prints the figures it measures.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+
+ADDR = os.environ["LG_ADDR"]
+CA = os.environ["LG_CA"]
+APP = os.environ["LG_APP"]
+WORK = os.environ["LG_WORK"]
+SHOTS = os.environ.get("LG_SCREENSHOTS")
+SECRET = "AKIAQYLPMN5HJNGY4F7A"
+CODE = "int main(void) {\n  int x = read_sensor(3);\n  if (x > 10) {\n    alarm(x);\n  }\n  return 0;\n}"
+
+failures = []
+figures = {}
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(fn, timeout=10.0, every=0.01):
+    """fn's first truthy answer, or None after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            v = fn()
+        except (StaleElementReferenceException, WebDriverException, OSError):
+            v = None
+        if v:
+            return v
+        time.sleep(every)
+    return None
+
+
+def curl_prompt(text):
+    """Sends a chat prompt through the guard; returns (HTTP status, body)."""
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+    out = subprocess.run(
+        ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--proxy", f"http://{ADDR}", "--cacert", CA,
+         "-H", "content-type: application/json", "-d", body, "https://api.openai.com/v1/chat/completions"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout
+    answer, _, status = out.rpartition("\n")
+    return int(status), answer
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return os.path.basename(f.read().split(b"\0")[0].decode(errors="replace"))
+
+
+def app_processes():
+    """PIDs of the app and of the WebKit processes it started (by their command lines)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        if cmd == APP or cmd.endswith("/WebKitWebProcess") or cmd.endswith("/WebKitNetworkProcess"):
+            pids.append(int(p))
+    return pids
+
+
+def main():
+    port, native = free_port(), free_port()
+    driver_log = open(os.path.join(WORK, "tauri-driver.log"), "w")
+    tauri_driver = subprocess.Popen(
+        [os.environ["LG_TAURI_DRIVER"], "--port", str(port), "--native-port", str(native)],
+        stdout=driver_log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True, timeout=15)
+        run(port)
+    finally:
+        tauri_driver.terminate()
+        tauri_driver.wait(timeout=10)
+
+
+def run(port):
+    options = ArgOptions()
+    options.set_capability("browserName", "wry")
+    options.set_capability("tauri:options", {"application": APP})
+    started = time.monotonic()
+    d = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    try:
+        # 1. Cold start to a rendered Overview with the record's counts.
+        blocked = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=count-blocked] .today"), timeout=20)
+        if blocked is None:
+            # Diagnose: load the bundle again as a new module, which reports the error the
+            # first load swallowed.
+            src = d.execute_script("return document.querySelector('script[type=module]').src")
+            print("desktop: the window stayed empty; loading the bundle again says:", d.execute_async_script(
+                "const done = arguments[arguments.length-1]; import(arguments[0] + '?again=1').then(() => done('no error'), e => done(String(e) + ' ' + (e.stack || '')));",
+                src), file=sys.stderr)
+            raise SystemExit("desktop: the Overview never rendered")
+        counted = wait_until(lambda: blocked.text not in ("", "0") and blocked.text, timeout=20)
+        figures["cold start to a rendered Overview (s)"] = round(time.monotonic() - started, 2)
+        check(bool(counted), f"Overview shows today's blocked count from the record ({counted})")
+        protection = d.find_element(By.CSS_SELECTOR, "[data-testid=protection]").text
+        check(protection != "" and protection != "Guard unreachable", f"the header shows the guard's state ({protection!r})")
+        before = int(blocked.text.replace(",", ""))
+
+        # 2. Events view open; a prompt with a secret appears without a reload.
+        d.find_element(By.CSS_SELECTOR, "[data-testid=nav-events]").click()
+        wait_until(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=event-row]"), timeout=10)
+        rows = d.find_elements(By.CSS_SELECTOR, "[data-testid=event-row]")
+        check(0 < len(rows) < 80, f"the Events list renders a window of rows, not all 100,000 ({len(rows)})")
+        first_before = rows[0].get_attribute("data-id")
+        sent = time.monotonic()
+        status, answer = curl_prompt(f"deploy with {SECRET} please")
+        check(status == 403 and "leakguard_blocked" in answer, f"curl's prompt with a key is blocked ({status})")
+        new_id = wait_until(
+            lambda: (lambda r: r.get_attribute("data-id") if r.get_attribute("data-id") != first_before else None)(
+                d.find_element(By.CSS_SELECTOR, "[data-testid=event-row]")
+            ),
+            timeout=5,
+            every=0.005,
+        )
+        seen = time.monotonic()
+        check(bool(new_id), "the blocked prompt appears at the top of the open Events view without a reload")
+        figures["request to event visible in the open Events view (ms)"] = round((seen - sent) * 1000)
+        # Rendering a page of the list: scroll to the middle of what is loaded and time the frame.
+        # Rendering a page of rows: jump to rows not rendered yet, let Svelte update the DOM, and
+        # force the layout; the median of 20 jumps within what is loaded (no fetch).
+        render_ms = d.execute_async_script(
+            """
+            const done = arguments[arguments.length - 1];
+            const list = document.querySelector('[data-testid=event-list]');
+            const times = [];
+            (async () => {
+              for (let i = 0; i < 20; i++) {
+                const t0 = performance.now();
+                list.scrollTop = (i % 2 ? 0.1 : 0.5) * list.scrollHeight;
+                list.dispatchEvent(new Event('scroll'));
+                await Promise.resolve();
+                await new Promise((r) => setTimeout(r, 0));
+                list.getBoundingClientRect();
+                void document.body.offsetHeight;
+                times.push(performance.now() - t0);
+              }
+              times.sort((a, b) => a - b);
+              done(times[10]);
+            })();
+            """
+        )
+        figures["Events view: render a page of rows after a scroll (ms, median of 20)"] = round(render_ms, 1)
+        d.execute_script("document.querySelector('[data-testid=event-list]').scrollTop = 0")
+        top = wait_until(lambda: d.find_element(By.CSS_SELECTOR, f"[data-id='{new_id}']"), timeout=5)
+        top.click()
+        headline = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=detail-headline]").text, timeout=5)
+        check(headline and "aws-access-key-id" in headline and SECRET not in d.page_source,
+              f"its details name the rule and never show the key ({headline!r})")
+
+        # 3. The Overview's counts changed.
+        d.find_element(By.CSS_SELECTOR, "[data-testid=nav-overview]").click()
+        after = wait_until(
+            lambda: (lambda t: int(t.replace(",", "")) if t and int(t.replace(",", "")) > before else None)(
+                d.find_element(By.CSS_SELECTOR, "[data-testid=count-blocked] .today").text
+            ),
+            timeout=5,
+        )
+        check(after == before + 1, f"Overview's blocked count went from {before} to {after}")
+
+        # 4. Try it marks the findings in place.
+        d.find_element(By.CSS_SELECTOR, "[data-testid=nav-try]").click()
+        d.find_element(By.CSS_SELECTOR, "[data-testid=try-text]").send_keys(f"connect with {SECRET} and mail jane.doe@acme-semi.com")
+        d.find_element(By.CSS_SELECTOR, "[data-testid=try-check]").click()
+        verdict = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=try-verdict]").text, timeout=5)
+        marks = [m.text for m in d.find_elements(By.CSS_SELECTOR, "[data-testid=try-marked] mark")]
+        check(verdict and "blocked" in verdict and SECRET in marks, f"Try it: {verdict!r}, marked {marks}")
+
+        # 5. The warn flow: a held prompt, allowed once from the app, goes through on the retry.
+        status, answer = curl_prompt(f"Why does this crash?\n\n{CODE}")
+        check(status == 403 and "leakguard_warn" in answer, f"a prompt with source code is held ({status})")
+        d.find_element(By.CSS_SELECTOR, "[data-testid=nav-events]").click()
+        warned = wait_until(lambda: [r for r in d.find_elements(By.CSS_SELECTOR, "[data-testid=event-row]")
+                                     if "confirmation" in (r.get_attribute("textContent") or "")], timeout=5)
+        check(bool(warned), "the held prompt is in the Events view")
+        if warned:
+            warned[0].click()
+            wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=allow-once]"), timeout=5).click()
+            d.find_element(By.CSS_SELECTOR, "[data-testid=warn-reason]").send_keys("test fixture, approved by the security team")
+            d.find_element(By.CSS_SELECTOR, "[data-testid=warn-allow]").click()
+            done = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=warn-done]").text, timeout=5)
+            check(bool(done), f"Allow once is confirmed ({done!r})")
+            status, _ = curl_prompt(f"Why does this crash?\n\n{CODE}")
+            check(status == 200, f"the retry goes through once ({status})")
+            d.find_element(By.CSS_SELECTOR, "[data-testid=warn-flow] button:not(.primary)").click()
+
+        # 6. A leakguard:// link given to a second launch opens that event in this window.
+        link = f"leakguard://events/{new_id}"
+        d.find_element(By.CSS_SELECTOR, "[data-testid=nav-overview]").click()
+        second = subprocess.run([APP, link], timeout=20, env=os.environ, capture_output=True, text=True)
+        check(second.returncode == 0, f"a second launch hands its link over and exits ({second.returncode}: {second.stderr.strip()[-300:]})")
+        opened = wait_until(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=detail-headline]"), timeout=10)
+        check(bool(opened) and "aws-access-key-id" in opened[0].text, f"{link} opens that event")
+
+        # 7. Memory with the 100,000-event record loaded.
+        pids = app_processes()
+        figures["app RSS, app + WebKit processes (MB)"] = round(sum(rss_kb(p) for p in pids) / 1024, 1)
+        figures["app PSS, app + WebKit processes (MB, shared pages split)"] = round(sum(pss_kb(p) for p in pids) / 1024, 1)
+        for p in pids:
+            print(f"memory: {cmdline(p)}: RSS {rss_kb(p) // 1024} MB, PSS {pss_kb(p) // 1024} MB")
+
+        if SHOTS:
+            screenshots(d)
+    finally:
+        d.quit()
+
+
+def screenshots(d):
+    os.makedirs(SHOTS, exist_ok=True)
+    d.set_window_size(1280, 800)
+    for theme in ("light", "dark"):
+        current = d.execute_script("return document.documentElement.dataset.theme")
+        if current != theme:
+            d.find_element(By.CSS_SELECTOR, "[data-testid=theme]").click()
+        for view in ("overview", "events", "policy", "health", "try"):
+            d.find_element(By.CSS_SELECTOR, f"[data-testid=nav-{view}]").click()
+            if view == "events":
+                rows = wait_until(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=event-row]"), timeout=5)
+                if rows:
+                    rows[0].click()
+            if view == "try":
+                box = d.find_element(By.CSS_SELECTOR, "[data-testid=try-text]")
+                box.clear()
+                box.send_keys(f"Deploy with key {SECRET} and tell jane.doe@acme-semi.com")
+                d.find_element(By.CSS_SELECTOR, "[data-testid=try-check]").click()
+                wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=try-verdict]").text, timeout=5)
+            time.sleep(0.3)  # let the charts and fonts settle before the picture (not a test wait)
+            d.save_screenshot(os.path.join(SHOTS, f"{view}-{theme}.png"))
+
+
+if __name__ == "__main__":
+    main()
+    for k, v in figures.items():
+        print(f"figure: {k}: {v}")
+    if failures:
+        print(f"{len(failures)} desktop check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print("desktop: all checks passed")
