@@ -1,6 +1,8 @@
 # Leakguard: the two commands of the README, and their helpers.
 #
-#   make run    build and start the guard: the local proxy on 127.0.0.1:8480
+#   make run    where a display exists: build and open the desktop app (it connects to the
+#               guard's service, or starts the guard itself); otherwise build and start the
+#               headless guard, the local proxy on 127.0.0.1:8480
 #               (`make run ARGS="--policy my.json"` passes options to `leakguard run`)
 #   make scan   `leakguard scan` on a sample leaky prompt
 #   make test   everything CI runs: format check, clippy, every test
@@ -13,8 +15,13 @@ ARGS ?=
 .PHONY: run scan test setup bench lint fmt install clean
 
 run: setup
-	$(CARGO) build --release -p leakguard
-	./target/release/leakguard run $(ARGS)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  echo "make run: a display is available: starting the desktop app"; \
+	  npm run tauri -- build --no-bundle && ./target/release/leakguard-desktop; \
+	else \
+	  echo "make run: no display: starting the headless guard (leakguard run)"; \
+	  $(CARGO) build --release -p leakguard && ./target/release/leakguard run $(ARGS); \
+	fi
 
 scan: setup
 	$(CARGO) build --release -p leakguard
@@ -31,6 +38,8 @@ bench: setup
 	./scripts/bench.sh
 
 lint:
+	npm run lint
+	npm run check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

@@ -42,6 +42,11 @@ need dbus-monitor || apt_packages+=(dbus-bin)
 # rsyslogd lives in /usr/sbin, which is not on a non-root PATH.
 need rsyslogd || [ -x /usr/sbin/rsyslogd ] || apt_packages+=(rsyslog)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || apt_packages+=(rsyslog-gnutls)
+# The desktop app (Tauri 2 on WebKitGTK): build libraries, the tray's indicator library, SVG
+# icons, and WebKit's WebDriver for the end-to-end test; xdg-utils registers the link scheme.
+for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xdg-utils; do
+  dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
+done
 # Debian's own python3 ships venv without ensurepip; the package adds it.
 python3 -c 'import ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -54,12 +59,30 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   fi
 fi
 
-# Python venv for the SDK tests; rebuilt when the pinned requirements change.
-req=tests/e2e/requirements.txt
+# Python venv for the SDK tests and the desktop test (Selenium); rebuilt when the pinned
+# requirements change.
+req="$(mktemp)"
+cat tests/e2e/requirements.txt tests/desktop/requirements.txt >"$req"
 if [ ! -x .venv/bin/python ] || ! cmp -s "$req" .venv/requirements.txt; then
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r "$req"
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt -r tests/desktop/requirements.txt
   cp "$req" .venv/requirements.txt
+fi
+rm -f "$req"
+
+# The UI and the Tauri CLI, exactly as locked.
+if ! need npm; then
+  echo "setup: npm not found. Install Node.js 20 or later and run again." >&2
+  exit 2
+fi
+if ! cmp -s package-lock.json node_modules/.leakguard-lock 2>/dev/null; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.leakguard-lock
+fi
+
+# tauri-driver: WebDriver for the real app (its 2.x, from crates.io).
+if ! need tauri-driver && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  cargo install tauri-driver --version '^2' --locked -q
 fi
 
 # Fetch crates up front so a network problem shows here, not halfway through a build.

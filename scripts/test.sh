@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Every test: formatting, lints, unit, property and integration tests of the whole workspace.
+# Every test: the UI's lint, types and tests; formatting, lints, unit, property and integration
+# tests of the whole workspace; the guard end to end with real clients; the desktop app's
+# package and the real app end to end.
 # CI (.ci/run) runs exactly `make test`, which runs this after scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== UI: lint, type check, unit and view tests (Vitest), build"
+npm run lint
+npm run check
+npm test
+npm run build
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -18,6 +26,12 @@ cargo test --workspace --locked --release
 echo "== end to end: the guard with real clients (official SDKs, headless Chromium)"
 cargo build --release --locked -p leakguard -p leakguard-testkit
 ./tests/e2e/run.sh
+
+echo "== desktop app: the .deb bundle, then the real app end to end (Xvfb, tauri-driver)"
+npm run tauri -- build --bundles deb
+ls target/release/bundle/deb/*.deb
+cargo build --release --locked -p leakguard-store --bin leakguard-store-sample
+./tests/desktop/run.sh
 
 echo "== every shipped policy loads and passes its own tests"
 ./target/release/leakguard policy check policies/default.json policies/examples/*.json
