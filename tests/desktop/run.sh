@@ -72,6 +72,6 @@ LG_ADDR="$ADDR" LG_CA="$LEAKGUARD_DATA_DIR/ca/leakguard-ca.pem" LG_APP="$BIN/lea
   # WebKit, the portal and D-Bus are chatty: their log is shown only when a check failed.
   echo "desktop: FAILED; the last of the app's, the driver's and the test's log:" >&2
   tail -60 "$WORK/desktop.err" >&2
-  [ -n "${LG_KEEP_LOG:-}" ] && cp "$WORK/desktop.err" "$LG_KEEP_LOG"
+  [ -n "${LG_KEEP_LOG:-}" ] && cat "$WORK/desktop.err" "$WORK"/tauri-driver-*.log >"$LG_KEEP_LOG"
   exit 1
 }

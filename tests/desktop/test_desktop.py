@@ -98,7 +98,7 @@ def cmdline(pid):
 
 
 def app_processes():
-    """PIDs of the app and of the WebKit processes it started (by their command lines)."""
+    """PIDs of this run's app and of the WebKit processes it started."""
     pids = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -109,31 +109,95 @@ def app_processes():
         except OSError:
             continue
         if cmd == APP or cmd.endswith("/WebKitWebProcess") or cmd.endswith("/WebKitNetworkProcess"):
-            pids.append(int(p))
+            # Only this run's (its throw-away HOME), never another app on the machine.
+            try:
+                with open(f"/proc/{p}/environ", "rb") as f:
+                    mine = f"HOME={os.environ['HOME']}".encode() in f.read().split(b"\0")
+            except OSError:
+                mine = False
+            if mine:
+                pids.append(int(p))
     return pids
 
 
-def main():
+def with_driver(scenario, env):
+    """Runs scenario(port) against a tauri-driver whose app gets `env`."""
     port, native = free_port(), free_port()
-    driver_log = open(os.path.join(WORK, "tauri-driver.log"), "w")
+    driver_log = open(os.path.join(WORK, f"tauri-driver-{port}.log"), "w")
     tauri_driver = subprocess.Popen(
         [os.environ["LG_TAURI_DRIVER"], "--port", str(port), "--native-port", str(native)],
-        stdout=driver_log, stderr=subprocess.STDOUT,
+        stdout=driver_log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
     try:
-        wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() or True, timeout=15)
-        run(port)
+        # Both tauri-driver and the WebKitWebDriver it starts must be listening.
+        for p in (port, native):
+            wait_until(lambda p=p: socket.create_connection(("127.0.0.1", p), timeout=0.2).close() or True, timeout=15)
+        scenario(port)
     finally:
-        tauri_driver.terminate()
+        # The driver, WebKit's driver and the app: closing the app's window only hides it
+        # (the tray stays), so the app is stopped here, with everything the driver started.
+        stop(app_processes() + [tauri_driver.pid], group=tauri_driver.pid)
         tauri_driver.wait(timeout=10)
 
 
-def run(port):
+def stop(pids, group=None):
+    """SIGTERM, then SIGKILL what is still there after 5 s."""
+    import signal
+    targets = [lambda sig, p=p: os.kill(p, sig) for p in pids]
+    if group is not None:
+        targets.append(lambda sig: os.killpg(group, sig))
+    for t in targets:
+        try:
+            t(signal.SIGTERM)
+        except OSError:
+            pass
+    alive = lambda: [p for p in pids if os.path.exists(f"/proc/{p}") and not open(f"/proc/{p}/stat").read().split()[2] == "Z"]
+    if wait_until(lambda: not alive(), timeout=5) is None:
+        for t in targets:
+            try:
+                t(signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def main():
+    with_driver(run, dict(os.environ))
+    # A laptop without the service: the app starts the guard itself.
+    own = dict(os.environ)
+    own["LEAKGUARD_DATA_DIR"] = os.path.join(WORK, "own-guard")
+    own["LEAKGUARD_LISTEN"] = f"127.0.0.1:{free_port()}"
+    own.pop("LEAKGUARD_NO_AUTOSTART", None)
+    with_driver(lambda port: run_standalone(port, own), own)
+
+
+def session(port):
     options = ArgOptions()
     options.set_capability("browserName", "wry")
     options.set_capability("tauri:options", {"application": APP})
+    return webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+
+
+def run_standalone(port, env):
     started = time.monotonic()
-    d = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    d = session(port)
+    try:
+        d.find_element(By.CSS_SELECTOR, "[data-testid=nav-health]").click()
+        guard = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=health-guard]").text, timeout=20)
+        figures["cold start with the guard started in process, to Health (s)"] = round(time.monotonic() - started, 2)
+        check(bool(guard) and "Started by this app" in guard, f"without a service the app starts the guard and says so ({guard!r})")
+        host, port_s = env["LEAKGUARD_LISTEN"].split(":")
+        served = wait_until(lambda: socket.create_connection((host, int(port_s)), timeout=0.2).close() or True, timeout=5)
+        check(bool(served), f"the in-process guard's proxy listens on {env['LEAKGUARD_LISTEN']}")
+        autostart = os.path.join(env["XDG_CONFIG_HOME"], "autostart")
+        entries = os.listdir(autostart) if os.path.isdir(autostart) else []
+        check(any(e.endswith(".desktop") for e in entries), f"autostart at login is set up in the throw-away HOME ({entries})")
+    finally:
+        d.quit()
+
+
+def run(port):
+    started = time.monotonic()
+    d = session(port)
     try:
         # 1. Cold start to a rendered Overview with the record's counts.
         blocked = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=count-blocked] .today"), timeout=20)
