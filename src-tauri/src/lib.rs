@@ -70,6 +70,16 @@ pub fn run() {
                 }
             }
 
+            #[cfg(target_os = "linux")]
+            if let Some(w) = app.get_webview_window("main") {
+                // One local page, no browsing: WebKit's smallest caches.
+                let _ = w.with_webview(|wv| {
+                    use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+                    if let Some(ctx) = wv.inner().web_context() {
+                        ctx.set_cache_model(CacheModel::DocumentViewer);
+                    }
+                });
+            }
             tray::build(&handle)?;
             spawn_live_events(handle.clone());
             spawn_tray_clock(handle);
