@@ -44,7 +44,8 @@ need rsyslogd || [ -x /usr/sbin/rsyslogd ] || apt_packages+=(rsyslog)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || apt_packages+=(rsyslog-gnutls)
 # The desktop app (Tauri 2 on WebKitGTK): build libraries, the tray's indicator library, SVG
 # icons, and WebKit's WebDriver for the end-to-end test; xdg-utils registers the link scheme.
-for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xdg-utils; do
+# x11-apps (xwd) and netpbm let the desktop test check what the X display really shows.
+for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xdg-utils x11-apps netpbm; do
   dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
 done
 # Debian's own python3 ships venv without ensurepip; the package adds it.

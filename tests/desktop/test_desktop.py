@@ -70,6 +70,25 @@ def curl_prompt(text):
     return int(status), answer
 
 
+def painted_colours():
+    """Distinct colours on the X display (xwd | xwdtopnm): a blank or black window has one or
+    two, the Overview dozens (text, borders, tones). WebDriver's own screenshot does not tell,
+    it is drawn by WebKit, not taken from the screen."""
+    shot = subprocess.run("xwd -root -silent | xwdtopnm 2>/dev/null", shell=True, capture_output=True, timeout=30).stdout
+    # P6 header: magic, width, height, maxval, then RGB bytes.
+    fields, at = [], 0
+    while len(fields) < 4:
+        while shot[at:at + 1].isspace():
+            at += 1
+        end = at
+        while not shot[end:end + 1].isspace():
+            end += 1
+        fields.append(shot[at:end])
+        at = end
+    pixels = shot[at + 1:]
+    return len({pixels[i:i + 3] for i in range(0, len(pixels) - 2, 3 * 7)})
+
+
 def rss_kb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -212,6 +231,8 @@ def run(port):
         counted = wait_until(lambda: blocked.text not in ("", "0") and blocked.text, timeout=20)
         figures["cold start to a rendered Overview (s)"] = round(time.monotonic() - started, 2)
         check(bool(counted), f"Overview shows today's blocked count from the record ({counted})")
+        colours = painted_colours()
+        check(colours > 20, f"the window is really painted on the X display ({colours} distinct colours)")
         protection = d.find_element(By.CSS_SELECTOR, "[data-testid=protection]").text
         check(protection != "" and protection != "Guard unreachable", f"the header shows the guard's state ({protection!r})")
         before = int(blocked.text.replace(",", ""))
@@ -325,8 +346,9 @@ def run(port):
 
 
 def screenshots(d):
+    """Every view, light and dark, as the X display shows the window (xwd, cropped to it)."""
     os.makedirs(SHOTS, exist_ok=True)
-    d.set_window_size(1280, 800)
+    rect = d.get_window_rect()
     for theme in ("light", "dark"):
         current = d.execute_script("return document.documentElement.dataset.theme")
         if current != theme:
@@ -344,7 +366,12 @@ def screenshots(d):
                 d.find_element(By.CSS_SELECTOR, "[data-testid=try-check]").click()
                 wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=try-verdict]").text, timeout=5)
             time.sleep(0.3)  # let the charts and fonts settle before the picture (not a test wait)
-            d.save_screenshot(os.path.join(SHOTS, f"{view}-{theme}.png"))
+            out = os.path.join(SHOTS, f"{view}-{theme}.png")
+            subprocess.run(
+                f"xwd -root -silent | xwdtopnm 2>/dev/null | pnmcut -left {max(0, rect['x'])} -top {max(0, rect['y'])} "
+                f"-width {rect['width']} -height {rect['height']} | pnmtopng > '{out}'",
+                shell=True, check=True, timeout=30,
+            )
 
 
 if __name__ == "__main__":
