@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "allow_once",
     "explain",
     "report_false_positive",
+    "describe_rules",
     "pending_link",
 ];
 

@@ -4,7 +4,7 @@
 use crate::guard::{AppInfo, Guard};
 use leakguard_agent::{
     Allowed, ControlError, Explanation, ExportRequest, Exported, Health, PauseState, PolicyInForce,
-    StatsQuery,
+    RuleDescription, StatsQuery,
 };
 use leakguard_store::{Filter, Page, Stats, StoredEvent, UsageRow};
 use tauri::State;
@@ -73,4 +73,12 @@ pub async fn explain(
 #[tauri::command]
 pub async fn report_false_positive(guard: State<'_, Guard>, event_id: String) -> Answer<()> {
     guard.control.report_false_positive(event_id).await
+}
+
+#[tauri::command]
+pub async fn describe_rules(
+    guard: State<'_, Guard>,
+    ids: Vec<String>,
+) -> Answer<Vec<RuleDescription>> {
+    guard.control.describe_rules(ids).await
 }

@@ -105,6 +105,7 @@ pub fn run() {
             commands::allow_once,
             commands::explain,
             commands::report_false_positive,
+            commands::describe_rules,
             links::pending_link,
         ])
         .build(tauri::generate_context!())

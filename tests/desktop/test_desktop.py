@@ -287,6 +287,8 @@ def run(port):
         headline = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=detail-headline]").text, timeout=5)
         check(headline and "aws-access-key-id" in headline and SECRET not in d.page_source,
               f"its details name the rule and never show the key ({headline!r})")
+        advice = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=detail-advice]").get_attribute("textContent"), timeout=5)
+        check(bool(advice) and "placeholder" in advice, f"and say what the rule is and how to avoid it ({(advice or '')[:80]!r})")
 
         # 3. The Overview's counts changed.
         d.find_element(By.CSS_SELECTOR, "[data-testid=nav-overview]").click()

@@ -92,6 +92,11 @@ export class FakeBackend implements Backend {
     };
   }
   async reportFalsePositive() {}
+  async describeRules(ids: string[]) {
+    return ids
+      .filter((id) => id === "aws-access-key-id")
+      .map((rule) => ({ rule, description: "AWS access key ID", category: "secret", severity: "critical", advice: "Take the key out of the prompt (write a placeholder such as <API_KEY> instead)." }));
+  }
   onEvent(l: (e: LgEvent) => void) { this.eventListeners.push(l); return () => { this.eventListeners = this.eventListeners.filter((x) => x !== l); }; }
   onRoute(l: (r: Route) => void) { this.routeListeners.push(l); return () => { this.routeListeners = this.routeListeners.filter((x) => x !== l); }; }
   push(e: StoredEvent) { this.store.push(e); for (const l of this.eventListeners) l(e); }

@@ -60,6 +60,7 @@ describe("the app", () => {
     await fireEvent.click(screen.getAllByTestId("event-row")[0]!);
     expect(screen.getByTestId("detail-headline").textContent).toContain("aws-access-key-id");
     expect(screen.getByTestId("detail-by").textContent).toBe("actions.categories.secret");
+    await waitFor(() => expect(screen.getByTestId("detail-advice").textContent).toContain("AWS access key ID. Take the key out"));
   });
 
   it("opens the event a leakguard:// link names, and the warn flow from a warned event", async () => {

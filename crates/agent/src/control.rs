@@ -204,6 +204,11 @@ struct IdArg {
 }
 
 #[derive(Serialize, Deserialize)]
+struct IdsArg {
+    ids: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
 struct DayArg {
     since_day: String,
 }
@@ -281,6 +286,7 @@ async fn handle<C: Control>(
         "report_false_positive" => {
             answer(&body, |a: IdArg| control.report_false_positive(a.id)).await
         }
+        "describe_rules" => answer(&body, |a: IdsArg| control.describe_rules(a.ids)).await,
         "subscribe" => {
             let filter = match args(&body) {
                 Ok(f) => f,
@@ -547,6 +553,10 @@ impl Control for Client {
             self.call("report_false_positive", &IdArg { id: event_id })
                 .await
         })
+    }
+
+    fn describe_rules(&self, ids: Vec<String>) -> Reply<'_, Vec<RuleDescription>> {
+        Box::pin(async move { self.call("describe_rules", &IdsArg { ids }).await })
     }
 
     fn subscribe(&self, filter: Subscribe) -> Reply<'_, Subscription> {

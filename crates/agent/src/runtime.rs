@@ -913,6 +913,26 @@ impl Control for Agent {
         })
     }
 
+    fn describe_rules(&self, ids: Vec<String>) -> Reply<'_, Vec<RuleDescription>> {
+        Box::pin(async move {
+            let loaded = self.inner.shared.policy.load();
+            Ok(ids
+                .iter()
+                .take(64)
+                .filter_map(|id| {
+                    let r = loaded.engine.rules().find(|r| &r.id == id)?;
+                    Some(RuleDescription {
+                        rule: r.id.clone(),
+                        description: r.description.to_string(),
+                        category: r.category.to_string(),
+                        severity: r.severity.to_string(),
+                        advice: advice_for(r.category.as_str()),
+                    })
+                })
+                .collect())
+        })
+    }
+
     fn subscribe(&self, filter: Subscribe) -> Reply<'_, Subscription> {
         Box::pin(async move {
             Ok(Subscription::new(

@@ -64,6 +64,9 @@ pub trait Control: Send + Sync {
     fn pause(&self, minutes: u32) -> Reply<'_, PauseState>;
     /// Records that an event was a false positive.
     fn report_false_positive(&self, event_id: String) -> Reply<'_, ()>;
+    /// What rules are, for people: description, category, severity and how to avoid a finding
+    /// (unknown ids are left out).
+    fn describe_rules(&self, ids: Vec<String>) -> Reply<'_, Vec<RuleDescription>>;
     /// Live events as they are recorded (those the filter accepts).
     fn subscribe(&self, filter: Subscribe) -> Reply<'_, Subscription>;
 }
@@ -106,6 +109,32 @@ pub struct Health {
     pub siem: Vec<TargetState>,
     /// The control channel (socket path or address).
     pub control: String,
+}
+
+/// A rule as the app explains it next to an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleDescription {
+    pub rule: String,
+    pub description: String,
+    pub category: String,
+    pub severity: String,
+    /// How to send the prompt without this finding (`policies/advice.json`, by category).
+    pub advice: String,
+}
+
+/// The advice for a category (`policies/advice.json`).
+pub fn advice_for(category: &str) -> String {
+    static ADVICE: std::sync::OnceLock<serde_json::Map<String, serde_json::Value>> =
+        std::sync::OnceLock::new();
+    ADVICE
+        .get_or_init(|| {
+            serde_json::from_str(include_str!("../../../policies/advice.json"))
+                .expect("policies/advice.json is a JSON object (tested)")
+        })
+        .get(category)
+        .and_then(|v| v.as_str())
+        .unwrap_or("Remove what was found and send the prompt again.")
+        .to_string()
 }
 
 /// `allow_once`'s answer.
@@ -261,5 +290,17 @@ impl Subscription {
     /// The next event if one is ready (for a body that streams them).
     pub fn poll_next(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Event>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_category_has_advice() {
+        let fallback = super::advice_for("no-such-category");
+        for c in leakguard_types::Category::ALL {
+            let a = super::advice_for(c.as_str());
+            assert!(a != fallback && a.len() > 40, "{c}: {a}");
+        }
     }
 }

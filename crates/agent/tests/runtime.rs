@@ -179,6 +179,23 @@ async fn the_control_channel_serves_health_events_explain_and_allow_once() {
     assert_eq!(f.by, "actions.categories.secret");
     assert!(!x.redacted.contains(AWS_KEY) && x.redacted.starts_with("é key [REDACTED:"));
 
+    // Rules explained for people, with how to avoid them; unknown ids are left out.
+    let rules = client
+        .describe_rules(vec!["aws-access-key-id".into(), "no-such-rule".into()])
+        .await
+        .unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        (rules[0].rule.as_str(), rules[0].category.as_str()),
+        ("aws-access-key-id", "secret")
+    );
+    assert!(!rules[0].description.is_empty());
+    assert!(
+        rules[0].advice.contains("placeholder"),
+        "{}",
+        rules[0].advice
+    );
+
     // Queries read what was recorded; export writes a private file.
     agent.flush().unwrap();
     let page = client.events(Default::default()).await.unwrap();

@@ -206,6 +206,15 @@ export interface PolicyInForce {
   local: PolicyDoc | null;
 }
 
+export interface RuleDescription {
+  rule: string;
+  description: string;
+  category: string;
+  severity: string;
+  /** How to send the prompt without this finding. */
+  advice: string;
+}
+
 export interface PauseState {
   paused_until: string | null;
   max_minutes: number;
@@ -249,6 +258,8 @@ export interface Backend {
   allowOnce(code: string, reason: string): Promise<Allowed>;
   explain(text: string, destination: string | null): Promise<Explanation>;
   reportFalsePositive(eventId: string): Promise<void>;
+  /** Descriptions and advice for rule ids (unknown ids are left out). */
+  describeRules(ids: string[]): Promise<RuleDescription[]>;
   /** Live events, pushed by the agent. Returns the unsubscribe function. */
   onEvent(listener: (e: LgEvent) => void): () => void;
   /** Routes from `leakguard://` links, the tray and a second launch. */

@@ -30,6 +30,7 @@ export const tauriBackend: Backend = {
   allowOnce: (code, reason) => invoke("allow_once", { code, reason }),
   explain: (text, destination) => invoke("explain", { text, destination }),
   reportFalsePositive: (eventId) => invoke("report_false_positive", { eventId }),
+  describeRules: (ids) => invoke("describe_rules", { ids }),
   onEvent: (listener) => subscribe<LgEvent>("lg://event", listener),
   onRoute: (listener) => {
     const route = (link: string | null) => {
