@@ -37,7 +37,7 @@ impl Shared {
             conds.join(" ||\n      ")
         };
         format!(
-            "// Leakguard: only LLM destinations go through the local guard.\nfunction FindProxyForURL(url, host) {{\n  var h = host.toLowerCase();\n  if ({cond})\n    return \"PROXY {addr}\";\n  return \"DIRECT\";\n}}\n",
+            "// Leakguard: only LLM destinations go through the local guard.\nfunction FindProxyForURL(url, host) {{\n  var h = host.toLowerCase();\n  // `chatgpt.com.` is the same host as `chatgpt.com`: never DIRECT because of the dot.\n  while (h.charAt(h.length - 1) == \".\") h = h.substring(0, h.length - 1);\n  if ({cond})\n    return \"PROXY {addr}\";\n  return \"DIRECT\";\n}}\n",
             addr = self.listen
         )
     }

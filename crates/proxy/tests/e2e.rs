@@ -627,6 +627,53 @@ async fn pac_file_and_health() {
     r.guard.stop().await;
 }
 
+/// The PAC file as browsers run it (node evaluates it with the PAC helper it uses): a
+/// trailing-dot or upper-case name of an LLM host goes through the guard, not DIRECT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pac_sends_trailing_dot_and_mixed_case_llm_hosts_to_the_guard() {
+    let r = rig().await;
+    let out = Command::new("curl")
+        .args(["-s", &format!("http://{}/proxy.pac", r.guard.addr)])
+        .output()
+        .unwrap();
+    let pac = String::from_utf8(out.stdout).unwrap();
+    let script = format!(
+        "function dnsDomainIs(h, d) {{ return h.length >= d.length && h.substring(h.length - d.length) == d; }}\n{pac}\n\
+         for (const h of process.argv.slice(1)) console.log(h + ' ' + FindProxyForURL('https://' + h + '/', h));"
+    );
+    let hosts = [
+        "chatgpt.com.",
+        "CHATGPT.COM",
+        "chatgpt.com..",
+        "x.openai.azure.com.",
+        "example.com.",
+        "notchatgpt.com.",
+    ];
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(&script)
+        .args(hosts)
+        .output()
+        .expect("node runs the PAC file");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers = String::from_utf8(out.stdout).unwrap();
+    let proxy = format!("PROXY {}", r.guard.addr);
+    for line in answers.lines() {
+        let (host, answer) = line.split_once(' ').unwrap();
+        let direct = host.starts_with("example") || host.starts_with("notchatgpt");
+        assert_eq!(answer == "DIRECT", direct, "{host}: {answer}");
+        if !direct {
+            assert_eq!(answer, proxy, "{host}");
+        }
+    }
+    assert_eq!(answers.lines().count(), hosts.len());
+    r.guard.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn api_governance_pins_models_caps_tokens_and_rate_limits() {
     let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
