@@ -102,7 +102,8 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    fn is_empty(&self) -> bool {
+    /// No tenant list is set: any account or organisation may be used.
+    pub fn is_empty(&self) -> bool {
         *self == Tenant::default()
     }
 

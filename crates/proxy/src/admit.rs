@@ -2,6 +2,7 @@
 //! only rule that needs state, so it runs after the policy's verdict and only for requests the
 //! verdict lets through.
 
+use crate::inspect::Loaded;
 use crate::state::Shared;
 use leakguard_policy::Stop;
 use std::time::{Duration, Instant};
@@ -17,11 +18,16 @@ pub struct Throttled {
 
 impl Shared {
     /// Counts a request of `est_tokens` against its group's minute, or says when to retry.
-    pub fn admit(&self, group: Option<&str>, host: &str, est_tokens: u64) -> Result<(), Throttled> {
+    pub fn admit(
+        &self,
+        loaded: &Loaded,
+        group: Option<&str>,
+        host: &str,
+        est_tokens: u64,
+    ) -> Result<(), Throttled> {
         let Some(group) = group else {
             return Ok(());
         };
-        let loaded = self.policy.load();
         let Some(rules) = loaded.policy().api.get(group) else {
             return Ok(());
         };

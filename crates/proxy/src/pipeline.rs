@@ -78,7 +78,7 @@ impl Shared {
     /// Admit and act, shared by requests and frames: a hard refusal stands; otherwise the rate
     /// limits count the request, then the plan is carried out, a warned one sent if the user
     /// allowed this content once. Fills in the event's outcome.
-    fn act(&self, x: Inspection, host: &str, event: &mut Event) -> Act {
+    fn act(&self, loaded: &Loaded, x: Inspection, host: &str, event: &mut Event) -> Act {
         let hard_refusal = matches!(
             x.plan,
             Plan::Refuse {
@@ -87,7 +87,12 @@ impl Shared {
             }
         );
         if !hard_refusal {
-            if let Err(t) = self.admit(x.verdict.group.as_deref(), host, event.est_tokens as u64) {
+            if let Err(t) = self.admit(
+                loaded,
+                x.verdict.group.as_deref(),
+                host,
+                event.est_tokens as u64,
+            ) {
                 bump(&self.counters.blocked);
                 event.outcome = leakguard_types::Outcome::Blocked;
                 event.verdict = leakguard_types::EventVerdict::Block;
@@ -198,6 +203,8 @@ impl Guard {
         let shared = &self.shared;
         bump(&shared.counters.requests);
         let loaded = shared.policy.load_full();
+        // 1. The destination, resolved once for the whole request.
+        let dest = Destination::resolve(&loaded, &host, &shared.limits);
         let (mut parts, body) = req.into_parts();
         let path = parts
             .uri
@@ -215,7 +222,12 @@ impl Guard {
             method: parts.method.to_string(),
             content_type: header(CONTENT_TYPE),
             client: header(USER_AGENT),
-            tenant: shared.tenant_of(&host, &path, &parts.headers),
+            // Read (a header, a JWT) only where the group has tenant rules to check.
+            tenant: if dest.tenant_rules {
+                shared.tenant_of(&host, &path, &parts.headers)
+            } else {
+                TenantFacts::default()
+            },
             host: host.clone(),
             path,
         };
@@ -230,8 +242,6 @@ impl Guard {
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };
-        // 1. The destination, resolved once for the whole request.
-        let dest = Destination::resolve(&loaded, &host, &shared.limits);
         event.group = dest.group.clone();
         // 2. The kill switch: decided before the body is read.
         if dest.mode == Mode::BlockAll {
@@ -316,7 +326,7 @@ impl Guard {
             }
         };
         // 6. Admit (rate limits) and act.
-        let result: RequestOrResponse = match shared.act(x, &host, &mut event) {
+        let result: RequestOrResponse = match shared.act(&loaded, x, &host, &mut event) {
             Act::Forward => Request::from_parts(parts, Body::from(Full::new(raw))).into(),
             Act::Rewrite(new_body, restore) => {
                 if dest.restore && !restore.is_empty() {
@@ -384,6 +394,8 @@ pub struct Destination {
     pub max_body: usize,
     /// Put redacted values back in the reply.
     pub restore: bool,
+    /// The group has tenant rules (only then are the request's tenant facts read).
+    pub tenant_rules: bool,
 }
 
 impl Destination {
@@ -399,6 +411,7 @@ impl Destination {
                     usize::try_from(n).unwrap_or(usize::MAX)
                 }),
             restore: group.is_some_and(|g| g.restore_redacted),
+            tenant_rules: group.is_some_and(|g| !g.tenant.is_empty()),
         }
     }
 }
@@ -457,7 +470,7 @@ impl Shared {
             &mut event,
             true,
         );
-        let out = match self.act(x, host, &mut event) {
+        let out = match self.act(&loaded, x, host, &mut event) {
             Act::Forward => WsOutcome::Pass,
             Act::Rewrite(body, _) => match String::from_utf8(body) {
                 Ok(t) => WsOutcome::Replace(t),
