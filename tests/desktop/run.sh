@@ -6,27 +6,8 @@
 # the temporary directory is touched. LG_SCREENSHOTS=DIR also writes every view, light and
 # dark, into DIR. Stops everything it started, whatever happens.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="$ROOT/target/release"
-WORK="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_for() {
-  local file=$1 pattern=$2
-  for _ in $(seq 1 400); do
-    grep -q "$pattern" "$file" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "desktop: timed out waiting for '$pattern' in $file" >&2
-  cat "$file" >&2 || true
-  return 1
-}
+NAME=desktop
+. "$(dirname "$0")/../lib.sh"
 
 # tauri-driver (cargo install, by scripts/setup.sh), found before HOME changes.
 TAURI_DRIVER="$(command -v tauri-driver || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver")"
@@ -68,7 +49,7 @@ ADDR="$(grep -o 'ready on [0-9.:]*' "$WORK/guard.out" | awk '{print $3}')"
 LG_ADDR="$ADDR" LG_CA="$LEAKGUARD_DATA_DIR/ca/leakguard-ca.pem" LG_APP="$BIN/leakguard-desktop" \
   LG_WORK="$WORK" LG_TAURI_DRIVER="$TAURI_DRIVER" LEAKGUARD_NO_AUTOSTART=1 \
   dbus-run-session -- xvfb-run -a -s "-screen 0 1400x900x24" \
-  "$ROOT/.venv/bin/python" "$ROOT/tests/desktop/test_desktop.py" 2>"$WORK/desktop.err" || {
+  "$VENV/bin/python" "$ROOT/tests/desktop/test_desktop.py" 2>"$WORK/desktop.err" || {
   # WebKit, the portal and D-Bus are chatty: their log is shown only when a check failed.
   echo "desktop: FAILED; the last of the app's, the driver's and the test's log:" >&2
   tail -60 "$WORK/desktop.err" >&2

@@ -4,29 +4,8 @@
 # headless Chromium. Needs target/release/{leakguard,leakguard-upstream} and the venv made by
 # scripts/setup.sh. Stops everything it started, whatever happens.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="$ROOT/target/release"
-VENV="$ROOT/.venv"
-WORK="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# Waits until FILE contains PATTERN (a readiness line), up to 20 s.
-wait_for() {
-  local file=$1 pattern=$2
-  for _ in $(seq 1 400); do
-    grep -q "$pattern" "$file" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "e2e: timed out waiting for '$pattern' in $file" >&2
-  cat "$file" >&2 || true
-  return 1
-}
+NAME=e2e
+. "$(dirname "$0")/../lib.sh"
 
 "$BIN/leakguard-upstream" "$WORK/up" >"$WORK/up.out" 2>"$WORK/up.err" &
 pids+=($!)

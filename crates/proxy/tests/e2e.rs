@@ -606,23 +606,24 @@ async fn the_kill_switch_blocks_a_destination_and_the_policy_swaps_live() {
     r.guard.stop().await;
 }
 
+/// The body of one of the guard's own endpoints, fetched with curl.
+fn get(r: &Rig, path: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", &format!("http://{}{path}", r.guard.addr)])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pac_file_and_health() {
     let r = rig().await;
-    let out = Command::new("curl")
-        .args(["-s", &format!("http://{}/proxy.pac", r.guard.addr)])
-        .output()
-        .unwrap();
-    let pac = String::from_utf8(out.stdout).unwrap();
+    let pac = get(&r, "/proxy.pac");
     assert!(pac.contains("FindProxyForURL"));
     assert!(pac.contains(&format!("PROXY {}", r.guard.addr)));
     assert!(pac.contains("dnsDomainIs(h, \".openai.azure.com\")"));
     assert!(pac.contains("return \"DIRECT\""));
-    let out = Command::new("curl")
-        .args(["-s", &format!("http://{}/leakguard/health", r.guard.addr)])
-        .output()
-        .unwrap();
-    let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let health: serde_json::Value = serde_json::from_str(&get(&r, "/leakguard/health")).unwrap();
     assert_eq!(health["status"], "ok");
     r.guard.stop().await;
 }
@@ -632,11 +633,7 @@ async fn pac_file_and_health() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pac_sends_trailing_dot_and_mixed_case_llm_hosts_to_the_guard() {
     let r = rig().await;
-    let out = Command::new("curl")
-        .args(["-s", &format!("http://{}/proxy.pac", r.guard.addr)])
-        .output()
-        .unwrap();
-    let pac = String::from_utf8(out.stdout).unwrap();
+    let pac = get(&r, "/proxy.pac");
     let script = format!(
         "function dnsDomainIs(h, d) {{ return h.length >= d.length && h.substring(h.length - d.length) == d; }}\n{pac}\n\
          for (const h of process.argv.slice(1)) console.log(h + ' ' + FindProxyForURL('https://' + h + '/', h));"
