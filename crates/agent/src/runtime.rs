@@ -253,6 +253,7 @@ impl Agent {
             upstream_http2: config.upstream.http2,
             clock: Arc::clone(&config.clock),
             identity: config.identity.clone(),
+            connections: leakguard_proxy::Connections::default(),
         };
         let running = match leakguard_proxy::start(settings, loaded).await {
             Ok(r) => r,

@@ -56,26 +56,37 @@ async fn start_local(dir: &Path, text: &str) -> (Agent, std::path::PathBuf) {
     (agent, local)
 }
 
-/// A chat request with `text`, in plain HTTP through the proxy; returns the status line and
-/// the body.
+/// POSTs `text` as a chat body through the guard; returns the status line and the body.
 async fn send(agent: &Agent, text: &str) -> (String, String) {
-    let addr = agent.addr();
     let body = leakguard_testkit::chat_body(&[text.to_string()]);
-    tokio::task::spawn_blocking(move || {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            s,
-            "POST http://api.openai.com/v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        (head.lines().next().unwrap_or("").to_string(), rest.to_string())
-    })
-    .await
-    .unwrap()
+    send_raw(agent, "http://api.openai.com/v1/chat/completions", "", body).await
+}
+
+/// The events recorded so far (flushed first) and their outcomes, newest first.
+async fn recorded(agent: &Agent, client: &Client) -> (leakguard_store::Page, Vec<String>) {
+    agent.flush().unwrap();
+    let page = client.events(Default::default()).await.unwrap();
+    let outcomes = page
+        .events
+        .iter()
+        .map(|e| e.event.outcome.as_str().to_string())
+        .collect();
+    (page, outcomes)
+}
+
+/// Exports every event to `path` over the control channel.
+async fn export_all(
+    client: &Client,
+    format: leakguard_agent::ExportFormat,
+    path: &str,
+) -> Result<leakguard_agent::Exported, leakguard_agent::ControlError> {
+    client
+        .export(leakguard_agent::ExportRequest {
+            filter: Default::default(),
+            format,
+            path: path.into(),
+        })
+        .await
 }
 
 async fn until<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
@@ -197,25 +208,18 @@ async fn the_control_channel_serves_health_events_explain_and_allow_once() {
     );
 
     // Queries read what was recorded; export writes a private file.
-    agent.flush().unwrap();
-    let page = client.events(Default::default()).await.unwrap();
-    let outcomes: Vec<&str> = page
-        .events
-        .iter()
-        .map(|e| e.event.outcome.as_str())
-        .collect();
+    let (_, outcomes) = recorded(&agent, &client).await;
     assert_eq!(outcomes, ["warned", "overridden", "overridden", "warned"]);
     let one = client.event(warned.id.clone()).await.unwrap().unwrap();
     assert_eq!(one.event.override_code.as_deref(), Some(code.as_str()));
     let out = dir.join("export.csv");
-    let n = client
-        .export(leakguard_agent::ExportRequest {
-            filter: Default::default(),
-            format: leakguard_agent::ExportFormat::Csv,
-            path: out.display().to_string(),
-        })
-        .await
-        .unwrap();
+    let n = export_all(
+        &client,
+        leakguard_agent::ExportFormat::Csv,
+        &out.display().to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(n.events, 4);
     let csv = std::fs::read_to_string(&out).unwrap();
     assert_eq!(csv.lines().count(), 5);
@@ -223,12 +227,7 @@ async fn the_control_channel_serves_health_events_explain_and_allow_once() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&out), 0o600);
-    let relative = client
-        .export(leakguard_agent::ExportRequest {
-            filter: Default::default(),
-            format: leakguard_agent::ExportFormat::Jsonl,
-            path: "out.jsonl".into(),
-        })
+    let relative = export_all(&client, leakguard_agent::ExportFormat::Jsonl, "out.jsonl")
         .await
         .unwrap_err();
     assert_eq!(relative.code, "export_path");
@@ -404,4 +403,118 @@ async fn a_timed_pause_is_allowed_only_by_the_policy_recorded_and_ends() {
     );
     assert_eq!(seen[3].1, "warned");
     agent.stop().await;
+}
+
+/// POSTs a JSON body to `target` with extra `headers` (each ending in CRLF); returns the
+/// status line and the body.
+async fn send_raw(agent: &Agent, target: &str, headers: &str, body: String) -> (String, String) {
+    let addr = agent.addr();
+    let target = target.to_string();
+    let headers = headers.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST {target} HTTP/1.1\r\nHost: api.openai.com\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        (head.lines().next().unwrap_or("").to_string(), rest.to_string())
+    })
+    .await
+    .unwrap()
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Issue 20: the model string, the URL path and the User-Agent are sent as they are and were
+/// recorded verbatim. A key planted in each is found (the request is held), and no file the
+/// guard writes (the database and its WAL, exports) holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_the_model_path_and_user_agent_are_found_and_never_recorded() {
+    let dir = ScratchDir::new("lg-rt-fields");
+    let (agent, _) = start_local(&dir, &policy("mine", 0)).await;
+    let clean = |model: &str| {
+        serde_json::json!({"model": model, "messages": [{"role": "user", "content": "what is a monad?"}]})
+            .to_string()
+    };
+    let url = "http://api.openai.com/v1/chat/completions";
+    let held = [
+        send_raw(&agent, url, "", clean(&format!("gpt-4o {AWS_KEY}")))
+            .await
+            .0,
+        send_raw(
+            &agent,
+            &format!("http://api.openai.com/v1/chat/completions/{AWS_KEY}?k={AWS_KEY}"),
+            "",
+            clean("gpt-4o"),
+        )
+        .await
+        .0,
+        send_raw(
+            &agent,
+            url,
+            &format!("User-Agent: my-tool/1.0 (key {AWS_KEY})\r\n"),
+            clean("gpt-4o"),
+        )
+        .await
+        .0,
+    ];
+    for status in &held {
+        assert!(status.contains(" 403 "), "held: {status}");
+    }
+    // A clean request with the same shapes passes on (to the closed upstream: 502).
+    let (passed, _) = send_raw(&agent, url, "User-Agent: my-tool/1.0\r\n", clean("gpt-4o")).await;
+    assert!(passed.contains(" 502 "), "{passed}");
+
+    let client = Client::for_data_dir(&dir).unwrap();
+    let (page, outcomes) = recorded(&agent, &client).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "warned").count(),
+        3,
+        "{outcomes:?}"
+    );
+    for e in &page.events {
+        assert!(!e.event.path.contains('?'), "no query in {}", e.event.path);
+    }
+    let out = dir.join("all.jsonl");
+    export_all(
+        &client,
+        leakguard_agent::ExportFormat::Jsonl,
+        &out.display().to_string(),
+    )
+    .await
+    .unwrap();
+    let export = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        export.contains("[REDACTED:aws-access-key-id"),
+        "the finding is named: {export}"
+    );
+    agent.stop().await;
+    let files = files_under(&dir);
+    assert!(files.iter().any(|f| f.ends_with("events.db")));
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(AWS_KEY),
+            "{} holds the planted key",
+            f.display()
+        );
+    }
 }

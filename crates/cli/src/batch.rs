@@ -103,6 +103,7 @@ pub fn decode(raw: &[u8], encoding: &str) -> Result<Vec<u8>> {
         max_body: usize::MAX,
         max_decoded: MAX_DECODED,
         max_ratio: usize::MAX,
+        ..leakguard_proxy::Limits::default()
     };
     let body = bytes::Bytes::copy_from_slice(raw);
     Ok(leakguard_proxy::body::decode(&body, Some(encoding), &limits)?.to_vec())

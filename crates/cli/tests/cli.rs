@@ -85,7 +85,7 @@ fn finds_the_aws_key_the_card_and_the_cpp_code_in_a_prompt() {
         "AKIAQYLPMN5HJNGY4F7A",
         "offsets point into the original text"
     );
-    assert_eq!(aws["preview"], "AKIA…4F7A");
+    assert_eq!(aws["preview"], "AKI…F7A");
     assert_eq!(
         (aws["line"].as_u64(), aws["column"].as_u64()),
         (Some(2), Some(21))
@@ -464,7 +464,19 @@ fn policy_check_and_explain() {
     )
     .unwrap();
     let out = leakguard(&["policy", "check", failing.to_str().unwrap()], b"");
-    assert_refused(&out, "own test #0 failed: expected allow");
+    assert_refused(
+        &out,
+        "own test #0 (`tests[0]`, destination any) failed: expected allow",
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !said.contains("AKIAQYLPMN5HJNGY4F7A"),
+        "the refusal never quotes the test's text: {said}"
+    );
     // Explain names the deciding entry; the destination changes the decision.
     let card = "card 4111 1111 1111 1111";
     for (host, want) in [

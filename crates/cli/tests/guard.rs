@@ -155,8 +155,26 @@ fn hot_reload_applies_good_updates_and_keeps_the_last_good_policy_on_a_bad_one()
     let mut failing: serde_json::Value = serde_json::from_str(&policy_named("failing")).unwrap();
     failing["actions"]["categories"]["secret"] = "audit".into();
     std::fs::write(&policy, failing.to_string()).unwrap();
-    wait_for_rejections(&dir, 2);
+    let rejected = wait_for_rejections(&dir, 2);
     assert!(policy_label(&addr).starts_with("first ("));
+    // The reason names the failing test by its index, never by its text (which may be a
+    // real secret; the event goes to the SIEM).
+    let reason = rejected
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .find(|r| r.contains("own test"))
+        .expect("a rejection for the failing test");
+    assert!(reason.contains("`tests["), "{reason}");
+    let texts: Vec<String> = failing["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        texts.iter().all(|t| !reason.contains(t.as_str())),
+        "{reason}"
+    );
 
     // A good update applies.
     std::fs::write(&policy, policy_named("second")).unwrap();

@@ -5,7 +5,7 @@
 //! let engine = leakguard_detect::Engine::new().unwrap();
 //! let findings = engine.scan("deploy with AKIAQYLPMN5HJNGY4F7A please");
 //! assert_eq!(findings[0].rule, "aws-access-key-id");
-//! assert_eq!(findings[0].preview, "AKIA…4F7A");
+//! assert_eq!(findings[0].preview, "AKI…F7A");
 //! ```
 //!
 //! What it does: rules are data (`policies/rules/*.toml`, compiled in); one vectorised feature

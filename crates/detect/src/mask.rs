@@ -21,11 +21,8 @@ pub fn preview(value: &[u8], style: PreviewStyle) -> String {
             }
         }
         PreviewStyle::Middle => {
-            let keep = match n {
-                0..=7 => 0,
-                8..=15 => 2,
-                _ => 4,
-            };
+            // Each end shows a sixth at most (4 characters at most): a third in all.
+            let keep = (n / 6).min(4);
             if keep == 0 {
                 ELLIPSIS.to_string()
             } else {
@@ -89,16 +86,28 @@ mod tests {
     #[test]
     fn previews_hide_most_of_the_value() {
         let cases: &[(&str, PreviewStyle, &str)] = &[
-            ("AKIAIOSFODNN7EXAMPLE", PreviewStyle::Middle, "AKIA…MPLE"),
-            ("hunter2", PreviewStyle::Middle, "…"),
-            ("s3cr3tP4ss", PreviewStyle::Middle, "s3…ss"),
+            ("AKIAIOSFODNN7EXAMPLE", PreviewStyle::Middle, "AKI…PLE"),
+            ("hunter", PreviewStyle::Middle, "h…r"),
+            ("hunte", PreviewStyle::Middle, "…"),
+            ("s3cr3tP4ss", PreviewStyle::Middle, "s…s"),
+            ("Tr0ub4dor&3xyzQ!", PreviewStyle::Middle, "Tr…Q!"),
+            (
+                "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+                PreviewStyle::Middle,
+                "ghp_…wxyz",
+            ),
             ("4111 1111 1111 1111", PreviewStyle::Last4, "…1111"),
             ("536-22-1234", PreviewStyle::Last4, "…34"),
             ("jane.doe@acme.com", PreviewStyle::Email, "j…@acme.com"),
             ("CONFIDENTIAL", PreviewStyle::Full, "CONFIDENTIAL"),
         ];
         for (value, style, want) in cases {
-            assert_eq!(preview(value.as_bytes(), *style), *want, "{value}");
+            let got = preview(value.as_bytes(), *style);
+            assert_eq!(got, *want, "{value}");
+            if *style == PreviewStyle::Middle {
+                let shown = got.chars().filter(|&c| c != ELLIPSIS).count();
+                assert!(shown * 3 <= value.chars().count(), "{value}: {got}");
+            }
         }
     }
 

@@ -79,7 +79,7 @@ pub struct RuleSpec {
     /// Compile the regex with Unicode classes (default: ASCII classes, which are faster).
     #[serde(default)]
     pub unicode: bool,
-    /// How the preview is masked: `middle` (`AKIA…MPLE`), `last4` (`…1111`), `full` (markings)
+    /// How the preview is masked: `middle` (`AKI…PLE`: a sixth of each end, 4 characters at most), `last4` (`…1111`), `full` (markings)
     /// or `none`. Default by category.
     pub preview: Option<PreviewStyle>,
     #[serde(default)]

@@ -91,7 +91,7 @@ impl Policy {
             if v.action != t.expect {
                 return Err(PolicyError::TestFailed {
                     index,
-                    text: t.text.chars().take(60).collect(),
+                    destination: t.destination.clone().unwrap_or_else(|| "any".into()),
                     expected: t.expect,
                     got: v.action,
                     by: v.by,

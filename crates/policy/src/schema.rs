@@ -269,7 +269,7 @@ pub struct EventsSettings {
     /// At most this many events are kept (the oldest go first).
     #[serde(default = "default_max_events")]
     pub max_events: u64,
-    /// What an event keeps of a finding: `masked` (`AKIA…4F7A`, default) or `none`.
+    /// What an event keeps of a finding: `masked` (`AKI…F7A`, default) or `none`.
     #[serde(default)]
     pub previews: PreviewMode,
     /// Keep the *redacted* prompt text (placeholders in place of findings) with the event.
@@ -305,7 +305,7 @@ impl Default for EventsSettings {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PreviewMode {
-    /// The masked preview (`AKIA…4F7A`, `j…@acme.com`).
+    /// The masked preview (`AKI…F7A`, `j…@acme.com`).
     #[default]
     Masked,
     /// Rule ids and counts only.

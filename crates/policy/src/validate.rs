@@ -18,10 +18,12 @@ pub enum PolicyError {
     Version(u32),
     #[error("{field}: {message}")]
     Field { field: String, message: String },
-    #[error("the policy's own test #{index} failed: expected {expected} for {text:?}, got {got} (decided by {by})")]
+    /// The test's text is never quoted: it may be a real secret (a rejected policy's reason
+    /// is recorded and forwarded to the SIEM).
+    #[error("the policy's own test #{index} (`tests[{index}]`, destination {destination}) failed: expected {expected}, got {got} (decided by {by})")]
     TestFailed {
         index: usize,
-        text: String,
+        destination: String,
         expected: Action,
         got: Action,
         by: String,

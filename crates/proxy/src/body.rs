@@ -19,6 +19,8 @@ pub enum BodyError {
     Corrupt { encoding: String, message: String },
     #[error("the client stopped sending the request body: {0}")]
     Read(String),
+    #[error("the client sent nothing of the request body for {0} s; the request is dropped")]
+    Stalled(u64),
 }
 
 /// Limits for one body.
@@ -30,6 +32,8 @@ pub struct Limits {
     pub max_decoded: usize,
     /// Decoded size / encoded size.
     pub max_ratio: usize,
+    /// How long a client may pause between chunks of a body the guard reads.
+    pub idle: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +42,7 @@ impl Default for Limits {
             max_body: 32 << 20,
             max_decoded: 64 << 20,
             max_ratio: 200,
+            idle: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -56,6 +61,21 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
+    collect_within(body, declared, limit, None).await
+}
+
+/// [`collect`], giving up when the client pauses longer than `idle` between chunks (a
+/// stalled upload must not hold a connection and its memory forever).
+pub async fn collect_within<B>(
+    body: B,
+    declared: Option<u64>,
+    limit: usize,
+    idle: Option<std::time::Duration>,
+) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let budget = drain_budget(limit);
     if declared.is_some_and(|n| n > budget as u64) {
         return Err(BodyError::TooLarge { limit });
@@ -63,7 +83,15 @@ where
     let mut body = body;
     let mut buf = BytesMut::with_capacity(declared.map_or(8 << 10, |n| (n as usize).min(limit)));
     let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match idle {
+            Some(idle) => match tokio::time::timeout(idle, body.frame()).await {
+                Ok(f) => f,
+                Err(_) => return Err(BodyError::Stalled(idle.as_secs())),
+            },
+            None => body.frame().await,
+        };
+        let Some(frame) = frame else { break };
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
@@ -200,6 +228,7 @@ mod tests {
             max_body: 1 << 20,
             max_decoded: 8 << 20,
             max_ratio: 100,
+            ..Limits::default()
         };
         let bomb = gzip(&vec![b'a'; 50 << 20]);
         assert!(bomb.len() < 100 << 10);

@@ -3,8 +3,6 @@
 //! short-lived leaf certificates per host. The leaf key is a separate key made per process: the
 //! CA's private key never appears in a TLS handshake.
 
-use hudsucker::certificate_authority::CertificateAuthority;
-use hyper::http::uri::Authority;
 use rcgen::{
     BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
@@ -352,39 +350,6 @@ impl DeviceCa {
     pub fn ca_public_key(&self) -> Vec<u8> {
         use rcgen::PublicKeyData;
         self.issuer.key().der_bytes().to_vec()
-    }
-}
-
-/// hudsucker calls this after it decided to intercept; the host comes from the SNI.
-#[derive(Clone, Debug)]
-pub struct CaHandle(pub Arc<DeviceCa>);
-
-impl CertificateAuthority for CaHandle {
-    async fn gen_server_config(&self, authority: &Authority) -> Arc<ServerConfig> {
-        match self.0.server_config(authority.host()) {
-            Ok(cfg) => cfg,
-            // Only reached for names the scope check let through; a config without a usable
-            // certificate makes the handshake fail, which is the safe outcome.
-            Err(_) => Arc::new(
-                ServerConfig::builder_with_provider(Arc::clone(&self.0.provider))
-                    .with_safe_default_protocol_versions()
-                    .expect("protocol versions")
-                    .with_no_client_auth()
-                    .with_cert_resolver(Arc::new(NoCert)),
-            ),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct NoCert;
-
-impl rustls::server::ResolvesServerCert for NoCert {
-    fn resolve(
-        &self,
-        _: rustls::server::ClientHello<'_>,
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        None
     }
 }
 

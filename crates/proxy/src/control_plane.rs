@@ -1,16 +1,13 @@
 //! The proxy's own small HTTP surface (requests addressed to it, not through it): the PAC
-//! file, the device CA, health, and allow-once for a warned prompt (bearer token); and the
-//! blind tunnel for hosts outside the scope.
+//! file, the device CA, health, and allow-once for a warned prompt (bearer token).
 
 use crate::body;
 use crate::guard::Guard;
 use crate::pipeline::respond;
-use crate::state::{bump, AllowError, Shared};
+use crate::state::{AllowError, Shared};
 use hudsucker::{Body, RequestOrResponse};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use leakguard_policy::Mode;
-use std::sync::Arc;
 
 impl Shared {
     /// The PAC file: destination hosts through the proxy, everything else DIRECT.
@@ -44,31 +41,6 @@ impl Shared {
 }
 
 impl Guard {
-    /// CONNECT to a host outside the scope: answer 200 and splice bytes, never decrypting and
-    /// without waiting for the client to speak first.
-    pub(crate) fn tunnel(&self, req: Request<Body>) -> Response<Body> {
-        let Some(authority) = req.uri().authority().cloned() else {
-            return respond(
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                "CONNECT needs host:port",
-            );
-        };
-        let shared = Arc::clone(&self.shared);
-        bump(&shared.counters.tunnelled);
-        tokio::spawn(async move {
-            let port = authority.port_u16().unwrap_or(443);
-            let Ok(mut server) = shared.routes.connect(authority.host(), port).await else {
-                return;
-            };
-            if let Ok(upgraded) = hyper::upgrade::on(req).await {
-                let mut client = TokioIo::new(upgraded);
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-            }
-        });
-        Response::new(Body::empty())
-    }
-
     /// Requests addressed to the proxy itself.
     pub(crate) fn control(&self, req: Request<Body>) -> RequestOrResponse {
         let path = req.uri().path().to_string();

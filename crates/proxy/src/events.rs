@@ -43,6 +43,60 @@ pub fn previews(
     }
 }
 
+/// A URL path as events keep it: the query left out, and every segment that looks like an id
+/// (digits, hex, UUIDs, long tokens) replaced by `{id}`, so an event says which endpoint was
+/// called without carrying conversation ids or anything pasted into a URL.
+pub fn path_template(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut out = String::with_capacity(path.len());
+    for (i, seg) in segments.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if looks_like_id(seg) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(seg);
+        }
+    }
+    out
+}
+
+/// A User-Agent as events keep it before it is scanned: id-like parts replaced, 120
+/// characters at most.
+pub fn client_template(ua: &str) -> String {
+    let mut out = String::with_capacity(ua.len().min(120));
+    for (i, word) in ua.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&path_template(word));
+    }
+    out.chars().take(120).collect()
+}
+
+fn looks_like_id(seg: &str) -> bool {
+    if seg.starts_with("[REDACTED:") {
+        return false;
+    }
+    let digits = seg.bytes().filter(u8::is_ascii_digit).count();
+    let letters = seg.bytes().filter(u8::is_ascii_alphabetic).count();
+    let separators = seg
+        .bytes()
+        .filter(|b| matches!(b, b'-' | b'.' | b':' | b'_'))
+        .count();
+    let hex = seg.len() >= 8 && seg.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    // A word with a version in it (`v1`, `gpt-4o`, `gemini-2.0-flash:generateContent`)
+    // stays; a number, a hex or UUID id, or a long token does not.
+    let version = seg.contains('.') && seg.len() <= 12;
+    (digits >= 2 && letters == 0 && !version)
+        || (hex && digits > 0)
+        || (seg.len() >= 16 && digits >= 2 && letters >= 2 && separators <= 1)
+        || seg.len() > 48
+        || seg.bytes().any(|b| b == b'%' || b == b'=' || b == b'+')
+}
+
 /// Where the proxy's events go. `record` must not block for long: it runs on the proxy's
 /// request path.
 pub trait EventSink: Send + Sync + std::fmt::Debug {
@@ -128,4 +182,49 @@ pub fn now_rfc3339() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     leakguard_types::rfc3339_ms(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_keep_the_endpoint_and_lose_ids_tokens_and_the_query() {
+        for (path, want) in [
+            (
+                "/v1/chat/completions?api-key=sk-123",
+                "/v1/chat/completions",
+            ),
+            (
+                "/backend-api/conversation/6f1c2e4a-9b7d-4c1e-8f3a-2d5b6c7e8f90",
+                "/backend-api/conversation/{id}",
+            ),
+            (
+                "/v1beta/models/gemini-2.0-flash-001:generateContent",
+                "/v1beta/models/gemini-2.0-flash-001:generateContent",
+            ),
+            (
+                "/api/organizations/1234567/chat",
+                "/api/organizations/{id}/chat",
+            ),
+            (
+                "/v1/files/AKIAQYLPMN5HJNGY4F7A/content",
+                "/v1/files/{id}/content",
+            ),
+            (
+                "/v1/threads/thread_abc123XYZ789def456/runs",
+                "/v1/threads/{id}/runs",
+            ),
+            (
+                "/openai/deployments/gpt-4o/chat/completions",
+                "/openai/deployments/gpt-4o/chat/completions",
+            ),
+        ] {
+            assert_eq!(path_template(path), want, "{path}");
+        }
+        assert_eq!(
+            client_template("OpenAI/Python 1.40.0 token/ghp_0123456789abcdefghijklmnopqrstuvwxyz"),
+            "OpenAI/Python 1.40.0 token/{id}"
+        );
+    }
 }

@@ -1,22 +1,19 @@
-//! The hudsucker handlers: scope (what is decrypted, what is a blind tunnel), routing of each
-//! request (control plane, WebSocket relay, the pipeline), replies (restoring redacted values)
-//! and frames of plain ws:// upgrades. The stages of a request are in [`crate::pipeline`],
-//! the shared state in [`crate::state`], the proxy's own endpoints in [`crate::control_plane`].
+//! The guard's handler for one request: routing (control plane, WebSocket relay, the
+//! pipeline), replies (restoring redacted values) and upstream errors. Connections, CONNECT
+//! and tunnels are in [`crate::server`], the stages of a request in [`crate::pipeline`], the
+//! shared state in [`crate::state`], the proxy's own endpoints in [`crate::control_plane`].
 
 use crate::pipeline::respond;
 use crate::state::Shared;
-use hudsucker::tokio_tungstenite::tungstenite::Message;
-use hudsucker::{
-    Body, HttpContext, HttpHandler, RequestOrResponse, WebSocketContext, WebSocketHandler,
-};
+use hudsucker::{Body, RequestOrResponse};
 use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
 
 pub use crate::pipeline::{Destination, WsOutcome};
 pub use crate::state::{AllowError, Counters, OVERRIDE_TTL};
 
-/// The handler hudsucker clones per connection.
+/// The handler of one exchange (a request and its response).
 #[derive(Debug, Clone)]
 pub struct Guard {
     pub(crate) shared: Arc<Shared>,
@@ -35,19 +32,11 @@ impl Guard {
 }
 
 impl Guard {
-    /// Routes one request: CONNECT and out-of-scope hosts pass, the control endpoints answer,
-    /// WebSocket upgrades are relayed, everything else to an intercepted host is guarded. The
-    /// rare large futures (the WebSocket relay, the control endpoints) are boxed, so the future
-    /// hudsucker moves for every request stays small.
-    async fn dispatch(&mut self, req: Request<Body>) -> RequestOrResponse {
-        if req.method() == Method::CONNECT {
-            let host = req.uri().host().unwrap_or("").to_string();
-            return if self.shared.intercepts(&host) {
-                req.into()
-            } else {
-                self.tunnel(req).into()
-            };
-        }
+    /// Routes one request (CONNECT is the server's): out-of-scope hosts pass, the control
+    /// endpoints answer, WebSocket upgrades are relayed, everything else to an intercepted
+    /// host is guarded. The rare large futures (the WebSocket relay, the control endpoints)
+    /// are boxed, so the future moved for every request stays small.
+    pub(crate) async fn dispatch(&mut self, req: Request<Body>) -> RequestOrResponse {
         let Some(host) = req.uri().host().map(str::to_string) else {
             return match self.control(req) {
                 RequestOrResponse::Request(req) => Box::pin(self.allow_endpoint(req)).await.into(),
@@ -58,29 +47,26 @@ impl Guard {
             // Plain HTTP to a host outside the scope: passed on untouched.
             return req.into();
         }
-        // wss:// (inside the decrypted tunnel) is relayed by the guard, through its routes;
-        // a plain ws:// upgrade is left to hudsucker, whose frames `handle_message` scans.
-        if hyper_tungstenite::is_upgrade_request(&req)
-            && req.uri().scheme() == Some(&hyper::http::uri::Scheme::HTTPS)
-        {
-            return Box::pin(crate::websocket::relay(Arc::clone(&self.shared), req, host))
-                .await
-                .into();
+        // WebSocket upgrades (wss:// inside a decrypted tunnel, or plain ws://) are relayed
+        // by the guard, through its routes, with every client frame scanned.
+        if hyper_tungstenite::is_upgrade_request(&req) {
+            let tls = req.uri().scheme() != Some(&hyper::http::uri::Scheme::HTTP);
+            return Box::pin(crate::websocket::relay(
+                Arc::clone(&self.shared),
+                req,
+                host,
+                tls,
+            ))
+            .await
+            .into();
         }
         Box::pin(self.guard_request(req, host)).await
     }
 }
 
-impl HttpHandler for Guard {
-    async fn handle_request(
-        &mut self,
-        _ctx: &HttpContext,
-        req: Request<Body>,
-    ) -> RequestOrResponse {
-        self.dispatch(req).await
-    }
-
-    async fn handle_response(&mut self, _ctx: &HttpContext, res: Response<Body>) -> Response<Body> {
+impl Guard {
+    /// The upstream's reply: redacted values restored where the exchange asked for it.
+    pub(crate) fn handle_response(&mut self, res: Response<Body>) -> Response<Body> {
         let Some(pairs) = self.restore.take() else {
             return res;
         };
@@ -109,11 +95,8 @@ impl HttpHandler for Guard {
         )
     }
 
-    async fn handle_error(
-        &mut self,
-        _ctx: &HttpContext,
-        err: hyper_util::client::legacy::Error,
-    ) -> Response<Body> {
+    /// The upstream could not be reached: a 502 that says so.
+    pub(crate) fn handle_error(&self, err: &hyper_util::client::legacy::Error) -> Response<Body> {
         let msg = format!("Leakguard could not reach the server: {err}");
         let mut res = respond(
             StatusCode::BAD_GATEWAY,
@@ -124,50 +107,6 @@ impl HttpHandler for Guard {
         res.headers_mut()
             .insert("x-leakguard", HeaderValue::from_static("upstream-error"));
         res
-    }
-
-    async fn should_intercept_tls(
-        &mut self,
-        _ctx: &HttpContext,
-        hello: rustls::server::ClientHello<'_>,
-    ) -> bool {
-        // The CONNECT host was in scope; the SNI must be too (no SNI: the CONNECT host is used).
-        hello
-            .server_name()
-            .is_none_or(|sni| self.shared.intercepts(sni))
-    }
-}
-
-impl WebSocketHandler for Guard {
-    async fn handle_message(
-        &mut self,
-        ctx: &WebSocketContext,
-        message: Message,
-    ) -> Option<Message> {
-        let WebSocketContext::ClientToServer { dst, .. } = ctx else {
-            return Some(message);
-        };
-        let Message::Text(text) = &message else {
-            return Some(message);
-        };
-        let host = dst.host().unwrap_or("").to_string();
-        if !self.shared.intercepts(&host) {
-            return Some(message);
-        }
-        let text = text.as_str().to_string();
-        // A plain ws:// upgrade left to hudsucker: its headers are not seen here, so the
-        // tenant facts are those the path shows.
-        let tenant = self
-            .shared
-            .tenant_of(&host, dst.path(), &hyper::HeaderMap::new());
-        match self
-            .shared
-            .websocket_text(&host, dst.path(), &tenant, &text)
-        {
-            WsOutcome::Pass => Some(message),
-            WsOutcome::Replace(t) => Some(Message::text(t)),
-            WsOutcome::Drop => None,
-        }
     }
 }
 
@@ -215,7 +154,8 @@ pub(crate) mod tests {
         let dir = leakguard_testkit::ScratchDir::new("lg-size");
         let shared = shared_in(&dir);
         let mut guard = Guard::new(Arc::clone(&shared));
-        let relay = crate::websocket::relay(shared, Request::new(Body::empty()), String::new());
+        let relay =
+            crate::websocket::relay(shared, Request::new(Body::empty()), String::new(), true);
         let relay_size = std::mem::size_of_val(&relay);
         drop(relay);
         let dispatch = guard.dispatch(Request::new(Body::empty()));

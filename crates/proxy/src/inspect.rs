@@ -155,9 +155,17 @@ pub fn judge(
     if extracted.binary_body {
         for f in loaded.engine.scan_bytes(body) {
             findings.push(f);
-            owner.push(usize::MAX);
+            owner.push(BINARY);
         }
         hasher.update(body);
+    }
+    // The request's own fields go out as they are and are recorded: scanned like the text,
+    // and kept in the event only masked.
+    let fields = RequestFields::new(extracted.model.as_deref(), info);
+    let field_findings = loaded.engine.scan(&fields.text);
+    for f in &field_findings {
+        findings.push(f.clone());
+        owner.push(FIELDS);
     }
     let verdict = loaded.effective.decide_request(
         &findings,
@@ -175,7 +183,10 @@ pub fn judge(
 
     event.endpoint = extracted.endpoint.clone();
     event.provider = extracted.provider.clone();
-    event.model = extracted.model.clone();
+    let (model, path, client) = fields.masked(&field_findings);
+    event.model = model;
+    event.path = path;
+    event.client = client;
     event.max_tokens = extracted.max_tokens;
     event.group = verdict.group.clone();
     event.verdict = verdict.action.into();
@@ -237,8 +248,13 @@ pub fn judge(
         Action::Redact => {
             let mut replacements = Vec::new();
             let mut restore = Vec::new();
-            // Findings in a binary body cannot be replaced in place: those requests are blocked.
-            let unrewritable = extracted.binary_body && owner.contains(&usize::MAX);
+            // Findings in a binary body or in the request's own fields (model, URL, client)
+            // cannot be replaced in place: those requests are blocked.
+            let unrewritable = findings
+                .iter()
+                .zip(&verdict.findings)
+                .zip(&owner)
+                .any(|((_, d), o)| (*o == BINARY || *o == FIELDS) && d.action == Action::Redact);
             for (i, seg) in extracted.segments.iter().enumerate() {
                 let to_redact: Vec<Finding> = findings
                     .iter()
@@ -302,6 +318,68 @@ pub fn judge(
         plan,
         verdict,
         content_hash,
+    }
+}
+
+/// The owner of a finding in a binary body.
+const BINARY: usize = usize::MAX;
+/// The owner of a finding in the request's own fields.
+const FIELDS: usize = usize::MAX - 1;
+
+/// The fields of a request that are sent as they are and recorded: the model the body names,
+/// the URL path (with its query) and the client's User-Agent, one per line for the scanner.
+struct RequestFields {
+    text: String,
+    /// Where each field ends in `text`.
+    model_end: usize,
+    path_end: usize,
+    has_model: bool,
+    has_client: bool,
+}
+
+impl RequestFields {
+    fn new(model: Option<&str>, info: &RequestInfo) -> RequestFields {
+        let one_line = |s: &str| s.replace(|c: char| c.is_control(), " ");
+        let mut text = one_line(model.unwrap_or(""));
+        let model_end = text.len();
+        text.push('\n');
+        text.push_str(&one_line(&info.path));
+        let path_end = text.len();
+        text.push('\n');
+        text.push_str(&one_line(info.client.as_deref().unwrap_or("")));
+        RequestFields {
+            text,
+            model_end,
+            path_end,
+            has_model: model.is_some(),
+            has_client: info.client.is_some(),
+        }
+    }
+
+    /// The model, the path (a template: ids and the query left out) and the client as an
+    /// event keeps them, every finding replaced by its placeholder.
+    fn masked(&self, findings: &[Finding]) -> (Option<String>, String, Option<String>) {
+        let part = |start: usize, end: usize| -> String {
+            let mine: Vec<Finding> = findings
+                .iter()
+                .filter(|f| f.start >= start && f.end <= end)
+                .map(|f| Finding {
+                    start: f.start - start,
+                    end: f.end - start,
+                    ..f.clone()
+                })
+                .collect();
+            redact(&self.text[start..end], &mine, RedactStyle::Placeholder).text
+        };
+        let model = self.has_model.then(|| part(0, self.model_end));
+        let path = crate::events::path_template(&part(self.model_end + 1, self.path_end));
+        let client = self.has_client.then(|| {
+            part(self.path_end + 1, self.text.len())
+                .chars()
+                .take(120)
+                .collect()
+        });
+        (model, path, client)
     }
 }
 

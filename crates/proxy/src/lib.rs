@@ -1,7 +1,8 @@
 //! The local TLS-intercepting proxy: a device CA (name-constrained), scope (only LLM hosts are
 //! decrypted; everything else is a blind tunnel), body limits and decoding, the scan-decide-act
-//! pipeline, the PAC file and events. Built on hudsucker; see docs/proxy.md for how its
-//! known pitfalls are handled.
+//! pipeline, the PAC file and events. The front door (accept, CONNECT, tunnels) is the
+//! guard's own ([`server`]); hudsucker's body type and WebSocket re-exports are used; see
+//! docs/proxy.md.
 
 mod admit;
 pub mod body;
@@ -13,12 +14,12 @@ pub mod inspect;
 pub mod pipeline;
 pub mod restore;
 pub mod scan_cache;
+pub mod server;
 pub mod state;
 pub mod upstream;
 mod websocket;
 
-use guard::Guard;
-use hudsucker::Proxy;
+pub use server::Connections;
 pub use state::Shared;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,6 +74,8 @@ pub struct Settings {
     pub clock: Arc<dyn leakguard_types::Clock>,
     /// Who the guard protects (the policy's exceptions by user and group).
     pub identity: leakguard_types::Identity,
+    /// The connection cap and the timeouts of connections.
+    pub connections: Connections,
 }
 
 /// A running guard.
@@ -81,7 +84,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), hudsucker::Error>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -144,6 +147,7 @@ pub fn control_token(data_dir: &std::path::Path) -> std::io::Result<String> {
 /// Starts the guard; returns once it is listening.
 pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartError> {
     let device_ca = Arc::new(ca::DeviceCa::load(&settings.ca_dir)?);
+    server::raise_descriptor_limit();
     let listener = bind_loopback(settings.listen)?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
         addr: settings.listen,
@@ -184,20 +188,12 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         builder.enable_http1().wrap_connector(routed)
     };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let guard = Guard::new(Arc::clone(&shared));
-    let proxy = Proxy::builder()
-        .with_listener(listener)
-        .with_ca(ca::CaHandle(device_ca))
-        .with_http_connector(https)
-        .with_http_handler(guard.clone())
-        .with_websocket_handler(guard)
-        .with_websocket_connector(hudsucker::tokio_tungstenite::Connector::Rustls(tls))
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-        })
-        .build()
-        .map_err(|e| StartError::Proxy(e.to_string()))?;
-    let task = tokio::spawn(proxy.start());
+    let front = Arc::new(server::Front::new(
+        Arc::clone(&shared),
+        https,
+        settings.connections,
+    ));
+    let task = tokio::spawn(server::serve(listener, front, stop_rx));
     Ok(Running {
         addr,
         shared,

@@ -237,8 +237,8 @@ impl Guard {
             kind: leakguard_types::EventKind::Request,
             host: host.clone(),
             method: info.method.clone(),
-            path: info.path.split('?').next().unwrap_or("").to_string(),
-            client: info.client.as_ref().map(|c| c.chars().take(120).collect()),
+            path: crate::events::path_template(&info.path),
+            client: info.client.as_deref().map(crate::events::client_template),
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };
@@ -261,7 +261,8 @@ impl Guard {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let raw = match body::collect(body, declared, dest.max_body).await {
+        let idle = Some(shared.limits.idle);
+        let raw = match body::collect_within(body, declared, dest.max_body, idle).await {
             Ok(b) => b,
             Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
         };
@@ -366,6 +367,7 @@ impl Guard {
         let status = match e {
             BodyError::TooLarge { .. } | BodyError::Bomb { .. } => 413,
             BodyError::UnsupportedEncoding(_) => 415,
+            BodyError::Stalled(_) => 408,
             _ => 400,
         };
         event.verdict = leakguard_types::EventVerdict::Block;
@@ -454,7 +456,7 @@ impl Shared {
             time: now_rfc3339(),
             kind: leakguard_types::EventKind::Websocket,
             host: host.to_string(),
-            path: path.to_string(),
+            path: crate::events::path_template(path),
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };

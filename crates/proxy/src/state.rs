@@ -31,6 +31,12 @@ pub struct Counters {
     pub fail_closed: AtomicU64,
     pub tunnelled: AtomicU64,
     pub bodyless: AtomicU64,
+    /// Requests inside a tunnel that named another host (421) or no path (400).
+    pub misdirected: AtomicU64,
+    /// Connections turned away at the connection cap.
+    pub over_capacity: AtomicU64,
+    /// Failed accepts (out of descriptors): the loop backs off instead of spinning.
+    pub accept_errors: AtomicU64,
 }
 
 pub(crate) fn bump(c: &AtomicU64) {

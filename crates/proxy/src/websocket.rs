@@ -31,13 +31,18 @@ fn plain(status: StatusCode, msg: String) -> Response<Body> {
     res
 }
 
-/// Answers a WebSocket upgrade request to `host` and relays the connection.
+/// A byte stream to the upstream: TLS for wss://, plain TCP for ws://.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// Answers a WebSocket upgrade request to `host` and relays the connection (`tls`: wss://).
 pub(crate) async fn relay(
     shared: Arc<Shared>,
     mut req: Request<Body>,
     host: String,
+    tls: bool,
 ) -> Response<Body> {
-    let port = req.uri().port_u16().unwrap_or(443);
+    let port = req.uri().port_u16().unwrap_or(if tls { 443 } else { 80 });
     let path = req.uri().path().to_string();
     let path_and_query = req
         .uri()
@@ -51,7 +56,8 @@ pub(crate) async fn relay(
     }
     let tenant = shared.tenant_of(&host, &path_and_query, req.headers());
 
-    let mut upstream_req = Request::builder().uri(format!("wss://{host}{path_and_query}"));
+    let scheme = if tls { "wss" } else { "ws" };
+    let mut upstream_req = Request::builder().uri(format!("{scheme}://{host}{path_and_query}"));
     for (name, value) in req.headers() {
         if name != SEC_WEBSOCKET_EXTENSIONS {
             upstream_req = upstream_req.header(name, value);
@@ -70,18 +76,23 @@ pub(crate) async fn relay(
         Ok(t) => t,
         Err(e) => return bad_gateway(e.to_string()),
     };
-    let Ok(name) = rustls_pki_types::ServerName::try_from(host.clone()) else {
-        return bad_gateway("not a valid host name".into());
-    };
-    let tls = match tokio_rustls::TlsConnector::from(Arc::clone(&shared.upstream_tls))
-        .connect(name, tcp)
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return bad_gateway(e.to_string()),
+    let stream: Box<dyn Io> = if tls {
+        let Ok(name) = rustls_pki_types::ServerName::try_from(host.clone()) else {
+            return bad_gateway("not a valid host name".into());
+        };
+        match tokio_rustls::TlsConnector::from(Arc::clone(&shared.upstream_tls))
+            .connect(name, tcp)
+            .await
+        {
+            Ok(t) => Box::new(t),
+            Err(e) => return bad_gateway(e.to_string()),
+        }
+    } else {
+        Box::new(tcp)
     };
     let (upstream, upstream_res) =
-        match hudsucker::tokio_tungstenite::client_async_with_config(upstream_req, tls, None).await
+        match hudsucker::tokio_tungstenite::client_async_with_config(upstream_req, stream, None)
+            .await
         {
             Ok(pair) => pair,
             Err(e) => return bad_gateway(e.to_string()),

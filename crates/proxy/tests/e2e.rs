@@ -59,6 +59,7 @@ async fn start_guard(
         upstream_http2,
         clock: std::sync::Arc::new(leakguard_types::SystemClock),
         identity: leakguard_types::Identity::default(),
+        connections: leakguard_proxy::Connections::default(),
     };
     leakguard_proxy::start(settings, l)
         .await
@@ -70,12 +71,28 @@ async fn rig_with(policy_json: &str, max_body: usize) -> Rig {
 }
 
 async fn rig_opts(policy_json: &str, max_body: usize, upstream_http2: bool) -> Rig {
+    rig_full(policy_json, max_body, upstream_http2, |_| Vec::new()).await
+}
+
+/// The default rig with more `--resolve` entries.
+async fn rig_resolving(extra: fn(&Upstream) -> Vec<String>) -> Rig {
+    rig_full(default_policy(), 32 << 20, false, extra).await
+}
+
+async fn rig_full(
+    policy_json: &str,
+    max_body: usize,
+    upstream_http2: bool,
+    extra: fn(&Upstream) -> Vec<String>,
+) -> Rig {
     // The rig's data directory (CA, events, overrides), removed with the rig.
     let dir = ScratchDir::new("lg-e2e");
     let test_ca = TestCa::new("upstream test CA");
     let upstream_ca = dir.join("upstream-ca.pem");
     test_ca.write_pem(&upstream_ca);
     let up = Upstream::start(&test_ca).await;
+    let mut resolve = up.resolve_args();
+    resolve.extend(extra(&up));
     let guard = start_guard(
         &dir,
         loaded(policy_json),
@@ -83,8 +100,9 @@ async fn rig_opts(policy_json: &str, max_body: usize, upstream_http2: bool) -> R
             max_body,
             max_decoded: 64 << 20,
             max_ratio: 200,
+            ..Limits::default()
         },
-        up.resolve_args(),
+        resolve,
         None,
         upstream_ca.clone(),
         upstream_http2,
@@ -251,7 +269,7 @@ async fn a_secret_is_blocked_before_it_leaves_and_never_recorded() {
         "the upstream never saw the request"
     );
     let log = std::fs::read_to_string(r.dir.join("events.jsonl")).unwrap();
-    assert!(log.contains("\"outcome\":\"blocked\"") && log.contains("AKIA…"));
+    assert!(log.contains("\"outcome\":\"blocked\"") && log.contains("AKI…F7A"));
     assert!(!log.contains(AWS_KEY), "events hold masked previews only");
 
     // Anthropic's clients get Anthropic's error shape.
@@ -1020,45 +1038,14 @@ async fn websocket_through(
 ) -> hudsucker::tokio_tungstenite::WebSocketStream<
     tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
 > {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = url
         .trim_start_matches("wss://")
         .split('/')
         .next()
         .unwrap()
         .to_string();
-    let mut tcp = tokio::net::TcpStream::connect(r.guard.addr).await.unwrap();
-    tcp.write_all(format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        assert_eq!(
-            tcp.read(&mut b).await.unwrap(),
-            1,
-            "the guard answers CONNECT"
-        );
-        head.push(b[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls_pki_types::pem::PemObject;
-    for c in rustls_pki_types::CertificateDer::pem_file_iter(r.device_ca()).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+    let tcp = raw_tunnel(r.guard.addr, &format!("{host}:443")).await;
+    let tls = device_tls(r, None, &[])
         .connect(rustls_pki_types::ServerName::try_from(host).unwrap(), tcp)
         .await
         .expect("the device CA vouches for the intercepted host");
@@ -1173,5 +1160,407 @@ async fn http2_to_the_upstream_when_enabled_keeps_bodies_and_redaction_right() {
         redacted.contains("[REDACTED:credit-card-number#1]") && !redacted.contains("4111"),
         "{redacted}"
     );
+    r.guard.stop().await;
+}
+
+// ---- Hardening: an in-scope CONNECT never becomes a blind tunnel (issue 20) ----
+
+/// CONNECT `target` through the guard; the socket after the guard's 200.
+async fn raw_tunnel(guard: std::net::SocketAddr, target: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(guard).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    tcp.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(
+            tcp.read(&mut b).await.unwrap(),
+            1,
+            "the guard answers CONNECT"
+        );
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+/// Verifies the server's certificate with the device CA as if the client had asked for
+/// `name`, whatever SNI it sent (so a test can send an SNI the guard does not vouch for and
+/// still prove who answered).
+#[derive(Debug)]
+struct VerifyAs {
+    inner: std::sync::Arc<rustls::client::WebPkiServerVerifier>,
+    name: rustls_pki_types::ServerName<'static>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for VerifyAs {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A TLS client that trusts only the device CA, checking the certificate for `vouched`
+/// (`None`: for the SNI), offering `alpn`.
+fn device_tls(r: &Rig, vouched: Option<&str>, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
+    use rustls_pki_types::pem::PemObject;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(r.device_ca()).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let mut cfg = match vouched {
+        None => builder.with_root_certificates(roots).with_no_client_auth(),
+        Some(name) => {
+            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                std::sync::Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            let name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(std::sync::Arc::new(VerifyAs { inner, name }))
+                .with_no_client_auth()
+        }
+    };
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+}
+
+/// Writes one HTTP/1.1 request with `Connection: close` and reads the whole answer.
+async fn raw_exchange<S>(s: &mut S, head: &str, body: &str) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let req = format!(
+        "{head}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A stream whose first write sends one byte, pauses, then the rest: the ClientHello's first
+/// byte arrives in its own TCP segment.
+struct SplitFirstWrite {
+    inner: tokio::net::TcpStream,
+    state: u8,
+    pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl tokio::io::AsyncRead for SplitFirstWrite {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for SplitFirstWrite {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match self.state {
+            0 => {
+                let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, &buf[..1]);
+                if let Poll::Ready(Ok(_)) = r {
+                    self.state = 1;
+                    self.pause = Some(Box::pin(tokio::time::sleep(
+                        std::time::Duration::from_millis(100),
+                    )));
+                }
+                r
+            }
+            1 => {
+                if let Some(p) = self.pause.as_mut() {
+                    std::task::ready!(p.as_mut().poll(cx));
+                }
+                self.pause = None;
+                self.state = 2;
+                std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+            }
+            _ => std::pin::Pin::new(&mut self.inner).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+use std::future::Future as _;
+
+fn secret_chat() -> String {
+    chat(&format!("deploy with aws_access_key_id = {AWS_KEY}"))
+}
+
+const CHAT_HEAD: &str = "POST /v1/chat/completions HTTP/1.1\r\nhost: api.openai.com";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_hello_split_across_segments_is_decrypted_not_spliced() {
+    let r = rig().await;
+    let tcp = raw_tunnel(r.guard.addr, "api.openai.com:443").await;
+    let split = SplitFirstWrite {
+        inner: tcp,
+        state: 0,
+        pause: None,
+    };
+    let name = rustls_pki_types::ServerName::try_from("api.openai.com").unwrap();
+    let mut tls = device_tls(&r, None, &[b"http/1.1"])
+        .connect(name, split)
+        .await
+        .expect("the device CA answers: the tunnel was decrypted");
+    let answer = raw_exchange(&mut tls, CHAT_HEAD, &secret_chat()).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(r.up.requests().is_empty(), "nothing reached the upstream");
+    assert!(r.events().iter().any(|e| e["outcome"] == "blocked"));
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plaintext_http_inside_an_in_scope_connect_is_scanned_not_spliced() {
+    let r = rig().await;
+    let mut tcp = raw_tunnel(r.guard.addr, "api.openai.com:443").await;
+    let answer = raw_exchange(&mut tcp, CHAT_HEAD, &secret_chat()).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(r.up.requests().is_empty());
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_in_scope_connect_with_an_out_of_scope_sni_is_decrypted_for_the_connect_host() {
+    let r = rig().await;
+    let tcp = raw_tunnel(r.guard.addr, "api.openai.com:443").await;
+    // SNI example.com (outside the scope); the certificate must still be the device CA's for
+    // the CONNECT host, and the request is scanned and goes nowhere else.
+    let name = rustls_pki_types::ServerName::try_from("example.com").unwrap();
+    let mut tls = device_tls(&r, Some("api.openai.com"), &[b"http/1.1"])
+        .connect(name, tcp)
+        .await
+        .expect("decrypted with a device-CA leaf for api.openai.com");
+    let answer = raw_exchange(
+        &mut tls,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: example.com",
+        &secret_chat(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(r.up.requests().is_empty());
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connect_to_an_ip_address_with_an_llm_host_in_the_sni_is_decrypted() {
+    // The request goes to the SNI's host on the CONNECT's port: route that to the upstream.
+    let r =
+        rig_resolving(|up| vec![format!("api.openai.com:{}:{}", up.addr.port(), up.addr)]).await;
+    // The upstream's own address: before, the guard spliced straight to it.
+    let tcp = raw_tunnel(r.guard.addr, &r.up.addr.to_string()).await;
+    let name = rustls_pki_types::ServerName::try_from("api.openai.com").unwrap();
+    let mut tls = device_tls(&r, None, &[b"http/1.1"])
+        .connect(name, tcp)
+        .await
+        .expect("the device CA answers for the SNI");
+    let answer = raw_exchange(&mut tls, CHAT_HEAD, &secret_chat()).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(r.up.requests().is_empty());
+    // A clean prompt the same way reaches the host named in the SNI.
+    let tcp = raw_tunnel(r.guard.addr, &r.up.addr.to_string()).await;
+    let name = rustls_pki_types::ServerName::try_from("api.openai.com").unwrap();
+    let mut tls = device_tls(&r, None, &[b"http/1.1"])
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let answer = raw_exchange(&mut tls, CHAT_HEAD, &chat("what is a monad?")).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let seen = r.up.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].host, "api.openai.com");
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bytes_that_are_neither_tls_nor_http_to_an_llm_host_are_refused_and_recorded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let r = rig().await;
+    let mut tcp = raw_tunnel(r.guard.addr, "api.openai.com:443").await;
+    tcp.write_all(b"\x00\x01\x02\x03 not a protocol")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let n = tcp.read_to_end(&mut rest).await.unwrap_or(0);
+    assert_eq!(n, 0, "closed without a byte passed on");
+    let events = r.events();
+    let e = events
+        .iter()
+        .find(|e| e["method"] == "CONNECT")
+        .expect("the refusal is recorded");
+    assert_eq!(e["outcome"], "refused");
+    assert_eq!(e["host"], "api.openai.com");
+    assert!(e["reason"]
+        .as_str()
+        .unwrap()
+        .contains("neither TLS nor HTTP"));
+    assert!(r.up.requests().is_empty());
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_authority_form_target_inside_a_tunnel_is_a_400_not_a_panic() {
+    let r = rig().await;
+    for head in [
+        "CONNECT chatgpt.com:443 HTTP/1.1\r\nhost: chatgpt.com:443",
+        "POST chatgpt.com:443 HTTP/1.1\r\nhost: chatgpt.com",
+    ] {
+        let tcp = raw_tunnel(r.guard.addr, "chatgpt.com:443").await;
+        let name = rustls_pki_types::ServerName::try_from("chatgpt.com").unwrap();
+        let mut tls = device_tls(&r, None, &[b"http/1.1"])
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let answer = raw_exchange(&mut tls, head, "{}").await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{head}: {answer}");
+    }
+    // The guard is still up and answering.
+    assert!(get(&r, "/leakguard/health").contains("\"status\":\"ok\""));
+    assert!(r.up.requests().is_empty());
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http2_requests_for_another_authority_are_misdirected_not_forwarded() {
+    use http_body_util::{BodyExt, Full};
+    let r = rig().await;
+    let tcp = raw_tunnel(r.guard.addr, "api.openai.com:443").await;
+    let name = rustls_pki_types::ServerName::try_from("api.openai.com").unwrap();
+    let tls = device_tls(&r, None, &[b"h2"])
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let post = |uri: &str, body: String| {
+        hyper::Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from(body)))
+            .unwrap()
+    };
+    // Another LLM host and a host outside the scope, on the api.openai.com connection.
+    for uri in [
+        "https://claude.ai/api/append_message",
+        "https://example.com/v1/chat/completions",
+    ] {
+        let res = send
+            .send_request(post(uri, chat("hello there")))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 421, "{uri}");
+    }
+    assert!(r.up.requests().is_empty(), "neither request was forwarded");
+    // The connection's own host works as before.
+    let res = send
+        .send_request(post(
+            "https://api.openai.com/v1/chat/completions",
+            secret_chat(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = send
+        .send_request(post(
+            "https://api.openai.com/v1/chat/completions",
+            chat("what is a monad?"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let _ = res.into_body().collect().await;
+    assert_eq!(r.up.requests().len(), 1);
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_that_speaks_first_is_not_kept_waiting_outside_the_scope() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let r = rig().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(b"220 smtp.example ESMTP ready\r\n")
+            .await
+            .unwrap();
+        let mut b = [0u8; 64];
+        let n = s.read(&mut b).await.unwrap();
+        s.write_all(&b[..n]).await.unwrap();
+    });
+    let mut tcp = raw_tunnel(r.guard.addr, &addr.to_string()).await;
+    let mut greeting = [0u8; 30];
+    tcp.read_exact(&mut greeting).await.unwrap();
+    assert_eq!(&greeting, b"220 smtp.example ESMTP ready\r\n");
+    tcp.write_all(b"EHLO me\r\n").await.unwrap();
+    let mut echo = [0u8; 9];
+    tcp.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"EHLO me\r\n");
     r.guard.stop().await;
 }

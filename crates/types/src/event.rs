@@ -203,7 +203,7 @@ pub struct Event {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub decided_by: String,
     pub rules: Vec<RuleCount>,
-    /// Masked previews (`AKIA…7QXA`), at most 8.
+    /// Masked previews (`AKI…QXA`), at most 8.
     pub previews: Vec<String>,
     /// SHA-256 over the destination host and the SHA-256 of each extracted text segment, in
     /// order (a WebSocket frame is one segment): the same prompt to the same host gives the

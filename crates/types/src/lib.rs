@@ -231,7 +231,7 @@ pub struct Finding {
     pub end: usize,
     /// 0.0 ..= 1.0: validators and context words move it.
     pub confidence: f32,
-    /// Masked preview, e.g. `AKIA…MPLE`.
+    /// Masked preview, e.g. `AKI…PLE`.
     pub preview: String,
     #[serde(default, skip_serializing_if = "FindingDetail::is_empty")]
     pub detail: FindingDetail,
