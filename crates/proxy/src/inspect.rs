@@ -162,7 +162,12 @@ pub fn judge(
     // The request's own fields go out as they are and are recorded: scanned like the text,
     // and kept in the event only masked.
     let fields = RequestFields::new(extracted.model.as_deref(), info);
-    let field_findings = loaded.engine.scan(&fields.text);
+    // The same client sends the same model, path and User-Agent again and again: cached.
+    let field_findings = loaded
+        .scan_cache
+        .get_or_scan(Sha256::digest(fields.text.as_bytes()).into(), || {
+            loaded.engine.scan(&fields.text)
+        });
     for f in &field_findings {
         findings.push(f.clone());
         owner.push(FIELDS);
@@ -359,6 +364,19 @@ impl RequestFields {
     /// The model, the path (a template: ids and the query left out) and the client as an
     /// event keeps them, every finding replaced by its placeholder.
     fn masked(&self, findings: &[Finding]) -> (Option<String>, String, Option<String>) {
+        if findings.is_empty() {
+            let model = self
+                .has_model
+                .then(|| self.text[..self.model_end].to_string());
+            let path = &self.text[self.model_end + 1..self.path_end];
+            let client = &self.text[self.path_end + 1..];
+            return (
+                model,
+                crate::events::path_template(path),
+                self.has_client
+                    .then(|| crate::events::client_template(client)),
+            );
+        }
         let part = |start: usize, end: usize| -> String {
             let mine: Vec<Finding> = findings
                 .iter()
