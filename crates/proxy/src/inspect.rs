@@ -22,6 +22,8 @@ pub struct Loaded {
     pub label: String,
     /// Findings of segments seen before, for this engine (a reload starts an empty one).
     pub scan_cache: ScanCache,
+    /// Findings of request fields (model, path, User-Agent) seen before.
+    pub fields_cache: ScanCache,
 }
 
 impl Loaded {
@@ -35,6 +37,7 @@ impl Loaded {
             engine,
             label,
             scan_cache: ScanCache::default(),
+            fields_cache: ScanCache::default(),
         }
     }
 
@@ -164,7 +167,7 @@ pub fn judge(
     let fields = RequestFields::new(extracted.model.as_deref(), info);
     // The same client sends the same model, path and User-Agent again and again: cached.
     let field_findings = loaded
-        .scan_cache
+        .fields_cache
         .get_or_scan(Sha256::digest(fields.text.as_bytes()).into(), || {
             loaded.engine.scan(&fields.text)
         });

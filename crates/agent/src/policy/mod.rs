@@ -186,6 +186,7 @@ pub fn load(src: &Sources, today: u32) -> Result<Loaded, LoadError> {
                 engine,
                 label,
                 scan_cache: Default::default(),
+                fields_cache: Default::default(),
             })
         }
         None => {
