@@ -95,20 +95,41 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// Hands `event` to the listeners that want it.
+    fn tell_listeners(&self, event: &Event) {
+        let mut listeners = self.listeners.lock().expect("listeners");
+        let mut shared: Option<Arc<Event>> = None;
+        listeners.retain(|l| {
+            if !(l.wants)(event) {
+                return true;
+            }
+            let e = shared.get_or_insert_with(|| Arc::new(event.clone()));
+            (l.deliver)(e)
+        });
+    }
+}
+
 impl EventSink for Hub {
     fn record(&self, event: Event) {
-        {
-            let mut listeners = self.listeners.lock().expect("listeners");
-            let mut shared: Option<Arc<Event>> = None;
-            listeners.retain(|l| {
-                if !(l.wants)(&event) {
-                    return true;
-                }
-                let e = shared.get_or_insert_with(|| Arc::new(event.clone()));
-                (l.deliver)(e)
-            });
-        }
+        self.tell_listeners(&event);
         self.recorder.record(event);
+    }
+
+    fn record_committed(&self, event: Event) -> leakguard_proxy::events::Committed {
+        self.tell_listeners(&event);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.recorder.record_acked(
+            event,
+            Box::new(move |ok| {
+                let _ = tx.send(ok);
+            }),
+        );
+        leakguard_proxy::events::Committed::pending(rx)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.recorder.counters.failure()
     }
 
     fn location(&self) -> String {

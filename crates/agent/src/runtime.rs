@@ -212,6 +212,7 @@ impl Agent {
     /// See [`StartError`]: each says what to do.
     pub async fn start(config: Config, notices: Notices) -> Result<Agent, StartError> {
         let today = config.clock.today();
+        ignore_file_size_signal();
         // 1. The data dir, private to the user (0700).
         crate::private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.clone(),
@@ -605,6 +606,19 @@ fn utf16_at(text: &str, byte: usize) -> usize {
         .map_or(0, |s| s.chars().map(char::len_utf16).sum())
 }
 
+/// A write past the file-size limit (`ulimit -f`, a quota) raises SIGXFSZ, whose default
+/// is to kill the process: the guard would vanish with its held events. Handled, the write
+/// fails with EFBIG instead, like a full disk, and the recorder holds the events.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut s) = signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+            tokio::spawn(async move { while s.recv().await.is_some() {} });
+        }
+    }
+}
+
 impl Control for Agent {
     fn health(&self) -> Reply<'_, Health> {
         Box::pin(async move {
@@ -633,6 +647,15 @@ impl Control for Agent {
                         ));
                     }
                 }
+            }
+            if let Some(why) = shared.events.failure() {
+                let blocks = loaded.policy().events.on_store_failure
+                    == leakguard_policy::StoreFailure::Block;
+                reasons.push(if blocks {
+                    format!("{why}; requests to AI services are refused until events can be kept (events.on_store_failure: block)")
+                } else {
+                    format!("{why}; events wait in memory (events.on_store_failure: continue)")
+                });
             }
             let protection = if !reasons.is_empty() {
                 Protection::Degraded

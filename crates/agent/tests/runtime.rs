@@ -8,7 +8,6 @@ use leakguard_agent::control::Client;
 use leakguard_agent::policy::{Origin, Sources};
 use leakguard_agent::{Agent, Config, Control, Notices, Protection, Subscribe};
 use leakguard_testkit::ScratchDir;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -408,21 +407,9 @@ async fn a_timed_pause_is_allowed_only_by_the_policy_recorded_and_ends() {
 /// POSTs a JSON body to `target` with extra `headers` (each ending in CRLF); returns the
 /// status line and the body.
 async fn send_raw(agent: &Agent, target: &str, headers: &str, body: String) -> (String, String) {
-    let addr = agent.addr();
-    let target = target.to_string();
-    let headers = headers.to_string();
+    let (addr, target, headers) = (agent.addr(), target.to_string(), headers.to_string());
     tokio::task::spawn_blocking(move || {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            s,
-            "POST {target} HTTP/1.1\r\nHost: api.openai.com\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        (head.lines().next().unwrap_or("").to_string(), rest.to_string())
+        leakguard_testkit::post_through(addr, &target, &headers, &body)
     })
     .await
     .unwrap()

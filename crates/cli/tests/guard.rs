@@ -588,3 +588,82 @@ fn explain_shows_the_merged_policy_and_the_entry_that_decided() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 20: an answered request's event is committed before the answer leaves (a block) or
+/// while the upstream works (a forward), so a SIGKILL at any moment loses none of them. Four
+/// clients send secrets (blocked) and clean prompts (forwarded to a closed port: 502) until
+/// the guard is killed; every answer they got must have its event in the database.
+#[test]
+fn every_answered_request_has_a_committed_event_after_sigkill() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    for run in 0..6u64 {
+        let dir = tmpdir(&format!("kill-{run}"));
+        let (mut child, addr) = start_with(
+            &dir,
+            &["--resolve", "api.openai.com:80:127.0.0.1:9", "--no-notify"],
+            &[],
+        );
+        let answered = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                let (answered, stop, addr) = (Arc::clone(&answered), Arc::clone(&stop), addr.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        i += 1;
+                        let text = if (i + c).is_multiple_of(2) {
+                            "key AKIAQYLPMN5HJNGY4F7A".to_string()
+                        } else {
+                            format!("what is a monad? ({c}-{i})")
+                        };
+                        let body = leakguard_testkit::chat_body(&[text]);
+                        let Ok(mut s) = TcpStream::connect(&addr) else { return };
+                        let req = format!(
+                            "POST http://api.openai.com/v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if s.write_all(req.as_bytes()).is_err() {
+                            return;
+                        }
+                        let mut out = String::new();
+                        let _ = s.read_to_string(&mut out);
+                        if out.starts_with("HTTP/1.1 403") || out.starts_with("HTTP/1.1 502") {
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        } else {
+                            return; // the guard is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Kill after a different number of answers each run, with requests in flight.
+        let kill_at = 60 + run * 25;
+        wait_until(Duration::from_secs(60), || {
+            answered.load(Ordering::SeqCst) >= kill_at
+        });
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            c.join().unwrap();
+        }
+        let answered = answered.load(Ordering::SeqCst);
+        let reader = leakguard_store::Reader::open_in(&dir).expect("the database opens");
+        let recorded = reader
+            .events(&leakguard_store::Filter {
+                kinds: vec!["request".into()],
+                limit: 10_000,
+                ..Default::default()
+            })
+            .unwrap()
+            .events
+            .len() as u64;
+        assert!(
+            recorded >= answered,
+            "run {run}: {answered} requests were answered but only {recorded} events committed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -279,6 +279,22 @@ pub struct EventsSettings {
     /// Where events are forwarded (the company's SIEM).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub siem: Vec<SiemTarget>,
+    /// While events cannot be written (a full disk, a broken database): `block` refuses
+    /// requests to LLM destinations until they can (default), `continue` lets them pass and
+    /// keeps their events in memory (a bounded queue) until the disk takes them.
+    #[serde(default)]
+    pub on_store_failure: StoreFailure,
+}
+
+/// What the guard does with LLM requests while it cannot keep events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreFailure {
+    /// Refuse them, saying why: nothing goes out unrecorded.
+    #[default]
+    Block,
+    /// Let them pass; their events wait in memory.
+    Continue,
 }
 
 fn default_retention_days() -> u32 {
@@ -297,6 +313,7 @@ impl Default for EventsSettings {
             previews: PreviewMode::default(),
             keep_redacted_prompt: false,
             siem: Vec::new(),
+            on_store_failure: StoreFailure::default(),
         }
     }
 }

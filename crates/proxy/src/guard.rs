@@ -14,12 +14,14 @@ pub use crate::pipeline::{Destination, WsOutcome};
 pub use crate::state::{AllowError, Counters, OVERRIDE_TTL};
 
 /// The handler of one exchange (a request and its response).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Guard {
     pub(crate) shared: Arc<Shared>,
     /// This exchange's placeholders to restore in the reply (hudsucker hands a request and its
     /// response to the same handler instance).
     pub(crate) restore: Option<crate::restore::Pairs>,
+    /// This exchange's event, committing while the upstream works; the reply waits for it.
+    pub(crate) committed: Option<crate::events::Committed>,
 }
 
 impl Guard {
@@ -27,6 +29,7 @@ impl Guard {
         Guard {
             shared,
             restore: None,
+            committed: None,
         }
     }
 }

@@ -182,7 +182,15 @@ impl Guard {
         let (result, event) = self.exchange(req, host, &mut pending_restore).await;
         if let Some(mut event) = event {
             event.latency_us = started.elapsed().as_micros() as u64;
-            self.shared.events.record(event);
+            let committed = self.shared.events.record_committed(event);
+            match &result {
+                // The guard's own answer goes out once its event is safe; a forwarded request's
+                // event commits while the upstream works, and its reply waits for it.
+                RequestOrResponse::Response(_) => {
+                    committed.wait().await;
+                }
+                RequestOrResponse::Request(_) => self.committed = Some(committed),
+            }
         }
         self.restore = pending_restore
             .map(|p| crate::restore::Pairs::new(p, true))
@@ -243,7 +251,30 @@ impl Guard {
             ..Event::default()
         };
         event.group = dest.group.clone();
-        // 2. The kill switch: decided before the body is read.
+        // 2. Nothing goes out unrecorded: while events cannot be kept, the policy decides.
+        if let Some(why) = shared.events.failure() {
+            if loaded.policy().events.on_store_failure == leakguard_policy::StoreFailure::Block {
+                body::drain(body, shared.limits.max_body).await;
+                bump(&shared.counters.fail_closed);
+                event.verdict = leakguard_types::EventVerdict::Block;
+                event.outcome = leakguard_types::Outcome::Refused;
+                event.decided_by = "events.on_store_failure".into();
+                event.reason = Some(why.clone());
+                let msg = format!(
+                    "Blocked by Leakguard: it cannot record events right now ({why}), and the policy \
+                     pauses requests to AI services until it can. Free some disk space; if this \
+                     persists, tell IT."
+                );
+                let refusal = leakguard_providers::refusal(
+                    shared.catalog.error_shape_for_host(&host),
+                    503,
+                    "leakguard_store_failure",
+                    &msg,
+                );
+                return (refusal_response(refusal, "refused").into(), Some(event));
+            }
+        }
+        // 3. The kill switch: decided before the body is read.
         if dest.mode == Mode::BlockAll {
             if let Some(stop) = shared.switched_off(&loaded, &host) {
                 body::drain(body, shared.limits.max_body).await;
@@ -255,7 +286,7 @@ impl Guard {
                 return (res.into(), Some(event));
             }
         }
-        // 3. The body, bounded by the destination's cap.
+        // 4. The body, bounded by the destination's cap.
         let declared = parts
             .headers
             .get(CONTENT_LENGTH)
@@ -274,7 +305,7 @@ impl Guard {
                 None,
             );
         }
-        // 4. Decode (Content-Encoding, bounded against bombs).
+        // 5. Decode (Content-Encoding, bounded against bombs).
         let encoding = header(CONTENT_ENCODING);
         let decoded = match body::decode(&raw, encoding.as_deref(), &shared.limits) {
             Ok(d) => d,
@@ -284,7 +315,7 @@ impl Guard {
             }
             Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
         };
-        // 5. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
+        // 6. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
         // when the body is large (only then are the inputs copied for the blocking pool).
         let meta = shared.meta();
         let outcome = if decoded.len() > 256 << 10 {
@@ -326,7 +357,7 @@ impl Guard {
                 return (refusal_response(refusal, "refused").into(), Some(event));
             }
         };
-        // 6. Admit (rate limits) and act.
+        // 7. Admit (rate limits) and act.
         let result: RequestOrResponse = match shared.act(&loaded, x, &host, &mut event) {
             Act::Forward => Request::from_parts(parts, Body::from(Full::new(raw))).into(),
             Act::Rewrite(new_body, restore) => {

@@ -361,7 +361,11 @@ impl Conn {
         if hyper_tungstenite::is_upgrade_request(&req) || req.headers().contains_key("upgrade") {
             return Ok(self.forward_upgrade(req).await);
         }
-        Ok(match self.front.client.request(normalize(req)).await {
+        let res = self.front.client.request(normalize(req)).await;
+        if let Some(committed) = guard.committed.take() {
+            committed.wait().await;
+        }
+        Ok(match res {
             Ok(res) => guard.handle_response(res.map(Body::from)),
             Err(e) => guard.handle_error(&e),
         })

@@ -38,8 +38,12 @@ impl Default for RecorderOptions {
     }
 }
 
+/// Told once an event is safe (committed, or written to the spill file: `true`) or could not
+/// be written anywhere (`false`: it waits in memory).
+pub type Ack = Box<dyn FnOnce(bool) + Send>;
+
 enum Msg {
-    Event(Box<Event>),
+    Event(Box<Event>, Option<Ack>),
     Flush(mpsc::SyncSender<()>),
     Configure(Retention, Vec<String>, u64),
 }
@@ -50,6 +54,19 @@ pub struct RecorderCounters {
     pub committed: AtomicU64,
     pub spilled: AtomicU64,
     pub pruned: AtomicU64,
+    /// Events the writer could neither commit nor spill, waiting in memory for the disk.
+    pub held: AtomicU64,
+    /// Events dropped because the in-memory queue was full (oldest first).
+    pub dropped: AtomicU64,
+    /// Why events cannot be written right now; `None` when they can.
+    pub failure: Mutex<Option<String>>,
+}
+
+impl RecorderCounters {
+    /// Why events cannot be written right now, if they cannot.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().expect("failure").clone()
+    }
 }
 
 /// A handle on the writer thread; cheap to share (`Arc`).
@@ -66,8 +83,13 @@ pub struct Recorder {
 /// down rather than losing events or growing without bound).
 const QUEUE: usize = 100_000;
 const BATCH: usize = 2_000;
-/// How long the writer gathers events after the first of a burst before committing.
+/// How long the writer gathers events after the first of a burst before committing (not when
+/// someone waits for the commit: then it commits at once).
 const GATHER: Duration = Duration::from_millis(25);
+/// Events kept in memory while neither the database nor the spill file can be written.
+const HELD_MAX: usize = 10_000;
+/// How often the writer tries the disk again while it holds events.
+const RETRY: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
 const PRUNE_BUDGET: usize = 5_000;
 
@@ -111,7 +133,22 @@ impl Recorder {
     /// Queues an event; returns at once unless 100,000 are already waiting.
     pub fn record(&self, event: Event) {
         if let Some(tx) = self.tx.lock().expect("recorder").as_ref() {
-            let _ = tx.send(Msg::Event(Box::new(event)));
+            let _ = tx.send(Msg::Event(Box::new(event), None));
+        }
+    }
+
+    /// Queues an event and calls `ack` once it is safe on disk (`true`) or could not be
+    /// written (`false`). The writer commits at once when someone waits.
+    pub fn record_acked(&self, event: Event, ack: Ack) {
+        match self.tx.lock().expect("recorder").as_ref() {
+            Some(tx) => {
+                if let Err(mpsc::SendError(Msg::Event(_, Some(ack)))) =
+                    tx.send(Msg::Event(Box::new(event), Some(ack)))
+                {
+                    ack(false);
+                }
+            }
+            None => ack(false),
         }
     }
 
@@ -162,8 +199,17 @@ fn writer(
     lower_priority();
     let mut last_prune: Option<Instant> = None;
     let mut backlog = false;
+    let mut w = Writer {
+        spill,
+        counters,
+        after_commit,
+        held: std::collections::VecDeque::new(),
+        dropped_unrecorded: 0,
+    };
     loop {
-        let wait = if backlog {
+        let wait = if !w.held.is_empty() {
+            RETRY
+        } else if backlog {
             Duration::from_millis(50)
         } else {
             PRUNE_EVERY
@@ -171,16 +217,21 @@ fn writer(
         let first = match rx.recv_timeout(wait) {
             Ok(m) => Some(m),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Stopping: one last try for what is held.
+                w.commit(&mut store, &mut Vec::new(), &mut Vec::new(), &options);
+                break;
+            }
         };
         let mut batch: Vec<Event> = Vec::new();
+        let mut acks: Vec<Ack> = Vec::new();
         let mut flushes = Vec::new();
         let gather_from = Instant::now();
         let mut gathered = false;
         let mut next = first;
         while let Some(msg) = next {
             match msg {
-                Msg::Event(mut e) => {
+                Msg::Event(mut e, ack) => {
                     if e.device.is_empty() {
                         e.device.clone_from(&options.device);
                     }
@@ -188,11 +239,12 @@ fn writer(
                         e.os_user.clone_from(&options.os_user);
                     }
                     batch.push(*e);
+                    acks.extend(ack);
                 }
                 Msg::Flush(done) => flushes.push(done),
                 Msg::Configure(retention, targets, cap) => {
                     // Events queued so far go to the targets they were queued under.
-                    commit(&mut store, &mut batch, &spill, counters, after_commit);
+                    w.commit(&mut store, &mut batch, &mut acks, &options);
                     options.retention = retention;
                     store.set_targets(targets, cap);
                 }
@@ -205,7 +257,7 @@ fn writer(
             } else {
                 match rx.try_recv() {
                     Ok(m) => Some(m),
-                    Err(_) if !batch.is_empty() && !gathered => {
+                    Err(_) if !batch.is_empty() && !gathered && acks.is_empty() => {
                         // Sleep rather than wait on the channel: senders then never pay
                         // for waking this thread, one wake-up per burst instead of per event.
                         gathered = true;
@@ -216,7 +268,7 @@ fn writer(
                 }
             };
         }
-        commit(&mut store, &mut batch, &spill, counters, after_commit);
+        w.commit(&mut store, &mut batch, &mut acks, &options);
         for done in flushes {
             let _ = done.send(());
         }
@@ -246,44 +298,117 @@ fn lower_priority() {
     }
 }
 
-/// Commits `batch` (or spills it) and pokes the SIEM forwarders.
-fn commit(
-    store: &mut Store,
-    batch: &mut Vec<Event>,
-    spill: &Path,
-    counters: &RecorderCounters,
-    after_commit: &Mutex<Vec<mpsc::SyncSender<()>>>,
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let result = store.insert(batch).or_else(|_| store.insert(batch));
-    match result {
-        Ok(_) => {
-            counters
-                .committed
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            for w in after_commit.lock().expect("wakers").iter() {
-                // Full: a wake-up is already pending.
-                let _ = w.try_send(());
-            }
+struct Writer<'a> {
+    spill: PathBuf,
+    counters: &'a RecorderCounters,
+    after_commit: &'a Mutex<Vec<mpsc::SyncSender<()>>>,
+    /// Events neither the database nor the spill file took, oldest first.
+    held: std::collections::VecDeque<Event>,
+    /// Dropped from `held` and not yet recorded as dropped.
+    dropped_unrecorded: u64,
+}
+
+impl Writer<'_> {
+    /// Commits what is held and `batch` (or spills them); what neither takes is held in
+    /// memory, up to [`HELD_MAX`] events (beyond that the oldest are dropped and counted).
+    /// Tells each ack whether its event is safe, and pokes the SIEM forwarders.
+    fn commit(
+        &mut self,
+        store: &mut Store,
+        batch: &mut Vec<Event>,
+        acks: &mut Vec<Ack>,
+        options: &RecorderOptions,
+    ) {
+        if batch.is_empty() && self.held.is_empty() {
+            return;
         }
-        Err(e) => {
-            eprintln!(
-                "leakguard: cannot store {} events ({e}); keeping them in {} until the database takes them",
-                batch.len(),
-                spill.display()
-            );
-            if let Err(e) = append_spill(spill, batch) {
-                eprintln!("leakguard: cannot keep events in {}: {e}", spill.display());
-            } else {
-                counters
-                    .spilled
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let mut all: Vec<Event> = self.held.drain(..).collect();
+        all.append(batch);
+        let ok = match store.insert(&all).or_else(|_| store.insert(&all)) {
+            Ok(_) => {
+                self.counters
+                    .committed
+                    .fetch_add(all.len() as u64, Ordering::Relaxed);
+                for w in self.after_commit.lock().expect("wakers").iter() {
+                    // Full: a wake-up is already pending.
+                    let _ = w.try_send(());
+                }
+                true
             }
+            Err(e) => match append_spill(&self.spill, &all) {
+                Ok(()) => {
+                    eprintln!(
+                        "leakguard: cannot store {} events ({e}); kept in {} until the database takes them",
+                        all.len(),
+                        self.spill.display()
+                    );
+                    self.counters
+                        .spilled
+                        .fetch_add(all.len() as u64, Ordering::Relaxed);
+                    true
+                }
+                Err(spill_err) => {
+                    let why = format!(
+                        "events cannot be written: the database says \"{e}\" and {} says \"{spill_err}\" (is the disk full?)",
+                        self.spill.display()
+                    );
+                    if self.counters.failure().is_none() {
+                        eprintln!("leakguard: {why}; holding them in memory");
+                    }
+                    *self.counters.failure.lock().expect("failure") = Some(why);
+                    // The oldest go first when the queue is full.
+                    let over = all.len().saturating_sub(HELD_MAX);
+                    let mut held = std::collections::VecDeque::from(all);
+                    held.drain(..over);
+                    self.counters
+                        .dropped
+                        .fetch_add(over as u64, Ordering::Relaxed);
+                    self.dropped_unrecorded += over as u64;
+                    self.counters
+                        .held
+                        .store(held.len() as u64, Ordering::Relaxed);
+                    self.held = held;
+                    for ack in acks.drain(..) {
+                        ack(false);
+                    }
+                    return;
+                }
+            },
+        };
+        if ok {
+            if self.dropped_unrecorded > 0 {
+                let note = dropped_event(self.dropped_unrecorded, options);
+                if store.insert(std::slice::from_ref(&note)).is_ok() {
+                    self.dropped_unrecorded = 0;
+                }
+            }
+            self.counters.held.store(0, Ordering::Relaxed);
+            *self.counters.failure.lock().expect("failure") = None;
+        }
+        for ack in acks.drain(..) {
+            ack(ok);
         }
     }
-    batch.clear();
+}
+
+/// The record of events dropped while the disk could not take them (`bytes`: how many).
+fn dropped_event(n: u64, options: &RecorderOptions) -> Event {
+    Event {
+        id: format!("dropped-{}", now_ms()),
+        time: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        kind: leakguard_types::EventKind::Policy,
+        device: options.device.clone(),
+        os_user: options.os_user.clone(),
+        verdict: leakguard_types::EventVerdict::EventsLost,
+        decided_by: "leakguard:recorder".into(),
+        reason: Some(format!(
+            "{n} events were dropped while the event database could not be written (the in-memory queue holds {HELD_MAX})"
+        )),
+        bytes: n as usize,
+        ..Event::default()
+    }
 }
 
 fn append_spill(spill: &Path, batch: &[Event]) -> std::io::Result<()> {

@@ -440,6 +440,53 @@ async fn answer(
     Ok(res)
 }
 
+/// POSTs a JSON `body` through the proxy at `proxy` to `target` (absolute form, plain HTTP),
+/// with extra `headers` (each ending in CRLF); blocking. Returns the status line and the body.
+pub fn post_through(
+    proxy: SocketAddr,
+    target: &str,
+    headers: &str,
+    body: &str,
+) -> (String, String) {
+    use std::io::{Read, Write};
+    let host = target
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let mut s = std::net::TcpStream::connect(proxy).expect("the guard accepts");
+    write!(
+        s,
+        "POST {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("the request is sent");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        rest.to_string(),
+    )
+}
+
+/// Sets this process's file-size limit (`None`: back to the hard limit). With a limit of a
+/// byte no file can grow: a full disk, for real, without touching the machine. Per process:
+/// a test that uses it belongs in a test binary of its own.
+#[cfg(unix)]
+pub fn set_file_size_limit(bytes: Option<u64>) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let hard = getrlimit(Resource::Fsize).maximum;
+    setrlimit(
+        Resource::Fsize,
+        Rlimit {
+            current: bytes.or(hard),
+            maximum: hard,
+        },
+    )
+    .expect("the file-size limit can be lowered and raised up to the hard limit");
+}
+
 /// An OpenAI Chat Completions body carrying `messages` as a conversation (user and assistant
 /// in turn), as API clients send it: every earlier message again with each new one.
 pub fn chat_body(messages: &[String]) -> String {

@@ -113,6 +113,8 @@ named! {
         Unscanned = "unscanned",
         /// A policy update took effect.
         Applied = "applied",
+        /// Events were dropped while the event database could not be written.
+        EventsLost = "events_lost",
         /// A policy update was refused; the last good policy stays.
         Rejected = "rejected",
         /// The pulled policy could not be fetched.
