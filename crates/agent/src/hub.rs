@@ -116,16 +116,9 @@ impl EventSink for Hub {
         self.recorder.record(event);
     }
 
-    fn record_committed(&self, event: Event) -> leakguard_proxy::events::Committed {
+    fn record_durable(&self, event: Event) -> bool {
         self.tell_listeners(&event);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.recorder.record_acked(
-            event,
-            Box::new(move |ok| {
-                let _ = tx.send(ok);
-            }),
-        );
-        leakguard_proxy::events::Committed::pending(rx)
+        self.recorder.record_journaled(event)
     }
 
     fn failure(&self) -> Option<String> {

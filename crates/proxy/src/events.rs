@@ -97,44 +97,17 @@ fn looks_like_id(seg: &str) -> bool {
         || seg.bytes().any(|b| b == b'%' || b == b'=' || b == b'+')
 }
 
-/// Resolves once an event is safe on disk (`true`) or could not be kept (`false`).
-#[derive(Debug)]
-pub struct Committed(Option<tokio::sync::oneshot::Receiver<bool>>);
-
-impl Committed {
-    /// Already safe (a sink that writes before it returns).
-    pub fn done() -> Committed {
-        Committed(None)
-    }
-
-    /// Safe when `rx` says so.
-    pub fn pending(rx: tokio::sync::oneshot::Receiver<bool>) -> Committed {
-        Committed(Some(rx))
-    }
-
-    /// Waits (at most 10 s: a stuck disk must not hang the user's request) for the verdict.
-    pub async fn wait(self) -> bool {
-        match self.0 {
-            None => true,
-            Some(rx) => tokio::time::timeout(std::time::Duration::from_secs(10), rx)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or(false),
-        }
-    }
-}
-
 /// Where the proxy's events go. `record` must not block for long: it runs on the proxy's
 /// request path.
 pub trait EventSink: Send + Sync + std::fmt::Debug {
     /// Takes the event: the sink keeps it without copying.
     fn record(&self, event: Event);
-    /// Takes the event and says when it is safe: the guard answers a request only once its
-    /// event is (a SIGKILL right after the answer must not lose it).
-    fn record_committed(&self, event: Event) -> Committed {
+    /// Takes the event and returns once it survives a crash of the guard (`true`; `false`:
+    /// it could not be written and waits in memory). The guard calls this before it answers a
+    /// request or sends it on, so a SIGKILL right after an answer loses no event.
+    fn record_durable(&self, event: Event) -> bool {
         self.record(event);
-        Committed::done()
+        true
     }
     /// Why events cannot be kept right now (a full disk), if they cannot.
     fn failure(&self) -> Option<String> {

@@ -20,8 +20,6 @@ pub struct Guard {
     /// This exchange's placeholders to restore in the reply (hudsucker hands a request and its
     /// response to the same handler instance).
     pub(crate) restore: Option<crate::restore::Pairs>,
-    /// This exchange's event, committing while the upstream works; the reply waits for it.
-    pub(crate) committed: Option<crate::events::Committed>,
 }
 
 impl Guard {
@@ -29,7 +27,6 @@ impl Guard {
         Guard {
             shared,
             restore: None,
-            committed: None,
         }
     }
 }

@@ -182,15 +182,8 @@ impl Guard {
         let (result, event) = self.exchange(req, host, &mut pending_restore).await;
         if let Some(mut event) = event {
             event.latency_us = started.elapsed().as_micros() as u64;
-            let committed = self.shared.events.record_committed(event);
-            match &result {
-                // The guard's own answer goes out once its event is safe; a forwarded request's
-                // event commits while the upstream works, and its reply waits for it.
-                RequestOrResponse::Response(_) => {
-                    committed.wait().await;
-                }
-                RequestOrResponse::Request(_) => self.committed = Some(committed),
-            }
+            // Durable before the guard's own answer leaves or the request goes on.
+            self.shared.events.record_durable(event);
         }
         self.restore = pending_restore
             .map(|p| crate::restore::Pairs::new(p, true))

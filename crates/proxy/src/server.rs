@@ -361,11 +361,7 @@ impl Conn {
         if hyper_tungstenite::is_upgrade_request(&req) || req.headers().contains_key("upgrade") {
             return Ok(self.forward_upgrade(req).await);
         }
-        let res = self.front.client.request(normalize(req)).await;
-        if let Some(committed) = guard.committed.take() {
-            committed.wait().await;
-        }
-        Ok(match res {
+        Ok(match self.front.client.request(normalize(req)).await {
             Ok(res) => guard.handle_response(res.map(Body::from)),
             Err(e) => guard.handle_error(&e),
         })

@@ -38,12 +38,9 @@ impl Default for RecorderOptions {
     }
 }
 
-/// Told once an event is safe (committed, or written to the spill file: `true`) or could not
-/// be written anywhere (`false`: it waits in memory).
-pub type Ack = Box<dyn FnOnce(bool) + Send>;
-
 enum Msg {
-    Event(Box<Event>, Option<Ack>),
+    /// An event, and for a journaled one the journal's length after its line.
+    Event(Box<Event>, Option<u64>),
     Flush(mpsc::SyncSender<()>),
     Configure(Retention, Vec<String>, u64),
 }
@@ -73,11 +70,27 @@ impl RecorderCounters {
 #[derive(Debug)]
 pub struct Recorder {
     tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
+    journal: Arc<Mutex<Journal>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     path: PathBuf,
     pub counters: Arc<RecorderCounters>,
     after_commit: Arc<Mutex<Vec<mpsc::SyncSender<()>>>>,
 }
+
+/// The journal: each event the guard is about to answer for is appended here (one `write`,
+/// no fsync: it survives a crash of the process, which is what a SIGKILL is) before the
+/// answer leaves; the writer commits to the database in groups as before, and empties the
+/// journal once everything in it is committed. Read back (idempotently, by event id) at the
+/// next start.
+#[derive(Debug)]
+struct Journal {
+    file: Option<std::fs::File>,
+    path: PathBuf,
+    len: u64,
+}
+
+/// The journal is emptied once everything in it is committed and it has grown past this.
+const JOURNAL_TRIM: u64 = 256 << 10;
 
 /// Events queued beyond this make `record` wait for the writer (a stuck disk slows the guard
 /// down rather than losing events or growing without bound).
@@ -102,18 +115,37 @@ impl Recorder {
         store.set_targets(options.targets.clone(), options.outbox_cap);
         let spill = spill_path(path);
         import_spill(&mut store, &spill)?;
+        let journal_path = path.with_file_name("events-journal.jsonl");
+        import_spill(&mut store, &journal_path)?;
+        let journal = Arc::new(Mutex::new(Journal {
+            file: open_append(&journal_path).ok(),
+            path: journal_path,
+            len: 0,
+        }));
         let counters = Arc::new(RecorderCounters::default());
         let after_commit: Arc<Mutex<Vec<mpsc::SyncSender<()>>>> = Arc::default();
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let thread = {
             let counters = Arc::clone(&counters);
             let after_commit = Arc::clone(&after_commit);
+            let journal = Arc::clone(&journal);
             std::thread::Builder::new()
                 .name("leakguard-recorder".into())
-                .spawn(move || writer(store, rx, options, spill, &counters, &after_commit))?
+                .spawn(move || {
+                    writer(
+                        store,
+                        rx,
+                        options,
+                        spill,
+                        &counters,
+                        &after_commit,
+                        &journal,
+                    )
+                })?
         };
         Ok(Recorder {
             tx: Mutex::new(Some(tx)),
+            journal,
             thread: Mutex::new(Some(thread)),
             path: path.to_path_buf(),
             counters,
@@ -137,19 +169,46 @@ impl Recorder {
         }
     }
 
-    /// Queues an event and calls `ack` once it is safe on disk (`true`) or could not be
-    /// written (`false`). The writer commits at once when someone waits.
-    pub fn record_acked(&self, event: Event, ack: Ack) {
-        match self.tx.lock().expect("recorder").as_ref() {
-            Some(tx) => {
-                if let Err(mpsc::SendError(Msg::Event(_, Some(ack)))) =
-                    tx.send(Msg::Event(Box::new(event), Some(ack)))
-                {
-                    ack(false);
-                }
+    /// Appends the event to the journal, then queues it: when this returns `true` the event
+    /// survives a crash of the process. `false`: the journal could not be written (a full
+    /// disk); the event is queued all the same and the failure is reported.
+    pub fn record_journaled(&self, event: Event) -> bool {
+        let mut line = match serde_json::to_vec(&event) {
+            Ok(l) => l,
+            Err(_) => {
+                self.record(event);
+                return false;
             }
-            None => ack(false),
+        };
+        line.push(b'\n');
+        let tx = self.tx.lock().expect("recorder");
+        let Some(tx) = tx.as_ref() else {
+            return false;
+        };
+        // The journal's order is the queue's: both under the journal's lock.
+        let mut guard = self.journal.lock().expect("journal");
+        let j = &mut *guard;
+        let written = match j.file.as_mut() {
+            Some(f) => match f.write_all(&line) {
+                Ok(()) => true,
+                Err(e) => {
+                    // A partial line would spoil the next one: cut it off.
+                    let _ = f.set_len(j.len);
+                    *self.counters.failure.lock().expect("failure") = Some(format!(
+                        "events cannot be written: {} says \"{e}\" (is the disk full?)",
+                        j.path.display()
+                    ));
+                    false
+                }
+            },
+            None => false,
+        };
+        if written {
+            j.len += line.len() as u64;
         }
+        let mark = written.then_some(j.len);
+        let _ = tx.send(Msg::Event(Box::new(event), mark));
+        written
     }
 
     /// Waits until every event queued before this call is committed (or spilled).
@@ -195,6 +254,7 @@ fn writer(
     spill: PathBuf,
     counters: &RecorderCounters,
     after_commit: &Mutex<Vec<mpsc::SyncSender<()>>>,
+    journal: &Mutex<Journal>,
 ) {
     lower_priority();
     let mut last_prune: Option<Instant> = None;
@@ -205,6 +265,9 @@ fn writer(
         after_commit,
         held: std::collections::VecDeque::new(),
         dropped_unrecorded: 0,
+        journal,
+        journal_mark: 0,
+        committed_mark: 0,
     };
     loop {
         let wait = if !w.held.is_empty() {
@@ -219,19 +282,19 @@ fn writer(
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 // Stopping: one last try for what is held.
-                w.commit(&mut store, &mut Vec::new(), &mut Vec::new(), &options);
+                w.commit(&mut store, &mut Vec::new(), &options);
+                w.trim_journal(0);
                 break;
             }
         };
         let mut batch: Vec<Event> = Vec::new();
-        let mut acks: Vec<Ack> = Vec::new();
         let mut flushes = Vec::new();
         let gather_from = Instant::now();
         let mut gathered = false;
         let mut next = first;
         while let Some(msg) = next {
             match msg {
-                Msg::Event(mut e, ack) => {
+                Msg::Event(mut e, mark) => {
                     if e.device.is_empty() {
                         e.device.clone_from(&options.device);
                     }
@@ -239,12 +302,14 @@ fn writer(
                         e.os_user.clone_from(&options.os_user);
                     }
                     batch.push(*e);
-                    acks.extend(ack);
+                    if let Some(m) = mark {
+                        w.journal_mark = m;
+                    }
                 }
                 Msg::Flush(done) => flushes.push(done),
                 Msg::Configure(retention, targets, cap) => {
                     // Events queued so far go to the targets they were queued under.
-                    w.commit(&mut store, &mut batch, &mut acks, &options);
+                    w.commit(&mut store, &mut batch, &options);
                     options.retention = retention;
                     store.set_targets(targets, cap);
                 }
@@ -257,7 +322,7 @@ fn writer(
             } else {
                 match rx.try_recv() {
                     Ok(m) => Some(m),
-                    Err(_) if !batch.is_empty() && !gathered && acks.is_empty() => {
+                    Err(_) if !batch.is_empty() && !gathered => {
                         // Sleep rather than wait on the channel: senders then never pay
                         // for waking this thread, one wake-up per burst instead of per event.
                         gathered = true;
@@ -268,7 +333,8 @@ fn writer(
                 }
             };
         }
-        w.commit(&mut store, &mut batch, &mut acks, &options);
+        w.commit(&mut store, &mut batch, &options);
+        w.trim_journal(JOURNAL_TRIM);
         for done in flushes {
             let _ = done.send(());
         }
@@ -306,19 +372,18 @@ struct Writer<'a> {
     held: std::collections::VecDeque<Event>,
     /// Dropped from `held` and not yet recorded as dropped.
     dropped_unrecorded: u64,
+    journal: &'a Mutex<Journal>,
+    /// The journal's length after the last journaled event taken from the queue, and after
+    /// the last one safely stored.
+    journal_mark: u64,
+    committed_mark: u64,
 }
 
 impl Writer<'_> {
     /// Commits what is held and `batch` (or spills them); what neither takes is held in
     /// memory, up to [`HELD_MAX`] events (beyond that the oldest are dropped and counted).
-    /// Tells each ack whether its event is safe, and pokes the SIEM forwarders.
-    fn commit(
-        &mut self,
-        store: &mut Store,
-        batch: &mut Vec<Event>,
-        acks: &mut Vec<Ack>,
-        options: &RecorderOptions,
-    ) {
+    /// Pokes the SIEM forwarders.
+    fn commit(&mut self, store: &mut Store, batch: &mut Vec<Event>, options: &RecorderOptions) {
         if batch.is_empty() && self.held.is_empty() {
             return;
         }
@@ -368,9 +433,6 @@ impl Writer<'_> {
                         .held
                         .store(held.len() as u64, Ordering::Relaxed);
                     self.held = held;
-                    for ack in acks.drain(..) {
-                        ack(false);
-                    }
                     return;
                 }
             },
@@ -384,9 +446,21 @@ impl Writer<'_> {
             }
             self.counters.held.store(0, Ordering::Relaxed);
             *self.counters.failure.lock().expect("failure") = None;
+            self.committed_mark = self.journal_mark;
         }
-        for ack in acks.drain(..) {
-            ack(ok);
+    }
+
+    /// Empties the journal when everything in it is stored and it is longer than `over`.
+    fn trim_journal(&mut self, over: u64) {
+        let mut j = self.journal.lock().expect("journal");
+        if j.len > over && j.len == self.committed_mark && self.held.is_empty() {
+            if let Some(f) = j.file.as_ref() {
+                if f.set_len(0).is_ok() {
+                    j.len = 0;
+                    self.journal_mark = 0;
+                    self.committed_mark = 0;
+                }
+            }
         }
     }
 }
@@ -411,7 +485,8 @@ fn dropped_event(n: u64, options: &RecorderOptions) -> Event {
     }
 }
 
-fn append_spill(spill: &Path, batch: &[Event]) -> std::io::Result<()> {
+/// Opens `path` for appending (created 0600).
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).append(true);
     #[cfg(unix)]
@@ -419,7 +494,11 @@ fn append_spill(spill: &Path, batch: &[Event]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(spill)?;
+    opts.open(path)
+}
+
+fn append_spill(spill: &Path, batch: &[Event]) -> std::io::Result<()> {
+    let mut f = open_append(spill)?;
     let mut buf = Vec::new();
     for e in batch {
         serde_json::to_writer(&mut buf, e).map_err(std::io::Error::other)?;

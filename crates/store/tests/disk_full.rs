@@ -1,14 +1,13 @@
 //! A full disk, for real: the test process's file-size limit (`RLIMIT_FSIZE`) is lowered so
 //! the kernel refuses every write that grows a file (EFBIG), the database's and the spill
 //! file's alike. Events are then held in memory (bounded: the oldest beyond 10,000 are
-//! dropped and counted), whoever waits for one is told it is not safe, the failure is
+//! dropped and counted), the guard is told a journaled event is not safe, the failure is
 //! reported; when space returns, everything held is committed with a record of what was
 //! dropped. One test in its own binary: the limit is per process.
 
 use leakguard_store::{Event, Reader, Recorder, RecorderOptions};
 use leakguard_types::{EventKind, EventVerdict};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn event(i: usize) -> Event {
@@ -48,13 +47,11 @@ fn with_the_disk_full_events_are_held_counted_and_committed_when_space_returns()
 
     // The disk is full: no file may grow by a byte.
     leakguard_testkit::set_file_size_limit(Some(1));
-    let (tx, rx) = mpsc::channel();
-    let tx2 = tx.clone();
-    rec.record_acked(event(10), Box::new(move |ok| tx2.send(ok).unwrap()));
     assert!(
-        !rx.recv_timeout(Duration::from_secs(10)).unwrap(),
-        "whoever waits is told the event is not safe"
+        !rec.record_journaled(event(10)),
+        "the guard is told the event is not safe"
     );
+    rec.flush().unwrap();
     let why = rec.counters.failure().expect("the failure is reported");
     assert!(why.contains("disk full"), "{why}");
     // More than the in-memory queue holds: the oldest are dropped, and counted.
@@ -73,8 +70,7 @@ fn with_the_disk_full_events_are_held_counted_and_committed_when_space_returns()
         Duration::from_secs(20),
         || rec.counters.failure().is_none(),
     );
-    rec.record_acked(event(20_000), Box::new(move |ok| tx.send(ok).unwrap()));
-    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+    assert!(rec.record_journaled(event(20_000)), "safe again");
     rec.flush().unwrap();
     let reader = Reader::open(&db).unwrap();
     // 10 before, 10,000 held, the note of the 6 dropped, and the last one.
