@@ -130,8 +130,8 @@ pub enum StartError {
     Pull(pull::PullError),
     #[error(transparent)]
     Ca(#[from] ca::CaError),
-    #[error("cannot start recording: {0}")]
-    Recording(#[from] AgentError),
+    #[error("cannot record events in {}: {source}; make that directory writable by this user, or give another with --data-dir", dir.display())]
+    Recording { dir: PathBuf, source: AgentError },
     #[error(transparent)]
     Proxy(#[from] leakguard_proxy::StartError),
     #[error("cannot open the control channel: {0}")]
@@ -146,7 +146,7 @@ impl StartError {
             StartError::Policy(e) => e.code(),
             StartError::Pull(_) => "policy_pull",
             StartError::Ca(_) => "ca",
-            StartError::Recording(_) => "store",
+            StartError::Recording { .. } => "store",
             StartError::Proxy(_) => "proxy",
             StartError::Control(_) => "control",
         }
@@ -232,11 +232,14 @@ impl Agent {
         // 4. The device CA: made when missing; a warning when it does not cover the policy.
         ensure_ca(&config.data_dir.join("ca"), loaded.policy())?;
         // 5. Recording: the event store and the SIEM forwarders.
-        let recording = Arc::new(Recording::start(
-            &config.data_dir,
-            loaded.policy(),
-            &config.identity,
-        )?);
+        let recording = Arc::new(
+            Recording::start(&config.data_dir, loaded.policy(), &config.identity).map_err(
+                |source| StartError::Recording {
+                    dir: config.data_dir.clone(),
+                    source,
+                },
+            )?,
+        );
         // 6. The proxy, recording into the hub.
         let settings = Settings {
             listen: config.listen,
@@ -417,8 +420,13 @@ impl Agent {
             name
         });
         let loaded = self.inner.shared.policy.load();
-        let notifier = Notifier::start(&loaded.policy().notifications, names, show)
-            .map_err(|e| StartError::Recording(AgentError::Thread(e)))?;
+        let notifier =
+            Notifier::start(&loaded.policy().notifications, names, show).map_err(|e| {
+                StartError::Recording {
+                    dir: self.inner.data_dir.clone(),
+                    source: AgentError::Thread(e),
+                }
+            })?;
         self.inner
             .recording
             .hub

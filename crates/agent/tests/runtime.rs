@@ -505,3 +505,27 @@ async fn secrets_in_the_model_path_and_user_agent_are_found_and_never_recorded()
         );
     }
 }
+
+/// Issue 20: a data dir the agent creates is 0700 from the start (the CA code used to make it
+/// 0755 first); `guard.addr`, the keys, the token and the event files are 0600.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_data_dir_and_everything_in_it_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = ScratchDir::new("lg-rt-private");
+    let dir = scratch.join("new").join("data");
+    let agent = start(&dir, Sources::default()).await;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("guard.addr")), 0o600);
+    assert_eq!(mode(&dir.join("ca").join("leakguard-ca.key")), 0o600);
+    // Nothing in it is writable by others; what is secret is the user's alone (the CA
+    // certificate and its name list are public, and inside a 0700 dir anyway).
+    for f in files_under(&dir) {
+        assert_eq!(mode(&f) & 0o022, 0, "{} is writable by others", f.display());
+        let public = f.extension().is_some_and(|e| e == "pem" || e == "txt");
+        if !public {
+            assert_eq!(mode(&f) & 0o077, 0, "{} is readable by others", f.display());
+        }
+    }
+    agent.stop().await;
+}

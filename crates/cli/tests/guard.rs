@@ -103,12 +103,17 @@ fn start_with(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> (Child, Strin
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let addr = ready_addr(&mut child);
+    (child, addr)
+}
+
+/// Waits for the guard's readiness line; its address.
+fn ready_addr(child: &mut Child) -> String {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line
-        .split("ready on ")
+    line.split("ready on ")
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| {
@@ -116,8 +121,7 @@ fn start_with(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> (Child, Strin
             let _ = child.stderr.take().unwrap().read_to_string(&mut err);
             panic!("no readiness line: {line:?}; stderr: {err}")
         })
-        .to_string();
-    (child, addr)
+        .to_string()
 }
 
 fn policy_named(name: &str) -> String {
@@ -674,4 +678,98 @@ fn every_answered_request_has_a_committed_event_after_sigkill() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Issue 20: whoever starts a guard must not swap the managed policy for their own. A guard
+/// run by a user (not root) ignores `LEAKGUARD_MANAGED_POLICY`: its policy is the local one.
+/// As root the test runs the guard as `nobody`; otherwise as the user running the tests.
+#[test]
+fn a_user_cannot_swap_the_managed_policy_through_the_environment() {
+    let dir = tmpdir("managed-env");
+    let managed = dir.join("mine-as-managed.json");
+    std::fs::write(&managed, policy_named("swapped")).unwrap();
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut cmd = run_in(&data);
+    cmd.env("LEAKGUARD_MANAGED_POLICY", &managed)
+        .env("HOME", &data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    as_a_user(&mut cmd, &[&dir, &data]);
+    let mut child = cmd.spawn().unwrap();
+    let addr = ready_addr(&mut child);
+    let label = policy_label(&addr);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !label.contains("swapped"),
+        "the environment swapped the managed policy: {label}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `leakguard run` on a free loopback port with `data` as its data dir, no notifications.
+fn run_in(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leakguard"));
+    cmd.args([
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--no-notify",
+        "--data-dir",
+    ])
+    .arg(data);
+    cmd
+}
+
+/// Runs `cmd` as an ordinary user: as `nobody` (owning `dirs`) when the tests run as root,
+/// else as the user running them.
+fn as_a_user(cmd: &mut Command, dirs: &[&Path]) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if is_root() {
+        for p in dirs {
+            std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        cmd.uid(65534).gid(65534);
+    }
+}
+
+/// Whether the tests run as root.
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Issue 20: a data dir whose event store the guard cannot write is named, with what to do
+/// (it used to say "cannot write the export: Permission denied").
+#[test]
+fn an_unwritable_event_store_is_named_with_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmpdir("unwritable");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // An event database the guard's user may not open.
+    std::fs::write(data.join("events.db"), b"").unwrap();
+    std::fs::set_permissions(
+        data.join("events.db"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let mut cmd = run_in(&data);
+    cmd.env("HOME", &dir);
+    // root may open anything: the guard runs as `nobody`, owner of the dir, not the file.
+    as_a_user(&mut cmd, &[&dir, &data]);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&data.display().to_string()) && err.contains("writable"),
+        "{err}"
+    );
+    assert!(!err.contains("export"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

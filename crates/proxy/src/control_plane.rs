@@ -41,8 +41,17 @@ impl Shared {
 }
 
 impl Guard {
-    /// Requests addressed to the proxy itself.
+    /// Requests addressed to the proxy itself. Only under a loopback name: a page on another
+    /// site whose name was rebound to 127.0.0.1 (DNS rebinding) sends its own name as `Host`
+    /// and is refused, so it can read neither health nor anything else here.
     pub(crate) fn control(&self, req: Request<Body>) -> RequestOrResponse {
+        if !loopback_host(req.headers().get(hyper::header::HOST)) {
+            return RequestOrResponse::Response(respond(
+                StatusCode::MISDIRECTED_REQUEST,
+                "text/plain",
+                "Leakguard answers its own requests only at 127.0.0.1, [::1] or localhost\n",
+            ));
+        }
         let path = req.uri().path().to_string();
         let shared = &self.shared;
         let res = match (req.method(), path.as_str()) {
@@ -125,6 +134,53 @@ impl Guard {
     }
 }
 
+/// Whether a `Host` header names this machine's loopback (with any port).
+fn loopback_host(host: Option<&hyper::header::HeaderValue>) -> bool {
+    let Some(h) = host.and_then(|h| h.to_str().ok()) else {
+        // HTTP/1.0 without Host: nothing a browser sends.
+        return true;
+    };
+    let name = match h.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => h.rsplit_once(':').map_or(h, |(n, _)| n),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+    use hyper::header::HeaderValue;
+
+    #[test]
+    fn only_loopback_names_reach_the_guards_own_endpoints() {
+        for ok in [
+            "127.0.0.1:8480",
+            "localhost:8480",
+            "LOCALHOST",
+            "[::1]:8480",
+            "127.0.0.2",
+        ] {
+            assert!(loopback_host(Some(&HeaderValue::from_static(ok))), "{ok}");
+        }
+        for bad in [
+            "attacker.example:8480",
+            "127.0.0.1.nip.io",
+            "10.0.0.1:8480",
+            "[fe80::1]:80",
+        ] {
+            assert!(
+                !loopback_host(Some(&HeaderValue::from_static(bad))),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -84,9 +84,13 @@ pub enum Plan {
 pub struct Inspection {
     pub plan: Plan,
     pub verdict: Verdict,
-    /// SHA-256 over the destination host and each extracted segment's SHA-256 (in order): what
-    /// a warn override is bound to, and the event's `prompt_sha256`.
+    /// SHA-256 over the destination host and each extracted segment's SHA-256 (in order): the
+    /// event's `prompt_sha256` and the warn code.
     pub content_hash: [u8; 32],
+    /// What an allow-once grant is bound to: the content, the destination host, the endpoint
+    /// (path template) and the model. A grant is used only if the whole body holds nothing the
+    /// warned text did not (see `Shared::act`).
+    pub grant_key: [u8; 32],
 }
 
 /// Inspects a decoded body and fills in the request's `event` (endpoint, model, findings,
@@ -187,6 +191,19 @@ pub fn judge(
     );
 
     let content_hash: [u8; 32] = hasher.finalize().into();
+    let grant_key: [u8; 32] = {
+        let mut g = Sha256::new();
+        g.update(content_hash);
+        for part in [
+            info.host.as_str(),
+            &crate::events::path_template(&info.path),
+            extracted.model.as_deref().unwrap_or(""),
+        ] {
+            g.update((part.len() as u64).to_le_bytes());
+            g.update(part.as_bytes());
+        }
+        g.finalize().into()
+    };
     let text_bytes = extracted.text_bytes();
 
     event.endpoint = extracted.endpoint.clone();
@@ -326,6 +343,7 @@ pub fn judge(
         plan,
         verdict,
         content_hash,
+        grant_key,
     }
 }
 

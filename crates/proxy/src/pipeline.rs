@@ -75,10 +75,28 @@ enum Act {
 }
 
 impl Shared {
+    /// Whether a grant may be used for this request: the whole body (every field, not only
+    /// the text the adapter reads) holds no finding of a rule the warned text did not fire.
+    /// Run only when a warned request comes back, so its cost is paid rarely.
+    fn grant_fits(&self, loaded: &Loaded, body: &[u8], event: &Event) -> bool {
+        loaded
+            .engine
+            .scan_bytes(body)
+            .iter()
+            .all(|f| event.rules.iter().any(|r| r.rule == f.rule))
+    }
+
     /// Admit and act, shared by requests and frames: a hard refusal stands; otherwise the rate
     /// limits count the request, then the plan is carried out, a warned one sent if the user
     /// allowed this content once. Fills in the event's outcome.
-    fn act(&self, loaded: &Loaded, x: Inspection, host: &str, event: &mut Event) -> Act {
+    fn act(
+        &self,
+        loaded: &Loaded,
+        x: Inspection,
+        host: &str,
+        body: &[u8],
+        event: &mut Event,
+    ) -> Act {
         let hard_refusal = matches!(
             x.plan,
             Plan::Refuse {
@@ -118,14 +136,15 @@ impl Shared {
                 refusal,
                 warn_code: Some(code),
             } => {
-                if let Some(why) = self.take_grant(&x.content_hash) {
+                let usable = self.has_grant(&x.grant_key) && self.grant_fits(loaded, body, event);
+                if let Some(why) = usable.then(|| self.take_grant(&x.grant_key)).flatten() {
                     bump(&self.counters.overridden);
                     event.outcome = leakguard_types::Outcome::Overridden;
                     event.justification = Some(why.chars().take(500).collect());
                     Act::Forward
                 } else {
                     bump(&self.counters.warned);
-                    self.remember_warn(code, x.content_hash);
+                    self.remember_warn(code, x.grant_key);
                     Act::Answer(refusal_response(refusal, "warned"))
                 }
             }
@@ -351,7 +370,7 @@ impl Guard {
             }
         };
         // 7. Admit (rate limits) and act.
-        let result: RequestOrResponse = match shared.act(&loaded, x, &host, &mut event) {
+        let result: RequestOrResponse = match shared.act(&loaded, x, &host, &decoded, &mut event) {
             Act::Forward => Request::from_parts(parts, Body::from(Full::new(raw))).into(),
             Act::Rewrite(new_body, restore) => {
                 if dest.restore && !restore.is_empty() {
@@ -496,7 +515,7 @@ impl Shared {
             &mut event,
             true,
         );
-        let out = match self.act(&loaded, x, host, &mut event) {
+        let out = match self.act(&loaded, x, host, text.as_bytes(), &mut event) {
             Act::Forward => WsOutcome::Pass,
             Act::Rewrite(body, _) => match String::from_utf8(body) {
                 Ok(t) => WsOutcome::Replace(t),

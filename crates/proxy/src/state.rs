@@ -201,6 +201,13 @@ impl Shared {
         Ok(OVERRIDE_TTL)
     }
 
+    pub(crate) fn has_grant(&self, hash: &[u8; 32]) -> bool {
+        let o = self.overrides.lock().expect("overrides");
+        o.granted
+            .get(hash)
+            .is_some_and(|(at, _)| at.elapsed() <= OVERRIDE_TTL)
+    }
+
     pub(crate) fn take_grant(&self, hash: &[u8; 32]) -> Option<String> {
         let mut o = self.overrides.lock().expect("overrides");
         let (at, why) = o.granted.remove(hash)?;

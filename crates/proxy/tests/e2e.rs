@@ -552,6 +552,57 @@ async fn a_warned_prompt_passes_once_after_the_user_allows_it() {
     r.guard.stop().await;
 }
 
+/// Issue 20: a grant is bound to the content, the destination, the endpoint and the model,
+/// and is used only when the whole body holds nothing the warned text did not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_allow_once_grant_is_bound_to_the_model_and_the_whole_body() {
+    let r = rig().await;
+    let code = "int main(void) {\n  int x = read_sensor(3);\n  if (x > 10) {\n    alarm(x);\n  }\n  return 0;\n}";
+    let body = |model: &str, extra: &str| {
+        serde_json::json!({"prompt": code, "model": model, "attachments": [], "files": [], "rendering_mode": extra})
+            .to_string()
+    };
+    let url = "https://claude.ai/api/organizations/o1/chat_conversations/c1/completion";
+    let warned = body("claude-sonnet-4", "messages");
+    let (status, answer) = r.post_json(url, &warned).await;
+    assert_eq!(status, 403, "{answer}");
+    let allow_code = answer
+        .split("leakguard allow ")
+        .nth(1)
+        .and_then(|m| m.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let token = std::fs::read_to_string(r.dir.join("control.token")).unwrap();
+    let out = tokio::task::spawn_blocking({
+        let url = format!("http://{}/leakguard/allow", r.guard.addr);
+        let data = serde_json::json!({"code": allow_code, "reason": "public sample"}).to_string();
+        move || {
+            Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url])
+                .args(["-H", &format!("authorization: Bearer {token}"), "-d", &data])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    // The same text for another model, or with a key in a field the adapter does not read:
+    // the grant does not cover them.
+    let (status, _) = r.post_json(url, &body("claude-opus-4", "messages")).await;
+    assert_eq!(status, 403, "another model");
+    let (status, _) = r
+        .post_json(url, &body("claude-sonnet-4", &format!("key {AWS_KEY}")))
+        .await;
+    assert_ne!(status, 200, "a key in an unread field");
+    assert!(r.up.requests().is_empty(), "neither went out");
+    // The request that was allowed still passes, once.
+    let (status, _) = r.post_json(url, &warned).await;
+    assert_eq!(status, 200);
+    assert_eq!(r.up.requests().len(), 1);
+    r.guard.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_bodies_fail_closed_and_the_proxy_stays_up() {
     let r = rig_with(default_policy(), 64 << 10).await;

@@ -50,7 +50,7 @@ pub enum StoreError {
     BadTime { id: String, time: String },
     #[error("event data: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("cannot write the export: {0}")]
+    #[error("a file of the event store: {0}")]
     Io(#[from] std::io::Error),
     #[error("the event recorder has stopped")]
     Stopped,

@@ -88,10 +88,26 @@ pub struct Sources {
     pub pinned_key: Option<PathBuf>,
 }
 
-/// The managed policy location of this OS (`LEAKGUARD_MANAGED_POLICY` overrides it).
+/// An administrator's override of the managed locations: `name` read from the environment
+/// only by a guard running as root (a system service, whose environment only an
+/// administrator sets). A user's own guard ignores it: whoever starts a guard must not be able
+/// to swap the managed policy or its pinned key for their own.
+fn admin_override(name: &str) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        if rustix::process::geteuid().is_root() {
+            return std::env::var_os(name).map(PathBuf::from);
+        }
+    }
+    let _ = name;
+    None
+}
+
+/// The managed policy location of this OS (`LEAKGUARD_MANAGED_POLICY` overrides it for a
+/// guard running as root only).
 pub fn managed_policy_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("LEAKGUARD_MANAGED_POLICY") {
-        return PathBuf::from(p);
+    if let Some(p) = admin_override("LEAKGUARD_MANAGED_POLICY") {
+        return p;
     }
     if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/Leakguard/policy.json")
@@ -105,10 +121,10 @@ pub fn managed_policy_path() -> PathBuf {
 }
 
 /// The pinned policy key, installed next to the managed policy (`LEAKGUARD_POLICY_KEY`
-/// overrides it).
+/// overrides it for a guard running as root only).
 pub fn pinned_key_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("LEAKGUARD_POLICY_KEY") {
-        return PathBuf::from(p);
+    if let Some(p) = admin_override("LEAKGUARD_POLICY_KEY") {
+        return p;
     }
     managed_policy_path().with_file_name("policy.pub")
 }
