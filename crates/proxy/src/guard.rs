@@ -20,6 +20,8 @@ pub struct Guard {
     /// This exchange's placeholders to restore in the reply (hudsucker hands a request and its
     /// response to the same handler instance).
     pub(crate) restore: Option<crate::restore::Pairs>,
+    /// This exchange's share of the memory budget for bodies, held until it is dropped.
+    pub(crate) memory: crate::body::Reservation,
 }
 
 impl Guard {
@@ -27,6 +29,7 @@ impl Guard {
         Guard {
             shared,
             restore: None,
+            memory: crate::body::Reservation::default(),
         }
     }
 }

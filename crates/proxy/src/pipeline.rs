@@ -215,7 +215,7 @@ impl Guard {
     /// answer and the event to record (`None` only for a request without a body, which is
     /// counted).
     async fn exchange(
-        &self,
+        &mut self,
         req: Request<Body>,
         host: String,
         pending_restore: &mut Option<Vec<(String, String)>>,
@@ -305,8 +305,14 @@ impl Guard {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let idle = Some(shared.limits.idle);
-        let raw = match body::collect_within(body, declared, dest.max_body, idle).await {
-            Ok(b) => b,
+        let collected =
+            body::collect_within(body, declared, dest.max_body, idle, Some(&shared.memory)).await;
+        let raw = match collected {
+            Ok((b, reservation)) => {
+                // Held until the exchange is over (the guard is dropped after the reply).
+                self.memory = reservation;
+                b
+            }
             Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
         };
         if raw.is_empty() {
@@ -411,6 +417,7 @@ impl Guard {
             BodyError::TooLarge { .. } | BodyError::Bomb { .. } => 413,
             BodyError::UnsupportedEncoding(_) => 415,
             BodyError::Stalled(_) => 408,
+            BodyError::Busy => 503,
             _ => 400,
         };
         event.verdict = leakguard_types::EventVerdict::Block;

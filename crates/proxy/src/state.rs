@@ -79,6 +79,8 @@ pub struct Shared {
     pub routes: Arc<Routes>,
     pub ca: Arc<DeviceCa>,
     pub limits: Limits,
+    /// What bodies being inspected may take of memory at once (`limits.in_flight`).
+    pub memory: crate::body::Budget,
     pub control_token: String,
     pub listen: SocketAddr,
     pub counters: Counters,
@@ -116,6 +118,7 @@ impl Shared {
             events,
             routes: Arc::new(routes),
             ca,
+            memory: crate::body::Budget::new(limits.in_flight),
             limits,
             control_token,
             listen,
