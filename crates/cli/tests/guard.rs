@@ -840,3 +840,77 @@ fn concurrent_large_prompts_stay_within_the_memory_budget_and_memory_is_returned
     assert!(peak < 700, "peak {peak} MB");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Whether the guard has answered on `s` or closed it (without consuming what it sent).
+fn answered_or_closed(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let r = s.peek(&mut b);
+    s.set_nonblocking(false).unwrap();
+    !matches!(r, Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// CPU time (user + system) of process `pid` so far, in clock ticks (Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit_once(')').unwrap().1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Issue 20: with 256 descriptors (macOS launchd's default) 300 idle connections used to
+/// make the accept loop spin at 100% CPU and the guard stop answering. Now the connections
+/// over the cap are told so at once, the guard stays idle, and it answers again when they go.
+#[test]
+fn with_256_descriptors_300_idle_connections_neither_spin_nor_stop_the_guard() {
+    let dir = tmpdir("fds");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" run --listen 127.0.0.1:0 --no-notify --data-dir \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_leakguard"))
+        .arg(&dir)
+        .env_remove("LEAKGUARD_MANAGED_POLICY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = ready_addr(&mut child);
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    // Those over the cap hear why at once (a 503), or are closed when too many arrive at
+    // once; none is left hanging beyond the cap.
+    wait_until(Duration::from_secs(10), || {
+        idle.iter().filter(|s| answered_or_closed(s)).count() >= 300 - 100
+    });
+    let (mut told, mut held) = (0, 0);
+    for s in &idle {
+        s.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 12];
+        match (&*s).read(&mut b) {
+            Ok(12) if &b == b"HTTP/1.1 503" => told += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => held += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        told >= 32,
+        "{told} of 300 were told the guard is at its limit"
+    );
+    assert!(
+        held <= 100,
+        "{held} connections held at a cap of (256 - 64) / 2"
+    );
+    // Held open, the idle ones cost no CPU: the accept loop is not spinning.
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_ticks(child.id()) - before;
+    assert!(spent < 30, "{spent} ticks of CPU in one idle second");
+    drop(idle);
+    wait_until(Duration::from_secs(10), || {
+        std::panic::catch_unwind(|| policy_label(&addr)).is_ok()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
