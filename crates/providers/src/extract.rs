@@ -19,6 +19,8 @@ pub enum ExtractError {
     },
     #[error("the multipart request body is malformed or has no boundary")]
     MalformedMultipart,
+    #[error("the request is ambiguous ({0}): a server could read it differently than Leakguard, so it is refused")]
+    Ambiguous(&'static str),
     #[error("this body ({what}) cannot be rewritten for redaction")]
     Unrewritable { what: &'static str },
     #[error("replacement for segment {index}, which does not exist")]
@@ -36,6 +38,10 @@ enum Target {
     },
     Raw,
     Form,
+    /// Text read from the body that is not a place in it (numbers, file names, the text
+    /// runs of binary parts, bytes outside multipart parts, a body in another charset): it is
+    /// scanned, and cannot be rewritten (a redact verdict on it blocks).
+    Derived,
 }
 
 /// One piece of user-written text and where it lives in the body.
@@ -121,6 +127,23 @@ pub fn extract(
         return Ok(out);
     }
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    // Text in another charset (UTF-16, Latin-1) is decoded and scanned as such; it cannot be
+    // rewritten in place.
+    if let Some(text) = decode_charset(&ct, body) {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(doc) => {
+                let mut found = Vec::new();
+                selector::all_strings(&doc, &mut Vec::new(), &mut found);
+                for (path, s) in found {
+                    push_derived(&mut out, selector::display(&path), s.to_string());
+                }
+                push_numbers(&mut out, &doc);
+            }
+            Err(_) => push_derived(&mut out, "(body, decoded)".into(), text),
+        }
+        out.doc = Doc::Raw;
+        return Ok(out);
+    }
     let kind = match endpoint {
         Some(e) => e.body,
         None if ct.starts_with("multipart/") => BodyKind::Multipart,
@@ -166,9 +189,13 @@ pub fn extract(
             for (path, s) in found {
                 push_plain(&mut out, path, s);
             }
+            push_numbers(&mut out, &doc);
             out.doc = Doc::Json(doc);
         }
         BodyKind::Multipart => {
+            if multipart::boundary_params(content_type.unwrap_or("")) > 1 {
+                return Err(ExtractError::Ambiguous("two boundary parameters"));
+            }
             let b = content_type
                 .and_then(multipart::boundary)
                 .ok_or(ExtractError::MalformedMultipart)?;
@@ -194,7 +221,29 @@ pub fn extract(
                             target: Target::Part { index },
                         });
                     }
-                    _ => out.binary_parts += 1,
+                    _ => {
+                        // An image, audio or anything not UTF-8: its printable runs at least.
+                        out.binary_parts += 1;
+                        let runs = printable_runs(content);
+                        if !runs.is_empty() {
+                            let name = p.filename.as_deref().or(p.name.as_deref());
+                            push_derived(
+                                &mut out,
+                                format!("multipart:{}(bytes)", name.unwrap_or("part")),
+                                runs,
+                            );
+                        }
+                    }
+                }
+                if let Some(f) = &p.filename {
+                    push_derived(&mut out, "multipart:filename".into(), f.clone());
+                }
+            }
+            let (preamble, epilogue) = multipart::outside(body, &b);
+            for (what, bytes) in [("preamble", preamble), ("epilogue", epilogue)] {
+                let runs = printable_runs(bytes);
+                if !runs.trim().is_empty() {
+                    push_derived(&mut out, format!("multipart:{what}"), runs);
                 }
             }
             out.doc = Doc::Multipart(parts);
@@ -212,6 +261,87 @@ pub fn extract(
         }
     }
     Ok(out)
+}
+
+fn push_derived(out: &mut Extracted, location: String, text: String) {
+    out.segments.push(TextSegment {
+        text,
+        location,
+        target: Target::Derived,
+    });
+}
+
+/// Every whole number of 12 digits or more in a JSON document (a card or account number sent
+/// as a number), one per line, as one segment. Shorter numbers (counts, seeds, seconds) are
+/// left alone: they are what JSON numbers usually are.
+fn push_numbers(out: &mut Extracted, doc: &Value) {
+    fn walk(v: &Value, acc: &mut String) {
+        match v {
+            Value::Number(n) => {
+                let t = n.to_string();
+                if t.len() >= 12 && t.bytes().all(|b| b.is_ascii_digit()) {
+                    acc.push_str(&t);
+                    acc.push('\n');
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|c| walk(c, acc)),
+            Value::Object(m) => m.values().for_each(|c| walk(c, acc)),
+            _ => {}
+        }
+    }
+    let mut acc = String::new();
+    walk(doc, &mut acc);
+    if !acc.is_empty() {
+        push_derived(out, "(numbers)".into(), acc);
+    }
+}
+
+/// The runs of 6 or more printable ASCII characters in `bytes`, one per line (what `strings`
+/// shows of a binary file).
+fn printable_runs(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for run in bytes
+        .split(|b| !(b.is_ascii_graphic() || *b == b' '))
+        .filter(|r| r.len() >= 6)
+    {
+        out.push_str(std::str::from_utf8(run).unwrap_or(""));
+        out.push('\n');
+    }
+    out
+}
+
+/// A body in UTF-16 (by its charset or its byte-order mark) or Latin-1, decoded; `None` for
+/// UTF-8 and anything else.
+fn decode_charset(content_type: &str, body: &[u8]) -> Option<String> {
+    let charset = content_type
+        .split(';')
+        .skip(1)
+        .find_map(|p| p.trim().strip_prefix("charset="))
+        .map(|c| c.trim_matches('"').to_ascii_lowercase());
+    let utf16 = |bytes: &[u8], big: bool| -> String {
+        let units = bytes.chunks_exact(2).map(|c| {
+            if big {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    };
+    match (charset.as_deref(), body) {
+        (_, [0xFF, 0xFE, rest @ ..]) => Some(utf16(rest, false)),
+        (_, [0xFE, 0xFF, rest @ ..]) => Some(utf16(rest, true)),
+        (Some("utf-16le"), _) | (Some("utf-16"), _) => Some(utf16(body, false)),
+        (Some("utf-16be"), _) => Some(utf16(body, true)),
+        (Some("iso-8859-1" | "latin1" | "latin-1" | "windows-1252"), _)
+            if std::str::from_utf8(body).is_err() =>
+        {
+            Some(body.iter().map(|&b| b as char).collect())
+        }
+        _ => None,
+    }
 }
 
 fn looks_like_json(body: &[u8]) -> bool {
@@ -342,8 +472,14 @@ pub fn rewrite(
         return Ok(body.to_vec());
     }
     for (index, _) in replacements {
-        if *index >= extracted.segments.len() {
-            return Err(ExtractError::NoSuchSegment { index: *index });
+        match extracted.segments.get(*index) {
+            None => return Err(ExtractError::NoSuchSegment { index: *index }),
+            Some(seg) if matches!(seg.target, Target::Derived) => {
+                return Err(ExtractError::Unrewritable {
+                    what: "text that is not a place in the body (a number, a file name, a binary part, another charset)",
+                })
+            }
+            Some(_) => {}
         }
     }
     match &extracted.doc {

@@ -29,6 +29,28 @@ pub(crate) fn boundary(content_type: &str) -> Option<String> {
     })
 }
 
+/// How many `boundary` parameters a content type has (more than one is ambiguous).
+pub(crate) fn boundary_params(content_type: &str) -> usize {
+    content_type
+        .split(';')
+        .skip(1)
+        .filter(|p| {
+            p.split_once('=')
+                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        })
+        .count()
+}
+
+/// The bytes before the first delimiter and after the closing one.
+pub(crate) fn outside<'b>(body: &'b [u8], boundary: &str) -> (&'b [u8], &'b [u8]) {
+    let delim = format!("--{boundary}");
+    let close = format!("--{boundary}--");
+    let preamble = memmem::find(body, delim.as_bytes()).map_or(&body[..0], |i| &body[..i]);
+    let epilogue = memmem::rfind(body, close.as_bytes())
+        .map_or(&body[body.len()..], |i| &body[i + close.len()..]);
+    (preamble, epilogue)
+}
+
 /// Splits a body into parts; `None` if it is not well-formed.
 pub(crate) fn parts(body: &[u8], boundary: &str) -> Option<Vec<Part>> {
     if boundary.is_empty() || boundary.len() > 200 {

@@ -298,7 +298,33 @@ impl Guard {
                 return (res.into(), Some(event));
             }
         }
-        // 4. The body, bounded by the destination's cap.
+        // 4. Ambiguity is refused, not guessed: where the guard and a server could read the
+        //    request differently.
+        let ambiguous = if parts.headers.get_all(CONTENT_ENCODING).iter().count() > 1 {
+            Some("several Content-Encoding headers")
+        } else if dest.tenant_rules
+            && parts
+                .headers
+                .get_all(hyper::header::AUTHORIZATION)
+                .iter()
+                .count()
+                > 1
+        {
+            Some("several Authorization headers")
+        } else {
+            None
+        };
+        if let Some(what) = ambiguous {
+            body::drain(body, shared.limits.max_body).await;
+            let e = leakguard_providers::ExtractError::Ambiguous(what);
+            bump(&shared.counters.fail_closed);
+            event.verdict = leakguard_types::EventVerdict::Block;
+            event.outcome = leakguard_types::Outcome::Refused;
+            event.reason = Some(e.to_string());
+            let refusal = crate::inspect::fail_closed(&shared.catalog, &host, 400, &e.to_string());
+            return (refusal_response(refusal, "refused").into(), Some(event));
+        }
+        // 5. The body, bounded by the destination's cap.
         let declared = parts
             .headers
             .get(CONTENT_LENGTH)
@@ -323,7 +349,7 @@ impl Guard {
                 None,
             );
         }
-        // 5. Decode (Content-Encoding, bounded against bombs).
+        // 6. Decode (Content-Encoding, bounded against bombs).
         let encoding = header(CONTENT_ENCODING);
         let decoded = match body::decode(&raw, encoding.as_deref(), &shared.limits) {
             Ok(d) => d,
@@ -333,7 +359,7 @@ impl Guard {
             }
             Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
         };
-        // 6. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
+        // 7. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
         // when the body is large (only then are the inputs copied for the blocking pool).
         let meta = shared.meta();
         let outcome = if decoded.len() > 256 << 10 {
@@ -375,7 +401,7 @@ impl Guard {
                 return (refusal_response(refusal, "refused").into(), Some(event));
             }
         };
-        // 7. Admit (rate limits) and act.
+        // 8. Admit (rate limits) and act.
         let result: RequestOrResponse = match shared.act(&loaded, x, &host, &decoded, &mut event) {
             Act::Forward => Request::from_parts(parts, Body::from(Full::new(raw))).into(),
             Act::Rewrite(new_body, restore) => {

@@ -1615,3 +1615,115 @@ async fn a_server_that_speaks_first_is_not_kept_waiting_outside_the_scope() {
     assert_eq!(&echo, b"EHLO me\r\n");
     r.guard.stop().await;
 }
+
+// ---- Hardening: ambiguity is refused, text in every form is read (issue 20) ----
+
+/// One request over a decrypted tunnel to `host` with a raw head and body bytes; the answer.
+async fn raw_https(r: &Rig, host: &str, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = raw_tunnel(r.guard.addr, &format!("{host}:443")).await;
+    let name = rustls_pki_types::ServerName::try_from(host.to_string()).unwrap();
+    let mut tls = device_tls(r, None, &[b"http/1.1"])
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let mut req = format!(
+        "{head}\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    tls.write_all(&req).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_content_encodings_and_two_multipart_boundaries_are_refused_as_ambiguous() {
+    let r = rig().await;
+    let gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(secret_chat().as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let answer = raw_https(
+        &r,
+        "api.openai.com",
+        "POST /v1/chat/completions HTTP/1.1\r\ncontent-type: application/json\r\ncontent-encoding: identity\r\ncontent-encoding: gzip",
+        &gz,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("ambiguous"), "{answer}");
+    let body = "--a\r\ncontent-disposition: form-data; name=\"file\"; filename=\"n.txt\"\r\n\r\nhello\r\n--a--\r\n";
+    let answer = raw_https(
+        &r,
+        "api.openai.com",
+        "POST /v1/files HTTP/1.1\r\ncontent-type: multipart/form-data; boundary=a; boundary=b",
+        body.as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(r.up.requests().is_empty());
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn secrets_in_utf16_numbers_file_names_binary_parts_and_epilogues_are_found() {
+    let r = rig().await;
+    let post = |head: &'static str, body: Vec<u8>| {
+        let r = &r;
+        // Cards are audited on the API group and held on consumer chat: the card goes there.
+        let host = if head.contains("/backend-api/") {
+            "chatgpt.com"
+        } else {
+            "api.openai.com"
+        };
+        async move { raw_https(r, host, head, &body).await }
+    };
+    // UTF-16 text to an endpoint the catalog does not know.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in format!("{{\"note\": \"deploy with {AWS_KEY}\"}}").encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    let cases: Vec<(&str, &'static str, Vec<u8>)> = vec![
+        (
+            "UTF-16",
+            "POST /v1/some/new/endpoint HTTP/1.1\r\ncontent-type: application/json; charset=utf-16",
+            utf16,
+        ),
+        (
+            "a card number as a JSON number",
+            "POST /backend-api/some/new/endpoint HTTP/1.1\r\ncontent-type: application/json",
+            br#"{"note": "pay with", "card": 4111111111111111}"#.to_vec(),
+        ),
+        (
+            "a key in a file name",
+            "POST /v1/files HTTP/1.1\r\ncontent-type: multipart/form-data; boundary=zz",
+            format!("--zz\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{AWS_KEY}.txt\"\r\ncontent-type: text/plain\r\n\r\nhello\r\n--zz--\r\n").into_bytes(),
+        ),
+        (
+            "a key in an image part",
+            "POST /v1/files HTTP/1.1\r\ncontent-type: multipart/form-data; boundary=zz",
+            [
+                b"--zz\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.png\"\r\ncontent-type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\x00\x00tEXtComment\x00".to_vec(),
+                format!("aws_access_key_id = {AWS_KEY}").into_bytes(),
+                b"\x00\xff\xfe\r\n--zz--\r\n".to_vec(),
+            ]
+            .concat(),
+        ),
+        (
+            "a key after the closing boundary",
+            "POST /v1/files HTTP/1.1\r\ncontent-type: multipart/form-data; boundary=zz",
+            format!("--zz\r\ncontent-disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n--zz--\r\naws_access_key_id = {AWS_KEY}\r\n").into_bytes(),
+        ),
+    ];
+    for (what, head, body) in cases {
+        let answer = post(head, body).await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{what}: {answer}");
+    }
+    assert!(r.up.requests().is_empty(), "none of them went out");
+    r.guard.stop().await;
+}
