@@ -130,7 +130,7 @@ pub fn extract(
     // Text in another charset (UTF-16, Latin-1) is decoded and scanned as such; it cannot be
     // rewritten in place.
     if let Some(text) = decode_charset(&ct, body) {
-        match serde_json::from_str::<Value>(&text) {
+        match crate::strict_json::parse(&text) {
             Ok(doc) => {
                 let mut found = Vec::new();
                 selector::all_strings(&doc, &mut Vec::new(), &mut found);
@@ -158,12 +158,17 @@ pub fn extract(
             let text = std::str::from_utf8(body).map_err(|e| ExtractError::InvalidUtf8 {
                 offset: e.valid_up_to(),
             })?;
-            let doc: Value =
-                serde_json::from_str(text).map_err(|e| ExtractError::MalformedJson {
-                    line: e.line(),
-                    column: e.column(),
-                    message: e.to_string(),
-                })?;
+            let doc: Value = crate::strict_json::parse(text).map_err(|e| {
+                if e.to_string().starts_with(crate::strict_json::DUPLICATE_KEY) {
+                    ExtractError::Ambiguous("a JSON object with the same key twice")
+                } else {
+                    ExtractError::MalformedJson {
+                        line: e.line(),
+                        column: e.column(),
+                        message: e.to_string(),
+                    }
+                }
+            })?;
             let mut found = Vec::new();
             match endpoint {
                 Some(e) => {

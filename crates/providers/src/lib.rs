@@ -10,6 +10,7 @@ mod extract;
 mod multipart;
 mod refusal;
 mod selector;
+mod strict_json;
 mod tenant;
 
 pub use catalog::{BodyKind, Catalog, CatalogError, Endpoint, ErrorShape};

@@ -1640,7 +1640,7 @@ async fn raw_https(r: &Rig, host: &str, head: &str, body: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn several_content_encodings_and_two_multipart_boundaries_are_refused_as_ambiguous() {
+async fn several_encodings_boundaries_and_repeated_json_keys_are_refused_as_ambiguous() {
     let r = rig().await;
     let gz = {
         use std::io::Write;
@@ -1666,6 +1666,19 @@ async fn several_content_encodings_and_two_multipart_boundaries_are_refused_as_a
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // The same key twice: serde would scan the last value, a server might use the first.
+    let body = format!(
+        r#"{{"model": "gpt-4o", "messages": [{{"role": "user", "content": "key {AWS_KEY}"}}], "messages": [{{"role": "user", "content": "hello"}}]}}"#
+    );
+    let answer = raw_https(
+        &r,
+        "api.openai.com",
+        "POST /v1/chat/completions HTTP/1.1\r\ncontent-type: application/json",
+        body.as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("same key twice"), "{answer}");
     assert!(r.up.requests().is_empty());
     r.guard.stop().await;
 }
