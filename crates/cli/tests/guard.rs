@@ -804,19 +804,10 @@ fn concurrent_large_prompts_stay_within_the_memory_budget_and_memory_is_returned
     let body = std::sync::Arc::new(leakguard_testkit::chat_body(&[text]));
     let clients: Vec<_> = (0..8)
         .map(|_| {
-            let (addr, body) = (addr.clone(), std::sync::Arc::clone(&body));
+            let (addr, body) = (addr.parse().unwrap(), std::sync::Arc::clone(&body));
             std::thread::spawn(move || {
-                let mut s = TcpStream::connect(&addr).unwrap();
-                write!(
-                    s,
-                    "POST http://api.openai.com/v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-                .unwrap();
-                s.write_all(body.as_bytes()).unwrap();
-                let mut out = String::new();
-                let _ = s.read_to_string(&mut out);
-                out.lines().next().unwrap_or("").to_string()
+                let target = "http://api.openai.com/v1/chat/completions";
+                leakguard_testkit::post_through(addr, target, "", &body).0
             })
         })
         .collect();

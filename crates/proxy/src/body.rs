@@ -69,11 +69,6 @@ impl Budget {
             kib,
         }
     }
-
-    /// KiB not reserved right now.
-    pub fn available_kib(&self) -> usize {
-        self.permits.available_permits()
-    }
 }
 
 /// What one body holds of the budget; returned when dropped (with the memory handed back to
@@ -127,7 +122,7 @@ impl Drop for Reservation {
 
 /// Hands freed heap back to the system (glibc keeps it otherwise: a guard that had inspected
 /// twelve 28 MiB prompts kept 1.5 GB).
-pub fn give_back_memory() {
+fn give_back_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let trim = || {

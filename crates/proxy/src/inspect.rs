@@ -87,10 +87,10 @@ pub struct Inspection {
     /// SHA-256 over the destination host and each extracted segment's SHA-256 (in order): the
     /// event's `prompt_sha256` and the warn code.
     pub content_hash: [u8; 32],
-    /// What an allow-once grant is bound to: the content, the destination host, the endpoint
-    /// (path template) and the model. A grant is used only if the whole body holds nothing the
-    /// warned text did not (see `Shared::act`).
-    pub grant_key: [u8; 32],
+    /// For a warned request, what an allow-once grant is bound to: the content, the
+    /// destination host, the endpoint (path template) and the model. A grant is used only if
+    /// the whole body holds nothing the warned text did not (see `Shared::act`).
+    pub grant_key: Option<[u8; 32]>,
 }
 
 /// Inspects a decoded body and fills in the request's `event` (endpoint, model, findings,
@@ -191,7 +191,8 @@ pub fn judge(
     );
 
     let content_hash: [u8; 32] = hasher.finalize().into();
-    let grant_key: [u8; 32] = {
+    // Only a warned request needs what a grant is bound to.
+    let grant_key = (verdict.action == Action::Warn).then(|| {
         let mut g = Sha256::new();
         g.update(content_hash);
         for part in [
@@ -203,15 +204,21 @@ pub fn judge(
             g.update(part.as_bytes());
         }
         g.finalize().into()
-    };
+    });
     let text_bytes = extracted.text_bytes();
 
     event.endpoint = extracted.endpoint.clone();
     event.provider = extracted.provider.clone();
-    let (model, path, client) = fields.masked(&field_findings);
-    event.model = model;
-    event.path = path;
-    event.client = client;
+    // The caller recorded the path and client as templates; with a finding in them they are
+    // recorded again, masked.
+    if field_findings.is_empty() {
+        event.model = extracted.model.clone();
+    } else {
+        let (model, path, client) = fields.masked(&field_findings);
+        event.model = model;
+        event.path = path;
+        event.client = client;
+    }
     event.max_tokens = extracted.max_tokens;
     event.group = verdict.group.clone();
     event.verdict = verdict.action.into();
@@ -385,19 +392,6 @@ impl RequestFields {
     /// The model, the path (a template: ids and the query left out) and the client as an
     /// event keeps them, every finding replaced by its placeholder.
     fn masked(&self, findings: &[Finding]) -> (Option<String>, String, Option<String>) {
-        if findings.is_empty() {
-            let model = self
-                .has_model
-                .then(|| self.text[..self.model_end].to_string());
-            let path = &self.text[self.model_end + 1..self.path_end];
-            let client = &self.text[self.path_end + 1..];
-            return (
-                model,
-                crate::events::path_template(path),
-                self.has_client
-                    .then(|| crate::events::client_template(client)),
-            );
-        }
         let part = |start: usize, end: usize| -> String {
             let mine: Vec<Finding> = findings
                 .iter()

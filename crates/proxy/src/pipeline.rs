@@ -136,15 +136,16 @@ impl Shared {
                 refusal,
                 warn_code: Some(code),
             } => {
-                let usable = self.has_grant(&x.grant_key) && self.grant_fits(loaded, body, event);
-                if let Some(why) = usable.then(|| self.take_grant(&x.grant_key)).flatten() {
+                let key = x.grant_key.expect("a warned request has a grant key");
+                let usable = self.has_grant(&key) && self.grant_fits(loaded, body, event);
+                if let Some(why) = usable.then(|| self.take_grant(&key)).flatten() {
                     bump(&self.counters.overridden);
                     event.outcome = leakguard_types::Outcome::Overridden;
                     event.justification = Some(why.chars().take(500).collect());
                     Act::Forward
                 } else {
                     bump(&self.counters.warned);
-                    self.remember_warn(code, x.grant_key);
+                    self.remember_warn(code, key);
                     Act::Answer(refusal_response(refusal, "warned"))
                 }
             }
@@ -316,13 +317,9 @@ impl Guard {
         };
         if let Some(what) = ambiguous {
             body::drain(body, shared.limits.max_body).await;
-            let e = leakguard_providers::ExtractError::Ambiguous(what);
-            bump(&shared.counters.fail_closed);
-            event.verdict = leakguard_types::EventVerdict::Block;
-            event.outcome = leakguard_types::Outcome::Refused;
-            event.reason = Some(e.to_string());
-            let refusal = crate::inspect::fail_closed(&shared.catalog, &host, 400, &e.to_string());
-            return (refusal_response(refusal, "refused").into(), Some(event));
+            let why = leakguard_providers::ExtractError::Ambiguous(what).to_string();
+            let res = self.refuse(&mut event, &host, 400, &why);
+            return (res.into(), Some(event));
         }
         // 5. The body, bounded by the destination's cap.
         let declared = parts
@@ -437,8 +434,6 @@ impl Guard {
     }
 
     fn refuse_unreadable(&self, event: &mut Event, host: &str, e: &BodyError) -> RequestOrResponse {
-        let shared = &self.shared;
-        bump(&shared.counters.fail_closed);
         let status = match e {
             BodyError::TooLarge { .. } | BodyError::Bomb { .. } => 413,
             BodyError::UnsupportedEncoding(_) => 415,
@@ -446,17 +441,24 @@ impl Guard {
             BodyError::Busy => 503,
             _ => 400,
         };
-        event.verdict = leakguard_types::EventVerdict::Block;
-        event.outcome = leakguard_types::Outcome::Refused;
-        event.reason = Some(e.to_string());
-        let mut res = refusal_response(
-            fail_closed(&shared.catalog, host, status, &e.to_string()),
-            "refused",
-        );
+        let mut res = self.refuse(event, host, status, &e.to_string());
         // The rest of an oversized body is not read: close the connection after answering.
         res.headers_mut()
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
         res.into()
+    }
+
+    /// Fails closed: the provider-shaped refusal of a request that could not be inspected,
+    /// counted, with its reason in the event.
+    fn refuse(&self, event: &mut Event, host: &str, status: u16, reason: &str) -> Response<Body> {
+        bump(&self.shared.counters.fail_closed);
+        event.verdict = leakguard_types::EventVerdict::Block;
+        event.outcome = leakguard_types::Outcome::Refused;
+        event.reason = Some(reason.to_string());
+        refusal_response(
+            fail_closed(&self.shared.catalog, host, status, reason),
+            "refused",
+        )
     }
 }
 

@@ -358,7 +358,7 @@ impl Conn {
             RequestOrResponse::Request(req) => req,
             RequestOrResponse::Response(res) => return Ok(res),
         };
-        if hyper_tungstenite::is_upgrade_request(&req) || req.headers().contains_key("upgrade") {
+        if req.headers().contains_key(hyper::header::UPGRADE) {
             return Ok(self.forward_upgrade(req).await);
         }
         Ok(match self.front.client.request(normalize(req)).await {

@@ -56,13 +56,24 @@ pub struct RecorderCounters {
     /// Events dropped because the in-memory queue was full (oldest first).
     pub dropped: AtomicU64,
     /// Why events cannot be written right now; `None` when they can.
-    pub failure: Mutex<Option<String>>,
+    failure: Mutex<Option<String>>,
+    /// Whether `failure` is set: read on every request, so without the lock.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl RecorderCounters {
     /// Why events cannot be written right now, if they cannot.
     pub fn failure(&self) -> Option<String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
         self.failure.lock().expect("failure").clone()
+    }
+
+    fn set_failure(&self, why: Option<String>) {
+        let mut f = self.failure.lock().expect("failure");
+        self.failing.store(why.is_some(), Ordering::Release);
+        *f = why;
     }
 }
 
@@ -194,10 +205,10 @@ impl Recorder {
                 Err(e) => {
                     // A partial line would spoil the next one: cut it off.
                     let _ = f.set_len(j.len);
-                    *self.counters.failure.lock().expect("failure") = Some(format!(
+                    self.counters.set_failure(Some(format!(
                         "events cannot be written: {} says \"{e}\" (is the disk full?)",
                         j.path.display()
-                    ));
+                    )));
                     false
                 }
             },
@@ -420,7 +431,7 @@ impl Writer<'_> {
                     if self.counters.failure().is_none() {
                         eprintln!("leakguard: {why}; holding them in memory");
                     }
-                    *self.counters.failure.lock().expect("failure") = Some(why);
+                    self.counters.set_failure(Some(why));
                     // The oldest go first when the queue is full.
                     let over = all.len().saturating_sub(HELD_MAX);
                     let mut held = std::collections::VecDeque::from(all);
@@ -445,7 +456,7 @@ impl Writer<'_> {
                 }
             }
             self.counters.held.store(0, Ordering::Relaxed);
-            *self.counters.failure.lock().expect("failure") = None;
+            self.counters.set_failure(None);
             self.committed_mark = self.journal_mark;
         }
     }
