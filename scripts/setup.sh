@@ -48,6 +48,16 @@ dpkg -s rsyslog-gnutls >/dev/null 2>&1 || apt_packages+=(rsyslog-gnutls)
 for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xdg-utils x11-apps netpbm; do
   dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
 done
+# Deployment (tests/deploy): NSS tools for the browsers' trust stores, GSettings with the GNOME
+# proxy schema (GLib's keyfile backend stands in for dconf), systemd-analyze to verify the
+# units, a JDK for keytool and the Java probe of `leakguard doctor`, Node for its Node probe.
+need certutil || apt_packages+=(libnss3-tools)
+need gsettings || apt_packages+=(libglib2.0-bin)
+dpkg -s gsettings-desktop-schemas >/dev/null 2>&1 || apt_packages+=(gsettings-desktop-schemas)
+need systemd-analyze || apt_packages+=(systemd)
+need update-ca-certificates || [ -x /usr/sbin/update-ca-certificates ] || apt_packages+=(ca-certificates)
+need keytool || apt_packages+=(default-jdk-headless)
+need node || apt_packages+=(nodejs)
 # Debian's own python3 ships venv without ensurepip; the package adds it.
 python3 -c 'import ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 if [ ${#apt_packages[@]} -gt 0 ]; then

@@ -27,6 +27,9 @@ echo "== end to end: the guard with real clients (official SDKs, headless Chromi
 cargo build --release --locked -p leakguard -p leakguard-testkit
 ./tests/e2e/run.sh
 
+echo "== deployment: trust, routing, doctor, drift, service and uninstall in a throw-away HOME and root"
+./tests/deploy/run.sh
+
 echo "== desktop app: the .deb bundle, then the real app end to end (Xvfb, tauri-driver)"
 npm run tauri -- build --bundles deb
 ls target/release/bundle/deb/*.deb

@@ -28,6 +28,26 @@ def spki_sha256(pem_path):
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
+# Headless, no background traffic (this machine's network is closed), the DOM when done.
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--virtual-time-budget=20000", "--dump-dom",
+]
+
+
+def page_results(cmd, env=None):
+    """Runs Chromium on the e2e page; the page's three results (clean, secret, card), or None."""
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env).stdout
+    marker = dom.find("RESULT ")
+    if marker < 0:
+        print("FAIL: the page did not finish:", dom[:2000])
+        return None
+    payload = dom[marker + len("RESULT "):]
+    payload = payload[: payload.rfind("]") + 1]
+    return json.loads(payload.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"'))
+
+
 def main():
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -35,22 +55,14 @@ def main():
         return 1
     profile = tempfile.mkdtemp(prefix="lg-chromium-", dir=os.environ["LG_WORK"])
     cmd = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}",
+        chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
         f"--proxy-server=http://{os.environ['LG_ADDR']}",
         f"--ignore-certificate-errors-spki-list={spki_sha256(os.environ['LG_DEVICE_CA'])}",
-        "--virtual-time-budget=20000", "--dump-dom",
         "https://chatgpt.com/leakguard-e2e.html",
     ]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    marker = dom.find("RESULT ")
-    if marker < 0:
-        print("FAIL: the page did not finish:", dom[:2000])
+    results = page_results(cmd)
+    if results is None:
         return 1
-    payload = dom[marker + len("RESULT "):]
-    payload = payload[: payload.rfind("]") + 1]
-    results = json.loads(payload.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"'))
     clean, secret, card = results
     failures = []
 

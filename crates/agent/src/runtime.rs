@@ -182,6 +182,8 @@ struct Inner {
     notifier: Mutex<Option<Notifier>>,
     control: Mutex<Option<crate::control::Server>>,
     pause_end: Mutex<Option<JoinHandle<()>>>,
+    /// What the last deployment check found out of place (trust, routing); empty: all well.
+    drift: Mutex<Vec<String>>,
 }
 
 /// What the Policy view shows beyond the policy itself.
@@ -286,6 +288,7 @@ impl Agent {
                 notifier: Mutex::default(),
                 control: Mutex::default(),
                 pause_end: Mutex::default(),
+                drift: Mutex::default(),
             }),
         };
         // 7. Notices, as the front end chose.
@@ -312,6 +315,7 @@ impl Agent {
                 url.clone(),
             )));
         }
+        tasks.push(tokio::spawn(protection_watch(Arc::downgrade(&agent.inner))));
         *agent.inner.tasks.lock().expect("tasks") = tasks;
         Ok(agent)
     }
@@ -500,6 +504,64 @@ fn policy_event(inner: &Inner, verdict: EventVerdict, outcome: Outcome) -> Event
     }
 }
 
+/// Staying on: every `deployment.check_every_s`, is what `leakguard trust install` and
+/// `leakguard proxy enable` put in place still there? A change is recorded at once
+/// (`protection_degraded` with the reasons, `protection_restored`), shown in Health, and, with
+/// `deployment.enforce`, routing is put back. A `heartbeat` every `deployment.heartbeat_s`.
+async fn protection_watch(inner: Weak<Inner>) {
+    let mut last_beat = Instant::now();
+    loop {
+        let Some(me) = inner.upgrade() else {
+            return;
+        };
+        let d = me.shared.policy.load().policy().deployment.clone();
+        if d.check_every_s > 0 {
+            let ctx = leakguard_deploy::Context::for_agent(me.data_dir.clone(), me.shared.listen);
+            let enforce = d.enforce;
+            let now =
+                tokio::task::spawn_blocking(move || leakguard_deploy::check::drift(&ctx, enforce))
+                    .await
+                    .unwrap_or_else(|e| vec![format!("the deployment check failed: {e}")]);
+            let before = std::mem::replace(&mut *me.drift.lock().expect("drift"), now.clone());
+            let event = if !now.is_empty() && now != before {
+                Some((EventVerdict::ProtectionDegraded, now.join("; ")))
+            } else if now.is_empty() && !before.is_empty() {
+                Some((
+                    EventVerdict::ProtectionRestored,
+                    "trust and routing are in place again".to_string(),
+                ))
+            } else {
+                None
+            };
+            if let Some((verdict, reason)) = event {
+                let mut e = policy_event(&me, verdict, Outcome::Reported);
+                e.kind = EventKind::Protection;
+                e.reason = Some(reason);
+                me.shared.events.record(e);
+            }
+        }
+        if d.heartbeat_s > 0 && last_beat.elapsed() >= Duration::from_secs(u64::from(d.heartbeat_s))
+        {
+            last_beat = Instant::now();
+            let mut e = policy_event(&me, EventVerdict::Heartbeat, Outcome::Reported);
+            e.kind = EventKind::Protection;
+            e.reason = Some(format!(
+                "the guard is running (up {} s)",
+                me.started.elapsed().as_secs()
+            ));
+            me.shared.events.record(e);
+        }
+        drop(me);
+        let every = match (d.check_every_s, d.heartbeat_s) {
+            (0, 0) => 60,
+            (0, h) => h.min(60),
+            (c, 0) => c,
+            (c, h) => c.min(h),
+        };
+        tokio::time::sleep(Duration::from_secs(u64::from(every.max(1)))).await;
+    }
+}
+
 /// A pause starting or ending (kind `pause`), with why.
 fn pause_event(inner: &Inner, verdict: EventVerdict, outcome: Outcome, reason: String) -> Event {
     let mut e = policy_event(inner, verdict, outcome);
@@ -656,6 +718,14 @@ impl Control for Agent {
                     }
                 }
             }
+            reasons.extend(
+                inner
+                    .drift
+                    .lock()
+                    .expect("drift")
+                    .iter()
+                    .map(|r| format!("{r} (deployment check)")),
+            );
             if let Some(why) = shared.events.failure() {
                 let blocks = loaded.policy().events.on_store_failure
                     == leakguard_policy::StoreFailure::Block;

@@ -78,6 +78,13 @@ pub enum ServiceCommand {
     /// Run the guard as a service: like `run`, with notices as log lines instead of desktop
     /// notifications (the desktop app shows them to the user).
     Run(RunArgs),
+    /// Start the guard at login and restart it when it stops (systemd user unit, LaunchAgent,
+    /// logon task); `--system` for a machine without a desktop session.
+    Install(crate::deploy_cmd::ServiceArgs),
+    /// Stop the service and remove exactly what `install` added.
+    Uninstall(crate::deploy_cmd::ServiceArgs),
+    /// Is the service installed and the guard answering?
+    Status(crate::deploy_cmd::ServiceArgs),
 }
 
 /// How the front end tells the user about events.

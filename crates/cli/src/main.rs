@@ -9,6 +9,7 @@
 //! Exit codes: 0 nothing found, 1 findings, 2 usage or I/O error.
 
 mod batch;
+mod deploy_cmd;
 mod events_cmd;
 mod fingerprint;
 mod guard;
@@ -47,6 +48,21 @@ enum Command {
     Status(guard::StatusArgs),
     /// Pause protection for N minutes where the policy allows it (0 resumes).
     Pause(guard::PauseArgs),
+    /// Trust the device CA on this machine (system store, browsers, runtimes, Java), or check it.
+    Trust {
+        #[command(subcommand)]
+        command: deploy_cmd::TrustCommand,
+    },
+    /// Route LLM traffic to the guard (desktop proxy settings, environment, browser policies).
+    Proxy {
+        #[command(subcommand)]
+        command: deploy_cmd::ProxyCommand,
+    },
+    /// Print the environment for shells, SDKs and coding assistants: `eval "$(leakguard env)"`.
+    Env(deploy_cmd::EnvArgs),
+    /// Check this machine end to end: service, trust, routing, and a real TLS request through the
+    /// guard from every client installed (curl, node, python, java, chromium).
+    Doctor(deploy_cmd::DoctorArgs),
     /// Create, show or rotate the device CA.
     Ca {
         #[command(subcommand)]
@@ -187,6 +203,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Service {
             command: guard::ServiceCommand::Run(args),
         } => guard::run(args, guard::Front::Service).map(|()| ExitCode::SUCCESS),
+        Command::Service {
+            command: guard::ServiceCommand::Install(args),
+        } => deploy_cmd::service_install(args),
+        Command::Service {
+            command: guard::ServiceCommand::Uninstall(args),
+        } => deploy_cmd::service_uninstall(args),
+        Command::Service {
+            command: guard::ServiceCommand::Status(args),
+        } => deploy_cmd::service_status(args),
+        Command::Trust { command } => deploy_cmd::trust(command),
+        Command::Proxy { command } => deploy_cmd::proxy(command),
+        Command::Env(args) => deploy_cmd::env(args),
+        Command::Doctor(args) => deploy_cmd::doctor(args),
         Command::Status(args) => guard::status(args).map(|()| ExitCode::SUCCESS),
         Command::Pause(args) => guard::pause(args).map(|()| ExitCode::SUCCESS),
         Command::Ca { command } => guard::ca(command).map(|()| ExitCode::SUCCESS),

@@ -46,6 +46,9 @@ pub struct Policy {
     /// What the user may do to the guard on this device.
     #[serde(default, skip_serializing_if = "Controls::is_default")]
     pub controls: Controls,
+    /// How the device checks that it stays protected (trust and routing still in place).
+    #[serde(default, skip_serializing_if = "Deployment::is_default")]
+    pub deployment: Deployment,
     /// Sample texts with the verdict this policy must give; a policy whose own tests fail is
     /// rejected.
     #[serde(default)]
@@ -449,6 +452,50 @@ pub struct Controls {
 impl Controls {
     fn is_default(&self) -> bool {
         *self == Controls::default()
+    }
+}
+
+/// Staying on: the agent checks every `check_every_s` seconds that what `leakguard trust
+/// install` and `leakguard proxy enable` put in place is still there (and that the desktop's
+/// PAC is the current one). A change is recorded as `protection_degraded` with the reason, sent
+/// to the SIEM at once and shown in the tray; `protection_restored` when it is back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// Seconds between checks (default 300; 0 turns the checks off).
+    #[serde(default = "Deployment::default_check")]
+    pub check_every_s: u32,
+    /// Put routing back when it drifted (a user switched the proxy off or another program
+    /// changed it), as well as recording it. Default false.
+    #[serde(default)]
+    pub enforce: bool,
+    /// Seconds between heartbeat events, so the SIEM sees a laptop that went silent (default
+    /// 3600; 0: none).
+    #[serde(default = "Deployment::default_heartbeat")]
+    pub heartbeat_s: u32,
+}
+
+impl Deployment {
+    fn default_check() -> u32 {
+        300
+    }
+
+    fn default_heartbeat() -> u32 {
+        3600
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Deployment::default()
+    }
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Deployment {
+            check_every_s: Deployment::default_check(),
+            enforce: false,
+            heartbeat_s: Deployment::default_heartbeat(),
+        }
     }
 }
 

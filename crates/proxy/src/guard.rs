@@ -24,6 +24,9 @@ pub struct Guard {
     pub(crate) memory: crate::body::Reservation,
 }
 
+/// The path the guard answers itself on every intercepted host (`leakguard doctor`'s canary).
+pub const CANARY_PATH: &str = "/.well-known/leakguard-canary";
+
 impl Guard {
     pub fn new(shared: Arc<Shared>) -> Guard {
         Guard {
@@ -49,6 +52,24 @@ impl Guard {
         if !self.shared.intercepts(&host) {
             // Plain HTTP to a host outside the scope: passed on untouched.
             return req.into();
+        }
+        if req.uri().path() == CANARY_PATH && req.method() == hyper::Method::GET {
+            // `leakguard doctor` and the drift check: proof that this client's request to an
+            // intercepted host reached the guard (and, over TLS, that it trusts the device
+            // CA). Answered here, never forwarded.
+            let tls = req.uri().scheme() != Some(&hyper::http::uri::Scheme::HTTP);
+            let body = serde_json::json!({
+                "leakguard": "canary",
+                "host": host,
+                "tls": tls,
+                "policy": self.shared.policy.load().label,
+            });
+            return crate::pipeline::respond(
+                hyper::StatusCode::OK,
+                "application/json",
+                body.to_string(),
+            )
+            .into();
         }
         // WebSocket upgrades (wss:// inside a decrypted tunnel, or plain ws://) are relayed
         // by the guard, through its routes, with every client frame scanned.

@@ -98,6 +98,8 @@ named! {
         Pause = "pause",
         /// The user reported a false positive.
         Feedback = "feedback",
+        /// This device's protection: trust or routing drifted, came back, or a heartbeat.
+        Protection = "protection",
     }
 }
 
@@ -122,6 +124,12 @@ named! {
         Pause = "pause",
         Resume = "resume",
         FalsePositive = "false_positive",
+        /// Trust or routing is no longer in place (the reasons say what).
+        ProtectionDegraded = "protection_degraded",
+        /// Everything is in place again.
+        ProtectionRestored = "protection_restored",
+        /// The guard is running on this device (sent every `deployment.heartbeat_s`).
+        Heartbeat = "heartbeat",
     }
 }
 

@@ -1,0 +1,94 @@
+//! The cheap, periodic form of `doctor` the agent runs every few minutes: is everything that
+//! was installed on this machine still in place? Only what the record says was installed is
+//! checked (a user who never enabled routing is not "degraded" for lacking it), and the guard's
+//! own PAC is compared with the one in the desktop settings (a policy that added destinations
+//! makes an older inline PAC stale).
+
+use crate::manifest::{Group, Manifest};
+use crate::{Context, Line, State};
+
+/// What has drifted, one reason per line (empty: all in place). `enforce` puts routing back
+/// where it drifted (the policy's `deployment.enforce`); the lines then say it was restored.
+pub fn drift(ctx: &Context, enforce: bool) -> Vec<String> {
+    let manifest = match Manifest::load(ctx) {
+        Ok(m) => m,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut reasons = Vec::new();
+    if manifest.of(Group::Trust).next().is_some() {
+        let installed_targets = installed_trust_targets(&manifest);
+        let opts = crate::trust::Options {
+            targets: installed_targets,
+            java_keystore: None,
+        };
+        match crate::trust::status(ctx, &opts) {
+            Ok(lines) => reasons.extend(bad("trust", &lines)),
+            Err(e) => reasons.push(format!("trust: {e}")),
+        }
+    }
+    if manifest.of(Group::Routing).next().is_some() {
+        // Browser policies count only where they were installed (they need an administrator;
+        // `doctor` reports them everywhere).
+        let policies = manifest.of(Group::Routing).any(|e| {
+            matches!(&e.step, crate::Step::File { path, .. } if path.components().any(|c| c.as_os_str() == "policies"))
+        });
+        let routing = |lines: Vec<Line>| -> Vec<Line> {
+            lines
+                .into_iter()
+                .filter(|l| policies || !l.what.ends_with(" policy"))
+                .collect()
+        };
+        let lines = routing(crate::routing::status(ctx));
+        let bad_lines = bad("routing", &lines);
+        if !bad_lines.is_empty() && enforce {
+            let env_only = !manifest.of(Group::Routing).any(|e| {
+                matches!(
+                    &e.step,
+                    crate::Step::Gsettings { .. }
+                        | crate::Step::Ini { .. }
+                        | crate::Step::Command { .. }
+                        | crate::Step::Registry { .. }
+                )
+            });
+            let opts = crate::routing::Options {
+                browsers: false,
+                env_only,
+            };
+            match crate::routing::enable(ctx, &opts) {
+                Ok(_) => reasons.extend(bad("routing", &routing(crate::routing::status(ctx)))),
+                Err(e) => reasons.push(format!("routing could not be put back: {e}")),
+            }
+        } else {
+            reasons.extend(bad_lines);
+        }
+    }
+    reasons
+}
+
+fn installed_trust_targets(m: &Manifest) -> Vec<crate::trust::Target> {
+    use crate::trust::Target;
+    use crate::Step;
+    let mut t = Vec::new();
+    for e in m.of(Group::Trust) {
+        let target = match &e.step {
+            Step::Anchor { .. } | Step::Keychain { .. } | Step::WinStore { .. } => Target::System,
+            Step::Nss { .. } => Target::Nss,
+            Step::Keystore { alias, .. } if alias == crate::CA_NAME => Target::Java,
+            // Debian's hook copy of the system anchor.
+            Step::Keystore { .. } => Target::System,
+            _ => Target::Runtimes,
+        };
+        if !t.contains(&target) {
+            t.push(target);
+        }
+    }
+    t
+}
+
+fn bad(prefix: &str, lines: &[Line]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| matches!(l.state, State::Missing | State::Failed))
+        .map(|l| format!("{prefix}: {}: {}", l.what, l.detail))
+        .collect()
+}
