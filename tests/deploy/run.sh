@@ -13,7 +13,12 @@ NAME=deploy
 pids+=($!)
 wait_for "$WORK/up.out" '^ready '
 UP="$(awk '/^ready /{print $2}' "$WORK/up.out")"
+failed=0
 
 echo "== deploy: trust, routing, doctor, drift, service, uninstall (throw-away HOME and root)"
 LG_BIN="$BIN" LG_WORK="$WORK" LG_UPSTREAM="$UP" LG_UPSTREAM_CA="$WORK/up/upstream-ca.pem" \
-  LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" "$VENV/bin/python" "$ROOT/tests/deploy/test_deploy.py"
+  LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" "$VENV/bin/python" "$ROOT/tests/deploy/test_deploy.py" || failed=1
+
+echo "== deploy: the guard's .deb installed and purged with dpkg in a throw-away root"
+LG_WORK="$WORK" "$VENV/bin/python" "$ROOT/tests/deploy/test_deb.py" || failed=1
+exit $failed

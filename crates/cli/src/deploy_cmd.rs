@@ -113,9 +113,9 @@ pub fn trust(cmd: TrustCommand) -> Result<ExitCode> {
 
 #[derive(Debug, Subcommand)]
 pub enum ProxyCommand {
-    /// Send LLM traffic to the guard: the desktop's automatic proxy (the guard's PAC, inline),
-    /// HTTPS_PROXY for shells and CLIs, and with `--browsers` (as administrator) the managed
-    /// browser policies (QUIC off, the PAC enforced).
+    /// Send LLM traffic to the guard: the desktop's automatic proxy (the guard's PAC, inline)
+    /// and HTTPS_PROXY for shells and CLIs; with `--browsers` (administrator) instead the
+    /// machine's managed browser policies (QUIC off, the PAC enforced).
     Enable(ProxyArgs),
     /// Put the previous settings back.
     Disable(ProxyArgs),
@@ -125,22 +125,42 @@ pub enum ProxyCommand {
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// Also write the managed browser policies (administrator).
+    /// Only the managed browser policies, machine-wide (administrator): QUIC off, the PAC
+    /// inline and mandatory.
     #[arg(long)]
     browsers: bool,
     /// Only the environment for shells and CLIs.
     #[arg(long)]
     env_only: bool,
+    /// The PAC from the policy file instead of the running guard (before the guard first
+    /// runs: installers, the package's post-install).
+    #[arg(long)]
+    offline: bool,
+    /// The policy for `--offline` (default: the one the guard discovers).
+    #[arg(long)]
+    policy: Option<PathBuf>,
     #[command(flatten)]
     at: Where,
+}
+
+/// The guard's PAC computed from a policy file (or the discovered one), for `listen`.
+fn offline_pac(policy: Option<&std::path::Path>, listen: SocketAddr) -> Result<String> {
+    let policy = leakguard_agent::policy::files::with_engine(policy, crate::today())?.0;
+    Ok(leakguard_proxy::pac_for(&policy, listen))
 }
 
 pub fn proxy(cmd: ProxyCommand) -> Result<ExitCode> {
     match cmd {
         ProxyCommand::Enable(a) => {
+            let pac = if a.offline {
+                Some(offline_pac(a.policy.as_deref(), a.at.listen)?)
+            } else {
+                None
+            };
             let opts = deploy::routing::Options {
                 browsers: a.browsers,
                 env_only: a.env_only,
+                pac,
             };
             let lines = deploy::routing::enable(&a.at.context(), &opts)?;
             Ok(report(&lines, a.at.json, Mode::Change))
@@ -154,6 +174,53 @@ pub fn proxy(cmd: ProxyCommand) -> Result<ExitCode> {
             Ok(report(&lines, a.at.json, Mode::Status))
         }
     }
+}
+
+/// `leakguard setup`: everything one user needs, in one step (what the packaged user unit
+/// runs before the guard at each login; repeated runs change nothing).
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Undo it: routing and trust back as they were.
+    #[arg(long)]
+    undo: bool,
+    /// The policy (default: the one the guard discovers).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    #[command(flatten)]
+    at: Where,
+}
+
+pub fn setup(a: SetupArgs) -> Result<ExitCode> {
+    let ctx = a.at.context();
+    let mut lines = Vec::new();
+    if a.undo {
+        lines.extend(deploy::routing::disable(&ctx)?);
+        lines.extend(deploy::trust::uninstall(&ctx)?);
+        return Ok(report(&lines, a.at.json, Mode::Change));
+    }
+    // The user's device CA, covering the policy's destinations.
+    let policy =
+        leakguard_agent::policy::files::with_engine(a.policy.as_deref(), crate::today())?.0;
+    let ca_dir = ctx.data_dir.join("ca");
+    if !ca_dir.join(leakguard_proxy::ca::CERT_FILE).exists() {
+        let hosts = leakguard_agent::destination_hosts(&policy);
+        let path = leakguard_proxy::ca::init(&ca_dir, &hosts, false)?;
+        lines.push(Line::new(
+            "device CA",
+            State::Ok,
+            format!("created {}", path.display()),
+        ));
+    }
+    lines.extend(deploy::trust::install(&ctx, &Default::default())?);
+    // The running guard's PAC when it answers, else the same PAC computed from the policy.
+    let pac = deploy::routing::fetch_pac(&ctx)
+        .unwrap_or_else(|_| leakguard_proxy::pac_for(&policy, ctx.listen));
+    let opts = deploy::routing::Options {
+        pac: Some(pac),
+        ..Default::default()
+    };
+    lines.extend(deploy::routing::enable(&ctx, &opts)?);
+    Ok(report(&lines, a.at.json, Mode::Change))
 }
 
 /// `leakguard env`.

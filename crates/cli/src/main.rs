@@ -58,6 +58,10 @@ enum Command {
         #[command(subcommand)]
         command: deploy_cmd::ProxyCommand,
     },
+    /// Set this user up in one step: the device CA, trusted (browsers, runtimes; the system
+    /// store and Java too as administrator), and LLM traffic routed to the guard. `--undo`
+    /// reverses it.
+    Setup(deploy_cmd::SetupArgs),
     /// Print the environment for shells, SDKs and coding assistants: `eval "$(leakguard env)"`.
     Env(deploy_cmd::EnvArgs),
     /// Check this machine end to end: service, trust, routing, and a real TLS request through the
@@ -215,6 +219,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Trust { command } => deploy_cmd::trust(command),
         Command::Proxy { command } => deploy_cmd::proxy(command),
         Command::Env(args) => deploy_cmd::env(args),
+        Command::Setup(args) => deploy_cmd::setup(args),
         Command::Doctor(args) => deploy_cmd::doctor(args),
         Command::Status(args) => guard::status(args).map(|()| ExitCode::SUCCESS),
         Command::Pause(args) => guard::pause(args).map(|()| ExitCode::SUCCESS),

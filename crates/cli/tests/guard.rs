@@ -420,20 +420,27 @@ fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
 #[test]
 fn the_mdm_examples_install_where_the_guard_reads_and_check_before_replacing() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/mdm");
-    let jamf = root.join("jamf/install-policy.sh");
+    let jamf = root.join("jamf/install-leakguard.sh");
     let syntax = Command::new("sh").arg("-n").arg(&jamf).status().unwrap();
     assert!(syntax.success(), "the Jamf script parses");
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    // The Ansible role names its directory once, in its defaults.
+    assert!(
+        read("ansible/roles/leakguard/defaults/main.yml").contains("leakguard_dir: /etc/leakguard")
+    );
     for (file, dir) in [
         (
-            "jamf/install-policy.sh",
+            "jamf/install-leakguard.sh",
             "/Library/Application Support/Leakguard",
         ),
         (
             "intune/Install-LeakguardPolicy.ps1",
             "$env:ProgramData \"Leakguard\"",
         ),
-        ("ansible/leakguard-policy.yml", "/etc/leakguard"),
+        (
+            "ansible/roles/leakguard/tasks/main.yml",
+            "{{ leakguard_dir }}",
+        ),
     ] {
         let text = read(file);
         assert!(text.contains(dir), "{file} installs into {dir}");

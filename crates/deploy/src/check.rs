@@ -53,6 +53,7 @@ pub fn drift(ctx: &Context, enforce: bool) -> Vec<String> {
             let opts = crate::routing::Options {
                 browsers: false,
                 env_only,
+                pac: None,
             };
             match crate::routing::enable(ctx, &opts) {
                 Ok(_) => reasons.extend(bad("routing", &routing(crate::routing::status(ctx)))),

@@ -29,6 +29,9 @@ pub enum Step {
         /// Mode to restore `previous` with.
         #[serde(default)]
         mode: Option<u32>,
+        /// Directories made for it (removed on undo when empty), deepest first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dirs: Vec<PathBuf>,
     },
     /// A marked block in a text file (a shell profile); undo removes the block only (and the
     /// file, when Leakguard created it and nothing else was added since).
@@ -224,10 +227,17 @@ fn undo_step(ctx: &Context, step: &Step) -> Result<String> {
             path,
             previous,
             mode,
-        } => match previous {
-            Some(text) => write_atomic(path, text.as_bytes(), mode.unwrap_or(0o644))?,
-            None => tools::remove(path)?,
-        },
+            dirs,
+        } => {
+            match previous {
+                Some(text) => write_atomic(path, text.as_bytes(), mode.unwrap_or(0o644))?,
+                None => tools::remove(path)?,
+            }
+            for d in dirs {
+                // Only when empty: anything someone else put there since stays.
+                let _ = std::fs::remove_dir(d);
+            }
+        }
         Step::Block {
             path,
             marker,
@@ -397,6 +407,12 @@ pub(crate) fn put_file(
         return Ok(());
     }
     let mode_before = file_mode(path);
+    let dirs: Vec<PathBuf> = path
+        .ancestors()
+        .skip(1)
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
     manifest.record(
         ctx,
         Entry {
@@ -405,6 +421,7 @@ pub(crate) fn put_file(
                 path: path.to_path_buf(),
                 previous: current,
                 mode: mode_before,
+                dirs,
             },
             ca,
         },

@@ -18,10 +18,14 @@ use std::time::Duration;
 /// What `enable` touches (empty: everything that applies here).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Also write the managed browser policies (needs administrator rights).
+    /// Only the managed browser policies, machine-wide (needs administrator rights); the
+    /// user's desktop setting and environment are left alone.
     pub browsers: bool,
     /// Only the environment (shells, SDKs, CLIs), not the desktop setting.
     pub env_only: bool,
+    /// The PAC to use (computed from the policy while the guard is not running, e.g. by the
+    /// package's post-install); `None`: fetched from the running guard.
+    pub pac: Option<String>,
 }
 
 const PROFILE_MARKER: &str = "leakguard proxy";
@@ -121,22 +125,19 @@ fn entry(step: Step) -> Entry {
 pub fn enable(ctx: &Context, opts: &Options) -> Result<Vec<Line>> {
     let mut m = Manifest::load(ctx)?;
     let mut lines = Vec::new();
-    let pac = if opts.env_only {
-        None
-    } else {
-        Some(fetch_pac(ctx)?)
+    let pac = match (&opts.pac, opts.env_only) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => None,
+        (None, false) => Some(fetch_pac(ctx)?),
     };
-    if let Some(pac) = &pac {
+    if opts.browsers {
+        lines.extend(browsers_enable(ctx, &mut m, pac.as_deref())?);
+        return Ok(lines);
+    }
+    if let (Some(pac), false) = (&pac, opts.env_only) {
         lines.extend(desktop_enable(ctx, &mut m, pac)?);
     }
     lines.push(env_enable(ctx, &mut m)?);
-    if opts.browsers {
-        lines.extend(crate::routing::browsers_enable(
-            ctx,
-            &mut m,
-            pac.as_deref(),
-        )?);
-    }
     Ok(lines)
 }
 

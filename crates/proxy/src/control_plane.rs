@@ -12,32 +12,33 @@ use leakguard_policy::Mode;
 impl Shared {
     /// The PAC file: destination hosts through the proxy, everything else DIRECT.
     pub fn pac(&self) -> String {
-        let loaded = self.policy.load();
-        let mut conds = Vec::new();
-        for g in loaded
-            .policy()
-            .destinations
-            .iter()
-            .filter(|g| g.mode != Mode::Allow)
-        {
-            for h in &g.hosts {
-                let h = h.to_ascii_lowercase();
-                match h.strip_prefix("*.") {
-                    Some(s) => conds.push(format!("dnsDomainIs(h, \".{s}\")")),
-                    None => conds.push(format!("h == \"{h}\" || dnsDomainIs(h, \".{h}\")")),
-                }
+        pac_for(self.policy.load().policy(), self.listen)
+    }
+}
+
+/// The PAC file for a policy and a listening address: the hosts of every destination group not
+/// in `allow` mode through the guard, everything else DIRECT. The same text whether the guard
+/// serves it or `leakguard proxy enable --offline` writes it before the guard runs.
+pub fn pac_for(policy: &leakguard_policy::Policy, listen: std::net::SocketAddr) -> String {
+    let mut conds = Vec::new();
+    for g in policy.destinations.iter().filter(|g| g.mode != Mode::Allow) {
+        for h in &g.hosts {
+            let h = h.to_ascii_lowercase();
+            match h.strip_prefix("*.") {
+                Some(s) => conds.push(format!("dnsDomainIs(h, \".{s}\")")),
+                None => conds.push(format!("h == \"{h}\" || dnsDomainIs(h, \".{h}\")")),
             }
         }
-        let cond = if conds.is_empty() {
-            "false".to_string()
-        } else {
-            conds.join(" ||\n      ")
-        };
-        format!(
-            "// Leakguard: only LLM destinations go through the local guard.\nfunction FindProxyForURL(url, host) {{\n  var h = host.toLowerCase();\n  // `chatgpt.com.` is the same host as `chatgpt.com`: never DIRECT because of the dot.\n  while (h.charAt(h.length - 1) == \".\") h = h.substring(0, h.length - 1);\n  if ({cond})\n    return \"PROXY {addr}\";\n  return \"DIRECT\";\n}}\n",
-            addr = self.listen
-        )
     }
+    let cond = if conds.is_empty() {
+        "false".to_string()
+    } else {
+        conds.join(" ||\n      ")
+    };
+    format!(
+        "// Leakguard: only LLM destinations go through the local guard.\nfunction FindProxyForURL(url, host) {{\n  var h = host.toLowerCase();\n  // `chatgpt.com.` is the same host as `chatgpt.com`: never DIRECT because of the dot.\n  while (h.charAt(h.length - 1) == \".\") h = h.substring(0, h.length - 1);\n  if ({cond})\n    return \"PROXY {addr}\";\n  return \"DIRECT\";\n}}\n",
+        addr = listen
+    )
 }
 
 impl Guard {

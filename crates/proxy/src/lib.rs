@@ -19,6 +19,7 @@ pub mod state;
 pub mod upstream;
 mod websocket;
 
+pub use control_plane::pac_for;
 pub use server::Connections;
 pub use state::Shared;
 use std::net::SocketAddr;
