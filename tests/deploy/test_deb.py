@@ -13,18 +13,13 @@ import plistlib
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, failures  # noqa: E402
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WORK = os.environ["LG_WORK"]
 ROOT = os.path.join(WORK, "dpkg-root")
 HOME = os.path.join(WORK, "dpkg-home")
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def listing():

@@ -25,6 +25,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 from test_chromium import CHROMIUM_FLAGS, page_results  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from checks import check, failures  # noqa: E402
+
 AWS_KEY = "AKIAQYLPMN5HJNGY4F7A"
 BIN = os.environ["LG_BIN"]
 WORK = os.environ["LG_WORK"]
@@ -34,14 +37,6 @@ ROOT = os.path.join(WORK, "root")
 DATA = os.path.join(WORK, "data")
 KEYSTORE = os.path.join(WORK, "java-cacerts")
 POLICY = os.path.join(WORK, "policy.json")
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def env(**extra):
