@@ -178,6 +178,8 @@ pub fn run(cmd: FingerprintCommand) -> Result<()> {
                 index.dropped_common,
                 index.dropped_reference
             );
+            // For the policy entry: its signature then covers this exact index.
+            println!("index_sha256: {}", sha256_hex(&data));
             Ok(())
         }
         FingerprintCommand::Inspect { file } => {
@@ -203,9 +205,21 @@ pub fn run(cmd: FingerprintCommand) -> Result<()> {
                 index.dropped_common,
                 index.dropped_reference
             );
+            println!(
+                "sha256:       {} (the policy's `index_sha256`)",
+                sha256_hex(&data)
+            );
             let header = data.len() - 8 * index.len();
             println!("size:         {} bytes ({} fingerprints x 8 bytes + {header} bytes of header and checksum)", data.len(), index.len());
             Ok(())
         }
     }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

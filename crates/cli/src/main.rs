@@ -255,6 +255,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         eprintln!("{e:#}");
                         continue;
                     }
+                    if let Err(e) = policy::files::require_covered(f) {
+                        bad += 1;
+                        eprintln!("{e}");
+                        continue;
+                    }
                 }
                 match policy::files::with_engine(Some(f), today()) {
                     Ok((p, _)) => println!(

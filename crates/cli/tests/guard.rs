@@ -912,3 +912,120 @@ fn with_256_descriptors_300_idle_connections_neither_spin_nor_stop_the_guard() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_signed_policy_covers_the_fingerprint_index_and_salt_it_names() {
+    let dir = tmpdir("covered");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("stage.rs"), include_str!("../src/scan.rs")).unwrap();
+    std::fs::write(dir.join("acme.salt"), "acme-salt-for-tests\n").unwrap();
+    let index = dir.join("acme.lgfp");
+    let out = lg(&[
+        "fingerprint",
+        "build",
+        "--name",
+        "acme",
+        "--salt-file",
+        dir.join("acme.salt").to_str().unwrap(),
+        "--out",
+        index.to_str().unwrap(),
+        repo.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The build prints the hash the policy names.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let index_sha = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("index_sha256: "))
+        .expect("index_sha256 printed")
+        .to_string();
+    let salt_sha = {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(std::fs::read(dir.join("acme.salt")).unwrap());
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert!(lg(&[
+        "policy",
+        "keygen",
+        "--out",
+        dir.join("it").to_str().unwrap()
+    ])
+    .status
+    .success());
+    let check = |body: &str| {
+        let policy = dir.join("policy.json");
+        std::fs::write(&policy, body).unwrap();
+        let signed = lg(&[
+            "policy",
+            "sign",
+            "--key",
+            dir.join("it.key").to_str().unwrap(),
+            policy.to_str().unwrap(),
+        ]);
+        assert!(
+            signed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&signed.stderr)
+        );
+        lg(&[
+            "policy",
+            "check",
+            "--public-key",
+            dir.join("it.pub").to_str().unwrap(),
+            policy.to_str().unwrap(),
+        ])
+    };
+    let entry = |extra: &str| {
+        format!(
+            r#"{{"version":1,"rules":{{"fingerprints":[{{"index":"acme.lgfp","salt_file":"acme.salt"{extra}}}]}}}}"#
+        )
+    };
+    // Signed, but the index is not named by hash: the signature would not cover it.
+    let out = check(&entry(""));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("index_sha256"));
+    let out = check(&entry(&format!(r#","index_sha256":"{index_sha}""#)));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("salt_sha256"));
+    // Both named: accepted.
+    let full = entry(&format!(
+        r#","index_sha256":"{index_sha}","salt_sha256":"{salt_sha}""#
+    ));
+    let out = check(&full);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A swapped index (another build) is refused, with what to do.
+    std::fs::write(repo.join("other.rs"), include_str!("../src/batch.rs")).unwrap();
+    assert!(lg(&[
+        "fingerprint",
+        "build",
+        "--name",
+        "acme",
+        "--salt-file",
+        dir.join("acme.salt").to_str().unwrap(),
+        "--out",
+        index.to_str().unwrap(),
+        repo.to_str().unwrap(),
+    ])
+    .status
+    .success());
+    // The policy signed for the first index, checked (and loaded) against the second.
+    let out = lg(&[
+        "policy",
+        "check",
+        "--public-key",
+        dir.join("it.pub").to_str().unwrap(),
+        dir.join("policy.json").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not match the SHA-256"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -219,9 +219,17 @@ pub struct RulesSection {
 pub struct FingerprintEntry {
     /// The index file made by `leakguard fingerprint build`.
     pub index: String,
+    /// SHA-256 (hex) of the index file: the guard refuses an index that differs, so a signed
+    /// policy's signature covers the index it names. Required in a signed policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_sha256: Option<String>,
     /// File holding the salt the index was built with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt_file: Option<String>,
+    /// SHA-256 (hex) of the salt file, checked like `index_sha256`. Required in a signed
+    /// policy that names a `salt_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt_sha256: Option<String>,
     /// The salt itself (keep such a policy as private as a salt file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,

@@ -86,6 +86,13 @@ pub fn with_engine_and_local(
         let index_path = base.join(&fp.index);
         let data = std::fs::read(&index_path)
             .map_err(|e| fingerprint(format!("cannot read {}: {e}", index_path.display())))?;
+        same_hash(&data, fp.index_sha256.as_deref(), &index_path).map_err(fingerprint)?;
+        if let (Some(file), Some(want)) = (&fp.salt_file, &fp.salt_sha256) {
+            let salt_path = base.join(file);
+            let bytes = std::fs::read(&salt_path)
+                .map_err(|e| fingerprint(format!("cannot read {}: {e}", salt_path.display())))?;
+            same_hash(&bytes, Some(want), &salt_path).map_err(fingerprint)?;
+        }
         let index = leakguard_detect::fingerprint::FingerprintIndex::from_bytes(&data)
             .map_err(|e| fingerprint(format!("{}: {e}", index_path.display())))?;
         let salt = match (&fp.salt, &fp.salt_file) {
@@ -193,7 +200,57 @@ pub fn verify(policy: &Path, public_key: &Path) -> Result<(), LoadError> {
         .map_err(|e| fail(format!("cannot read {}: {e}", public_key.display())))?;
     let sig = std::fs::read_to_string(sig_path(policy))
         .map_err(|_| fail(signing::SignatureError::Unsigned.to_string()))?;
-    signing::verify(&bytes, &sig, &public).map_err(|e| fail(e.to_string()))
+    signing::verify(&bytes, &sig, &public).map_err(|e| fail(e.to_string()))?;
+    require_covered(policy)
+}
+
+/// `data`'s SHA-256 is `want` (hex, any case), when the policy names one.
+fn same_hash(data: &[u8], want: Option<&str>, path: &Path) -> Result<(), String> {
+    use sha2::{Digest, Sha256};
+    let Some(want) = want else {
+        return Ok(());
+    };
+    let got = hex(&Sha256::digest(data));
+    if got.eq_ignore_ascii_case(want.trim()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} does not match the SHA-256 the policy names (a swapped or damaged file; it has {got}): install the file the policy was signed with",
+            path.display()
+        ))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A signed policy's signature must cover every file it makes the guard trust: each
+/// fingerprint index, and each salt file, must be named with its SHA-256.
+///
+/// # Errors
+/// [`LoadError::Fingerprint`] naming the entry without a hash.
+pub fn require_covered(policy_path: &Path) -> Result<(), LoadError> {
+    let policy = read(policy_path)?;
+    for fp in &policy.rules.fingerprints {
+        let missing = if fp.index_sha256.is_none() {
+            Some("index_sha256")
+        } else if fp.salt_file.is_some() && fp.salt_sha256.is_none() {
+            Some("salt_sha256")
+        } else {
+            None
+        };
+        if let Some(field) = missing {
+            return Err(LoadError::Fingerprint {
+                label: policy_path.display().to_string(),
+                message: format!(
+                    "the signed policy names {} without `{field}`: its signature would not cover that file; add the SHA-256 `leakguard fingerprint build` printed (or `sha256sum`), then sign again",
+                    fp.index
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The label events and the app show: the policy's name and the first 12 hex digits of the
