@@ -283,6 +283,22 @@ fn lg(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `leakguard policy sign --key KEY POLICY`, which must succeed.
+fn sign_policy(key: &Path, policy: &Path) {
+    let out = lg(&[
+        "policy",
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        policy.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn curl_status(addr: &str, ca: &Path, url: &str, body: &str) -> String {
     let out = Command::new("curl")
         .args([
@@ -320,18 +336,7 @@ fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
         .status
         .success());
     let pubkey = dir.join("it.pub");
-    let out = lg(&[
-        "policy",
-        "sign",
-        "--key",
-        dir.join("it.key").to_str().unwrap(),
-        managed.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sign_policy(&dir.join("it.key"), &managed);
     // The user's own file: cards blocked instead of redacted (tighter), secrets allowed (looser).
     let local = dir.join("local.json");
     std::fs::write(
@@ -387,15 +392,7 @@ fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
     );
     assert!(policy_label(&addr).starts_with("managed: managed ("));
     // Signed properly, it applies.
-    assert!(lg(&[
-        "policy",
-        "sign",
-        "--key",
-        dir.join("it.key").to_str().unwrap(),
-        managed.to_str().unwrap()
-    ])
-    .status
-    .success());
+    sign_policy(&dir.join("it.key"), &managed);
     wait_until(Duration::from_secs(10), || {
         policy_label(&addr).starts_with("managed: tampered (")
     });
@@ -484,15 +481,7 @@ fn a_policy_pulled_over_https_applies_with_etag_and_signature_checks() {
         std::fs::write(&f, text).unwrap();
         let _ = std::fs::remove_file(dir.join("publish.json.sig"));
         if sign {
-            assert!(lg(&[
-                "policy",
-                "sign",
-                "--key",
-                key.to_str().unwrap(),
-                f.to_str().unwrap()
-            ])
-            .status
-            .success());
+            sign_policy(&key, &f);
             up.serve(
                 "/leakguard/policy.json.sig",
                 &std::fs::read(dir.join("publish.json.sig")).unwrap(),
@@ -960,18 +949,7 @@ fn a_signed_policy_covers_the_fingerprint_index_and_salt_it_names() {
     let check = |body: &str| {
         let policy = dir.join("policy.json");
         std::fs::write(&policy, body).unwrap();
-        let signed = lg(&[
-            "policy",
-            "sign",
-            "--key",
-            dir.join("it.key").to_str().unwrap(),
-            policy.to_str().unwrap(),
-        ]);
-        assert!(
-            signed.status.success(),
-            "{}",
-            String::from_utf8_lossy(&signed.stderr)
-        );
+        sign_policy(&dir.join("it.key"), &policy);
         lg(&[
             "policy",
             "check",
