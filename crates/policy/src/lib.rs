@@ -40,21 +40,17 @@ impl Policy {
         } else {
             host
         };
-        self.destinations.iter().find(|g| {
-            g.hosts.iter().any(|p| match p.strip_prefix("*.") {
-                Some(suffix) => {
-                    host.len() > suffix.len()
-                        && host.ends_with(suffix)
-                        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-                }
-                None => {
-                    host == p
-                        || (host.ends_with(p.as_str())
-                            && host.as_bytes().get(host.len().wrapping_sub(p.len() + 1))
-                                == Some(&b'.'))
-                }
-            })
-        })
+        self.destinations
+            .iter()
+            .find(|g| g.hosts.iter().any(|p| host_matches(p, host)))
+    }
+
+    /// The group of a host its policy lists as unscannable (`unscanned_hosts`: pinned or
+    /// mutual-TLS clients), if any.
+    pub fn unscanned_group(&self, host: &str) -> Option<&DestinationGroup> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.group_of(&host)
+            .filter(|g| g.unscanned_hosts.iter().any(|p| host_matches(p, &host)))
     }
 
     /// The detection-engine settings of this policy (fingerprint indexes are loaded by the
@@ -110,3 +106,21 @@ impl Policy {
 
 #[cfg(test)]
 mod tests;
+
+/// Does a lower-case host match a host pattern (`example.com`: it and its subdomains;
+/// `*.example.com`: subdomains only)?
+fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            host.len() > suffix.len()
+                && host.ends_with(suffix)
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        }
+        None => {
+            host == pattern
+                || (host.ends_with(pattern)
+                    && host.as_bytes().get(host.len().wrapping_sub(pattern.len() + 1))
+                        == Some(&b'.'))
+        }
+    }
+}

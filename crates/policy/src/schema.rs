@@ -82,6 +82,12 @@ pub struct DestinationGroup {
     /// companies' tenants are blocked.
     #[serde(default, skip_serializing_if = "Tenant::is_empty")]
     pub tenant: Tenant,
+    /// Hosts of this group (patterns as in `hosts`) whose clients cannot trust the device CA
+    /// (certificate pinning, mutual TLS): tunnelled without decryption rather than broken,
+    /// and every such connection recorded as `unscanned` (verdict), so the gap is visible in
+    /// the events, the SIEM and the app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unscanned_hosts: Vec<String>,
 }
 
 /// Tenant rules of a destination group. An empty list allows any; a non-empty one requires

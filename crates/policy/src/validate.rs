@@ -109,7 +109,7 @@ impl Policy {
         })?;
         policy.validate()?;
         for g in &mut policy.destinations {
-            for h in &mut g.hosts {
+            for h in g.hosts.iter_mut().chain(g.unscanned_hosts.iter_mut()) {
                 h.make_ascii_lowercase();
             }
         }

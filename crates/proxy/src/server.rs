@@ -413,7 +413,9 @@ impl Conn {
         let connect_host = normal_host(authority.host());
         let port = authority.port_u16().unwrap_or(443);
         let mut seen = Vec::new();
-        if shared.intercepts(&connect_host) {
+        // A host the policy lists as unscannable takes the path of an out-of-scope one (its
+        // ClientHello is still read, so an LLM host in its SNI is decrypted), and is recorded.
+        if shared.intercepts(&connect_host) && shared.unscanned(&connect_host).is_none() {
             let sniffed = tokio::time::timeout(
                 self.front.conns.hello_timeout,
                 sniff(&mut client, &mut seen),
@@ -482,11 +484,17 @@ impl Conn {
                 None
             }
         };
+        let mut sni_seen = None;
         match sniffed {
             Some(Ok(Sniffed::Tls(accepted))) => {
                 let (accepted, fed) = *accepted;
                 let sni = accepted.client_hello().server_name().map(normal_host);
-                if let Some(sni) = sni.filter(|s| shared.intercepts(s)) {
+                sni_seen.clone_from(&sni);
+                let pinned = |h: &String| shared.unscanned(h).is_some();
+                if let Some(sni) = sni
+                    .clone()
+                    .filter(|s| shared.intercepts(s) && !pinned(s))
+                {
                     // An LLM host in the SNI: decrypted and sent to that host.
                     drop(server);
                     let rest = seen.split_off(fed);
@@ -506,6 +514,12 @@ impl Conn {
             }
             Some(Ok(Sniffed::Closed)) => return,
             _ => {}
+        }
+        for host in [Some(&connect_host), sni_seen.as_ref()].into_iter().flatten() {
+            if let Some(group) = shared.unscanned(host) {
+                unscanned(&shared, host, group);
+                break;
+            }
         }
         bump(&shared.counters.tunnelled);
         self.splice(client, server, &seen).await;
@@ -672,6 +686,29 @@ fn refused(shared: &Shared, host: &str, reason: String) {
         outcome: leakguard_types::Outcome::Refused,
         decided_by: "leakguard:tunnel".into(),
         reason: Some(reason),
+        ..Default::default()
+    };
+    shared.events.record(event);
+}
+
+/// A connection to a host the policy lists as unscannable (pinned or mutual-TLS clients):
+/// tunnelled, and recorded so the gap is visible.
+fn unscanned(shared: &Shared, host: &str, group: String) {
+    let loaded = shared.policy.load();
+    let event = crate::events::Event {
+        id: crate::events::new_id(),
+        time: crate::events::now_rfc3339(),
+        kind: leakguard_types::EventKind::Request,
+        host: host.to_string(),
+        method: "CONNECT".into(),
+        group: Some(group),
+        policy: Some(loaded.label.clone()),
+        verdict: leakguard_types::EventVerdict::Unscanned,
+        outcome: leakguard_types::Outcome::Forwarded,
+        decided_by: "destinations.unscanned_hosts".into(),
+        reason: Some(
+            "tunnelled without inspection: the policy lists this host's clients as unable to trust the device CA (pinned certificates or mutual TLS)".into(),
+        ),
         ..Default::default()
     };
     shared.events.record(event);

@@ -168,6 +168,17 @@ impl Shared {
             .is_some_and(|g| g.mode != Mode::Allow)
     }
 
+    /// The destination group that lists `host` in its `unscanned_hosts` (clients that cannot
+    /// trust the device CA): such connections are tunnelled and recorded, never decrypted.
+    pub fn unscanned(&self, host: &str) -> Option<String> {
+        let loaded = self.policy.load();
+        loaded
+            .policy()
+            .unscanned_group(host)
+            .filter(|g| g.mode != Mode::Allow)
+            .map(|g| g.name.clone())
+    }
+
     /// Grants a warned request once. `None` if the code is unknown or expired.
     pub fn allow(&self, code: &str, justification: &str) -> Option<()> {
         let mut o = self.overrides.lock().expect("overrides");

@@ -1740,3 +1740,48 @@ async fn secrets_in_utf16_numbers_file_names_binary_parts_and_epilogues_are_foun
     assert!(r.up.requests().is_empty(), "none of them went out");
     r.guard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_host_listed_as_unscanned_is_tunnelled_and_recorded_never_decrypted() {
+    // A desktop app that pins its certificate: its host is listed, not broken.
+    let mut policy: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    for g in policy["destinations"].as_array_mut().unwrap() {
+        if g["hosts"].as_array().unwrap().iter().any(|h| h == "claude.ai") {
+            g["unscanned_hosts"] = serde_json::json!(["claude.ai"]);
+        }
+    }
+    let r = rig_with(&policy.to_string(), 32 << 20).await;
+    // The client sees the upstream's own certificate: the guard did not decrypt.
+    let secret = format!("secret={AWS_KEY}");
+    let (status, _, stderr) = curl_via(
+        r.guard.addr,
+        &r.upstream_ca,
+        &["https://claude.ai/pinned", "-d", &secret],
+    )
+    .await;
+    assert_eq!(status, 200, "{stderr}");
+    let (status, _) = r.curl(&["https://claude.ai/pinned"]).await;
+    assert_eq!(status, 0, "the device CA must not answer for an unscanned host");
+    // Each such connection is an event, with the group and why.
+    let events = r.events();
+    let unscanned: Vec<_> = events
+        .iter()
+        .filter(|e| e["verdict"] == "unscanned" && e["host"] == "claude.ai")
+        .collect();
+    assert_eq!(unscanned.len(), 2, "{events:?}");
+    assert_eq!(unscanned[0]["outcome"], "forwarded");
+    assert!(unscanned[0]["group"].is_string());
+    assert!(unscanned[0]["reason"].as_str().unwrap().contains("pinned"));
+    assert!(!events.iter().any(|e| e.to_string().contains(AWS_KEY)));
+    // The listed host's tunnel still reads the ClientHello: an LLM host in its SNI is
+    // decrypted and its prompt scanned (no way around the guard through the list).
+    let tcp = raw_tunnel(r.guard.addr, "claude.ai:443").await;
+    let name = rustls_pki_types::ServerName::try_from("api.openai.com").unwrap();
+    let mut tls = device_tls(&r, None, &[b"http/1.1"])
+        .connect(name, tcp)
+        .await
+        .expect("the device CA answers for the LLM host in the SNI");
+    let answer = raw_exchange(&mut tls, CHAT_HEAD, &secret_chat()).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    r.guard.stop().await;
+}
