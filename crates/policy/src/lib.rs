@@ -119,7 +119,9 @@ fn host_matches(pattern: &str, host: &str) -> bool {
         None => {
             host == pattern
                 || (host.ends_with(pattern)
-                    && host.as_bytes().get(host.len().wrapping_sub(pattern.len() + 1))
+                    && host
+                        .as_bytes()
+                        .get(host.len().wrapping_sub(pattern.len() + 1))
                         == Some(&b'.'))
         }
     }

@@ -25,6 +25,7 @@ use hyper::http::uri::{Authority, Scheme};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use leakguard_types::{EventVerdict, Outcome};
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
@@ -491,10 +492,7 @@ impl Conn {
                 let sni = accepted.client_hello().server_name().map(normal_host);
                 sni_seen.clone_from(&sni);
                 let pinned = |h: &String| shared.unscanned(h).is_some();
-                if let Some(sni) = sni
-                    .clone()
-                    .filter(|s| shared.intercepts(s) && !pinned(s))
-                {
+                if let Some(sni) = sni.clone().filter(|s| shared.intercepts(s) && !pinned(s)) {
                     // An LLM host in the SNI: decrypted and sent to that host.
                     drop(server);
                     let rest = seen.split_off(fed);
@@ -515,7 +513,10 @@ impl Conn {
             Some(Ok(Sniffed::Closed)) => return,
             _ => {}
         }
-        for host in [Some(&connect_host), sni_seen.as_ref()].into_iter().flatten() {
+        for host in [Some(&connect_host), sni_seen.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if let Some(group) = shared.unscanned(host) {
                 unscanned(&shared, host, group);
                 break;
@@ -673,42 +674,56 @@ fn normal_host(h: &str) -> String {
 /// A tunnel to an LLM host that could not be decided safely: closed, counted and recorded.
 fn refused(shared: &Shared, host: &str, reason: String) {
     bump(&shared.counters.fail_closed);
-    let loaded = shared.policy.load();
-    let event = crate::events::Event {
-        id: crate::events::new_id(),
-        time: crate::events::now_rfc3339(),
-        kind: leakguard_types::EventKind::Request,
-        host: host.to_string(),
-        method: "CONNECT".into(),
-        group: loaded.policy().group_of(host).map(|g| g.name.clone()),
-        policy: Some(loaded.label.clone()),
-        verdict: leakguard_types::EventVerdict::Block,
-        outcome: leakguard_types::Outcome::Refused,
-        decided_by: "leakguard:tunnel".into(),
-        reason: Some(reason),
-        ..Default::default()
-    };
-    shared.events.record(event);
+    let group = shared
+        .policy
+        .load()
+        .policy()
+        .group_of(host)
+        .map(|g| g.name.clone());
+    connect_event(
+        shared,
+        host,
+        group,
+        (EventVerdict::Block, Outcome::Refused),
+        "leakguard:tunnel",
+        reason,
+    );
 }
 
 /// A connection to a host the policy lists as unscannable (pinned or mutual-TLS clients):
 /// tunnelled, and recorded so the gap is visible.
 fn unscanned(shared: &Shared, host: &str, group: String) {
-    let loaded = shared.policy.load();
+    connect_event(
+        shared,
+        host,
+        Some(group),
+        (EventVerdict::Unscanned, Outcome::Forwarded),
+        "destinations.unscanned_hosts",
+        "tunnelled without inspection: the policy lists this host's clients as unable to trust the device CA (pinned certificates or mutual TLS)".into(),
+    );
+}
+
+/// The event of a decision about a whole tunnel (method `CONNECT`).
+fn connect_event(
+    shared: &Shared,
+    host: &str,
+    group: Option<String>,
+    (verdict, outcome): (EventVerdict, Outcome),
+    decided_by: &str,
+    reason: String,
+) {
     let event = crate::events::Event {
         id: crate::events::new_id(),
         time: crate::events::now_rfc3339(),
         kind: leakguard_types::EventKind::Request,
         host: host.to_string(),
         method: "CONNECT".into(),
-        group: Some(group),
-        policy: Some(loaded.label.clone()),
-        verdict: leakguard_types::EventVerdict::Unscanned,
-        outcome: leakguard_types::Outcome::Forwarded,
-        decided_by: "destinations.unscanned_hosts".into(),
-        reason: Some(
-            "tunnelled without inspection: the policy lists this host's clients as unable to trust the device CA (pinned certificates or mutual TLS)".into(),
-        ),
+        group,
+        policy: Some(shared.policy.load().label.clone()),
+        verdict,
+        outcome,
+        decided_by: decided_by.into(),
+        reason: Some(reason),
         ..Default::default()
     };
     shared.events.record(event);

@@ -1746,7 +1746,12 @@ async fn a_host_listed_as_unscanned_is_tunnelled_and_recorded_never_decrypted() 
     // A desktop app that pins its certificate: its host is listed, not broken.
     let mut policy: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
     for g in policy["destinations"].as_array_mut().unwrap() {
-        if g["hosts"].as_array().unwrap().iter().any(|h| h == "claude.ai") {
+        if g["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == "claude.ai")
+        {
             g["unscanned_hosts"] = serde_json::json!(["claude.ai"]);
         }
     }
@@ -1761,7 +1766,10 @@ async fn a_host_listed_as_unscanned_is_tunnelled_and_recorded_never_decrypted() 
     .await;
     assert_eq!(status, 200, "{stderr}");
     let (status, _) = r.curl(&["https://claude.ai/pinned"]).await;
-    assert_eq!(status, 0, "the device CA must not answer for an unscanned host");
+    assert_eq!(
+        status, 0,
+        "the device CA must not answer for an unscanned host"
+    );
     // Each such connection is an event, with the group and why.
     let events = r.events();
     let unscanned: Vec<_> = events
