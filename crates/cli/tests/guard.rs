@@ -431,7 +431,7 @@ fn the_mdm_examples_install_where_the_guard_reads_and_check_before_replacing() {
             "/Library/Application Support/Leakguard",
         ),
         (
-            "intune/Install-LeakguardPolicy.ps1",
+            "intune/Install-Leakguard.ps1",
             "$env:ProgramData \"Leakguard\"",
         ),
         (
