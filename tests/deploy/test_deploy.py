@@ -97,6 +97,8 @@ def snapshot():
             rel = os.path.relpath(d, HOME)
             if rel.startswith((".config/chromium", ".cache", ".pki")):
                 continue
+            if os.path.relpath(d, ROOT).startswith("proc"):
+                continue  # the test's own stand-in for the network state
             for f in files:
                 p = os.path.join(d, f)
                 if p.endswith("glib-2.0/settings/keyfile"):
@@ -114,11 +116,11 @@ def nss_certs():
     return sorted(l for l in r.stdout.splitlines()[3:] if l.strip())
 
 
-def start_guard():
+def start_guard(listen="127.0.0.1:0"):
     out = open(os.path.join(WORK, "guard.out"), "w")
     err = open(os.path.join(WORK, "guard.err"), "w")
     p = subprocess.Popen(
-        [os.path.join(BIN, "leakguard"), "run", "--no-notify", "--listen", "127.0.0.1:0", "--data-dir", DATA,
+        [os.path.join(BIN, "leakguard"), "run", "--no-notify", "--listen", listen, "--data-dir", DATA,
          "--policy", POLICY, "--upstream-ca", os.environ["LG_UPSTREAM_CA"],
          "--resolve", f"chatgpt.com:443:{os.environ['LG_UPSTREAM']}"],
         stdout=out, stderr=err, env=env(),
@@ -131,10 +133,10 @@ def start_guard():
     return p, text.split("ready on ")[1].split()[0]
 
 
-def write_policy(enforce):
+def write_policy(enforce, check_every_s=1):
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "policies", "default.json")) as f:
         policy = json.load(f)
-    policy["deployment"] = {"check_every_s": 1, "enforce": enforce}
+    policy["deployment"] = {"check_every_s": check_every_s, "enforce": enforce}
     tmp = POLICY + ".tmp"
     with open(tmp, "w") as f:
         json.dump(policy, f)
@@ -158,6 +160,11 @@ def prepare():
         check=True, capture_output=True)
     java = os.path.realpath(shutil.which("java"))
     shutil.copy(os.path.join(os.path.dirname(os.path.dirname(java)), "lib/security/cacerts"), KEYSTORE)
+    # The network as the agent reads it under the root (routes): changed below to stand for a
+    # new network.
+    os.makedirs(os.path.join(ROOT, "proc/net"))
+    with open(os.path.join(ROOT, "proc/net/route"), "w") as f:
+        f.write("Iface\tDestination\tGateway\nwlan0\t00000000\t0101A8C0\n")
     # The user's own settings before Leakguard: a manual proxy, a profile with a line of theirs.
     gsettings("set", "org.gnome.system.proxy", "mode", "'manual'")
     with open(os.path.join(HOME, ".profile"), "w") as f:
@@ -189,6 +196,7 @@ def main():
 
 
 def run_all():
+    global GUARD
     # -- doctor before trust: every client is told, and told what to run.
     verdicts, rc = doctor_verdicts()
     check(sorted(verdicts) == sorted(CLIENTS), f"doctor probed every client present ({sorted(verdicts)})")
@@ -259,6 +267,23 @@ def run_all():
     gsettings("set", "org.gnome.system.proxy", "mode", "'none'")
     check(wait_until(lambda: gsettings("get", "org.gnome.system.proxy", "mode") == "'auto'"),
           "with deployment.enforce the guard puts the proxy setting back")
+
+    # -- a network change makes the guard check at once: restarted (same port) with an hourly
+    # timer, while the user has the proxy off.
+    GUARD.terminate()
+    GUARD.wait(timeout=30)
+    write_policy(enforce=False, check_every_s=3600)
+    gsettings("set", "org.gnome.system.proxy", "mode", "'none'")
+    degraded = len(events("protection_degraded"))
+    GUARD, _ = start_guard(ADDR)
+    check(wait_until(lambda: len(events("protection_degraded")) > degraded),
+          "at start the guard checks and records the proxy that is off")
+    at("proxy", "enable")
+    restored = len(events("protection_restored"))
+    with open(os.path.join(ROOT, "proc/net/route"), "a") as f:
+        f.write("tun0\t0000000A\t00000000\n")
+    check(wait_until(lambda: len(events("protection_restored")) > restored, 20),
+          "a network change (a VPN's route) makes the guard check at once, not in an hour: protection_restored")
 
     # -- the service unit (no systemd manager here: written, enabled, verified by systemd).
     r = at("service", "install")

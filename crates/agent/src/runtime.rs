@@ -509,14 +509,23 @@ fn policy_event(inner: &Inner, verdict: EventVerdict, outcome: Outcome) -> Event
 /// (`protection_degraded` with the reasons, `protection_restored`), shown in Health, and, with
 /// `deployment.enforce`, routing is put back. A `heartbeat` every `deployment.heartbeat_s`.
 async fn protection_watch(inner: Weak<Inner>) {
+    // The network is looked at every few seconds (cheap); the full check runs on its timer, or
+    // at once when the network changed.
+    const LOOK: Duration = Duration::from_secs(5);
     let mut last_beat = Instant::now();
+    let mut next_check = Instant::now();
+    let mut last_stamp = None;
     loop {
         let Some(me) = inner.upgrade() else {
             return;
         };
         let d = me.shared.policy.load().policy().deployment.clone();
-        if d.check_every_s > 0 {
-            let ctx = leakguard_deploy::Context::for_agent(me.data_dir.clone(), me.shared.listen);
+        let ctx = leakguard_deploy::Context::for_agent(me.data_dir.clone(), me.shared.listen);
+        let stamp = leakguard_deploy::check::network_stamp(&ctx);
+        let moved = last_stamp.is_some_and(|s| s != stamp);
+        last_stamp = Some(stamp);
+        if d.check_every_s > 0 && (moved || Instant::now() >= next_check) {
+            next_check = Instant::now() + Duration::from_secs(u64::from(d.check_every_s));
             let enforce = d.enforce;
             let now =
                 tokio::task::spawn_blocking(move || leakguard_deploy::check::drift(&ctx, enforce))
@@ -524,7 +533,15 @@ async fn protection_watch(inner: Weak<Inner>) {
                     .unwrap_or_else(|e| vec![format!("the deployment check failed: {e}")]);
             let before = std::mem::replace(&mut *me.drift.lock().expect("drift"), now.clone());
             let event = if !now.is_empty() && now != before {
-                Some((EventVerdict::ProtectionDegraded, now.join("; ")))
+                let after = if moved {
+                    " (checked after a network change)"
+                } else {
+                    ""
+                };
+                Some((
+                    EventVerdict::ProtectionDegraded,
+                    format!("{}{after}", now.join("; ")),
+                ))
             } else if now.is_empty() && !before.is_empty() {
                 Some((
                     EventVerdict::ProtectionRestored,
@@ -552,13 +569,8 @@ async fn protection_watch(inner: Weak<Inner>) {
             me.shared.events.record(e);
         }
         drop(me);
-        let every = match (d.check_every_s, d.heartbeat_s) {
-            (0, 0) => 60,
-            (0, h) => h.min(60),
-            (c, 0) => c,
-            (c, h) => c.min(h),
-        };
-        tokio::time::sleep(Duration::from_secs(u64::from(every.max(1)))).await;
+        let until_check = next_check.saturating_duration_since(Instant::now());
+        tokio::time::sleep(until_check.clamp(Duration::from_secs(1), LOOK)).await;
     }
 }
 

@@ -66,6 +66,27 @@ pub fn drift(ctx: &Context, enforce: bool) -> Vec<String> {
     reasons
 }
 
+/// A cheap fingerprint of the network configuration (routes and resolvers), read every few
+/// seconds: when it changes (a VPN, another Wi-Fi, a dock), the agent checks at once instead of
+/// waiting for its timer. Linux: `/proc/net/route`, `/proc/net/ipv6_route`, `/etc/resolv.conf`
+/// under the context's root. Elsewhere 0 (macOS `SCDynamicStore` and Windows
+/// `NotifyAddrChange` notifications are the documented equivalents, not built here).
+pub fn network_stamp(ctx: &Context) -> u64 {
+    use std::hash::{Hash, Hasher};
+    if !cfg!(target_os = "linux") {
+        return 0;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in [
+        "/proc/net/route",
+        "/proc/net/ipv6_route",
+        "/etc/resolv.conf",
+    ] {
+        std::fs::read(ctx.sys(f)).unwrap_or_default().hash(&mut h);
+    }
+    h.finish()
+}
+
 fn installed_trust_targets(m: &Manifest) -> Vec<crate::trust::Target> {
     use crate::trust::Target;
     use crate::Step;
