@@ -29,9 +29,10 @@ use leakguard_types::{EventVerdict, Outcome};
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
@@ -50,6 +51,10 @@ pub struct Connections {
     pub header_timeout: Duration,
     /// After CONNECT to an LLM host, the ClientHello (or request line) must arrive within this.
     pub hello_timeout: Duration,
+    /// An HTTP/2 connection (to the guard or inside a decrypted tunnel) that starts no new
+    /// request for this long is closed gracefully: GOAWAY, and the streams in flight (a long
+    /// answer) finish first. HTTP/1 keep-alive is bounded by `header_timeout`.
+    pub h2_idle: Duration,
 }
 
 impl Default for Connections {
@@ -58,6 +63,7 @@ impl Default for Connections {
             max: 0,
             header_timeout: Duration::from_secs(20),
             hello_timeout: Duration::from_secs(10),
+            h2_idle: Duration::from_secs(300),
         }
     }
 }
@@ -137,6 +143,10 @@ impl Front {
             .header_read_timeout(conns.header_timeout);
         let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new());
+        // A peer that stops answering pings is dropped (after an idle GOAWAY too, where hyper
+        // waits for the peer's ping before closing).
+        h2.keep_alive_interval(Some(Duration::from_secs(30)));
+        h2.keep_alive_timeout(Duration::from_secs(20));
         Front {
             shared,
             client: client.build(connector),
@@ -254,6 +264,19 @@ async fn until_stopped<C: Graceful>(conn: C, shutdown: &mut watch::Receiver<bool
     }
 }
 
+/// Resolves once no request has started for `idle` (`last`: ms since `t0` of the last start).
+async fn idle_for(last: &AtomicU64, t0: Instant, idle: Duration) {
+    loop {
+        let since = t0
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+        if since >= idle {
+            return;
+        }
+        tokio::time::sleep(idle - since).await;
+    }
+}
+
 /// Resolves once the guard is stopping.
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -336,9 +359,25 @@ impl Conn {
     {
         let mut shutdown = self.shutdown.clone();
         let front = Arc::clone(&self.front);
-        let service = hyper::service::service_fn(move |req| self.clone().exchange(req));
+        // When the last request started (ms since `t0`): an HTTP/2 connection idle for
+        // `h2_idle` is closed gracefully.
+        let t0 = Instant::now();
+        let last = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&last);
+        let service = hyper::service::service_fn(move |req| {
+            seen.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+            self.clone().exchange(req)
+        });
         if proto == Proto::H2 {
-            until_stopped(front.h2.serve_connection(io, service), &mut shutdown).await;
+            let conn = front.h2.serve_connection(io, service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = stopped(&mut shutdown) => {}
+                _ = idle_for(&last, t0, front.conns.h2_idle) => {}
+            }
+            conn.as_mut().graceful();
+            let _ = conn.await;
         } else {
             let conn = front.h1.serve_connection(io, service).with_upgrades();
             until_stopped(conn, &mut shutdown).await;

@@ -133,3 +133,49 @@ async fn a_stalled_body_to_an_llm_host_is_dropped_after_the_idle_timeout_and_rec
     assert!(log.contains("\"outcome\":\"refused\"") && log.contains("nothing of the request body"));
     g.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_gets_a_goaway_and_is_closed() {
+    let dir = ScratchDir::new("lg-conns-h2");
+    let conns = Connections {
+        h2_idle: Duration::from_secs(1),
+        ..Connections::default()
+    };
+    let g = guard(&dir, conns, Limits::default()).await;
+    // HTTP/2 with prior knowledge: the preface and an empty SETTINGS frame, then nothing.
+    let mut s = TcpStream::connect(g.addr).await.unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    // Read the guard's frames until a GOAWAY (type 7) arrives.
+    let mut bytes = Vec::new();
+    let saw_goaway = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return false;
+            }
+            bytes.extend_from_slice(&chunk[..n]);
+            let mut at = 0;
+            while at + 9 <= bytes.len() {
+                let len = (usize::from(bytes[at]) << 16)
+                    | (usize::from(bytes[at + 1]) << 8)
+                    | usize::from(bytes[at + 2]);
+                if bytes[at + 3] == 7 {
+                    return true;
+                }
+                at += 9 + len;
+            }
+        }
+    })
+    .await
+    .expect("a GOAWAY within 20 s");
+    assert!(saw_goaway, "the guard sent GOAWAY before closing");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before the idle time"
+    );
+    g.stop().await;
+}
