@@ -11,7 +11,6 @@ mod control_plane;
 pub mod events;
 pub mod guard;
 pub mod inspect;
-pub mod peer;
 pub mod pipeline;
 pub mod restore;
 pub mod scan_cache;

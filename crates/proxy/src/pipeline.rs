@@ -199,18 +199,9 @@ impl Guard {
     ) -> RequestOrResponse {
         let mut pending_restore: Option<Vec<(String, String)>> = None;
         let started = Instant::now();
-        let addr = req.extensions().get::<crate::peer::ClientAddr>().copied();
         let (result, event) = self.exchange(req, host, &mut pending_restore).await;
         if let Some(mut event) = event {
             event.latency_us = started.elapsed().as_micros() as u64;
-            // Which program sent it: looked up only for requests with findings (the scan of
-            // the process table costs milliseconds; clean traffic never pays it).
-            if let (Some(addr), false) = (addr, event.rules.is_empty()) {
-                event.process = tokio::task::spawn_blocking(move || crate::peer::process_of(addr))
-                    .await
-                    .ok()
-                    .flatten();
-            }
             // Durable before the guard's own answer leaves or the request goes on.
             self.shared.events.record_durable(event);
         }

@@ -176,18 +176,11 @@ pub(crate) async fn serve(listener: TcpListener, front: Arc<Front>, stop: onesho
                 backoff = Duration::ZERO;
                 match Arc::clone(&permits).try_acquire_owned() {
                     Ok(permit) => {
-                        let addr = match (tcp.peer_addr(), tcp.local_addr()) {
-                            (Ok(client), Ok(guard)) => {
-                                Some(crate::peer::ClientAddr { client, guard })
-                            }
-                            _ => None,
-                        };
                         let conn = Conn {
                             front: Arc::clone(&front),
                             origin: Origin::Listener,
                             _permit: Arc::new(permit),
                             shutdown: shut_rx.clone(),
-                            addr,
                         };
                         tokio::spawn(conn.serve_client(tcp));
                     }
@@ -315,8 +308,6 @@ struct Conn {
     /// them all.
     _permit: Arc<OwnedSemaphorePermit>,
     shutdown: watch::Receiver<bool>,
-    /// The connection's two ends (for the process that sent a request with findings).
-    addr: Option<crate::peer::ClientAddr>,
 }
 
 /// Which HTTP a connection speaks: told by ALPN inside TLS, by its first bytes otherwise.
@@ -386,10 +377,7 @@ impl Conn {
 
     /// One request: placed in its tunnel, handed to the guard, then forwarded.
     async fn exchange(self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-        let mut req = req.map(Body::from);
-        if let Some(addr) = self.addr {
-            req.extensions_mut().insert(addr);
-        }
+        let req = req.map(Body::from);
         let req = match &self.origin {
             Origin::Listener if req.method() == Method::CONNECT => return Ok(self.connect(req)),
             Origin::Listener => req,

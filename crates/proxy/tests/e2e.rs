@@ -1793,36 +1793,3 @@ async fn a_host_listed_as_unscanned_is_tunnelled_and_recorded_never_decrypted() 
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     r.guard.stop().await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_program_that_sent_a_request_with_findings_is_named_clean_ones_are_not_looked_up() {
-    let r = rig().await;
-    let (status, _) = r
-        .post_json(
-            "https://api.openai.com/v1/chat/completions",
-            &chat(&format!("deploy with aws_access_key_id = {AWS_KEY}")),
-        )
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = r
-        .post_json(
-            "https://api.openai.com/v1/chat/completions",
-            &chat("what is a monad?"),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let events = r.events();
-    let blocked = events
-        .iter()
-        .find(|e| e["outcome"] == "blocked")
-        .expect("the block is recorded");
-    // The rig's client is curl, a child process of this test.
-    let process = blocked["process"].as_str().unwrap_or_default();
-    assert!(process.starts_with("curl ("), "{blocked}");
-    let clean = events
-        .iter()
-        .find(|e| e["outcome"] == "forwarded")
-        .expect("the clean request is recorded");
-    assert!(clean.get("process").is_none(), "{clean}");
-    r.guard.stop().await;
-}

@@ -428,8 +428,6 @@ struct Body<'a> {
     justification: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     redacted_prompt: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    process: Option<&'a str>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -470,7 +468,6 @@ fn body_json(e: &Event) -> Result<String> {
         override_code,
         justification,
         redacted_prompt,
-        process,
     } = e;
     Ok(serde_json::to_string(&Body {
         device,
@@ -497,7 +494,6 @@ fn body_json(e: &Event) -> Result<String> {
         override_code: override_code.as_deref(),
         justification: justification.as_deref(),
         redacted_prompt: redacted_prompt.as_deref(),
-        process: process.as_deref(),
     })?)
 }
 
