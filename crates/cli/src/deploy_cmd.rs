@@ -296,8 +296,8 @@ pub fn doctor(a: DoctorArgs) -> Result<ExitCode> {
             .filter(|l| l.what != "guard")
             .map(|l| prefixed("routing", l)),
     );
+    // Firefox has no headless fetch: its profiles are in the trust lines above (nss).
     lines.extend(deploy::doctor::clients(&ctx, &a.host, &a.clients));
-    lines.extend(deploy::doctor::firefox(&ctx));
     Ok(report(&lines, a.at.json, Mode::Status))
 }
 

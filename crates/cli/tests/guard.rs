@@ -910,17 +910,20 @@ fn a_signed_policy_covers_the_fingerprint_index_and_salt_it_names() {
     std::fs::write(repo.join("stage.rs"), include_str!("../src/scan.rs")).unwrap();
     std::fs::write(dir.join("acme.salt"), "acme-salt-for-tests\n").unwrap();
     let index = dir.join("acme.lgfp");
-    let out = lg(&[
-        "fingerprint",
-        "build",
-        "--name",
-        "acme",
-        "--salt-file",
-        dir.join("acme.salt").to_str().unwrap(),
-        "--out",
-        index.to_str().unwrap(),
-        repo.to_str().unwrap(),
-    ]);
+    let build = || {
+        lg(&[
+            "fingerprint",
+            "build",
+            "--name",
+            "acme",
+            "--salt-file",
+            dir.join("acme.salt").to_str().unwrap(),
+            "--out",
+            index.to_str().unwrap(),
+            repo.to_str().unwrap(),
+        ])
+    };
+    let out = build();
     assert!(
         out.status.success(),
         "{}",
@@ -981,19 +984,7 @@ fn a_signed_policy_covers_the_fingerprint_index_and_salt_it_names() {
     );
     // A swapped index (another build) is refused, with what to do.
     std::fs::write(repo.join("other.rs"), include_str!("../src/batch.rs")).unwrap();
-    assert!(lg(&[
-        "fingerprint",
-        "build",
-        "--name",
-        "acme",
-        "--salt-file",
-        dir.join("acme.salt").to_str().unwrap(),
-        "--out",
-        index.to_str().unwrap(),
-        repo.to_str().unwrap(),
-    ])
-    .status
-    .success());
+    assert!(build().status.success());
     // The policy signed for the first index, checked (and loaded) against the second.
     let out = lg(&[
         "policy",

@@ -7,7 +7,7 @@
 //! variables `leakguard trust install` wrote (when it did), with `HTTPS_PROXY` pointing at the
 //! guard, the way coding assistants (Claude Code, Codex CLI, Copilot CLI) reach it too.
 
-use crate::tools::{command, find, run};
+use crate::tools::{command, find};
 use crate::{Context, Line, State};
 use std::path::Path;
 use std::process::Stdio;
@@ -346,43 +346,4 @@ fn run_bounded(
         None => Err(format!("no answer within {} s", timeout.as_secs())),
         Some(s) => Ok((s.code(), stdout, stderr)),
     }
-}
-
-/// Firefox has no headless fetch to probe: its profiles' NSS databases are checked instead.
-pub fn firefox(ctx: &Context) -> Vec<Line> {
-    if find(ctx, "firefox").is_none() && find(ctx, "firefox-esr").is_none() {
-        return Vec::new();
-    }
-    let Ok(pem) = ctx.ca_pem() else {
-        return Vec::new();
-    };
-    let body = crate::pem_body(&pem);
-    crate::trust::nss_databases(ctx)
-        .into_iter()
-        .filter(|(_, b)| *b == "firefox")
-        .map(|(db, _)| {
-            let arg = format!("sql:{}", db.display());
-            let ok = run(
-                ctx,
-                "certutil",
-                ["-L", "-d", &arg, "-n", crate::CA_NAME, "-a"],
-            )
-            .is_ok_and(|o| crate::bundle_has(&o, &body));
-            let what = format!(
-                "firefox profile {}",
-                db.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            );
-            if ok {
-                Line::new(what, State::Ok, "trusts the device CA")
-            } else {
-                Line::new(
-                    what,
-                    State::Missing,
-                    "does not trust the device CA — run `leakguard trust install --nss`",
-                )
-            }
-        })
-        .collect()
 }
