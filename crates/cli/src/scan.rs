@@ -151,6 +151,23 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         } else {
             path.display().to_string()
         };
+        // A document (PDF, Office, OpenDocument, RTF, e-mail, notebook, archive) is read as
+        // one and its text scanned, each finding named by its place in the file.
+        if path.as_os_str() != "-" && is_document(path) {
+            let limits = leakguard_proxy::inspect::document_limits(&loaded.effective.managed);
+            match scan_document(engine, path, &limits, |place, finding, line, col| {
+                total += 1;
+                action = action.max(decider.action_for(finding));
+                sink.finding(&mut out, &format!("{label}: {place}"), finding, line, col)
+            }) {
+                Ok(bytes) => scanned += bytes,
+                Err(e) => {
+                    eprintln!("leakguard: {label}: {e:#}");
+                    io_errors += 1;
+                }
+            }
+            continue;
+        }
         let mut reader = match open(path) {
             Ok(r) => r,
             Err(e) => {
@@ -208,6 +225,55 @@ fn open(path: &PathBuf) -> Result<Box<dyn Read>> {
     Ok(Box::new(std::fs::File::open(path).with_context(|| {
         format!("cannot open {}", path.display())
     })?))
+}
+
+/// Largest document read whole for scanning.
+const MAX_DOCUMENT: u64 = 512 << 20;
+
+/// Whether a file is a document to read as one (by its first bytes and name).
+fn is_document(path: &std::path::Path) -> bool {
+    let mut head = [0u8; 1024];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let name = path.file_name().and_then(|n| n.to_str());
+    leakguard_documents::sniff(&head[..n], name).is_some()
+}
+
+/// Reads a document and scans the text of each place in it; `on_finding` gets the place
+/// (`page 2`, `sheet Payroll, cell B2`), the finding and its line and column within that place.
+/// An unreadable document is an error (a check that cannot see a file must not pass it).
+fn scan_document(
+    engine: &Engine,
+    path: &std::path::Path,
+    limits: &leakguard_documents::Limits,
+    mut on_finding: impl FnMut(&str, &Finding, u64, u64) -> Result<()>,
+) -> Result<u64> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= MAX_DOCUMENT,
+        "the document is larger than {} MiB and was not read",
+        MAX_DOCUMENT >> 20
+    );
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str());
+    let doc = leakguard_documents::extract(&bytes, name, limits)
+        .map_err(|e| anyhow::anyhow!("the document cannot be read: {e}"))?
+        .ok_or_else(|| anyhow::anyhow!("not a document after all"))?;
+    for p in &doc.pieces {
+        for f in engine.scan(&p.text) {
+            let before = &p.text[..f.start];
+            let line = before.matches('\n').count() as u64 + 1;
+            let col = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
+            on_finding(&p.locate(f.start), &f, line, col)?;
+        }
+    }
+    if let Some((at, e)) = doc.problems.first() {
+        anyhow::bail!("{at} in it cannot be read: {e}");
+    }
+    Ok(bytes.len() as u64)
 }
 
 /// Decides through the policy, for one destination.

@@ -49,6 +49,11 @@ pub struct Policy {
     /// How the device checks that it stays protected (trust and routing still in place).
     #[serde(default, skip_serializing_if = "Deployment::is_default")]
     pub deployment: Deployment,
+    /// Uploaded documents (PDF, Office, OpenDocument, RTF, e-mail, notebooks, archives):
+    /// how far they are read, and what happens to one that cannot be read or would need
+    /// redacting.
+    #[serde(default, skip_serializing_if = "Documents::is_default")]
+    pub documents: Documents,
     /// Sample texts with the verdict this policy must give; a policy whose own tests fail is
     /// rejected.
     #[serde(default)]
@@ -88,6 +93,10 @@ pub struct DestinationGroup {
     /// the events, the SIEM and the app.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unscanned_hosts: Vec<String>,
+    /// This group's own choices for documents (override `documents.unreadable` and
+    /// `documents.redact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<DocumentChoices>,
 }
 
 /// Tenant rules of a destination group. An empty list allows any; a non-empty one requires
@@ -509,6 +518,100 @@ impl Default for Deployment {
             check_every_s: Deployment::default_check(),
             enforce: false,
             heartbeat_s: Deployment::default_heartbeat(),
+        }
+    }
+}
+
+/// How uploaded documents are read, and what happens when one cannot be.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Documents {
+    /// A document that cannot be read (encrypted, a legacy binary Office file, damaged, over
+    /// a bound below): `block` (default) or `audit` (forwarded and recorded).
+    #[serde(default)]
+    pub unreadable: DocumentChoice,
+    /// A document with a finding the policy would redact (a document cannot be rewritten):
+    /// `block` (default, the user is told which file and what to remove) or `audit`.
+    #[serde(default)]
+    pub redact: DocumentChoice,
+    /// Bytes that may be expanded from a document's compressed parts in all (default
+    /// 268435456, 256 MiB).
+    #[serde(default = "Documents::default_expanded")]
+    pub max_expanded_bytes: u64,
+    /// ... and at most this many times the document's own size (default 200; a 1 MiB
+    /// floor). A zip bomb expands by thousands.
+    #[serde(default = "Documents::default_ratio")]
+    pub max_ratio: u64,
+    /// Text read out of one upload for scanning (default 67108864, 64 MiB).
+    #[serde(default = "Documents::default_text")]
+    pub max_text_bytes: u64,
+    /// Archives within archives (default 4).
+    #[serde(default = "Documents::default_depth")]
+    pub max_depth: u32,
+    /// Files in one archive (default 10000).
+    #[serde(default = "Documents::default_members")]
+    pub max_members: u32,
+    /// Milliseconds to read one upload (default 10000).
+    #[serde(default = "Documents::default_millis")]
+    pub max_millis: u64,
+}
+
+/// A destination group's own document choices.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentChoices {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<DocumentChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact: Option<DocumentChoice>,
+}
+
+/// What happens to an upload the guard cannot check or cannot rewrite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentChoice {
+    /// Refuse the request and tell the user which file and why.
+    #[default]
+    Block,
+    /// Forward it and record why it was not checked (or what it held).
+    Audit,
+}
+
+impl Documents {
+    fn default_expanded() -> u64 {
+        256 << 20
+    }
+    fn default_ratio() -> u64 {
+        200
+    }
+    fn default_text() -> u64 {
+        64 << 20
+    }
+    fn default_depth() -> u32 {
+        4
+    }
+    fn default_members() -> u32 {
+        10_000
+    }
+    fn default_millis() -> u64 {
+        10_000
+    }
+    fn is_default(&self) -> bool {
+        *self == Documents::default()
+    }
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        Documents {
+            unreadable: DocumentChoice::Block,
+            redact: DocumentChoice::Block,
+            max_expanded_bytes: Documents::default_expanded(),
+            max_ratio: Documents::default_ratio(),
+            max_text_bytes: Documents::default_text(),
+            max_depth: Documents::default_depth(),
+            max_members: Documents::default_members(),
+            max_millis: Documents::default_millis(),
         }
     }
 }

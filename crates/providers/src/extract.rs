@@ -4,7 +4,10 @@ use crate::catalog::{BodyKind, Endpoint};
 use crate::multipart::{self, Part};
 use crate::selector::{self, Key};
 use base64::Engine as _;
+use leakguard_documents as documents;
 use serde_json::Value;
+
+pub use documents::Limits as DocumentLimits;
 
 /// Why a body could not be read as its endpoint says it should be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,9 +51,71 @@ enum Target {
 #[derive(Debug, Clone)]
 pub struct TextSegment {
     pub text: String,
-    /// `messages[0].content[1].text`, `multipart:file(notes.txt)`, `(body)`.
+    /// `messages[0].content[1].text`, `multipart:file(notes.txt)`, `(body)`,
+    /// `multipart:file(plan.pdf): page 2`.
     pub location: String,
+    /// Text read out of an uploaded document: the file's name (or where it was, when it has
+    /// none).
+    pub file: Option<String>,
+    /// ... and where in the file (`page 2`, `sheet Payroll`, `attachment plan.docx: body`).
+    pub in_file: String,
+    /// Finer places in the text (cells of a sheet): (byte offset where each starts, name).
+    pub marks: Vec<(usize, String)>,
     target: Target,
+}
+
+impl TextSegment {
+    fn new(text: String, location: String, target: Target) -> TextSegment {
+        TextSegment {
+            text,
+            location,
+            file: None,
+            in_file: String::new(),
+            marks: Vec::new(),
+            target,
+        }
+    }
+
+    /// Where a byte offset of this segment's text is, for a person: `plan.docx: body`,
+    /// `pay.xlsx: sheet Payroll, cell B2`; the location in the body for text that is not
+    /// from a document.
+    pub fn place(&self, offset: usize) -> String {
+        let base = match &self.file {
+            Some(f) => format!("{f}: {}", self.in_file),
+            None => self.location.clone(),
+        };
+        match self.marks.partition_point(|(start, _)| *start <= offset) {
+            0 => base,
+            i => format!("{base}, cell {}", self.marks[i - 1].1),
+        }
+    }
+}
+
+/// An uploaded document the request carries, as read (or not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentSeen {
+    /// The file name, or where in the request it was when it has none.
+    pub file: String,
+    /// `pdf`, `docx`, `zip`, … (`unknown` when it could not even be told).
+    pub kind: &'static str,
+    /// Pages, slides, sheets or members.
+    pub parts: usize,
+    pub text_bytes: usize,
+    /// Why it could not be read (then nothing of it was scanned, or not all).
+    pub unreadable: Option<String>,
+}
+
+impl DocumentSeen {
+    /// `plan.pdf (pdf, 3 parts, 12345 bytes of text)`, `locked.docx (docx): unreadable: …`
+    pub fn summary(&self) -> String {
+        match &self.unreadable {
+            Some(why) => format!("{} ({}): unreadable: {why}", self.file, self.kind),
+            None => format!(
+                "{} ({}, {} parts, {} bytes of text)",
+                self.file, self.kind, self.parts, self.text_bytes
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,8 +138,13 @@ pub struct Extracted {
     pub max_tokens: Option<u64>,
     /// The body is binary (a raw upload that is not UTF-8): scan its bytes, it cannot be redacted.
     pub binary_body: bool,
-    /// Binary attachments (images, PDFs inside base64 or multipart) that were not scanned as text.
+    /// Binary attachments (images, documents inside base64 or multipart): documents are read
+    /// (see `documents`), images counted (`images`).
     pub binary_parts: usize,
+    /// The documents uploaded with the request, read or unreadable.
+    pub documents: Vec<DocumentSeen>,
+    /// Images uploaded with the request (also inside documents): not scanned.
+    pub images: usize,
     doc: Doc,
 }
 
@@ -85,15 +155,17 @@ impl Extracted {
         Extracted {
             endpoint: "websocket".into(),
             provider: None,
-            segments: vec![TextSegment {
-                text: text.to_string(),
-                location: "(frame)".into(),
-                target: Target::Raw,
-            }],
+            segments: vec![TextSegment::new(
+                text.to_string(),
+                "(frame)".into(),
+                Target::Raw,
+            )],
             model: None,
             max_tokens: None,
             binary_body: false,
             binary_parts: 0,
+            documents: Vec::new(),
+            images: 0,
             doc: Doc::Raw,
         }
     }
@@ -101,6 +173,11 @@ impl Extracted {
     /// Total bytes of text extracted.
     pub fn text_bytes(&self) -> usize {
         self.segments.iter().map(|s| s.text.len()).sum()
+    }
+
+    /// The first document that could not be read.
+    pub fn unreadable(&self) -> Option<&DocumentSeen> {
+        self.documents.iter().find(|d| d.unreadable.is_some())
     }
 }
 
@@ -113,6 +190,23 @@ pub fn extract(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Extracted, ExtractError> {
+    extract_with(
+        endpoint,
+        path,
+        content_type,
+        body,
+        &DocumentLimits::default(),
+    )
+}
+
+/// [`extract`] with the bounds for reading uploaded documents (the policy's `documents`).
+pub fn extract_with(
+    endpoint: Option<&Endpoint>,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    limits: &DocumentLimits,
+) -> Result<Extracted, ExtractError> {
     let mut out = Extracted {
         endpoint: endpoint.map_or_else(|| "unknown".to_string(), |e| e.id.clone()),
         provider: endpoint.map(|e| e.provider.clone()),
@@ -121,6 +215,8 @@ pub fn extract(
         max_tokens: None,
         binary_body: false,
         binary_parts: 0,
+        documents: Vec::new(),
+        images: 0,
         doc: Doc::Empty,
     };
     if body.is_empty() {
@@ -176,7 +272,8 @@ pub fn extract(
                         sel.strings(&doc, &mut found);
                         for (path, s) in found.drain(..) {
                             if sel.base64 {
-                                push_base64(&mut out, path, s);
+                                let name = sibling_name(&doc, &path);
+                                push_base64(&mut out, path, s, name.as_deref(), limits);
                             } else {
                                 push_plain(&mut out, path, s);
                             }
@@ -210,25 +307,36 @@ pub fn extract(
                 let is_binary_type = p.content_type.as_deref().is_some_and(|t| {
                     t.starts_with("image/") || t.starts_with("audio/") || t.starts_with("video/")
                 });
+                let label = match (&p.name, &p.filename) {
+                    (_, Some(f)) => format!("multipart:file({f})"),
+                    (Some(n), None) => format!("multipart:{n}"),
+                    (None, None) => format!("multipart:part{index}"),
+                };
                 match std::str::from_utf8(content) {
                     Ok(text) if !is_binary_type => {
                         if text.is_empty() {
                             continue;
                         }
-                        let label = match (&p.name, &p.filename) {
-                            (_, Some(f)) => format!("multipart:file({f})"),
-                            (Some(n), None) => format!("multipart:{n}"),
-                            (None, None) => format!("multipart:part{index}"),
-                        };
-                        out.segments.push(TextSegment {
-                            text: text.to_string(),
-                            location: label,
-                            target: Target::Part { index },
-                        });
+                        out.segments.push(TextSegment::new(
+                            text.to_string(),
+                            label.clone(),
+                            Target::Part { index },
+                        ));
+                        // A notebook, an e-mail or RTF is text, and also a document: read as
+                        // one, so code in notebook cells and mail attachments are seen too.
+                        if documents::sniff(content, p.filename.as_deref()).is_some() {
+                            push_document(&mut out, &label, p.filename.as_deref(), content, limits);
+                        }
                     }
                     _ => {
-                        // An image, audio or anything not UTF-8: its printable runs at least.
                         out.binary_parts += 1;
+                        if push_document(&mut out, &label, p.filename.as_deref(), content, limits) {
+                            if let Some(f) = &p.filename {
+                                push_derived(&mut out, "multipart:filename".into(), f.clone());
+                            }
+                            continue;
+                        }
+                        // Anything else not UTF-8: its printable runs at least.
                         let runs = printable_runs(content);
                         if !runs.is_empty() {
                             let name = p.filename.as_deref().or(p.name.as_deref());
@@ -255,12 +363,21 @@ pub fn extract(
         }
         BodyKind::Raw => {
             match std::str::from_utf8(body) {
-                Ok(text) => out.segments.push(TextSegment {
-                    text: text.to_string(),
-                    location: "(body)".into(),
-                    target: Target::Raw,
-                }),
-                Err(_) => out.binary_body = true,
+                Ok(text) => {
+                    out.segments.push(TextSegment::new(
+                        text.to_string(),
+                        "(body)".into(),
+                        Target::Raw,
+                    ));
+                    if documents::sniff(body, None).is_some() {
+                        push_document(&mut out, "upload", None, body, limits);
+                    }
+                }
+                // A raw upload of a document is read as one; an image is counted; any other
+                // binary body is scanned as bytes.
+                Err(_) => {
+                    out.binary_body = !push_document(&mut out, "upload", None, body, limits);
+                }
             }
             out.doc = Doc::Raw;
         }
@@ -269,11 +386,80 @@ pub fn extract(
 }
 
 fn push_derived(out: &mut Extracted, location: String, text: String) {
-    out.segments.push(TextSegment {
-        text,
-        location,
-        target: Target::Derived,
-    });
+    out.segments
+        .push(TextSegment::new(text, location, Target::Derived));
+}
+
+/// Reads `bytes` as an uploaded document (its text becomes segments that name the file and
+/// the place in it) or counts them as an image. `false`: neither, the caller scans the bytes.
+fn push_document(
+    out: &mut Extracted,
+    label: &str,
+    name: Option<&str>,
+    bytes: &[u8],
+    limits: &DocumentLimits,
+) -> bool {
+    let file = name.map_or_else(|| label.to_string(), str::to_string);
+    match documents::extract(bytes, name, limits) {
+        Ok(Some(doc)) => {
+            let text_bytes = doc.text_bytes();
+            let unreadable = doc
+                .problems
+                .first()
+                .map(|(at, e)| format!("{at} in it could not be read: {e}"));
+            for p in doc.pieces {
+                out.segments.push(TextSegment {
+                    text: p.text,
+                    location: format!("{label}: {}", p.location),
+                    file: Some(file.clone()),
+                    in_file: p.location,
+                    marks: p.marks,
+                    target: Target::Derived,
+                });
+            }
+            out.images += doc.images;
+            out.documents.push(DocumentSeen {
+                file,
+                kind: doc.kind.as_str(),
+                parts: doc.parts,
+                text_bytes,
+                unreadable,
+            });
+            true
+        }
+        Ok(None) if documents::is_image(bytes) => {
+            out.images += 1;
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            out.documents.push(DocumentSeen {
+                file,
+                kind: documents::sniff(bytes, name).map_or("unknown", |k| k.as_str()),
+                parts: 0,
+                text_bytes: 0,
+                unreadable: Some(e.to_string()),
+            });
+            true
+        }
+    }
+}
+
+/// The `filename` (or `name`) beside a field, as OpenAI's `file` parts carry it.
+fn sibling_name(doc: &Value, path: &[Key]) -> Option<String> {
+    let (_, parent) = path.split_last()?;
+    let mut v = doc;
+    for k in parent {
+        v = match (k, v) {
+            (Key::Field(f), Value::Object(m)) => m.get(f)?,
+            (Key::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    ["filename", "name", "title"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
 }
 
 /// Every whole number of 12 digits or more in a JSON document (a card or account number sent
@@ -323,18 +509,7 @@ fn decode_charset(content_type: &str, body: &[u8]) -> Option<String> {
         .skip(1)
         .find_map(|p| p.trim().strip_prefix("charset="))
         .map(|c| c.trim_matches('"').to_ascii_lowercase());
-    let utf16 = |bytes: &[u8], big: bool| -> String {
-        let units = bytes.chunks_exact(2).map(|c| {
-            if big {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_le_bytes([c[0], c[1]])
-            }
-        });
-        char::decode_utf16(units)
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect()
-    };
+    let utf16 = documents::utf16;
     match (charset.as_deref(), body) {
         (_, [0xFF, 0xFE, rest @ ..]) => Some(utf16(rest, false)),
         (_, [0xFE, 0xFF, rest @ ..]) => Some(utf16(rest, true)),
@@ -366,7 +541,13 @@ fn number_at(sel: &selector::Selector, doc: &Value) -> Option<u64> {
     v.as_u64()
 }
 
-fn push_base64(out: &mut Extracted, path: Vec<Key>, s: &str) {
+fn push_base64(
+    out: &mut Extracted,
+    path: Vec<Key>,
+    s: &str,
+    name: Option<&str>,
+    limits: &DocumentLimits,
+) {
     let (prefix, payload) = match s.strip_prefix("data:") {
         Some(rest) => match rest.find(";base64,") {
             Some(i) => (Some(s[..5 + i + 8].to_string()), &rest[i + 8..]),
@@ -381,16 +562,25 @@ fn push_base64(out: &mut Extracted, path: Vec<Key>, s: &str) {
     });
     match (prefix, decoded) {
         (Some(prefix), Some(bytes)) => match String::from_utf8(bytes) {
-            Ok(text) => out.segments.push(TextSegment {
-                location: format!("{}(base64)", selector::display(&path)),
-                text,
-                target: Target::Json {
-                    path,
-                    base64_prefix: Some(prefix),
-                },
-            }),
-            Err(_) => {
+            Ok(text) => {
+                let location = format!("{}(base64)", selector::display(&path));
+                if documents::sniff(text.as_bytes(), name).is_some() {
+                    push_document(out, &location, name, text.as_bytes(), limits);
+                }
+                out.segments.push(TextSegment::new(
+                    text,
+                    location,
+                    Target::Json {
+                        path,
+                        base64_prefix: Some(prefix),
+                    },
+                ))
+            }
+            Err(e) => {
                 out.binary_parts += 1;
+                let bytes = e.into_bytes();
+                let location = format!("{}(base64)", selector::display(&path));
+                push_document(out, &location, name, &bytes, limits);
                 // A short value of base64 letters may be a plain-text secret that happens to
                 // decode: scan it as written too. Real binary attachments are larger.
                 if s.len() <= SHORT_BASE64 {
@@ -410,14 +600,14 @@ fn push_plain(out: &mut Extracted, path: Vec<Key>, s: &str) {
     if s.is_empty() {
         return;
     }
-    out.segments.push(TextSegment {
-        text: s.to_string(),
-        location: selector::display(&path),
-        target: Target::Json {
+    out.segments.push(TextSegment::new(
+        s.to_string(),
+        selector::display(&path),
+        Target::Json {
             path,
             base64_prefix: None,
         },
-    });
+    ));
 }
 
 fn extract_form(mut out: Extracted, body: &[u8]) -> Result<Extracted, ExtractError> {
@@ -433,11 +623,11 @@ fn extract_form(mut out: Extracted, body: &[u8]) -> Result<Extracted, ExtractErr
         if value.is_empty() {
             continue;
         }
-        out.segments.push(TextSegment {
-            location: format!("form:{}", String::from_utf8_lossy(&percent_decode(k))),
-            text: value,
-            target: Target::Form,
-        });
+        out.segments.push(TextSegment::new(
+            value,
+            format!("form:{}", String::from_utf8_lossy(&percent_decode(k))),
+            Target::Form,
+        ));
     }
     out.doc = Doc::Form;
     Ok(out)

@@ -14,7 +14,10 @@ mod strict_json;
 mod tenant;
 
 pub use catalog::{BodyKind, Catalog, CatalogError, Endpoint, ErrorShape};
-pub use extract::{extract, rewrite, ExtractError, Extracted, TextSegment};
+pub use extract::{
+    extract, extract_with, rewrite, DocumentLimits, DocumentSeen, ExtractError, Extracted,
+    TextSegment,
+};
 pub use refusal::{refusal, Refusal};
 pub use selector::Selector;
 pub use tenant::{TenantEntry, TenantSource};

@@ -6,8 +6,10 @@
 use crate::events::{rule_counts, Event};
 use crate::scan_cache::{self, ScanCache};
 use leakguard_detect::{redact, Engine, RedactStyle};
-use leakguard_policy::{Effective, Policy, RequestFacts, RequestMeta, Verdict};
-use leakguard_providers::{extract, refusal, rewrite, Catalog, ErrorShape, Extracted, Refusal};
+use leakguard_policy::{DocumentChoice, Effective, Policy, RequestFacts, RequestMeta, Verdict};
+use leakguard_providers::{
+    extract_with, refusal, rewrite, Catalog, DocumentLimits, ErrorShape, Extracted, Refusal,
+};
 use leakguard_types::{Action, Finding, TenantFacts};
 use sha2::{Digest, Sha256};
 
@@ -107,20 +109,53 @@ pub fn inspect(
     let path_only = info.path.split('?').next().unwrap_or("");
     let endpoint = catalog.classify(&info.host, &info.method, &info.path);
     let shape = endpoint.map_or_else(|| catalog.error_shape_for_host(&info.host), |e| e.error);
-    let extracted =
-        extract(endpoint, path_only, info.content_type.as_deref(), body).map_err(|e| {
-            let msg = format!(
-                "Blocked by Leakguard: the request to {} could not be inspected ({e}).",
-                info.host
-            );
-            (
-                refusal(shape, 400, "leakguard_fail_closed", &msg),
-                e.to_string(),
-            )
-        })?;
+    let limits = document_limits(loaded.policy());
+    let extracted = extract_with(
+        endpoint,
+        path_only,
+        info.content_type.as_deref(),
+        body,
+        &limits,
+    )
+    .map_err(|e| {
+        let msg = format!(
+            "Blocked by Leakguard: the request to {} could not be inspected ({e}).",
+            info.host
+        );
+        (
+            refusal(shape, 400, "leakguard_fail_closed", &msg),
+            e.to_string(),
+        )
+    })?;
     Ok(judge(
         loaded, shape, info, &extracted, body, meta, event, false,
     ))
+}
+
+/// The policy's bounds for reading uploaded documents.
+pub fn document_limits(policy: &Policy) -> DocumentLimits {
+    let d = &policy.documents;
+    DocumentLimits {
+        max_expanded_bytes: d.max_expanded_bytes,
+        max_ratio: d.max_ratio,
+        max_text_bytes: d.max_text_bytes,
+        max_depth: d.max_depth,
+        max_members: d.max_members as usize,
+        max_millis: d.max_millis,
+    }
+}
+
+/// What the policy says about documents for a destination group: (unreadable, redact).
+fn document_choices(policy: &Policy, group: Option<&str>) -> (DocumentChoice, DocumentChoice) {
+    let own = group
+        .and_then(|g| policy.destinations.iter().find(|d| d.name == g))
+        .and_then(|d| d.documents.as_ref());
+    (
+        own.and_then(|o| o.unreadable)
+            .unwrap_or(policy.documents.unreadable),
+        own.and_then(|o| o.redact)
+            .unwrap_or(policy.documents.redact),
+    )
 }
 
 /// Scans what was extracted, decides about the whole request and plans what to send; fills in
@@ -230,17 +265,30 @@ pub fn judge(
     event.text_bytes = text_bytes;
     event.est_tokens = text_bytes.div_ceil(4);
     event.binary_parts = extracted.binary_parts;
+    event.documents = extracted.documents.iter().map(|d| d.summary()).collect();
+    event.unscanned_images = extracted.images;
+    let (on_unreadable, on_document_redact) =
+        document_choices(loaded.policy(), verdict.group.as_deref());
 
     if loaded.policy().events.keep_redacted_prompt {
         event.redacted_prompt = Some(redacted_prompt(&extracted.segments, &findings, &owner));
     }
 
+    // The finding that decided, and where it is when that is inside an uploaded document
+    // ("plan.docx: body", "multipart:file(pay.xlsx): sheet Payroll, cell B2").
+    let top_index = findings
+        .iter()
+        .zip(&verdict.findings)
+        .enumerate()
+        .max_by_key(|(_, (f, d))| (d.action, f.severity))
+        .map(|(i, _)| i);
+    let top_place = top_index.and_then(|i| {
+        let seg = extracted.segments.get(owner[i])?;
+        seg.file.as_ref()?;
+        Some(seg.place(findings[i].start))
+    });
     let message = |template: &str| -> String {
-        let top = findings
-            .iter()
-            .zip(&verdict.findings)
-            .max_by_key(|(f, d)| (d.action, f.severity))
-            .map(|(f, _)| f);
+        let top = top_index.map(|i| &findings[i]);
         let mut m = template
             .replace(
                 "{category}",
@@ -248,6 +296,9 @@ pub fn judge(
             )
             .replace("{rule}", top.map_or("policy", |f| f.rule.as_str()))
             .replace("{destination}", &info.host);
+        if let Some(place) = &top_place {
+            m.push_str(&format!(" Found in the uploaded file at {place}."));
+        }
         if let Some(url) = &loaded.policy().messages.policy_url {
             m.push_str(&format!(" See {url}"));
         }
@@ -277,6 +328,39 @@ pub fn judge(
             event.outcome = leakguard_types::Outcome::Forwarded;
             Plan::Forward
         }
+        // A finding to redact inside an uploaded document: a document cannot be rewritten, so
+        // the policy's `documents.redact` decides (block, default: the user is told which file
+        // and where; or audit: the document goes as it is and the event says so).
+        Action::Redact
+            if on_document_redact == DocumentChoice::Block
+                && findings
+                    .iter()
+                    .zip(&verdict.findings)
+                    .zip(&owner)
+                    .any(|((_, d), o)| {
+                        d.action == Action::Redact && in_document(extracted, *o)
+                    }) =>
+        {
+            event.outcome = leakguard_types::Outcome::Blocked;
+            event.reason = Some(format!(
+                "a document cannot be redacted{}",
+                top_place
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(" ({p})"))
+            ));
+            Plan::Refuse {
+                refusal: refusal(
+                    shape,
+                    403,
+                    "leakguard_blocked",
+                    &format!(
+                        "{} A document cannot be redacted: remove it from the file and upload the file again.",
+                        message(&loaded.policy().messages.block)
+                    ),
+                ),
+                warn_code: None,
+            }
+        }
         Action::Redact => {
             let mut replacements = Vec::new();
             let mut restore = Vec::new();
@@ -295,6 +379,10 @@ pub fn judge(
                     .filter(|((_, d), o)| **o == i && d.action == Action::Redact)
                     .map(|((f, _), _)| f.clone())
                     .collect();
+                // Audited, not redacted: the document it is in goes as it is.
+                if seg.file.is_some() {
+                    continue;
+                }
                 if !to_redact.is_empty() {
                     let r = redact(&seg.text, &to_redact, RedactStyle::Placeholder);
                     for rep in &r.replacements {
@@ -312,6 +400,12 @@ pub fn judge(
                 rewrite(extracted, body, &replacements).ok()
             };
             match rewritten {
+                Some(_) if replacements.is_empty() => {
+                    event.outcome = leakguard_types::Outcome::Forwarded;
+                    event.reason =
+                        Some("findings in an uploaded document were audited, not redacted".into());
+                    Plan::Forward
+                }
                 Some(b) => {
                     event.outcome = leakguard_types::Outcome::Redacted;
                     Plan::Rewritten { body: b, restore }
@@ -346,12 +440,50 @@ pub fn judge(
             blocked()
         }
     };
+    // An uploaded document that could not be read was not checked: the policy's
+    // `documents.unreadable` decides what that means (block by default).
+    let plan = match (plan, extracted.unreadable()) {
+        (plan @ Plan::Refuse { .. }, _) | (plan, None) => plan,
+        (plan, Some(doc)) => {
+            let why = doc.unreadable.as_deref().unwrap_or("");
+            if on_unreadable == DocumentChoice::Block {
+                event.outcome = leakguard_types::Outcome::Blocked;
+                event.verdict = leakguard_types::EventVerdict::Block;
+                event.reason = Some(format!("unreadable document: {}", doc.summary()));
+                let mut m = format!(
+                    "Blocked by Leakguard: the file {} could not be checked: {why}.",
+                    doc.file
+                );
+                if let Some(url) = &loaded.policy().messages.policy_url {
+                    m.push_str(&format!(" See {url}"));
+                }
+                Plan::Refuse {
+                    refusal: refusal(shape, 403, "leakguard_blocked", &m),
+                    warn_code: None,
+                }
+            } else {
+                event.reason = Some(format!(
+                    "forwarded without being checked (documents.unreadable: audit): {}",
+                    doc.summary()
+                ));
+                plan
+            }
+        }
+    };
     Inspection {
         plan,
         verdict,
         content_hash,
         grant_key,
     }
+}
+
+/// Whether a finding's owner is text read out of an uploaded document.
+fn in_document(extracted: &Extracted, owner: usize) -> bool {
+    extracted
+        .segments
+        .get(owner)
+        .is_some_and(|s| s.file.is_some())
 }
 
 /// The owner of a finding in a binary body.
@@ -492,25 +624,13 @@ mod tests {
 
     /// The inspection and the event it filled in.
     fn run(l: &Loaded, body: &[u8]) -> (Inspection, Event) {
-        let info = RequestInfo {
-            host: "api.openai.com".into(),
-            method: "POST".into(),
-            path: "/v1/chat/completions".into(),
-            content_type: Some("application/json".into()),
-            client: None,
-            tenant: TenantFacts::default(),
-        };
-        let mut event = Event::default();
-        let x = inspect(
+        upload(
             l,
-            &Catalog::builtin(),
-            &info,
+            "api.openai.com",
+            "/v1/chat/completions",
+            "application/json",
             body,
-            &RequestMeta::default(),
-            &mut event,
         )
-        .unwrap_or_else(|(_, why)| panic!("inspection failed: {why}"));
-        (x, event)
     }
 
     #[test]
@@ -569,6 +689,164 @@ mod tests {
             Action::Allow
         );
         assert_eq!(l.scan_cache.stats(), (1, 2));
+    }
+
+    fn upload(l: &Loaded, host: &str, path: &str, ct: &str, body: &[u8]) -> (Inspection, Event) {
+        let info = RequestInfo {
+            host: host.into(),
+            method: "POST".into(),
+            path: path.into(),
+            content_type: Some(ct.into()),
+            client: None,
+            tenant: TenantFacts::default(),
+        };
+        let mut event = Event::default();
+        let x = inspect(
+            l,
+            &Catalog::builtin(),
+            &info,
+            body,
+            &RequestMeta::default(),
+            &mut event,
+        )
+        .unwrap_or_else(|(_, why)| panic!("inspection failed: {why}"));
+        (x, event)
+    }
+
+    fn refusal_text(x: &Inspection) -> String {
+        match &x.plan {
+            Plan::Refuse { refusal, .. } => String::from_utf8_lossy(&refusal.body).into_owned(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_secret_in_an_uploaded_word_file_blocks_and_names_the_file() {
+        use leakguard_testkit::office;
+        let l = loaded();
+        let doc = office::docx(&["Quarterly notes", &format!("deploy key {AWS_KEY}")]);
+        let (ct, body) = office::multipart_file(
+            "file",
+            "notes.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            &doc,
+        );
+        let (x, event) = upload(&l, "api.openai.com", "/v1/files", &ct, &body);
+        assert_eq!(x.verdict.action, Action::Block);
+        assert!(
+            event.rules.iter().any(|r| r.rule == "aws-access-key-id"),
+            "{:?}",
+            event.rules
+        );
+        let text = refusal_text(&x);
+        assert!(text.contains("notes.docx: body"), "{text}");
+        assert_eq!(event.documents.len(), 1);
+        assert!(
+            event.documents[0].starts_with("notes.docx (docx, 1 parts"),
+            "{:?}",
+            event.documents
+        );
+        // The same file, clean, goes out as it is.
+        let clean = office::docx(&["Quarterly notes", "nothing to hide"]);
+        let (ct, body) =
+            office::multipart_file("file", "notes.docx", "application/octet-stream", &clean);
+        let (x, event) = upload(&l, "api.openai.com", "/v1/files", &ct, &body);
+        assert!(matches!(x.plan, Plan::Forward), "{:?}", x.plan);
+        assert!(event.text_bytes > 0);
+    }
+
+    #[test]
+    fn a_card_in_a_sheet_cannot_be_redacted_so_the_upload_is_blocked_with_the_cell() {
+        use leakguard_testkit::office;
+        let l = loaded();
+        let sheet = office::xlsx(
+            "Payroll",
+            &[&["Name", "Card"], &["Ann Lee", "4111 1111 1111 1111"]],
+        );
+        // Raw upload, as ChatGPT's file upload sends it: personal data is redacted by the
+        // default policy, which a document cannot be.
+        let (x, event) = upload(
+            &l,
+            "files.oaiusercontent.com",
+            "/file-abc",
+            "application/octet-stream",
+            &sheet,
+        );
+        assert_eq!(x.verdict.action, Action::Redact, "{:?}", event.rules);
+        let text = refusal_text(&x);
+        assert!(text.contains("upload: sheet Payroll, cell B2"), "{text}");
+        assert!(text.contains("cannot be redacted"), "{text}");
+        assert_eq!(event.outcome, leakguard_types::Outcome::Blocked);
+
+        // With `documents.redact: audit` the file goes as it is, and the event says why.
+        let mut policy = l.policy().clone();
+        policy.documents.redact = DocumentChoice::Audit;
+        let engine = Engine::with_config(policy.engine_config()).unwrap();
+        let audit = Loaded::new(policy, engine, "audit".into());
+        let (x, event) = upload(
+            &audit,
+            "files.oaiusercontent.com",
+            "/file-abc",
+            "application/octet-stream",
+            &sheet,
+        );
+        assert!(matches!(x.plan, Plan::Forward), "{:?}", x.plan);
+        assert_eq!(event.outcome, leakguard_types::Outcome::Forwarded);
+        assert!(event.reason.as_deref().unwrap_or("").contains("audited"));
+    }
+
+    #[test]
+    fn an_unreadable_document_follows_the_policy() {
+        use leakguard_testkit::office;
+        let l = loaded();
+        // An OLE compound file named .docx: what Word writes for a password-protected file.
+        let mut locked = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+        locked.extend_from_slice(&[0u8; 1024]);
+        let (ct, body) =
+            office::multipart_file("file", "board.docx", "application/octet-stream", &locked);
+        let (x, event) = upload(&l, "api.openai.com", "/v1/files", &ct, &body);
+        let text = refusal_text(&x);
+        assert!(
+            text.contains("the file board.docx could not be checked"),
+            "{text}"
+        );
+        assert!(text.contains("password"), "{text}");
+        assert_eq!(event.outcome, leakguard_types::Outcome::Blocked);
+        assert!(event
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("unreadable document: board.docx"));
+
+        // A destination group may choose to let it through, recorded.
+        let mut policy = l.policy().clone();
+        let api = policy
+            .destinations
+            .iter_mut()
+            .find(|d| d.name == "enterprise-api")
+            .unwrap();
+        api.documents = Some(leakguard_policy::DocumentChoices {
+            unreadable: Some(DocumentChoice::Audit),
+            redact: None,
+        });
+        let engine = Engine::with_config(policy.engine_config()).unwrap();
+        let audit = Loaded::new(policy, engine, "audit".into());
+        let (x, event) = upload(&audit, "api.openai.com", "/v1/files", &ct, &body);
+        assert!(matches!(x.plan, Plan::Forward), "{:?}", x.plan);
+        assert!(event
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("without being checked"));
+        // ... but not for the consumer chat group, which keeps the default.
+        let (x, _) = upload(
+            &audit,
+            "claude.ai",
+            "/api/organizations/o1/upload",
+            &ct,
+            &body,
+        );
+        assert!(matches!(x.plan, Plan::Refuse { .. }));
     }
 
     #[test]

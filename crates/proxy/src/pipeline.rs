@@ -357,9 +357,15 @@ impl Guard {
             Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
         };
         // 7. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
-        // when the body is large (only then are the inputs copied for the blocking pool).
+        // when the body is large, or may hold a document to unpack (only then are the inputs
+        // copied for the blocking pool).
         let meta = shared.meta();
-        let outcome = if decoded.len() > 256 << 10 {
+        let may_hold_document = decoded.len() > 4 << 10
+            && !info.content_type.as_deref().is_some_and(|t| {
+                let t = t.to_ascii_lowercase();
+                t.starts_with("text/") || (t.contains("json") && decoded.len() < 64 << 10)
+            });
+        let outcome = if decoded.len() > 256 << 10 || may_hold_document {
             let (loaded, catalog) = (Arc::clone(&loaded), Arc::clone(&shared.catalog));
             let (info, decoded) = (info.clone(), decoded.clone());
             let fallback =

@@ -418,6 +418,10 @@ struct Body<'a> {
     latency_us: u64,
     #[serde(skip_serializing_if = "is_zero")]
     binary_parts: u64,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    documents: &'a [String],
+    #[serde(skip_serializing_if = "is_zero")]
+    unscanned_images: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -463,6 +467,8 @@ fn body_json(e: &Event) -> Result<String> {
         est_tokens,
         latency_us,
         binary_parts,
+        documents,
+        unscanned_images,
         reason,
         policy,
         override_code,
@@ -489,6 +495,8 @@ fn body_json(e: &Event) -> Result<String> {
         est_tokens: *est_tokens as u64,
         latency_us: *latency_us,
         binary_parts: *binary_parts as u64,
+        documents,
+        unscanned_images: *unscanned_images as u64,
         reason: reason.as_deref(),
         policy: policy.as_deref(),
         override_code: override_code.as_deref(),

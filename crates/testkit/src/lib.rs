@@ -500,3 +500,95 @@ pub fn chat_body(messages: &[String]) -> String {
         .collect();
     serde_json::json!({"model": "gpt-4o", "messages": messages}).to_string()
 }
+
+/// Minimal Office files for the guard's unit and integration tests (the realistic ones, made
+/// by python-docx, openpyxl and LibreOffice, are in tests/documents).
+pub mod office {
+    use std::io::Write;
+
+    fn zip_of(members: &[(&str, String)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in members {
+            w.start_file(*name, opts).expect("zip member");
+            w.write_all(data.as_bytes()).expect("zip write");
+        }
+        w.finish().expect("zip").into_inner()
+    }
+
+    fn esc(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    /// A Word document with one paragraph per item.
+    pub fn docx(paragraphs: &[&str]) -> Vec<u8> {
+        let body: String = paragraphs
+            .iter()
+            .map(|p| {
+                format!(
+                    "<w:p><w:r><w:t xml:space=\"preserve\">{}</w:t></w:r></w:p>",
+                    esc(p)
+                )
+            })
+            .collect();
+        zip_of(&[
+            ("[Content_Types].xml", "<Types/>".into()),
+            (
+                "word/document.xml",
+                format!("<w:document xmlns:w=\"w\"><w:body>{body}</w:body></w:document>"),
+            ),
+        ])
+    }
+
+    /// An Excel workbook with one sheet `name` of rows of inline-string cells.
+    pub fn xlsx(name: &str, rows: &[&[&str]]) -> Vec<u8> {
+        let mut data = String::new();
+        for (r, row) in rows.iter().enumerate() {
+            data.push_str(&format!("<row r=\"{}\">", r + 1));
+            for (c, cell) in row.iter().enumerate() {
+                let col = (b'A' + c as u8) as char;
+                data.push_str(&format!(
+                    "<c r=\"{col}{}\" t=\"inlineStr\"><is><t>{}</t></is></c>",
+                    r + 1,
+                    esc(cell)
+                ));
+            }
+            data.push_str("</row>");
+        }
+        zip_of(&[
+            ("[Content_Types].xml", "<Types/>".into()),
+            (
+                "xl/workbook.xml",
+                format!("<workbook xmlns:r=\"r\"><sheets><sheet name=\"{}\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>", esc(name)),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                "<Relationships><Relationship Id=\"rId1\" Target=\"worksheets/sheet1.xml\"/></Relationships>".into(),
+            ),
+            (
+                "xl/worksheets/sheet1.xml",
+                format!("<worksheet><sheetData>{data}</sheetData></worksheet>"),
+            ),
+        ])
+    }
+
+    /// A `multipart/form-data` body with one file part: (content type, body).
+    pub fn multipart_file(
+        field: &str,
+        filename: &str,
+        mime: &str,
+        data: &[u8],
+    ) -> (String, Vec<u8>) {
+        let boundary = "----leakguardtestboundary7MA4YWxk";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {mime}\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    }
+}

@@ -226,6 +226,14 @@ pub struct Event {
     pub latency_us: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub binary_parts: usize,
+    /// The documents the request uploaded, as read: `plan.pdf (pdf, 3 parts, 5120 bytes of
+    /// text)`, or `locked.docx (docx): unreadable: …`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<String>,
+    /// Images the request uploaded (also inside documents): not scanned, counted so the usage
+    /// view shows how much goes out unscanned.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unscanned_images: usize,
     /// Why a request was refused without a finding (fail-closed), or a policy load error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -71,6 +71,8 @@ export interface LgEvent {
   est_tokens: number;
   latency_us: number;
   binary_parts?: number;
+  documents?: string[];
+  unscanned_images?: number;
   reason?: string;
   policy?: string;
   override_code?: string;
