@@ -58,6 +58,8 @@ need systemd-analyze || apt_packages+=(systemd)
 need update-ca-certificates || [ -x /usr/sbin/update-ca-certificates ] || apt_packages+=(ca-certificates)
 need keytool || apt_packages+=(default-jdk-headless)
 need node || apt_packages+=(nodejs)
+# zip: the standard tool makes the archives (plain, encrypted, a bomb) tests/documents uploads.
+need zip || apt_packages+=(zip)
 # Debian's own python3 ships venv without ensurepip; the package adds it.
 python3 -c 'import ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -70,13 +72,14 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   fi
 fi
 
-# Python venv for the SDK tests and the desktop test (Selenium); rebuilt when the pinned
+# Python venv for the SDK tests, the desktop test (Selenium) and the document makers; rebuilt when the pinned
 # requirements change.
 req="$(mktemp)"
-cat tests/e2e/requirements.txt tests/desktop/requirements.txt >"$req"
+cat tests/e2e/requirements.txt tests/desktop/requirements.txt tests/documents/requirements.txt >"$req"
 if [ ! -x .venv/bin/python ] || ! cmp -s "$req" .venv/requirements.txt; then
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt -r tests/desktop/requirements.txt
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/e2e/requirements.txt \
+    -r tests/desktop/requirements.txt -r tests/documents/requirements.txt
   cp "$req" .venv/requirements.txt
 fi
 rm -f "$req"

@@ -27,6 +27,9 @@ echo "== end to end: the guard with real clients (official SDKs, headless Chromi
 cargo build --release --locked -p leakguard -p leakguard-testkit
 ./tests/e2e/run.sh
 
+echo "== documents: real Word, PowerPoint, Excel, PDF, OpenDocument, e-mail, notebook and zip files on every upload path"
+./tests/documents/run.sh
+
 echo "== deployment: trust, routing, doctor, drift, service and uninstall in a throw-away HOME and root"
 ./tests/deploy/run.sh
 

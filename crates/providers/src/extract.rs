@@ -445,21 +445,25 @@ fn push_document(
     }
 }
 
-/// The `filename` (or `name`) beside a field, as OpenAI's `file` parts carry it.
+/// The `filename` (or `name`, `title`) beside a field or beside its parent, as OpenAI's
+/// `file` parts and Anthropic's `document` blocks (`title` next to `source.data`) carry it.
 fn sibling_name(doc: &Value, path: &[Key]) -> Option<String> {
     let (_, parent) = path.split_last()?;
-    let mut v = doc;
+    let mut chain = vec![doc];
     for k in parent {
-        v = match (k, v) {
+        let v = *chain.last()?;
+        chain.push(match (k, v) {
             (Key::Field(f), Value::Object(m)) => m.get(f)?,
             (Key::Index(i), Value::Array(a)) => a.get(*i)?,
             _ => return None,
-        };
+        });
     }
-    ["filename", "name", "title"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(Value::as_str))
-        .map(str::to_string)
+    chain.iter().rev().take(2).find_map(|v| {
+        ["filename", "name", "title"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .map(str::to_string)
+    })
 }
 
 /// Every whole number of 12 digits or more in a JSON document (a card or account number sent

@@ -143,6 +143,7 @@ pub const HOSTS: &[&str] = &[
     "api.anthropic.com",
     "chatgpt.com",
     "claude.ai",
+    "files.oaiusercontent.com",
     "intranet.test",
 ];
 

@@ -2,6 +2,7 @@
 //! Chromium). Writes `DIR/upstream-ca.pem`, prints `ready ADDR` and logs every request it
 //! received to `DIR/upstream.jsonl` (host, method, path, body as text).
 
+use sha2::Digest as _;
 use std::io::Write;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -35,8 +36,14 @@ async fn main() {
                 .open(&log)
                 .expect("log");
             for s in &seen[written..] {
+                // The body as text (lossy), and its length and SHA-256 so a test can tell
+                // that a binary upload arrived byte for byte.
+                let sha: String = sha2::Sha256::digest(&s.body)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
                 let line = serde_json::json!({"host": s.host, "method": s.method, "path": s.path,
-                    "body": String::from_utf8_lossy(&s.body)});
+                    "body": String::from_utf8_lossy(&s.body), "len": s.body.len(), "sha256": sha});
                 writeln!(f, "{line}").expect("write");
             }
             written = seen.len();

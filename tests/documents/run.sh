@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Real documents through the guard: starts the test upstream (TLS, impersonating the LLM hosts)
+# and the guard on 127.0.0.1, then runs tests/documents/test_documents.py with the official SDKs,
+# curl and the document libraries of the venv. Needs target/release/{leakguard,leakguard-upstream}
+# and the venv made by scripts/setup.sh. Stops everything it started, whatever happens.
+set -euo pipefail
+NAME=documents
+. "$(dirname "$0")/../lib.sh"
+
+"$BIN/leakguard-upstream" "$WORK/up" >"$WORK/up.out" 2>"$WORK/up.err" &
+pids+=($!)
+wait_for "$WORK/up.out" '^ready '
+UP="$(awk '/^ready /{print $2}' "$WORK/up.out")"
+
+resolve=()
+for h in api.openai.com api.anthropic.com chatgpt.com claude.ai files.oaiusercontent.com; do
+  resolve+=(--resolve "$h:443:$UP")
+done
+"$BIN/leakguard" run --no-notify --listen 127.0.0.1:0 --data-dir "$WORK/guard" \
+  --upstream-ca "$WORK/up/upstream-ca.pem" "${resolve[@]}" >"$WORK/guard.out" 2>"$WORK/guard.err" &
+guard=$!
+pids+=($guard)
+wait_for "$WORK/guard.out" 'ready on '
+ADDR="$(grep -o 'ready on [0-9.:]*' "$WORK/guard.out" | awk '{print $3}')"
+
+echo "== documents: real files through the guard ($ADDR)"
+failed=0
+HTTPS_PROXY="http://$ADDR" NO_PROXY="" LG_ADDR="$ADDR" LG_DEVICE_CA="$WORK/guard/ca/leakguard-ca.pem" \
+  LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" LG_WORK="$WORK" LG_BIN="$BIN/leakguard" LG_GUARD_PID="$guard" \
+  "$VENV/bin/python" -W ignore::ResourceWarning -W ignore::DeprecationWarning "$ROOT/tests/documents/test_documents.py" || failed=1
+
+# The documents are in the events (metadata only): the blocked upload names its file, and no
+# raw secret reached the event store.
+found=0
+for _ in $(seq 1 200); do
+  if "$BIN/leakguard" events export --data-dir "$WORK/guard" --outcome blocked | grep -q '"documents":\["plan.docx (docx'; then
+    found=1
+    break
+  fi
+  sleep 0.05
+done
+if [ "$found" -eq 0 ]; then
+  echo "documents: FAIL: no blocked event lists plan.docx" >&2
+  failed=1
+fi
+if grep -qa 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard"/events.db*; then
+  echo "documents: FAIL: a raw secret reached the event store" >&2
+  failed=1
+fi
+if ! kill -0 "$guard" 2>/dev/null; then
+  echo "documents: FAIL: the guard is not running any more" >&2
+  failed=1
+fi
+exit $failed
