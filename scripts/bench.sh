@@ -34,3 +34,6 @@ if [ ! -x .venv-bench/bin/mitmdump ]; then
   .venv-bench/bin/pip install -q --disable-pip-version-check mitmproxy==11.0.2
 fi
 ./target/release/leakguard-proxybench --iters 200 --peer mitmproxy --mitmdump .venv-bench/bin/mitmdump | tee "$out/proxy-mitmproxy.txt"
+
+# Documents (issue 22): extraction throughput, upload latency, peak memory.
+./scripts/bench-documents.sh

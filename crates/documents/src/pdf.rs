@@ -3,7 +3,9 @@
 
 use crate::budget::Budget;
 use crate::{DocError, Document, Kind, Piece};
-use lopdf::{LoadOptions, Object};
+use lopdf::content::Content;
+use lopdf::{Encoding, LoadOptions, Object};
+use std::collections::HashMap;
 
 pub(crate) fn read(bytes: &[u8], budget: &mut Budget, doc: &mut Document) -> Result<(), DocError> {
     let kind = Kind::Pdf;
@@ -28,24 +30,25 @@ pub(crate) fn read(bytes: &[u8], budget: &mut Budget, doc: &mut Document) -> Res
     }
     let pages = pdf.get_pages();
     doc.parts = pages.len();
+    // Fonts are shared by pages: each font's encoding (a ToUnicode map is parsed) once.
+    let mut encodings: HashMap<*const lopdf::Dictionary, Option<Encoding<'_>>> = HashMap::new();
     for (&number, &page_id) in &pages {
         budget.check_time()?;
-        let left = budget.expand_left().min(usize::MAX as u64) as usize;
-        let text = match pdf.extract_text_with_limit(&[number], left) {
-            Ok(t) => t,
-            Err(e) => {
-                let detail = e.to_string();
-                if detail.contains("limit") || detail.contains("Limit") {
-                    return Err(budget.expand_error());
-                }
-                // A page whose content cannot be decoded leaves the document unreadable:
-                // a page that cannot be checked must not pass as if it were empty.
-                return Err(DocError::Corrupt {
+        // A page's content streams expand within what is left of the budget (and 64 MiB).
+        let left = budget.expand_left().min(64 << 20) as usize;
+        let text = page_text(&pdf, page_id, left, &mut encodings).map_err(|e| {
+            let detail = e.to_string();
+            if detail.contains("limit") || detail.contains("Limit") {
+                budget.expand_error()
+            } else {
+                // A page whose content cannot be decoded leaves the document unreadable: a
+                // page that cannot be checked must not pass as if it were empty.
+                DocError::Corrupt {
                     kind,
                     detail: format!("page {number}: {detail}"),
-                });
+                }
             }
-        };
+        })?;
         doc.images += images_on(&pdf, page_id);
         let text = tidy(&text);
         if !text.trim().is_empty() {
@@ -58,6 +61,93 @@ pub(crate) fn read(bytes: &[u8], budget: &mut Budget, doc: &mut Document) -> Res
         }
     }
     Ok(())
+}
+
+/// The text a page shows, as lopdf's own `extract_text` reads it (text-showing operators
+/// through each font's encoding, a line per text object), with the fonts' encodings cached
+/// across pages: lopdf's call looks up the page tree and parses every font again for each page,
+/// which made a 4,000-page report take seconds.
+fn page_text<'a>(
+    pdf: &'a lopdf::Document,
+    page_id: lopdf::ObjectId,
+    limit: usize,
+    encodings: &mut HashMap<*const lopdf::Dictionary, Option<Encoding<'a>>>,
+) -> lopdf::Result<String> {
+    let fonts = pdf.get_page_fonts(page_id)?;
+    let mut by_name: HashMap<&[u8], *const lopdf::Dictionary> = HashMap::new();
+    for (name, font) in &fonts {
+        let key = *font as *const lopdf::Dictionary;
+        encodings
+            .entry(key)
+            .or_insert_with(|| font.get_font_encoding_with_limit(pdf, limit).ok());
+        by_name.insert(name.as_slice(), key);
+    }
+    let content = Content::decode(&pdf.get_page_content_with_limit(page_id, limit)?)?;
+    let mut text = String::new();
+    let mut current: Option<&Encoding<'a>> = None;
+    for op in &content.operations {
+        match op.operator.as_str() {
+            "Tf" => {
+                current = op
+                    .operands
+                    .first()
+                    .and_then(|o| o.as_name().ok())
+                    .and_then(|n| by_name.get(n))
+                    .and_then(|k| encodings.get(k))
+                    .and_then(Option::as_ref);
+            }
+            "Tj" | "TJ" => {
+                if let Some(e) = current {
+                    collect(&mut text, e, &op.operands);
+                }
+            }
+            "'" | "\"" => {
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                let operands = if op.operator == "'" {
+                    &op.operands[..]
+                } else {
+                    op.operands.get(2..).unwrap_or(&[])
+                };
+                if let Some(e) = current {
+                    collect(&mut text, e, operands);
+                }
+            }
+            "T*" | "ET" if !text.ends_with('\n') => text.push('\n'),
+            // A move to another line ends one; a move along the line separates words.
+            "Td" | "TD" if !text.is_empty() && !text.ends_with(char::is_whitespace) => {
+                text.push(if moves_down(&op.operands) { '\n' } else { ' ' });
+            }
+            _ => {}
+        }
+    }
+    Ok(text)
+}
+
+/// Whether a `Td`/`TD` offset moves to another line (a vertical move).
+fn moves_down(operands: &[Object]) -> bool {
+    operands
+        .get(1)
+        .and_then(|o| o.as_float().ok())
+        .is_some_and(|dy| dy.abs() > 0.01)
+}
+
+fn collect(text: &mut String, encoding: &Encoding<'_>, operands: &[Object]) {
+    for operand in operands {
+        match operand {
+            Object::String(bytes, _) => {
+                let _ = encoding.write_to_string(bytes, text);
+            }
+            Object::Array(items) => {
+                collect(text, encoding, items);
+            }
+            // A large negative kerning in a TJ array is a space between words.
+            Object::Integer(i) if *i < -100 => text.push(' '),
+            Object::Real(r) if *r < -100.0 => text.push(' '),
+            _ => {}
+        }
+    }
 }
 
 fn is_encryption_error(detail: &str) -> bool {
