@@ -10,6 +10,7 @@ cargo bench -p leakguard-detect --bench latency | tee "$out/latency.txt"
 cargo bench -p leakguard-detect --bench fingerprint | tee "$out/fingerprint.txt"
 cargo bench -p leakguard-store --bench store | tee "$out/store.txt"
 cargo run --release -q -p leakguard-detect --example fingerprint_eval -- 1000 | tee "$out/fingerprint-eval.txt"
+cargo run --release -q -p leakguard-detect --example prose_eval | tee "$out/prose-eval.txt"
 cargo build --release -p leakguard -q
 python3 - "$out/big.txt" <<'PY'
 import sys

@@ -344,7 +344,7 @@ fn fingerprint_index_built_and_used_through_scan() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("indexed 1 files"),
+        String::from_utf8_lossy(&out.stderr).contains("indexed 1 code files"),
         "vendored and ignored files are skipped: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -618,5 +618,121 @@ fn semiconductor_example_blocks_a_pasted_renamed_excerpt_of_its_own_code() {
     assert_eq!(
         v["verdict"], "block",
         "fingerprint:* blocks even on the enterprise API"
+    );
+}
+
+/// Company documents: a paragraph of one, reflowed into bullets, is recognised as document
+/// text; the company's own words (a codename, an internal host), learned from its files and
+/// absent from the public reference, catch new meeting notes that mention them.
+#[test]
+fn company_documents_and_their_vocabulary_are_learned_and_caught() {
+    let dir = tempdir();
+    let org = dir.join("org");
+    std::fs::create_dir_all(org.join("notes")).unwrap();
+    std::fs::create_dir_all(dir.join("public")).unwrap();
+    let notes = [
+        "Falcon weekly: the inspection line moves to bay four once the vibration survey is signed off. \
+         Dana owns the survey and reports on yield.fab.internal every Friday before noon.",
+        "Falcon risk review: the second reticle pod supplier missed two delivery windows in a row, \
+         so purchasing will hold the order until the quality audit closes at the end of the month.",
+        "Falcon budget: the pilot lots used eleven percent more resist than planned, which the \
+         process team traces to the new coater recipe; see yield.fab.internal for the daily numbers.",
+    ];
+    for (i, n) in notes.iter().enumerate() {
+        std::fs::write(org.join(format!("notes/week{i}.md")), n).unwrap();
+    }
+    // A Word file of the same organisation, read through the document reader.
+    std::fs::write(
+        org.join("notes/plan.docx"),
+        leakguard_testkit::office::docx(&[
+            "Falcon plan: the handover to manufacturing needs three signed reports from the \
+             metrology group and a clean run of the full recipe on two consecutive shifts \
+             (logged on yield.fab.internal).",
+        ]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("public/reference.txt"),
+        "The team met on Friday to review the budget, the supplier, the audit and the plan for \
+         the month. Weekly reports, risk reviews, delivery windows and quality matter to every \
+         manufacturing line.",
+    )
+    .unwrap();
+    std::fs::write(dir.join("salt"), "acme-salt-for-tests\n").unwrap();
+    let index = dir.join("acme.lgfp");
+    let out = leakguard(
+        &[
+            "fingerprint",
+            "build",
+            "--name",
+            "acme",
+            "--salt-file",
+            dir.join("salt").to_str().unwrap(),
+            "--out",
+            index.to_str().unwrap(),
+            "--reference",
+            dir.join("public").to_str().unwrap(),
+            org.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("and 4 documents"), "{err}");
+    let terms = leakguard(&["fingerprint", "terms", index.to_str().unwrap()], b"");
+    let listed = String::from_utf8_lossy(&terms.stdout);
+    assert!(listed.contains("  falcon\n"), "{listed}");
+    assert!(listed.contains("  yield.fab.internal\n"), "{listed}");
+    assert!(
+        !listed.contains("  friday\n"),
+        "a common word is not a term: {listed}"
+    );
+    // The dictionary shipped with the policy holds hashes only.
+    let dictionary = std::fs::read_to_string(dir.join("acme.lgfp.terms.json")).unwrap();
+    assert!(!dictionary.to_lowercase().contains("falcon"));
+    let policy = dir.join("policy.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"version":1,"rules":{{"fingerprints":[{{"index":"acme.lgfp","salt_file":"salt"}}],"dictionaries":[{dictionary}]}}}}"#
+        ),
+    )
+    .unwrap();
+    let scan = |text: &str| -> Vec<serde_json::Value> {
+        let v = json(&leakguard(
+            &["scan", "--json", "--policy", policy.to_str().unwrap()],
+            text.as_bytes(),
+        ));
+        v["findings"].as_array().unwrap().clone()
+    };
+    // A paragraph of the risk review, as bullet points in capitals, the codename left out.
+    let bullets = "Summary for the vendor call:\n- THE SECOND RETICLE POD SUPPLIER MISSED TWO DELIVERY WINDOWS IN A ROW\n- SO PURCHASING WILL HOLD THE ORDER UNTIL THE QUALITY AUDIT CLOSES AT THE END OF THE MONTH\n";
+    let found = scan(bullets);
+    let doc = found
+        .iter()
+        .find(|f| f["rule"] == "fingerprint:acme")
+        .unwrap_or_else(|| panic!("no document match: {found:?}"));
+    assert_eq!(doc["detail"]["fingerprint"], "document");
+    assert_eq!(doc["category"], "classified");
+    // New notes, never indexed, that name the project and its host.
+    let fresh = "Notes from today: Falcon slips a week; check yield.fab.internal tomorrow.";
+    let found = scan(fresh);
+    let rules: Vec<&str> = found.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(
+        rules
+            .iter()
+            .filter(|r| **r == "dictionary:acme-terms")
+            .count()
+            >= 2,
+        "{rules:?}"
+    );
+    // Unrelated prose matches nothing of the company's.
+    let found = scan("The weekly report from the gardening club: tomatoes did well this month, and the audit of the shed closes on Friday.");
+    assert!(
+        !found.iter().any(|f| {
+            let r = f["rule"].as_str().unwrap();
+            r.starts_with("fingerprint:") || r.starts_with("dictionary:")
+        }),
+        "{found:?}"
     );
 }

@@ -66,6 +66,8 @@ pub struct FingerprintSet {
     pub min_matches: usize,
     /// Least fraction of the region's kept fingerprints found (default 0.2).
     pub min_fraction: f32,
+    /// Least prose fingerprints found for a document match (default 4).
+    pub min_prose_matches: usize,
 }
 
 impl FingerprintSet {
@@ -75,6 +77,7 @@ impl FingerprintSet {
             key,
             min_matches: 8,
             min_fraction: 0.2,
+            min_prose_matches: 4,
         }
     }
 }
@@ -405,6 +408,7 @@ impl Engine {
             }
             if !self.config.fingerprints.is_empty() {
                 findings.extend(self.fingerprint_findings(code, hay, &features));
+                self.prose_findings(hay, &mut findings);
             }
         }
         for d in &self.hashed {
@@ -859,12 +863,54 @@ impl Engine {
                         lines: Some(lines),
                         matched_fraction: Some(m.fraction()),
                         language: first.language.clone(),
+                        fingerprint: Some("code".into()),
                         ..FindingDetail::default()
                     },
                 });
             }
         }
         out
+    }
+
+    /// Text of the organisation's documents (or of its code's comments): the whole text's
+    /// words are looked up in each index's prose part. One finding per index, from the first
+    /// to the last matched run; none where the same index already matched the text as code.
+    fn prose_findings(&self, hay: &[u8], findings: &mut Vec<Finding>) {
+        for set in &self.config.fingerprints {
+            if set.index.prose_len() == 0 {
+                continue;
+            }
+            let rule = format!("fingerprint:{}", set.index.label);
+            if findings.iter().any(|f| f.rule == rule) {
+                continue;
+            }
+            let m = set.index.lookup_prose(hay, &set.key);
+            if m.matched < set.min_prose_matches.max(1) {
+                continue;
+            }
+            // Offsets come from the text read as UTF-8 (lossily): kept within the bytes.
+            let end = m.end.min(hay.len());
+            let start = m.start.min(end);
+            let lines = memchr::memchr_iter(b'\n', &hay[start..end]).count() as u32 + 1;
+            findings.push(Finding {
+                rule,
+                category: Category::Classified,
+                severity: Severity::High,
+                start,
+                end,
+                confidence: (0.6 + 0.4 * m.fraction()).min(1.0),
+                preview: format!(
+                    "text matching {} of {} document fingerprints of {}",
+                    m.matched, m.total, set.index.label
+                ),
+                detail: FindingDetail {
+                    lines: Some(lines),
+                    matched_fraction: Some(m.fraction()),
+                    fingerprint: Some("document".into()),
+                    ..FindingDetail::default()
+                },
+            });
+        }
     }
 
     /// The configuration the engine was built with.

@@ -362,6 +362,14 @@ fn fmix64(mut h: u64) -> u64 {
 
 /// Keyed k-gram hashes of a token stream, then winnowed.
 pub fn winnow(tokens: &[Token], key: &FingerprintKey, params: Params) -> Vec<Kept> {
+    winnow_in(tokens, key, params, 0)
+}
+
+/// Hashes of prose k-grams are kept apart from those of code (a different final key).
+const PROSE_DOMAIN: u64 = 0x7072_6f73_655f_7631; // "prose_v1"
+
+/// [`winnow`] in a hash domain (0: code; [`PROSE_DOMAIN`]: prose).
+fn winnow_in(tokens: &[Token], key: &FingerprintKey, params: Params, domain: u64) -> Vec<Kept> {
     let k = params.k as usize;
     let w = params.w as usize;
     if tokens.len() < k {
@@ -396,11 +404,13 @@ pub fn winnow(tokens: &[Token], key: &FingerprintKey, params: Params) -> Vec<Kep
         }
         *c += 1;
     }
+    // (Prose k-grams are shorter than code ones: at most one repeated word in one.)
+    let min_distinct = MIN_DISTINCT.min(k.saturating_sub(1)).max(1);
     let mark = |h: u64, distinct: usize| {
-        if distinct < MIN_DISTINCT {
+        if distinct < min_distinct {
             u64::MAX
         } else {
-            fmix64(h ^ key.finish)
+            fmix64(h ^ key.finish ^ domain)
         }
     };
     let mut grams = Vec::with_capacity(th.len() - k + 1);
@@ -464,6 +474,108 @@ pub fn winnow(tokens: &[Token], key: &FingerprintKey, params: Params) -> Vec<Kep
     kept
 }
 
+/// Prose winnowing parameters: k = 6 words, w = 6, so any shared run of 11 words is found
+/// (a sentence), and a paragraph of 60 words keeps about 15 fingerprints.
+pub const PROSE_PARAMS: Params = Params { k: 6, w: 6 };
+
+/// The code of a number in prose: every number is the same token, so "Q3 2024" and "Q4 2025"
+/// match and a reworded figure does not break a run.
+const WORD_NUM: u32 = 2;
+
+/// Words of prose after normalisation: case folded, punctuation, whitespace and layout dropped
+/// (a reflowed paragraph, bullet points or a table of the same sentences give the same
+/// words), every number one token. Each word's code is a 32-bit hash of its folded form.
+pub fn tokenize_prose(text: &[u8]) -> Vec<Token> {
+    let text = String::from_utf8_lossy(text);
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let flush = |s: usize, e: usize, out: &mut Vec<Token>| {
+        let word = &text[s..e];
+        let code = if word.chars().all(|c| c.is_numeric()) {
+            WORD_NUM
+        } else {
+            // FNV-1a over the folded characters; codes below 0x10000 are left to classes.
+            let mut h: u32 = 0x811c_9dc5;
+            for c in word.chars().flat_map(char::to_lowercase) {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    h ^= u32::from(b);
+                    h = h.wrapping_mul(0x0100_0193);
+                }
+            }
+            h | 0x1_0000
+        };
+        out.push(Token {
+            code,
+            start: s as u32,
+            end: e as u32,
+        });
+    };
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            flush(s, i, &mut out);
+        }
+    }
+    if let Some(s) = start {
+        flush(s, text.len(), &mut out);
+    }
+    out
+}
+
+/// The comments and docstrings of a source file, as prose: `//`, `#`, `--` and `;;` line
+/// comments, `/* */` blocks and Python's triple-quoted strings. The rest of each line is code
+/// and is left out.
+pub fn prose_of_code(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let mut out = String::new();
+    let mut in_block: Option<&str> = None;
+    for line in text.lines() {
+        let mut rest = line.trim();
+        loop {
+            if let Some(end) = in_block {
+                match rest.find(end) {
+                    Some(i) => {
+                        out.push_str(rest[..i].trim_start_matches('*').trim());
+                        out.push(' ');
+                        rest = &rest[i + end.len()..];
+                        in_block = None;
+                    }
+                    None => {
+                        out.push_str(rest.trim_start_matches('*').trim());
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            let starts = [("/*", "*/"), ("\"\"\"", "\"\"\""), ("\'\'\'", "\'\'\'")];
+            let next = starts
+                .iter()
+                .filter_map(|(open, close)| rest.find(open).map(|i| (i, *open, *close)))
+                .min_by_key(|(i, _, _)| *i);
+            let line_comment = ["//", "#", "-- ", ";;"]
+                .iter()
+                .filter_map(|m| rest.find(m))
+                .min();
+            match (next, line_comment) {
+                (Some((i, open, close)), lc) if lc.is_none_or(|l| i < l) => {
+                    rest = &rest[i + open.len()..];
+                    in_block = Some(close);
+                }
+                (_, Some(l)) => {
+                    let comment = rest[l..].trim_start_matches(['/', '#', '-', ';', '!']);
+                    out.push_str(comment.trim());
+                    out.push('\n');
+                    break;
+                }
+                _ => break,
+            }
+        }
+    }
+    out
+}
+
 /// Builds an index from source files.
 #[derive(Debug)]
 pub struct IndexBuilder {
@@ -476,6 +588,12 @@ pub struct IndexBuilder {
     files: u32,
     lines: u64,
     tokens: u64,
+    /// The same for prose (documents, and the comments of code).
+    prose_df: HashMap<u64, u32>,
+    prose_excluded: HashSet<u64>,
+    prose_files: u32,
+    documents: u32,
+    words: u64,
 }
 
 /// How many files of the indexed code a fingerprint may occur in before it counts as
@@ -498,7 +616,43 @@ impl IndexBuilder {
             files: 0,
             lines: 0,
             tokens: 0,
+            prose_df: HashMap::new(),
+            prose_excluded: HashSet::new(),
+            prose_files: 0,
+            documents: 0,
+            words: 0,
         })
+    }
+
+    /// Adds one document of the organisation's (its text: Markdown, plain text, the text of a
+    /// DOCX, PPTX or PDF, a wiki page): its prose is fingerprinted.
+    pub fn add_document(&mut self, text: &str) {
+        self.documents += 1;
+        self.add_prose(text.as_bytes());
+    }
+
+    fn add_prose(&mut self, text: &[u8]) {
+        let tokens = tokenize_prose(text);
+        if tokens.len() < PROSE_PARAMS.k as usize {
+            return;
+        }
+        self.prose_files += 1;
+        self.words += tokens.len() as u64;
+        let mut seen = HashSet::new();
+        for kept in winnow_in(&tokens, &self.key, PROSE_PARAMS, PROSE_DOMAIN) {
+            if seen.insert(kept.hash) {
+                *self.prose_df.entry(kept.hash).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// A public document whose prose must never match (a vendor's manual, a standard, the
+    /// public website).
+    pub fn exclude_reference_document(&mut self, text: &str) {
+        let tokens = tokenize_prose(text.as_bytes());
+        for kept in winnow_in(&tokens, &self.key, PROSE_PARAMS, PROSE_DOMAIN) {
+            self.prose_excluded.insert(kept.hash);
+        }
     }
 
     /// Adds one source file of the organisation's code.
@@ -513,6 +667,9 @@ impl IndexBuilder {
                 *self.df.entry(kept.hash).or_insert(0) += 1;
             }
         }
+        // Comments and docstrings are prose: an excerpt that is mostly docstring is
+        // recognised too.
+        self.add_prose(prose_of_code(text).as_bytes());
     }
 
     /// Adds a file of public reference code: its fingerprints are excluded from the index, so
@@ -523,24 +680,31 @@ impl IndexBuilder {
         for kept in winnow(&tokens, &self.key, self.params) {
             self.excluded.insert(kept.hash);
         }
+        self.exclude_reference_document(&prose_of_code(text));
     }
 
     /// The finished index. `created` is seconds since the Unix epoch (passed in for testing).
     pub fn finish(self, created: u64) -> FingerprintIndex {
-        let limit = BOILERPLATE_MIN_FILES.max(self.files / 100);
-        let mut dropped_common = 0u64;
-        let mut dropped_reference = 0u64;
-        let mut fps: Vec<u64> = Vec::with_capacity(self.df.len());
-        for (h, df) in &self.df {
-            if self.excluded.contains(h) {
-                dropped_reference += 1;
-            } else if *df > limit {
-                dropped_common += 1;
-            } else {
-                fps.push(*h);
+        // Fingerprints in more than 1% of the files (at least BOILERPLATE_MIN_FILES) are
+        // boilerplate; those of the reference are public: both are dropped.
+        let (mut dropped_common, mut dropped_reference) = (0u64, 0u64);
+        let mut keep = |df: &HashMap<u64, u32>, excluded: &HashSet<u64>, files: u32| {
+            let limit = BOILERPLATE_MIN_FILES.max(files / 100);
+            let mut kept: Vec<u64> = Vec::with_capacity(df.len());
+            for (h, n) in df {
+                if excluded.contains(h) {
+                    dropped_reference += 1;
+                } else if *n > limit {
+                    dropped_common += 1;
+                } else {
+                    kept.push(*h);
+                }
             }
-        }
-        fps.sort_unstable();
+            kept.sort_unstable();
+            kept
+        };
+        let fps = keep(&self.df, &self.excluded, self.files);
+        let prose = keep(&self.prose_df, &self.prose_excluded, self.prose_files);
         FingerprintIndex {
             label: self.label,
             created,
@@ -552,6 +716,9 @@ impl IndexBuilder {
             dropped_common,
             dropped_reference,
             fingerprints: fps,
+            documents: self.documents,
+            words: self.words,
+            prose,
         }
     }
 }
@@ -569,10 +736,19 @@ pub struct FingerprintIndex {
     pub dropped_reference: u64,
     salt_check: u64,
     fingerprints: Vec<u64>,
+    /// Documents indexed (files of code count in `files`; their comments are prose too).
+    pub documents: u32,
+    /// Words of prose indexed.
+    pub words: u64,
+    /// Prose fingerprints ([`PROSE_PARAMS`]), sorted.
+    prose: Vec<u64>,
 }
 
 const MAGIC: &[u8; 8] = b"LGFPIDX\0";
+/// Version 1: code only. Version 2 adds a prose section (written only when there is prose,
+/// so a code-only index stays byte for byte what version 1 wrote).
 const VERSION: u16 = 1;
+const VERSION_PROSE: u16 = 2;
 
 /// What matched in a text.
 #[derive(Debug, Clone, PartialEq)]
@@ -614,9 +790,16 @@ impl FingerprintIndex {
     /// The versioned file format: magic, version, parameters, counts, salt check, label,
     /// sorted fingerprints (8 bytes each), SHA-256 of all before it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(96 + self.label.len() + self.fingerprints.len() * 8);
+        let mut b = Vec::with_capacity(
+            128 + self.label.len() + (self.fingerprints.len() + self.prose.len()) * 8,
+        );
         b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&VERSION.to_le_bytes());
+        let version = if self.prose.is_empty() {
+            VERSION
+        } else {
+            VERSION_PROSE
+        };
+        b.extend_from_slice(&version.to_le_bytes());
         b.extend_from_slice(&self.params.k.to_le_bytes());
         b.extend_from_slice(&self.params.w.to_le_bytes());
         b.extend_from_slice(&0u16.to_le_bytes());
@@ -633,6 +816,14 @@ impl FingerprintIndex {
         b.extend_from_slice(&(self.fingerprints.len() as u64).to_le_bytes());
         for f in &self.fingerprints {
             b.extend_from_slice(&f.to_le_bytes());
+        }
+        if version == VERSION_PROSE {
+            b.extend_from_slice(&self.documents.to_le_bytes());
+            b.extend_from_slice(&self.words.to_le_bytes());
+            b.extend_from_slice(&(self.prose.len() as u64).to_le_bytes());
+            for f in &self.prose {
+                b.extend_from_slice(&f.to_le_bytes());
+            }
         }
         let sum = Sha256::digest(&b);
         b.extend_from_slice(&sum);
@@ -651,7 +842,7 @@ impl FingerprintIndex {
             return Err(FingerprintError::Corrupt("shorter than a header"));
         }
         let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != VERSION {
+        if version != VERSION && version != VERSION_PROSE {
             return Err(FingerprintError::Version(version));
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
@@ -672,17 +863,19 @@ impl FingerprintIndex {
         let label_len = r.u16()? as usize;
         let label = String::from_utf8_lossy(r.take(label_len)?).into_owned();
         let count = r.u64()? as usize;
-        if count.checked_mul(8) != Some(body.len() - r.at) {
+        let fingerprints = r.hashes(count)?;
+        let (documents, words, prose) = if version == VERSION_PROSE {
+            let documents = r.u32()?;
+            let words = r.u64()?;
+            let n = r.u64()? as usize;
+            (documents, words, r.hashes(n)?)
+        } else {
+            (0, 0, Vec::new())
+        };
+        if r.at != body.len() {
             return Err(FingerprintError::Corrupt(
                 "fingerprint count does not match the file size",
             ));
-        }
-        let fingerprints: Vec<u64> = r.b[r.at..]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect();
-        if fingerprints.windows(2).any(|p| p[0] >= p[1]) {
-            return Err(FingerprintError::Corrupt("fingerprints are not sorted"));
         }
         if !(4..=64).contains(&k) || !(1..=64).contains(&w) {
             return Err(FingerprintError::BadParams);
@@ -698,7 +891,40 @@ impl FingerprintIndex {
             dropped_common,
             dropped_reference,
             fingerprints,
+            documents,
+            words,
+            prose,
         })
+    }
+
+    /// Prose fingerprints held.
+    pub fn prose_len(&self) -> usize {
+        self.prose.len()
+    }
+
+    /// Looks up the prose of a text (every word of it, code or not) in the document part.
+    pub fn lookup_prose(&self, text: &[u8], key: &FingerprintKey) -> CodeMatch {
+        let tokens = tokenize_prose(text);
+        let kept = winnow_in(&tokens, key, PROSE_PARAMS, PROSE_DOMAIN);
+        let k = PROSE_PARAMS.k as usize;
+        let mut matched = 0;
+        let (mut start, mut end) = (usize::MAX, 0usize);
+        for kp in &kept {
+            if self.prose.binary_search(&kp.hash).is_ok() {
+                matched += 1;
+                start = start.min(tokens[kp.at as usize].start as usize);
+                end = end.max(tokens[(kp.at as usize + k - 1).min(tokens.len() - 1)].end as usize);
+            }
+        }
+        if matched == 0 {
+            start = 0;
+        }
+        CodeMatch {
+            matched,
+            total: kept.len(),
+            start,
+            end,
+        }
     }
 
     /// Looks up a text's kept fingerprints.
@@ -735,6 +961,28 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// `n` sorted 64-bit fingerprints.
+    fn hashes(&mut self, n: usize) -> Result<Vec<u64>, FingerprintError> {
+        let len = n.checked_mul(8).ok_or(FingerprintError::Corrupt(
+            "fingerprint count does not match the file size",
+        ))?;
+        let raw =
+            self.b
+                .get(self.at..self.at.saturating_add(len))
+                .ok_or(FingerprintError::Corrupt(
+                    "fingerprint count does not match the file size",
+                ))?;
+        self.at += len;
+        let out: Vec<u64> = raw
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        if out.windows(2).any(|p| p[0] >= p[1]) {
+            return Err(FingerprintError::Corrupt("fingerprints are not sorted"));
+        }
+        Ok(out)
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], FingerprintError> {
         let s = self
             .b
@@ -867,12 +1115,90 @@ mod tests {
             FingerprintIndex::from_bytes(b"not an index at all, really"),
             Err(FingerprintError::NotAnIndex)
         ));
-        let mut v2 = bytes;
-        v2[8] = 2;
+        let mut v9 = bytes;
+        v9[8] = 9;
         assert!(matches!(
-            FingerprintIndex::from_bytes(&v2),
-            Err(FingerprintError::Version(2))
+            FingerprintIndex::from_bytes(&v9),
+            Err(FingerprintError::Version(9))
         ));
+    }
+
+    const MEMO: &str = "The Falcon programme moves the wafer inspection line to the new \
+        Hwaseong site in the third quarter. Yield on the pilot lots is still below the target \
+        agreed with the customer, so the ramp is held until the defect review on 14 March. \
+        Procurement will confirm the second source for the reticle pods before the board meets.";
+
+    fn prose_index(docs: &[&str]) -> FingerprintIndex {
+        let mut b = IndexBuilder::new("docs", b"org-salt-123", Params::default()).unwrap();
+        for d in docs {
+            b.add_document(d);
+        }
+        b.finish(1)
+    }
+
+    #[test]
+    fn a_paragraph_of_an_indexed_document_is_found_verbatim_reflowed_and_as_bullets() {
+        let key = FingerprintKey::new(b"org-salt-123").unwrap();
+        let index = prose_index(&[
+            MEMO,
+            "An unrelated note about the canteen menu for the week ahead and the parking rules.",
+        ]);
+        assert!(index.prose_len() > 10, "{}", index.prose_len());
+        let all = index.lookup_prose(MEMO.as_bytes(), &key);
+        assert_eq!(all.matched, all.total);
+        // Reflowed, in other case, as bullets with the full stops gone.
+        let bullets: String = MEMO
+            .split(". ")
+            .map(|s| format!("- {}\n", s.to_uppercase().replace(',', "")))
+            .collect();
+        let m = index.lookup_prose(bullets.as_bytes(), &key);
+        assert!(m.matched * 10 >= m.total * 9, "{m:?}");
+        // Lightly edited: a word changed in each sentence, figures changed.
+        let edited = MEMO
+            .replace("moves", "shifts")
+            .replace("still", "now")
+            .replace("14 March", "21 April")
+            .replace("confirm", "approve");
+        let m = index.lookup_prose(edited.as_bytes(), &key);
+        assert!(m.matched >= 4, "{m:?}");
+        // Unrelated prose shares no fingerprint.
+        let other =
+            b"Our team met the vendor on Tuesday to discuss pricing for the new laptops and \
+            agreed to revisit the contract terms after the holiday season ends next month.";
+        assert_eq!(index.lookup_prose(other, &key).matched, 0);
+        // Prose and code fingerprints live apart: the memo is not code.
+        assert_eq!(index.lookup(MEMO.as_bytes(), &key).matched, 0);
+    }
+
+    #[test]
+    fn a_prose_index_round_trips_and_a_code_only_index_stays_version_1() {
+        let index = prose_index(&[MEMO]);
+        let bytes = index.to_bytes();
+        assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+        let back = FingerprintIndex::from_bytes(&bytes).unwrap();
+        assert_eq!(back, index);
+        assert_eq!(back.documents, 1);
+        let code_only = IndexBuilder::new("c", b"org-salt-123", Params::default())
+            .unwrap()
+            .finish(1)
+            .to_bytes();
+        assert_eq!(u16::from_le_bytes([code_only[8], code_only[9]]), 1);
+    }
+
+    #[test]
+    fn comments_and_docstrings_of_code_are_prose() {
+        let code = b"/* Moves the stage to the die and waits for it to settle. */\nfn step() {\n    // retry twice when the encoder lags behind the command\n    go(); // fast path\n}\ndef f():\n    \"\"\"Return the wafer map of the lot.\n    Raises on a missing lot.\"\"\"\n    return 1\n";
+        let prose = prose_of_code(code);
+        for want in [
+            "Moves the stage to the die and waits for it to settle.",
+            "retry twice when the encoder lags behind the command",
+            "fast path",
+            "Return the wafer map of the lot.",
+            "Raises on a missing lot.",
+        ] {
+            assert!(prose.contains(want), "{want:?} not in {prose:?}");
+        }
+        assert!(!prose.contains("go()"), "{prose:?}");
     }
 
     #[test]

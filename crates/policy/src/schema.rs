@@ -254,6 +254,10 @@ pub struct FingerprintEntry {
     /// Least fraction of the text's kept fingerprints found (default 0.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_fraction: Option<f32>,
+    /// Least prose fingerprints of the index's documents found in a text for a document match
+    /// (default 4: four distinct runs of six or more words shared with company documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_prose_matches: Option<usize>,
 }
 
 /// The `actions` section. Precedence, most specific first (docs/policy.md):

@@ -265,6 +265,10 @@ pub struct FindingDetail {
     /// For fingerprint matches: fraction of the segment's code that matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_fraction: Option<f32>,
+    /// For fingerprint matches: what matched, `code` or `document` (the prose of company
+    /// documents, and the comments and docstrings of company code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl FindingDetail {
@@ -273,6 +277,7 @@ impl FindingDetail {
             && self.lines.is_none()
             && self.decoded_from.is_none()
             && self.matched_fraction.is_none()
+            && self.fingerprint.is_none()
     }
 }
 

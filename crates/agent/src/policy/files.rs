@@ -115,6 +115,9 @@ pub fn with_engine_and_local(
         if let Some(f) = fp.min_fraction {
             set.min_fraction = f;
         }
+        if let Some(m) = fp.min_prose_matches {
+            set.min_prose_matches = m;
+        }
         config.fingerprints.push(set);
     }
     let engine = Engine::with_config(config).map_err(|e| LoadError::Engine {
