@@ -42,7 +42,7 @@ def upstream_lines():
     if not os.path.exists(path):
         return []
     out = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             # The upstream appends as requests arrive: the last line may be half written.
             try:
@@ -311,6 +311,32 @@ class Uploads(unittest.TestCase):
             hwm_kib = int(next(l for l in f if l.startswith("VmHWM:")).split()[1])
         print(f"documents: guard peak memory after the bomb: {hwm_kib // 1024} MiB", file=sys.stderr)
         self.assertLess(hwm_kib, 512 * 1024, "the guard's memory stayed under 512 MiB")
+
+
+class Conversation(unittest.TestCase):
+    def send(self, conversation, text):
+        body = {"action": "next", "conversation_id": conversation, "model": "gpt-4o",
+                "messages": [{"author": {"role": "user"},
+                              "content": {"content_type": "text", "parts": [text]}}]}
+        return curl(["-X", "POST", "https://chatgpt.com/backend-api/conversation",
+                     "-H", "content-type: application/json", "--data", json.dumps(body)])
+
+    def test_eight_two_line_pieces_of_one_paste_are_caught_by_the_last(self):
+        # Sixteen distinct lines of this repository's own Python, as a user would paste them.
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "bench", "make_documents.py")) as f:
+            src = f.read()
+        lines = [l for l in src.splitlines() if len(l.strip()) > 12 and not l.lstrip().startswith("#")
+                 and '"""' not in l][10:26]
+        self.assertEqual(len(set(lines)), 16)
+        statuses = []
+        for i in range(8):
+            status, body = self.send("conv-split-1", "\n".join(lines[2 * i:2 * i + 2]))
+            statuses.append(status)
+            if status != 200:
+                self.assertEqual(status, 403, body)
+                self.assertIn("source", body.lower(), body)
+        self.assertEqual(statuses[0], 200, "the first piece alone passes")
+        self.assertEqual(statuses[-1], 403, f"the last piece is held: {statuses}")
 
 
 class Scan(unittest.TestCase):

@@ -57,6 +57,16 @@ pub struct EngineConfig {
     pub fingerprints: Vec<FingerprintSet>,
 }
 
+/// What a text holds that may be too little to report alone but adds up over the messages of
+/// one conversation: lines of code (in regions of any length) and, per fingerprint index, the
+/// keyed fingerprints of company code and documents it matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    pub code_lines: u32,
+    /// Per index of `EngineConfig::fingerprints`, in order: (code, prose) matched hashes.
+    pub fingerprints: Vec<(Vec<u64>, Vec<u64>)>,
+}
+
 /// One fingerprint index as the engine uses it.
 #[derive(Debug, Clone)]
 pub struct FingerprintSet {
@@ -910,6 +920,26 @@ impl Engine {
                     ..FindingDetail::default()
                 },
             });
+        }
+    }
+
+    /// The text's [`Signals`] (for conversation-level accumulation).
+    pub fn signals(&self, text: &str) -> Signals {
+        let hay = text.as_bytes();
+        let code_lines = self.code.as_ref().map_or(0, |c| {
+            c.regions_with(hay, &Features::scan(hay))
+                .iter()
+                .map(|r| r.code_lines)
+                .sum()
+        });
+        Signals {
+            code_lines,
+            fingerprints: self
+                .config
+                .fingerprints
+                .iter()
+                .map(|set| set.index.matched_hashes(hay, &set.key))
+                .collect(),
         }
     }
 

@@ -897,6 +897,26 @@ impl FingerprintIndex {
         })
     }
 
+    /// The kept fingerprints of a text found in the index, code and prose: what a
+    /// conversation accumulates (keyed hashes, never text).
+    pub fn matched_hashes(&self, text: &[u8], key: &FingerprintKey) -> (Vec<u64>, Vec<u64>) {
+        let code = winnow(&tokenize(text), key, self.params)
+            .into_iter()
+            .map(|k| k.hash)
+            .filter(|h| self.fingerprints.binary_search(h).is_ok())
+            .collect();
+        let prose = if self.prose.is_empty() {
+            Vec::new()
+        } else {
+            winnow_in(&tokenize_prose(text), key, PROSE_PARAMS, PROSE_DOMAIN)
+                .into_iter()
+                .map(|k| k.hash)
+                .filter(|h| self.prose.binary_search(h).is_ok())
+                .collect()
+        };
+        (code, prose)
+    }
+
     /// Prose fingerprints held.
     pub fn prose_len(&self) -> usize {
         self.prose.len()

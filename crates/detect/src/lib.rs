@@ -49,7 +49,7 @@ pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
 
 pub use code::CodeRegion;
 pub use dictionary::{hash_term, normalise_term};
-pub use engine::{Engine, EngineConfig, FingerprintSet, RuleInfo, SharedEngine};
+pub use engine::{Engine, EngineConfig, FingerprintSet, RuleInfo, SharedEngine, Signals};
 pub use mask::shannon_entropy;
 pub use redact::{redact, RedactStyle, Redaction, Replacement};
 pub use rules::{parse_pack, BUILTIN_PACKS};

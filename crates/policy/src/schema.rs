@@ -54,6 +54,10 @@ pub struct Policy {
     /// redacting.
     #[serde(default, skip_serializing_if = "Documents::is_default")]
     pub documents: Documents,
+    /// Findings too small to count alone (a few lines of code, a few fingerprints of company
+    /// code or documents) that add up over the messages of one conversation.
+    #[serde(default, skip_serializing_if = "Conversations::is_default")]
+    pub conversations: Conversations,
     /// Sample texts with the verdict this policy must give; a policy whose own tests fail is
     /// rejected.
     #[serde(default)]
@@ -558,6 +562,50 @@ pub struct Documents {
     /// Milliseconds to read one upload (default 10000).
     #[serde(default = "Documents::default_millis")]
     pub max_millis: u64,
+}
+
+/// Accumulation over a conversation: a paste split into pieces does not pass.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Conversations {
+    /// Minutes a conversation is remembered after its last message (default 60; 0 turns
+    /// accumulation off). Only digests of messages and keyed fingerprint hashes are kept, in
+    /// memory, never text.
+    #[serde(default = "Conversations::default_window")]
+    pub window_minutes: u32,
+    /// Conversations remembered at once (default 2000; the oldest are forgotten first).
+    #[serde(default = "Conversations::default_max")]
+    pub max_conversations: u32,
+    /// Lines of code over the messages of one conversation that count as a `source-code`
+    /// finding though no message alone had enough (default 12; 0: code lines do not add up).
+    /// Fingerprints add up to each index's own `min_matches` and `min_prose_matches`.
+    #[serde(default = "Conversations::default_code_lines")]
+    pub code_lines: u32,
+}
+
+impl Conversations {
+    fn default_window() -> u32 {
+        60
+    }
+    fn default_max() -> u32 {
+        2000
+    }
+    fn default_code_lines() -> u32 {
+        12
+    }
+    fn is_default(&self) -> bool {
+        *self == Conversations::default()
+    }
+}
+
+impl Default for Conversations {
+    fn default() -> Self {
+        Conversations {
+            window_minutes: Conversations::default_window(),
+            max_conversations: Conversations::default_max(),
+            code_lines: Conversations::default_code_lines(),
+        }
+    }
 }
 
 /// A destination group's own document choices.

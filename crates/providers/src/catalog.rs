@@ -57,6 +57,10 @@ struct RawEndpoint {
     model_from_path: Option<String>,
     #[serde(default)]
     max_tokens: Vec<String>,
+    #[serde(default)]
+    conversation: Vec<String>,
+    #[serde(default)]
+    conversation_from_path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,9 +87,20 @@ pub struct Endpoint {
     pub(crate) model: Option<Selector>,
     pub(crate) model_from_path: Option<Regex>,
     pub(crate) max_tokens: Vec<Selector>,
+    /// Where the conversation id is: body fields, or a capture of the path.
+    pub(crate) conversation: Vec<Selector>,
+    pub(crate) conversation_from_path: Option<Regex>,
 }
 
 impl Endpoint {
+    /// The conversation id in the request path (Claude web: `/chat_conversations/<id>/`).
+    pub fn conversation_in_path(&self, path: &str) -> Option<String> {
+        let re = self.conversation_from_path.as_ref()?;
+        re.captures(path)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_string())
+    }
+
     /// The model named in the request path (Gemini: `/v1beta/models/gemini-2.5-pro:generateContent`).
     pub fn model_in_path(&self, path: &str) -> Option<String> {
         let re = self.model_from_path.as_ref()?;
@@ -151,6 +166,12 @@ impl Catalog {
             if e.hosts.is_empty() || e.paths.is_empty() {
                 return Err(fail("needs at least one host and one path".into()));
             }
+            let conversation_from_path = match &e.conversation_from_path {
+                Some(re) => Some(
+                    Regex::new(re).map_err(|err| fail(format!("conversation_from_path: {err}")))?,
+                ),
+                None => None,
+            };
             let model_from_path = match &e.model_from_path {
                 Some(re) => {
                     Some(Regex::new(re).map_err(|err| fail(format!("model_from_path: {err}")))?)
@@ -164,6 +185,8 @@ impl Catalog {
                     None => None,
                 },
                 max_tokens: sel(&e.max_tokens)?,
+                conversation: sel(&e.conversation)?,
+                conversation_from_path,
                 model_from_path,
                 methods: if e.methods.is_empty() {
                     vec!["POST".into()]

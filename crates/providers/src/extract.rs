@@ -145,6 +145,9 @@ pub struct Extracted {
     pub documents: Vec<DocumentSeen>,
     /// Images uploaded with the request (also inside documents): not scanned.
     pub images: usize,
+    /// The conversation the request continues, where the endpoint names one (a body field or
+    /// a path segment): findings too small to count alone add up over a conversation.
+    pub conversation: Option<String>,
     doc: Doc,
 }
 
@@ -166,6 +169,7 @@ impl Extracted {
             binary_parts: 0,
             documents: Vec::new(),
             images: 0,
+            conversation: None,
             doc: Doc::Raw,
         }
     }
@@ -217,6 +221,7 @@ pub fn extract_with(
         binary_parts: 0,
         documents: Vec::new(),
         images: 0,
+        conversation: endpoint.and_then(|e| e.conversation_in_path(path)),
         doc: Doc::Empty,
     };
     if body.is_empty() {
@@ -285,6 +290,17 @@ pub fn extract_with(
                         out.model = v.first().map(|(_, s)| s.to_string()).or(out.model);
                     }
                     out.max_tokens = e.max_tokens.iter().find_map(|sel| number_at(sel, &doc));
+                    if out.conversation.is_none() {
+                        let mut v = Vec::new();
+                        for sel in &e.conversation {
+                            sel.strings(&doc, &mut v);
+                        }
+                        out.conversation = v
+                            .into_iter()
+                            .map(|(_, s)| s)
+                            .find(|s| !s.is_empty())
+                            .map(str::to_string);
+                    }
                 }
                 None => selector::all_strings(&doc, &mut Vec::new(), &mut found),
             }
@@ -391,7 +407,8 @@ fn push_derived(out: &mut Extracted, location: String, text: String) {
 }
 
 /// Reads `bytes` as an uploaded document (its text becomes segments that name the file and
-/// the place in it) or counts them as an image. `false`: neither, the caller scans the bytes.
+/// the place in it). `false`: not a document (an image is counted), the caller scans the
+/// bytes.
 fn push_document(
     out: &mut Extracted,
     label: &str,
@@ -427,9 +444,12 @@ fn push_document(
             });
             true
         }
+        // An image is counted (its pixels are not read) and its bytes' printable runs are
+        // still scanned by the caller: text chunks and metadata (a PNG tEXt, EXIF) can carry
+        // secrets.
         Ok(None) if documents::is_image(bytes) => {
             out.images += 1;
-            true
+            false
         }
         Ok(None) => false,
         Err(e) => {

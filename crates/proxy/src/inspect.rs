@@ -3,9 +3,10 @@
 //! (content, kill switch, tenant, API rules), and work out what to send. No I/O: the pipeline
 //! does that.
 
+use crate::conversation::Conversations;
 use crate::events::{rule_counts, Event};
 use crate::scan_cache::{self, ScanCache};
-use leakguard_detect::{redact, Engine, RedactStyle};
+use leakguard_detect::{redact, Engine, RedactStyle, Signals};
 use leakguard_policy::{DocumentChoice, Effective, Policy, RequestFacts, RequestMeta, Verdict};
 use leakguard_providers::{
     extract_with, refusal, rewrite, Catalog, DocumentLimits, ErrorShape, Extracted, Refusal,
@@ -26,6 +27,31 @@ pub struct Loaded {
     pub scan_cache: ScanCache,
     /// Findings of request fields (model, path, User-Agent) seen before.
     pub fields_cache: ScanCache,
+    /// Conversation signals of segments seen before (by the segment's SHA-256).
+    pub signals_cache: SignalsCache,
+    /// What recent conversations hold (see [`crate::conversation`]).
+    pub conversations: Conversations,
+}
+
+/// The [`Signals`] of segments seen before; forgotten as a whole when full.
+#[derive(Debug, Default)]
+pub struct SignalsCache(std::sync::Mutex<std::collections::HashMap<[u8; 32], Signals>>);
+
+impl SignalsCache {
+    const CAPACITY: usize = 4096;
+
+    fn get_or(&self, key: [u8; 32], compute: impl FnOnce() -> Signals) -> Signals {
+        if let Some(s) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return s.clone();
+        }
+        let s = compute();
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(key, s.clone());
+        s
+    }
 }
 
 impl Loaded {
@@ -40,6 +66,8 @@ impl Loaded {
             label,
             scan_cache: ScanCache::default(),
             fields_cache: ScanCache::default(),
+            signals_cache: SignalsCache::default(),
+            conversations: Conversations::default(),
         }
     }
 
@@ -179,8 +207,10 @@ pub fn judge(
     let mut owner: Vec<usize> = Vec::new();
     let mut hasher = Sha256::new();
     hasher.update(info.host.as_bytes());
+    let mut digests: Vec<[u8; 32]> = Vec::with_capacity(extracted.segments.len());
     for (i, seg) in extracted.segments.iter().enumerate() {
         let digest: [u8; 32] = Sha256::digest(seg.text.as_bytes()).into();
+        digests.push(digest);
         hasher.update(digest);
         let found = if seg.text.len() >= scan_cache::MIN_BYTES {
             loaded
@@ -201,6 +231,8 @@ pub fn judge(
         }
         hasher.update(body);
     }
+    // Small findings of the conversation's messages add up (a paste split into pieces).
+    accumulate(loaded, info, extracted, &digests, &mut findings, &mut owner);
     // The request's own fields go out as they are and are recorded: scanned like the text,
     // and kept in the event only masked.
     let fields = RequestFields::new(extracted.model.as_deref(), info);
@@ -475,6 +507,101 @@ pub fn judge(
         verdict,
         content_hash,
         grant_key,
+    }
+}
+
+/// Adds the request's messages to its conversation (see [`crate::conversation`]) and, where
+/// the conversation's lines of code or matched fingerprints reach the line though no message
+/// alone did, a finding on the newest message: `source-code`, or `fingerprint:<index>`. Only a
+/// request that added to the tally can cross it, so a later message without code is not held.
+fn accumulate(
+    loaded: &Loaded,
+    info: &RequestInfo,
+    extracted: &Extracted,
+    digests: &[[u8; 32]],
+    findings: &mut Vec<Finding>,
+    owner: &mut Vec<usize>,
+) {
+    let cfg = &loaded.policy().conversations;
+    let engine = &loaded.engine;
+    let sets = &engine.config().fingerprints;
+    let code_on = cfg.code_lines > 0 && engine.config().code_min_lines > 0;
+    let Some(last) = extracted.segments.len().checked_sub(1) else {
+        return;
+    };
+    if cfg.window_minutes == 0 || (!code_on && sets.is_empty()) {
+        return;
+    }
+    let signals: Vec<Signals> = extracted
+        .segments
+        .iter()
+        .zip(digests)
+        .map(|(seg, d)| {
+            loaded
+                .signals_cache
+                .get_or(*d, || engine.signals(&seg.text))
+        })
+        .collect();
+    let messages: Vec<([u8; 32], &Signals)> = digests.iter().copied().zip(&signals).collect();
+    let key = extracted.conversation.as_ref().map(|c| {
+        let mut h = Sha256::new();
+        h.update(info.host.as_bytes());
+        h.update([0]);
+        h.update(c.as_bytes());
+        h.finalize().into()
+    });
+    let t = loaded.conversations.add(
+        key,
+        &messages,
+        std::time::Duration::from_secs(u64::from(cfg.window_minutes) * 60),
+        cfg.max_conversations as usize,
+    );
+    let end = extracted.segments[last].text.len();
+    let over = |what: String| format!("{what} over {} messages of this conversation", t.messages);
+    let mut push = |f: Finding| {
+        if !findings.iter().any(|g| g.rule == f.rule) {
+            findings.push(f);
+            owner.push(last);
+        }
+    };
+    if code_on && t.added_code_lines > 0 && t.code_lines >= cfg.code_lines && t.messages > 1 {
+        push(Finding {
+            rule: "source-code".into(),
+            category: leakguard_types::Category::SourceCode,
+            severity: leakguard_types::Severity::Medium,
+            start: 0,
+            end,
+            confidence: 0.7,
+            preview: over(format!("{} lines of code", t.code_lines)),
+            detail: leakguard_types::FindingDetail {
+                lines: Some(t.code_lines),
+                ..Default::default()
+            },
+        });
+    }
+    for (i, set) in sets.iter().enumerate() {
+        let (code, prose) = (t.code[i], t.prose[i]);
+        let code_hit = t.added_code[i] > 0 && code >= set.min_matches.max(1);
+        let prose_hit = t.added_prose[i] > 0 && prose >= set.min_prose_matches.max(1);
+        if (code_hit || prose_hit) && t.messages > 1 {
+            push(Finding {
+                rule: format!("fingerprint:{}", set.index.label),
+                category: leakguard_types::Category::Classified,
+                severity: leakguard_types::Severity::High,
+                start: 0,
+                end,
+                confidence: 0.8,
+                preview: over(format!(
+                    "{} fingerprints of {}",
+                    if code_hit { code } else { prose },
+                    set.index.label
+                )),
+                detail: leakguard_types::FindingDetail {
+                    fingerprint: Some(if code_hit { "code" } else { "document" }.into()),
+                    ..Default::default()
+                },
+            });
+        }
     }
 }
 
@@ -847,6 +974,67 @@ mod tests {
             &body,
         );
         assert!(matches!(x.plan, Plan::Refuse { .. }));
+    }
+
+    #[test]
+    fn code_split_into_two_line_pieces_is_caught_within_one_conversation() {
+        let l = loaded();
+        let code = include_str!("conversation.rs");
+        // Sixteen lines of code in eight messages of two lines, as a user would paste them
+        // to get around a limit.
+        let lines: Vec<&str> = code
+            .lines()
+            .skip_while(|l| !l.starts_with("impl Conv {"))
+            .filter(|l| l.trim().len() > 8)
+            .take(16)
+            .collect();
+        let send = |conversation: &str, text: &str| {
+            let body = serde_json::json!({
+                "action": "next",
+                "conversation_id": conversation,
+                "messages": [{"author": {"role": "user"}, "content": {"content_type": "text", "parts": [text]}}],
+                "model": "gpt-4o",
+            });
+            upload(
+                &l,
+                "chatgpt.com",
+                "/backend-api/conversation",
+                "application/json",
+                body.to_string().as_bytes(),
+            )
+        };
+        let mut caught_at = None;
+        for (i, pair) in lines.chunks(2).enumerate() {
+            let (x, event) = send("conv-1", &pair.join("\n"));
+            // No piece alone holds enough code to be reported.
+            assert!(engine_alone_passes(&l, &pair.join("\n")), "piece {i}");
+            if x.verdict.action != Action::Allow {
+                assert_eq!(x.verdict.action, Action::Warn, "{:?}", event.rules);
+                assert!(
+                    event
+                        .previews
+                        .iter()
+                        .any(|p| p.contains("messages of this conversation")),
+                    "{:?}",
+                    event.previews
+                );
+                caught_at.get_or_insert(i + 1);
+            }
+        }
+        let at = caught_at.expect("the split paste was caught");
+        assert!((6..=8).contains(&at), "caught at piece {at}");
+        // The same pieces in eight different conversations pass: nothing adds up.
+        for (i, pair) in lines.chunks(2).enumerate() {
+            let (x, _) = send(&format!("other-{i}"), &pair.join("\n"));
+            assert_eq!(x.verdict.action, Action::Allow, "piece {i}");
+        }
+        // A later message without code in the first conversation is not held.
+        let (x, _) = send("conv-1", "Thanks, that explains it.");
+        assert_eq!(x.verdict.action, Action::Allow);
+    }
+
+    fn engine_alone_passes(l: &Loaded, text: &str) -> bool {
+        !l.engine.scan(text).iter().any(|f| f.rule == "source-code")
     }
 
     #[test]

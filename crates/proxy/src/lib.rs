@@ -8,6 +8,7 @@ mod admit;
 pub mod body;
 pub mod ca;
 mod control_plane;
+pub mod conversation;
 pub mod events;
 pub mod guard;
 pub mod inspect;

@@ -203,6 +203,8 @@ pub fn load(src: &Sources, today: u32) -> Result<Loaded, LoadError> {
                 label,
                 scan_cache: Default::default(),
                 fields_cache: Default::default(),
+                signals_cache: Default::default(),
+                conversations: Default::default(),
             })
         }
         None => {
