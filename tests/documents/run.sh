@@ -16,7 +16,15 @@ resolve=()
 for h in api.openai.com api.anthropic.com chatgpt.com claude.ai files.oaiusercontent.com; do
   resolve+=(--resolve "$h:443:$UP")
 done
-"$BIN/leakguard" run --no-notify --listen 127.0.0.1:0 --data-dir "$WORK/guard" \
+# The shipped policy, with a lower ceiling for uploads read from disk (96 MiB) so the test of
+# the ceiling sends 100 MB, not 512.
+"$VENV/bin/python" - "$ROOT/policies/default.json" "$WORK/policy.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p.setdefault("documents", {})["max_upload_bytes"] = 96 << 20
+json.dump(p, open(sys.argv[2], "w"))
+PY
+"$BIN/leakguard" run --no-notify --listen 127.0.0.1:0 --data-dir "$WORK/guard" --policy "$WORK/policy.json" \
   --upstream-ca "$WORK/up/upstream-ca.pem" "${resolve[@]}" >"$WORK/guard.out" 2>"$WORK/guard.err" &
 guard=$!
 pids+=($guard)

@@ -313,6 +313,63 @@ class Uploads(unittest.TestCase):
         self.assertLess(hwm_kib, 512 * 1024, "the guard's memory stayed under 512 MiB")
 
 
+def make_big_pdf(name, secret_on_page_two=False):
+    """A PDF of about 40 MB: a page of text and a page holding a 3,600 x 3,600 photo of noise
+    (incompressible, as scanned pages and photos are), made by reportlab with Pillow."""
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+
+    side = 3600
+    img = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    c = canvas.Canvas(path(name), pagesize=A4)
+    c.drawString(72, 800, "Quarterly site photos")
+    c.showPage()
+    c.drawImage(ImageReader(img), 0, 0, width=595, height=842)
+    if secret_on_page_two:
+        c.drawString(72, 40, f"badge system key {AWS_KEY}")
+    c.showPage()
+    c.save()
+    return path(name)
+
+
+class LargeUploads(unittest.TestCase):
+    def test_a_clean_40_mb_pdf_passes_on_the_raw_upload_and_through_files_create(self):
+        p = make_big_pdf("photos.pdf")
+        data = read(p)
+        self.assertGreater(len(data), 38 << 20, "bigger than the 32 MiB in-memory cap")
+        status, body = curl(["-X", "PUT", "https://files.oaiusercontent.com/file-photos",
+                             "-H", "content-type: application/pdf", "--data-binary", f"@{p}"])
+        self.assertEqual(status, 200, body)
+        sha = hashlib.sha256(data).hexdigest()
+        wait_for(lambda: any(l.get("sha256") == sha for l in upstream_lines()), "the 40 MB PDF upstream, unchanged",
+                 timeout=30)
+        http = openai.DefaultHttpxClient(verify=CA, trust_env=True, timeout=60)
+        client = openai.OpenAI(api_key="sk-test-not-a-real-key", http_client=http, max_retries=0)
+        client.files.create(file=("photos.pdf", data), purpose="assistants")
+        wait_for(lambda: any(l["path"] == "/v1/files" and l["len"] > len(data) for l in upstream_lines()),
+                 "the multipart upload upstream", timeout=30)
+
+    def test_a_key_on_page_two_of_a_40_mb_pdf_is_blocked(self):
+        p = make_big_pdf("photos-key.pdf", secret_on_page_two=True)
+        status, body = curl(["-X", "PUT", "https://files.oaiusercontent.com/file-photos-key",
+                             "-H", "content-type: application/pdf", "--data-binary", f"@{p}"])
+        self.assertEqual(status, 403, body)
+        self.assertIn("upload: page 2", body)
+        sha = hashlib.sha256(read(p)).hexdigest()
+        sentinel("bigpdf")
+        self.assertFalse(any(l.get("sha256") == sha for l in upstream_lines()))
+
+    def test_an_upload_over_the_policy_limit_is_refused_with_the_limit(self):
+        # The guard of this test runs with documents.max_upload_bytes = 96 MiB (run.sh).
+        big = path("huge.bin")
+        with open(big, "wb") as f:
+            f.write(os.urandom(100 << 20))
+        status, body = curl(["-X", "PUT", "https://files.oaiusercontent.com/file-huge",
+                             "-H", "content-type: application/octet-stream", "--data-binary", f"@{big}"])
+        self.assertEqual(status, 413, body)
+        self.assertIn("100663296-byte limit", body)
+
+
 class Conversation(unittest.TestCase):
     def send(self, conversation, text):
         body = {"action": "next", "conversation_id": conversation, "model": "gpt-4o",

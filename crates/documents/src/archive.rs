@@ -2,13 +2,20 @@
 
 use crate::budget::Budget;
 use crate::{member, DocError, Document, Kind};
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek};
 use zip::ZipArchive;
 
-pub(crate) type Zip<'a> = ZipArchive<Cursor<&'a [u8]>>;
+/// A ZIP package over any seekable source: a slice in memory, or a spooled upload on disk
+/// (members are then read one at a time, within the budget).
+pub(crate) type Zip<R> = ZipArchive<R>;
 
 /// Which ZIP-based format: an Office or OpenDocument file, or a plain archive.
 pub(crate) fn zip_kind(bytes: &[u8]) -> Kind {
+    zip_kind_of(bytes, Cursor::new(bytes))
+}
+
+/// [`zip_kind`] with the head of the file and a seekable source of all of it.
+pub(crate) fn zip_kind_of<R: Read + Seek>(bytes: &[u8], source: R) -> Kind {
     // OpenDocument stores its MIME type uncompressed as the first member.
     let head = &bytes[..bytes.len().min(256)];
     for (mime, kind) in [
@@ -23,7 +30,7 @@ pub(crate) fn zip_kind(bytes: &[u8]) -> Kind {
             return kind;
         }
     }
-    let Ok(archive) = ZipArchive::new(Cursor::new(bytes)) else {
+    let Ok(archive) = ZipArchive::new(source) else {
         return Kind::Zip;
     };
     if archive.index_for_name("[Content_Types].xml").is_none() {
@@ -41,8 +48,12 @@ pub(crate) fn zip_kind(bytes: &[u8]) -> Kind {
     Kind::Zip
 }
 
-pub(crate) fn open<'a>(bytes: &'a [u8], kind: Kind, budget: &Budget) -> Result<Zip<'a>, DocError> {
-    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| DocError::Corrupt {
+pub(crate) fn open<R: Read + Seek>(
+    source: R,
+    kind: Kind,
+    budget: &Budget,
+) -> Result<Zip<R>, DocError> {
+    let archive = ZipArchive::new(source).map_err(|e| DocError::Corrupt {
         kind,
         detail: e.to_string(),
     })?;
@@ -55,7 +66,7 @@ pub(crate) fn open<'a>(bytes: &'a [u8], kind: Kind, budget: &Budget) -> Result<Z
 }
 
 /// The names of the members, in archive order.
-pub(crate) fn names(archive: &Zip<'_>) -> Vec<String> {
+pub(crate) fn names<R: Read + Seek>(archive: &Zip<R>) -> Vec<String> {
     archive
         .file_names()
         .filter_map(Result::ok)
@@ -64,8 +75,8 @@ pub(crate) fn names(archive: &Zip<'_>) -> Vec<String> {
 }
 
 /// One member's bytes, expanded within the budget. `Ok(None)` if there is no such member.
-pub(crate) fn read_member(
-    archive: &mut Zip<'_>,
+pub(crate) fn read_member<R: Read + Seek>(
+    archive: &mut Zip<R>,
     name: &str,
     kind: Kind,
     budget: &mut Budget,
@@ -76,8 +87,8 @@ pub(crate) fn read_member(
     read_index(archive, index, kind, budget).map(Some)
 }
 
-fn read_index(
-    archive: &mut Zip<'_>,
+fn read_index<R: Read + Seek>(
+    archive: &mut Zip<R>,
     index: usize,
     kind: Kind,
     budget: &mut Budget,
@@ -121,9 +132,22 @@ pub(crate) fn read(
     depth: u32,
     doc: &mut Document,
 ) -> Result<(), DocError> {
+    read_from(kind, Cursor::new(bytes), name, budget, depth, doc)
+}
+
+/// [`read`] from any seekable source.
+pub(crate) fn read_from<R: Read + Seek>(
+    kind: Kind,
+    source: R,
+    name: Option<&str>,
+    budget: &mut Budget,
+    depth: u32,
+    doc: &mut Document,
+) -> Result<(), DocError> {
+    let mut source = source;
     match kind {
         Kind::Zip => {
-            let mut archive = open(bytes, kind, budget)?;
+            let mut archive = open(source, kind, budget)?;
             let names = names(&archive);
             for (index, name) in names.iter().enumerate() {
                 if name.ends_with('/') {
@@ -140,7 +164,7 @@ pub(crate) fn read(
             }
         }
         Kind::Tar => {
-            let mut archive = tar::Archive::new(Cursor::new(bytes));
+            let mut archive = tar::Archive::new(source);
             let entries = archive.entries().map_err(|e| corrupt(kind, e))?;
             for entry in entries {
                 let mut entry = entry.map_err(|e| corrupt(kind, e))?;
@@ -166,7 +190,7 @@ pub(crate) fn read(
             }
         }
         Kind::Gzip => {
-            let mut decoder = flate2::read::GzDecoder::new(bytes);
+            let mut decoder = flate2::read::GzDecoder::new(&mut source);
             let inner = budget
                 .read_all(&mut decoder)
                 .map_err(|e| budget.io_error(kind, e))?;

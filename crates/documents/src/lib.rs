@@ -135,6 +135,10 @@ pub enum DocError {
     TooManyMembers { limit: usize },
     #[error("reading it took longer than {limit_ms} ms")]
     TooSlow { limit_ms: u64 },
+    #[error("it is larger than {limit} bytes, more than Leakguard reads of this format")]
+    TooLarge { limit: u64 },
+    #[error("it could not be read from disk: {0}")]
+    Io(String),
 }
 
 /// What a document's bytes are, from their magic (and, for formats without one, the file name).
@@ -198,18 +202,88 @@ pub fn extract(
         return Ok(None);
     };
     let mut budget = Budget::new(limits, bytes.len());
-    // The parsers are third-party code reading hostile input: a panic in one is a document
-    // that cannot be read, not a crash of the guard.
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read(kind, bytes, name, &mut budget, 0)
-    }))
-    .unwrap_or_else(|_| {
+    let out = guarded(kind, || read(kind, bytes, name, &mut budget, 0))?;
+    Ok(Some(out))
+}
+
+/// Reads a document from a seekable source of `len` bytes (an upload spooled to disk).
+/// ZIP-based formats (Office, OpenDocument, zip) and tar and gzip archives are read member by
+/// member, so memory stays within the budget whatever the file's size; the formats that need
+/// the whole file (PDF, RTF, e-mail, notebooks) are read into memory up to `in_memory` bytes,
+/// and beyond it the document is unreadable ([`DocError::TooLarge`]).
+pub fn extract_reader<R: std::io::Read + std::io::Seek>(
+    mut source: R,
+    len: u64,
+    name: Option<&str>,
+    limits: &Limits,
+    in_memory: u64,
+) -> Result<Option<Document>, DocError> {
+    use std::io::{Read, SeekFrom};
+    let io = |e: std::io::Error| DocError::Io(e.to_string());
+    let mut head = Vec::with_capacity(1024);
+    source.seek(SeekFrom::Start(0)).map_err(io)?;
+    (&mut source)
+        .take(1024)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    source.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut kind = sniff(&head, name);
+    if matches!(kind, Some(Kind::Zip)) {
+        kind = Some(archive::zip_kind_of(&head, &mut source));
+        source.seek(SeekFrom::Start(0)).map_err(io)?;
+    }
+    let Some(kind) = kind else {
+        return Ok(None);
+    };
+    let mut budget = Budget::new(limits, usize::try_from(len).unwrap_or(usize::MAX));
+    let out = guarded(kind, || {
+        let mut doc = Document::empty(kind);
+        match kind {
+            Kind::Docx | Kind::Pptx | Kind::Xlsx => {
+                ooxml::read(kind, &mut source, &mut budget, &mut doc)?
+            }
+            Kind::Odt | Kind::Ods | Kind::Odp => {
+                odf::read(kind, &mut source, &mut budget, &mut doc)?
+            }
+            Kind::Zip | Kind::Tar | Kind::Gzip => {
+                archive::read_from(kind, &mut source, name, &mut budget, 0, &mut doc)?
+            }
+            _ if len > in_memory => return Err(DocError::TooLarge { limit: in_memory }),
+            _ => {
+                let mut bytes = Vec::with_capacity(len as usize);
+                source.read_to_end(&mut bytes).map_err(io)?;
+                doc = read(kind, &bytes, name, &mut budget, 0)?;
+            }
+        }
+        Ok(doc)
+    })?;
+    Ok(Some(out))
+}
+
+impl Document {
+    fn empty(kind: Kind) -> Document {
+        Document {
+            kind,
+            pieces: Vec::new(),
+            parts: 0,
+            images: 0,
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// Runs a read of third-party parsers on hostile input: a panic in one is a document that
+/// cannot be read, not a crash of the guard.
+fn guarded(
+    kind: Kind,
+    f: impl FnOnce() -> Result<Document, DocError>,
+) -> Result<Document, DocError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         Err(DocError::Corrupt {
             kind,
             detail: "the parser gave up on it".into(),
         })
-    })?;
-    Ok(Some(out))
+    })
 }
 
 /// Reads one document (at `depth` inside archives).
@@ -221,17 +295,15 @@ fn read(
     depth: u32,
 ) -> Result<Document, DocError> {
     budget.check_time()?;
-    let mut doc = Document {
-        kind,
-        pieces: Vec::new(),
-        parts: 0,
-        images: 0,
-        problems: Vec::new(),
-    };
+    let mut doc = Document::empty(kind);
     match kind {
         Kind::Pdf => pdf::read(bytes, budget, &mut doc)?,
-        Kind::Docx | Kind::Pptx | Kind::Xlsx => ooxml::read(kind, bytes, budget, &mut doc)?,
-        Kind::Odt | Kind::Ods | Kind::Odp => odf::read(kind, bytes, budget, &mut doc)?,
+        Kind::Docx | Kind::Pptx | Kind::Xlsx => {
+            ooxml::read(kind, std::io::Cursor::new(bytes), budget, &mut doc)?
+        }
+        Kind::Odt | Kind::Ods | Kind::Odp => {
+            odf::read(kind, std::io::Cursor::new(bytes), budget, &mut doc)?
+        }
         Kind::Rtf => rtf::read(bytes, budget, &mut doc)?,
         Kind::Eml => mail::read(bytes, budget, depth, &mut doc)?,
         Kind::Notebook => notebook::read(bytes, budget, &mut doc)?,

@@ -4,15 +4,16 @@ use crate::archive;
 use crate::budget::Budget;
 use crate::xml::{self, Ev};
 use crate::{DocError, Document, Kind, Piece};
+use std::io::{Read, Seek};
 
-pub(crate) fn read(
+pub(crate) fn read<R: Read + Seek>(
     kind: Kind,
-    bytes: &[u8],
+    source: R,
     budget: &mut Budget,
     doc: &mut Document,
 ) -> Result<(), DocError> {
     let corrupt = |detail: String| DocError::Corrupt { kind, detail };
-    let mut zip = archive::open(bytes, kind, budget)?;
+    let mut zip = archive::open(source, kind, budget)?;
     // An encrypted package keeps its manifest readable and says so there.
     if let Some(manifest) = archive::read_member(&mut zip, "META-INF/manifest.xml", kind, budget)? {
         if crate::memfind(&manifest, b"encryption-data").is_some() {

@@ -4,14 +4,15 @@ use crate::archive::{self, Zip};
 use crate::budget::Budget;
 use crate::xml::{self, Ev};
 use crate::{DocError, Document, Kind, Piece};
+use std::io::{Read, Seek};
 
-pub(crate) fn read(
+pub(crate) fn read<R: Read + Seek>(
     kind: Kind,
-    bytes: &[u8],
+    source: R,
     budget: &mut Budget,
     doc: &mut Document,
 ) -> Result<(), DocError> {
-    let mut zip = archive::open(bytes, kind, budget)?;
+    let mut zip = archive::open(source, kind, budget)?;
     let names = archive::names(&zip);
     match kind {
         Kind::Docx => docx(&mut zip, &names, budget, doc)?,
@@ -33,8 +34,8 @@ pub(crate) fn read(
     Ok(())
 }
 
-fn part_text(
-    zip: &mut Zip<'_>,
+fn part_text<R: Read + Seek>(
+    zip: &mut Zip<R>,
     name: &str,
     kind: Kind,
     budget: &mut Budget,
@@ -96,8 +97,8 @@ fn numbered<'n>(names: &'n [String], prefix: &str) -> Vec<(u32, &'n str)> {
     out
 }
 
-fn docx(
-    zip: &mut Zip<'_>,
+fn docx<R: Read + Seek>(
+    zip: &mut Zip<R>,
     names: &[String],
     budget: &mut Budget,
     doc: &mut Document,
@@ -130,8 +131,8 @@ fn docx(
     Ok(())
 }
 
-fn pptx(
-    zip: &mut Zip<'_>,
+fn pptx<R: Read + Seek>(
+    zip: &mut Zip<R>,
     names: &[String],
     budget: &mut Budget,
     doc: &mut Document,
@@ -174,8 +175,8 @@ fn pptx(
     Ok(())
 }
 
-fn xlsx(
-    zip: &mut Zip<'_>,
+fn xlsx<R: Read + Seek>(
+    zip: &mut Zip<R>,
     names: &[String],
     budget: &mut Budget,
     doc: &mut Document,

@@ -364,3 +364,50 @@ fn images_and_plain_text_are_not_documents() {
         .unwrap()
         .is_none());
 }
+
+#[test]
+fn a_spooled_file_is_read_from_disk_member_by_member() {
+    let bytes = zip_of(&[
+        ("[Content_Types].xml", CT),
+        (
+            "word/document.xml",
+            br#"<w:document xmlns:w="x"><w:body><w:p><w:r><w:t>from disk</w:t></w:r></w:p></w:body></w:document>"#,
+        ),
+    ]);
+    let path = std::env::temp_dir().join(format!("lg-doc-{}.docx", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let d = extract_reader(
+        file,
+        bytes.len() as u64,
+        Some("a.docx"),
+        &Limits::default(),
+        0,
+    )
+    .unwrap()
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(d.kind, Kind::Docx);
+    assert_eq!(d.pieces[0].text, "from disk\n");
+    // A format read whole is refused above the in-memory bound, and plain text is not a
+    // document.
+    let pdf = b"%PDF-1.5\n...".to_vec();
+    let err = extract_reader(
+        std::io::Cursor::new(&pdf),
+        pdf.len() as u64,
+        None,
+        &Limits::default(),
+        4,
+    )
+    .unwrap_err();
+    assert_eq!(err, DocError::TooLarge { limit: 4 });
+    assert!(extract_reader(
+        std::io::Cursor::new(b"plain"),
+        5,
+        None,
+        &Limits::default(),
+        4
+    )
+    .unwrap()
+    .is_none());
+}

@@ -562,6 +562,20 @@ pub struct Documents {
     /// Milliseconds to read one upload (default 10000).
     #[serde(default = "Documents::default_millis")]
     pub max_millis: u64,
+    /// Largest file upload inspected (default 536870912, 512 MiB). An upload beyond the
+    /// guard's in-memory cap (`max_body_bytes`, 32 MiB) and up to this is spooled to a 0600
+    /// file in the data directory (unlinked at once, gone when the request is done) and read
+    /// from there in bounded memory. Above it, `too_large` decides.
+    #[serde(default = "Documents::default_upload")]
+    pub max_upload_bytes: u64,
+    /// An upload above `max_upload_bytes`: `block` (default, with a message that says the
+    /// limit) or `audit` (forwarded unread, recorded).
+    #[serde(default)]
+    pub too_large: DocumentChoice,
+    /// Largest PDF (or RTF, e-mail, notebook: the formats read whole) read into memory from a
+    /// spooled upload (default 134217728, 128 MiB); a larger one is unreadable.
+    #[serde(default = "Documents::default_in_memory")]
+    pub max_in_memory_bytes: u64,
 }
 
 /// Accumulation over a conversation: a paste split into pieces does not pass.
@@ -648,6 +662,12 @@ impl Documents {
     fn default_millis() -> u64 {
         10_000
     }
+    fn default_upload() -> u64 {
+        512 << 20
+    }
+    fn default_in_memory() -> u64 {
+        128 << 20
+    }
     fn is_default(&self) -> bool {
         *self == Documents::default()
     }
@@ -664,6 +684,9 @@ impl Default for Documents {
             max_depth: Documents::default_depth(),
             max_members: Documents::default_members(),
             max_millis: Documents::default_millis(),
+            max_upload_bytes: Documents::default_upload(),
+            too_large: DocumentChoice::Block,
+            max_in_memory_bytes: Documents::default_in_memory(),
         }
     }
 }

@@ -28,6 +28,10 @@ pub enum ExtractError {
     Unrewritable { what: &'static str },
     #[error("replacement for segment {index}, which does not exist")]
     NoSuchSegment { index: usize },
+    #[error("the request body is too large to inspect in memory, and only file uploads (raw or multipart) are read from disk")]
+    TooLargeToSpool,
+    #[error("the spooled request body could not be read back: {0}")]
+    Spool(String),
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +183,59 @@ impl Extracted {
         self.segments.iter().map(|s| s.text.len()).sum()
     }
 
+    /// Nothing yet, for `endpoint` (a spooled body is filled in by `extract_spooled`).
+    pub(crate) fn empty(endpoint: Option<&Endpoint>, path: &str) -> Extracted {
+        Extracted {
+            endpoint: endpoint.map_or_else(|| "unknown".to_string(), |e| e.id.clone()),
+            provider: endpoint.map(|e| e.provider.clone()),
+            segments: Vec::new(),
+            model: endpoint.and_then(|e| e.model_in_path(path)),
+            max_tokens: None,
+            binary_body: false,
+            binary_parts: 0,
+            documents: Vec::new(),
+            images: 0,
+            conversation: endpoint.and_then(|e| e.conversation_in_path(path)),
+            doc: Doc::Empty,
+        }
+    }
+
+    pub(crate) fn push_derived(&mut self, location: String, text: String) {
+        push_derived(self, location, text);
+    }
+
+    /// A document's pieces as segments naming the file and the place, and its summary.
+    pub(crate) fn push_document_pieces(
+        &mut self,
+        label: &str,
+        file: String,
+        doc: documents::Document,
+    ) {
+        let text_bytes = doc.text_bytes();
+        let unreadable = doc
+            .problems
+            .first()
+            .map(|(at, e)| format!("{at} in it could not be read: {e}"));
+        for p in doc.pieces {
+            self.segments.push(TextSegment {
+                text: p.text,
+                location: format!("{label}: {}", p.location),
+                file: Some(file.clone()),
+                in_file: p.location,
+                marks: p.marks,
+                target: Target::Derived,
+            });
+        }
+        self.images += doc.images;
+        self.documents.push(DocumentSeen {
+            file,
+            kind: doc.kind.as_str(),
+            parts: doc.parts,
+            text_bytes,
+            unreadable,
+        });
+    }
+
     /// The first document that could not be read.
     pub fn unreadable(&self) -> Option<&DocumentSeen> {
         self.documents.iter().find(|d| d.unreadable.is_some())
@@ -211,19 +268,7 @@ pub fn extract_with(
     body: &[u8],
     limits: &DocumentLimits,
 ) -> Result<Extracted, ExtractError> {
-    let mut out = Extracted {
-        endpoint: endpoint.map_or_else(|| "unknown".to_string(), |e| e.id.clone()),
-        provider: endpoint.map(|e| e.provider.clone()),
-        segments: Vec::new(),
-        model: endpoint.and_then(|e| e.model_in_path(path)),
-        max_tokens: None,
-        binary_body: false,
-        binary_parts: 0,
-        documents: Vec::new(),
-        images: 0,
-        conversation: endpoint.and_then(|e| e.conversation_in_path(path)),
-        doc: Doc::Empty,
-    };
+    let mut out = Extracted::empty(endpoint, path);
     if body.is_empty() {
         return Ok(out);
     }
@@ -323,11 +368,7 @@ pub fn extract_with(
                 let is_binary_type = p.content_type.as_deref().is_some_and(|t| {
                     t.starts_with("image/") || t.starts_with("audio/") || t.starts_with("video/")
                 });
-                let label = match (&p.name, &p.filename) {
-                    (_, Some(f)) => format!("multipart:file({f})"),
-                    (Some(n), None) => format!("multipart:{n}"),
-                    (None, None) => format!("multipart:part{index}"),
-                };
+                let label = multipart::label(p, index);
                 match std::str::from_utf8(content) {
                     Ok(text) if !is_binary_type => {
                         if text.is_empty() {
@@ -419,29 +460,7 @@ fn push_document(
     let file = name.map_or_else(|| label.to_string(), str::to_string);
     match documents::extract(bytes, name, limits) {
         Ok(Some(doc)) => {
-            let text_bytes = doc.text_bytes();
-            let unreadable = doc
-                .problems
-                .first()
-                .map(|(at, e)| format!("{at} in it could not be read: {e}"));
-            for p in doc.pieces {
-                out.segments.push(TextSegment {
-                    text: p.text,
-                    location: format!("{label}: {}", p.location),
-                    file: Some(file.clone()),
-                    in_file: p.location,
-                    marks: p.marks,
-                    target: Target::Derived,
-                });
-            }
-            out.images += doc.images;
-            out.documents.push(DocumentSeen {
-                file,
-                kind: doc.kind.as_str(),
-                parts: doc.parts,
-                text_bytes,
-                unreadable,
-            });
+            out.push_document_pieces(label, file, doc);
             true
         }
         // An image is counted (its pixels are not read) and its bytes' printable runs are
@@ -513,7 +532,7 @@ fn push_numbers(out: &mut Extracted, doc: &Value) {
 
 /// The runs of 6 or more printable ASCII characters in `bytes`, one per line (what `strings`
 /// shows of a binary file).
-fn printable_runs(bytes: &[u8]) -> String {
+pub(crate) fn printable_runs(bytes: &[u8]) -> String {
     let mut out = String::new();
     for run in bytes
         .split(|b| !(b.is_ascii_graphic() || *b == b' '))

@@ -10,6 +10,7 @@ mod extract;
 mod multipart;
 mod refusal;
 mod selector;
+mod spooled;
 mod strict_json;
 mod tenant;
 
@@ -20,4 +21,5 @@ pub use extract::{
 };
 pub use refusal::{refusal, Refusal};
 pub use selector::Selector;
+pub use spooled::extract_spooled;
 pub use tenant::{TenantEntry, TenantSource};

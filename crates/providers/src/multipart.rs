@@ -81,19 +81,33 @@ pub(crate) fn parts(body: &[u8], boundary: &str) -> Option<Vec<Part>> {
             start,
             end,
         };
-        for line in head.split("\r\n") {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            if k.trim().eq_ignore_ascii_case("content-disposition") {
-                part.name = param(v, "name");
-                part.filename = param(v, "filename");
-            } else if k.trim().eq_ignore_ascii_case("content-type") {
-                part.content_type = Some(v.trim().to_ascii_lowercase());
-            }
-        }
+        read_headers(head, &mut part);
         out.push(part);
         pos = end + next_delim.len();
+    }
+}
+
+/// How a part is named in segment locations: `multipart:file(notes.txt)`, `multipart:purpose`.
+pub(crate) fn label(p: &Part, index: usize) -> String {
+    match (&p.name, &p.filename) {
+        (_, Some(f)) => format!("multipart:file({f})"),
+        (Some(n), None) => format!("multipart:{n}"),
+        (None, None) => format!("multipart:part{index}"),
+    }
+}
+
+/// A part's name, file name and content type from its header block.
+pub(crate) fn read_headers(head: &str, part: &mut Part) {
+    for line in head.split("\r\n") {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        if k.trim().eq_ignore_ascii_case("content-disposition") {
+            part.name = param(v, "name");
+            part.filename = param(v, "filename");
+        } else if k.trim().eq_ignore_ascii_case("content-type") {
+            part.content_type = Some(v.trim().to_ascii_lowercase());
+        }
     }
 }
 

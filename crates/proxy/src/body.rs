@@ -247,6 +247,102 @@ where
     Ok((buf.freeze(), reservation))
 }
 
+/// An upload written to disk because it is larger than the in-memory cap: a 0600 file in the
+/// spool directory, unlinked as soon as it is created on Unix (so nothing is left behind even
+/// if the guard is killed), read back through its handle.
+#[derive(Debug)]
+pub struct Spool {
+    pub file: std::fs::File,
+    pub len: u64,
+    #[cfg(not(unix))]
+    path: std::path::PathBuf,
+}
+
+#[cfg(not(unix))]
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Spool {
+    fn create(dir: &std::path::Path) -> std::io::Result<Spool> {
+        std::fs::create_dir_all(dir)?;
+        let mut name = [0u8; 12];
+        getrandom::getrandom(&mut name).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let path = dir.join(format!("upload-{}", crate::inspect::hex(&name)));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(&path)?;
+        #[cfg(unix)]
+        std::fs::remove_file(&path)?;
+        Ok(Spool {
+            file,
+            len: 0,
+            #[cfg(not(unix))]
+            path,
+        })
+    }
+}
+
+/// Writes a body of `declared` bytes (at most `limit`) to a new spool file in `dir`.
+pub async fn spool_within<B>(
+    body: B,
+    limit: u64,
+    idle: std::time::Duration,
+    dir: &std::path::Path,
+) -> Result<Spool, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    use std::io::Write;
+    let mut spool = Spool::create(dir)
+        .map_err(|e| BodyError::Read(format!("cannot spool the upload to disk: {e}")))?;
+    let mut body = body;
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Ok(f) => f,
+            Err(_) => return Err(BodyError::Stalled(idle.as_secs())),
+        };
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            spool.len += data.len() as u64;
+            if spool.len > limit {
+                return Err(BodyError::TooLarge {
+                    limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                });
+            }
+            spool
+                .file
+                .write_all(&data)
+                .map_err(|e| BodyError::Read(format!("cannot spool the upload to disk: {e}")))?;
+        }
+    }
+    Ok(spool)
+}
+
+/// A body that streams a spooled upload from the start, in 256 KiB reads.
+pub fn spool_body(spool: &Spool) -> std::io::Result<hudsucker::Body> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = spool.file.try_clone()?;
+    file.seek(SeekFrom::Start(0))?;
+    let file = tokio::fs::File::from_std(file);
+    let stream = futures_util::stream::try_unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = BytesMut::with_capacity(256 << 10);
+        let n = f.read_buf(&mut buf).await?;
+        Ok::<_, std::io::Error>((n > 0).then(|| (buf.freeze(), f)))
+    });
+    Ok(hudsucker::Body::from_stream(stream))
+}
+
 /// Reads and discards a body (up to the drain budget of `limit`), before a refusal.
 pub async fn drain<B>(body: B, limit: usize)
 where

@@ -160,6 +160,44 @@ pub fn inspect(
     ))
 }
 
+/// [`inspect`] for an upload spooled to disk: its documents and text are read from the file
+/// (see `leakguard_providers::extract_spooled`); a spooled body is never rewritten.
+pub fn inspect_spooled(
+    loaded: &Loaded,
+    catalog: &Catalog,
+    info: &RequestInfo,
+    spool: &crate::body::Spool,
+    meta: &RequestMeta,
+    event: &mut Event,
+) -> Result<Inspection, (Refusal, String)> {
+    let path_only = info.path.split('?').next().unwrap_or("");
+    let endpoint = catalog.classify(&info.host, &info.method, &info.path);
+    let shape = endpoint.map_or_else(|| catalog.error_shape_for_host(&info.host), |e| e.error);
+    let policy = loaded.policy();
+    let extracted = leakguard_providers::extract_spooled(
+        endpoint,
+        path_only,
+        info.content_type.as_deref(),
+        &spool.file,
+        spool.len,
+        &document_limits(policy),
+        policy.documents.max_in_memory_bytes,
+    )
+    .map_err(|e| {
+        let msg = format!(
+            "Blocked by Leakguard: the upload to {} could not be inspected ({e}).",
+            info.host
+        );
+        (
+            refusal(shape, 413, "leakguard_fail_closed", &msg),
+            e.to_string(),
+        )
+    })?;
+    let x = judge(loaded, shape, info, &extracted, &[], meta, event, false);
+    event.bytes = usize::try_from(spool.len).unwrap_or(usize::MAX);
+    Ok(x)
+}
+
 /// The policy's bounds for reading uploaded documents.
 pub fn document_limits(policy: &Policy) -> DocumentLimits {
     let d = &policy.documents;

@@ -180,6 +180,7 @@ pub async fn start(settings: Settings, loaded: Loaded) -> Result<Running, StartE
         settings.clock,
         settings.identity,
     ));
+    let _ = shared.spool_dir.set(settings.data_dir.join("spool"));
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config((*tls).clone())
         .https_or_http();

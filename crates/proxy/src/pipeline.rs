@@ -327,6 +327,20 @@ impl Guard {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
+        // 5a. A file upload larger than the in-memory cap is spooled to disk and read from
+        //     there (documents member by member), up to the policy's `documents` limit.
+        if declared.is_some_and(|n: u64| n > dest.max_body as u64)
+            && is_file_upload(shared, &info)
+            && parts
+                .headers
+                .get(CONTENT_ENCODING)
+                .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"))
+        {
+            let declared = declared.unwrap_or(0);
+            return self
+                .spooled(loaded, &dest, parts, body, info, event, declared)
+                .await;
+        }
         let idle = Some(shared.limits.idle);
         let collected =
             body::collect_within(body, declared, dest.max_body, idle, Some(&shared.memory)).await;
@@ -370,22 +384,10 @@ impl Guard {
             let (info, decoded) = (info.clone(), decoded.clone());
             let fallback =
                 crate::inspect::fail_closed(&catalog, &info.host, 500, "the scanner failed");
-            let base = event.clone();
-            match tokio::task::spawn_blocking(move || {
-                let r = inspect(&loaded, &catalog, &info, &decoded, &meta, &mut event);
-                (r, event)
+            off_thread(&mut event, fallback, move |event| {
+                inspect(&loaded, &catalog, &info, &decoded, &meta, event)
             })
             .await
-            {
-                Ok((r, filled)) => {
-                    event = filled;
-                    r
-                }
-                Err(_) => {
-                    event = base;
-                    Err((fallback, "the scanner panicked".into()))
-                }
-            }
         } else {
             inspect(&loaded, &shared.catalog, &info, &decoded, &meta, &mut event)
         };
@@ -417,6 +419,96 @@ impl Guard {
                     .insert(CONTENT_LENGTH, HeaderValue::from(new_body.len()));
                 Request::from_parts(parts, Body::from(Full::new(Bytes::from(new_body)))).into()
             }
+            Act::Answer(res) => res.into(),
+        };
+        (result, Some(event))
+    }
+
+    /// A file upload beyond the in-memory cap: above `documents.max_upload_bytes` the policy's
+    /// `too_large` decides; otherwise it is spooled, inspected from disk off the I/O threads,
+    /// and forwarded from the spool (never rewritten) or refused.
+    #[allow(clippy::too_many_arguments)] // the request's parts, each named at the one call site
+    async fn spooled(
+        &mut self,
+        loaded: Arc<Loaded>,
+        dest: &Destination,
+        parts: hyper::http::request::Parts,
+        body: Body,
+        info: RequestInfo,
+        mut event: Event,
+        declared: u64,
+    ) -> (RequestOrResponse, Option<Event>) {
+        let shared = Arc::clone(&self.shared);
+        let docs = loaded.policy().documents.clone();
+        let host = info.host.clone();
+        event.bytes = usize::try_from(declared).unwrap_or(usize::MAX);
+        if declared > docs.max_upload_bytes {
+            let why = format!(
+                "the upload is {declared} bytes, larger than the {}-byte limit for uploads Leakguard checks (documents.max_upload_bytes)",
+                docs.max_upload_bytes
+            );
+            if docs.too_large == leakguard_policy::DocumentChoice::Audit || dest.fail_open {
+                bump(&shared.counters.forwarded);
+                event.verdict = leakguard_types::EventVerdict::Unscanned;
+                event.outcome = leakguard_types::Outcome::Forwarded;
+                event.decided_by = "documents.too_large = audit".into();
+                event.reason = Some(why);
+                return (Request::from_parts(parts, body).into(), Some(event));
+            }
+            let mut res = self.refuse(&mut event, &host, 413, &why);
+            res.headers_mut()
+                .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+            return (res.into(), Some(event));
+        }
+        let dir = shared
+            .spool_dir
+            .get()
+            .cloned()
+            .unwrap_or_else(|| std::env::temp_dir().join("leakguard-spool"));
+        let spool =
+            match body::spool_within(body, docs.max_upload_bytes, shared.limits.idle, &dir).await {
+                Ok(s) => Arc::new(s),
+                Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
+            };
+        let meta = shared.meta();
+        let (l, catalog, sp) = (
+            Arc::clone(&loaded),
+            Arc::clone(&shared.catalog),
+            Arc::clone(&spool),
+        );
+        let fallback =
+            crate::inspect::fail_closed(&shared.catalog, &host, 500, "the scanner failed");
+        let outcome = off_thread(&mut event, fallback, move |event| {
+            crate::inspect::inspect_spooled(&l, &catalog, &info, &sp, &meta, event)
+        })
+        .await;
+        let x = match outcome {
+            Ok(x) => x,
+            Err((refusal, reason)) => {
+                bump(&shared.counters.fail_closed);
+                event.verdict = leakguard_types::EventVerdict::Block;
+                event.outcome = leakguard_types::Outcome::Refused;
+                event.reason = Some(reason);
+                return (refusal_response(refusal, "refused").into(), Some(event));
+            }
+        };
+        event.bytes = usize::try_from(spool.len).unwrap_or(usize::MAX);
+        let result: RequestOrResponse = match shared.act(&loaded, x, &host, &[], &mut event) {
+            Act::Forward => match body::spool_body(&spool) {
+                Ok(b) => Request::from_parts(parts, b).into(),
+                Err(e) => self
+                    .refuse(
+                        &mut event,
+                        &host,
+                        500,
+                        &format!("the spooled upload could not be read back: {e}"),
+                    )
+                    .into(),
+            },
+            // A spooled body holds no text that can be replaced in place.
+            Act::Rewrite(..) => self
+                .refuse(&mut event, &host, 403, "the upload cannot be redacted")
+                .into(),
             Act::Answer(res) => res.into(),
         };
         (result, Some(event))
@@ -465,6 +557,48 @@ impl Guard {
             fail_closed(&self.shared.catalog, host, status, reason),
             "refused",
         )
+    }
+}
+
+/// Runs an inspection on the blocking pool with its own copy of the event (filled in on
+/// return); a panic there fails closed with `fallback`.
+async fn off_thread(
+    event: &mut Event,
+    fallback: Refusal,
+    run: impl FnOnce(&mut Event) -> Result<Inspection, (Refusal, String)> + Send + 'static,
+) -> Result<Inspection, (Refusal, String)> {
+    let mut own = event.clone();
+    match tokio::task::spawn_blocking(move || {
+        let r = run(&mut own);
+        (r, own)
+    })
+    .await
+    {
+        Ok((r, filled)) => {
+            *event = filled;
+            r
+        }
+        Err(_) => Err((fallback, "the scanner panicked".into())),
+    }
+}
+
+/// Whether a request is a file upload that may be read from disk: its endpoint takes a raw
+/// or multipart body, or (no endpoint) it is multipart or not JSON or text.
+fn is_file_upload(shared: &Shared, info: &RequestInfo) -> bool {
+    let ct = info
+        .content_type
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match shared
+        .catalog
+        .classify(&info.host, &info.method, &info.path)
+    {
+        Some(e) => matches!(
+            e.body,
+            leakguard_providers::BodyKind::Raw | leakguard_providers::BodyKind::Multipart
+        ),
+        None => ct.starts_with("multipart/") || !(ct.contains("json") || ct.starts_with("text/")),
     }
 }
 

@@ -73,6 +73,9 @@ impl AllowError {
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct Shared {
+    /// Where uploads beyond the in-memory cap are spooled (the data directory's `spool`;
+    /// unset: the system's temporary directory).
+    pub spool_dir: std::sync::OnceLock<std::path::PathBuf>,
     pub policy: ArcSwap<Loaded>,
     pub catalog: Arc<Catalog>,
     pub events: Arc<dyn EventSink>,
@@ -113,6 +116,7 @@ impl Shared {
         identity: Identity,
     ) -> Shared {
         Shared {
+            spool_dir: std::sync::OnceLock::new(),
             policy: ArcSwap::from_pointee(loaded),
             catalog: Arc::new(catalog),
             events,
