@@ -16,12 +16,22 @@ resolve=()
 for h in api.openai.com api.anthropic.com chatgpt.com claude.ai files.oaiusercontent.com; do
   resolve+=(--resolve "$h:443:$UP")
 done
-# The shipped policy, with a lower ceiling for uploads read from disk (96 MiB) so the test of
-# the ceiling sends 100 MB, not 512.
+# "The company": this project's own documents and the document reader's code, indexed as an
+# organisation would index its wiki and repositories.
+mkdir -p "$WORK/company/docs" "$WORK/company/src"
+cp "$ROOT"/docs/*.md "$WORK/company/docs/"
+cp "$ROOT"/crates/documents/src/*.rs "$WORK/company/src/"
+echo "documents-test-salt-0001" >"$WORK/salt"
+"$BIN/leakguard" fingerprint build --name acme --salt-file "$WORK/salt" --out "$WORK/acme.lgfp" \
+  "$WORK/company" >"$WORK/index.out" 2>&1 || { cat "$WORK/index.out" >&2; exit 1; }
+
+# The shipped policy with that index, and a lower ceiling for uploads read from disk (96 MiB)
+# so the test of the ceiling sends 100 MB, not 512.
 "$VENV/bin/python" - "$ROOT/policies/default.json" "$WORK/policy.json" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
 p.setdefault("documents", {})["max_upload_bytes"] = 96 << 20
+p.setdefault("rules", {})["fingerprints"] = [{"index": "acme.lgfp", "salt_file": "salt"}]
 json.dump(p, open(sys.argv[2], "w"))
 PY
 "$BIN/leakguard" run --no-notify --listen 127.0.0.1:0 --data-dir "$WORK/guard" --policy "$WORK/policy.json" \
@@ -34,7 +44,7 @@ ADDR="$(grep -o 'ready on [0-9.:]*' "$WORK/guard.out" | awk '{print $3}')"
 echo "== documents: real files through the guard ($ADDR)"
 failed=0
 HTTPS_PROXY="http://$ADDR" NO_PROXY="" LG_ADDR="$ADDR" LG_DEVICE_CA="$WORK/guard/ca/leakguard-ca.pem" \
-  LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" LG_WORK="$WORK" LG_BIN="$BIN/leakguard" LG_GUARD_PID="$guard" \
+  LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" LG_WORK="$WORK" LG_BIN="$BIN/leakguard" LG_GUARD_PID="$guard" LG_ROOT="$ROOT" \
   "$VENV/bin/python" -W ignore::ResourceWarning -W ignore::DeprecationWarning "$ROOT/tests/documents/test_documents.py" || failed=1
 
 # The documents are in the events (metadata only): the blocked upload names its file, and no
@@ -49,6 +59,15 @@ for _ in $(seq 1 200); do
 done
 if [ "$found" -eq 0 ]; then
   echo "documents: FAIL: no blocked event lists plan.docx" >&2
+  failed=1
+fi
+# The usage view counts the uploaded documents and the images in them that were not read.
+if ! "$BIN/leakguard" events usage --data-dir "$WORK/guard" --since 1d --json | "$VENV/bin/python" -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r["host"] == "files.oaiusercontent.com"]
+assert rows and sum(r["documents"] for r in rows) >= 3 and sum(r["unscanned_images"] for r in rows) >= 1, rows
+'; then
+  echo "documents: FAIL: the usage view does not count the uploads' documents and images" >&2
   failed=1
 fi
 if grep -qa 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard"/events.db*; then

@@ -332,6 +332,48 @@ def make_big_pdf(name, secret_on_page_two=False):
     return path(name)
 
 
+class CompanyContent(unittest.TestCase):
+    """The guard runs with an index of this project's docs/ and crates/documents/src (run.sh),
+    standing in for a company's wiki and repositories."""
+
+    def paragraph(self, doc, start):
+        with open(os.path.join(os.environ["LG_ROOT"], "docs", doc), encoding="utf-8") as f:
+            for para in f.read().split("\n\n"):
+                if para.startswith(start):
+                    return " ".join(para.split())
+        raise AssertionError(f"no paragraph starting {start!r} in {doc}")
+
+    def test_meeting_notes_quoting_a_company_document_are_blocked(self):
+        para = self.paragraph("documents.md", "Every read has a budget")
+        # Rewritten as a meeting's action items: one bullet a sentence, no full stops.
+        bullets = [s.strip().rstrip(".") for s in para.split(". ") if s.strip()]
+        p = make_docx("minutes.docx", ["Minutes of the platform sync", "Actions:"] + bullets)
+        status, body = curl(["-X", "POST", "https://claude.ai/api/organizations/org-1/upload",
+                             "-F", f"file=@{p};type=application/vnd.openxmlformats-officedocument.wordprocessingml.document"])
+        self.assertEqual(status, 403, body)
+        self.assertIn("fingerprint:acme", body)
+        self.assertIn("minutes.docx: body", body)
+
+    def test_a_presentation_with_a_slide_of_company_code_is_blocked(self):
+        with open(os.path.join(os.environ["LG_ROOT"], "crates", "documents", "src", "rtf.rs")) as f:
+            code = f.read().splitlines()
+        start = next(i for i, l in enumerate(code) if l.startswith("pub(crate) fn to_text"))
+        excerpt = "\n".join(code[start:start + 30])
+        p = make_pptx("review.pptx", ["Agenda", excerpt, "Questions"])
+        with self.assertRaises(openai.PermissionDeniedError) as cm:
+            Uploads.openai_client(self).files.create(file=("review.pptx", read(p)), purpose="assistants")
+        msg = str(cm.exception)
+        self.assertIn("fingerprint:acme", msg)
+        self.assertIn("review.pptx: slide 2", msg)
+
+    def test_an_unrelated_document_passes(self):
+        p = make_docx("lunch.docx", ["The canteen serves soup on Mondays and curry on Fridays.",
+                                     "Bring your own cup to the coffee corner, please."])
+        status, body = curl(["-X", "POST", "https://claude.ai/api/organizations/org-1/upload",
+                             "-F", f"file=@{p};type=application/octet-stream"])
+        self.assertEqual(status, 200, body)
+
+
 class LargeUploads(unittest.TestCase):
     def test_a_clean_40_mb_pdf_passes_on_the_raw_upload_and_through_files_create(self):
         p = make_big_pdf("photos.pdf")

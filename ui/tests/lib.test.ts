@@ -95,10 +95,13 @@ describe("charts", () => {
     expect(series[0]?.values).toEqual([1, 5]);
     expect(series[2]?.values).toEqual([1, 0]);
     expect(usageByHost([
-      { host: "a", requests: 1, est_tokens: 5, blocked: 0 },
+      { host: "a", requests: 1, est_tokens: 5, blocked: 0, documents: 2, unscanned_images: 1 },
       { host: "b", requests: 3, est_tokens: 1, blocked: 1 },
-      { host: "a", requests: 4, est_tokens: 5, blocked: 1 },
-    ])).toEqual([{ host: "a", requests: 5, tokens: 10, blocked: 1 }, { host: "b", requests: 3, tokens: 1, blocked: 1 }]);
+      { host: "a", requests: 4, est_tokens: 5, blocked: 1, documents: 1, unscanned_images: 3 },
+    ])).toEqual([
+      { host: "a", requests: 5, tokens: 10, blocked: 1, documents: 3, images: 4 },
+      { host: "b", requests: 3, tokens: 1, blocked: 1, documents: 0, images: 0 },
+    ]);
   });
 });
 

@@ -301,8 +301,16 @@ pub fn run(command: EventsCommand) -> Result<()> {
                 for r in rows {
                     writeln!(
                         out,
-                        "{}  {:<28} {:<18} {:>6} requests {:>9} bytes ~{} tokens, {} stopped",
-                        r.day, r.host, r.client, r.requests, r.bytes, r.est_tokens, r.blocked
+                        "{}  {:<28} {:<18} {:>6} requests {:>9} bytes ~{} tokens, {} stopped, {} documents, {} images not scanned",
+                        r.day,
+                        r.host,
+                        r.client,
+                        r.requests,
+                        r.bytes,
+                        r.est_tokens,
+                        r.blocked,
+                        r.documents,
+                        r.unscanned_images
                     )?;
                 }
             }

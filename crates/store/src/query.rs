@@ -83,6 +83,11 @@ pub struct UsageRow {
     pub bytes: u64,
     pub est_tokens: u64,
     pub blocked: u64,
+    /// Documents uploaded, and images (not scanned).
+    #[serde(default)]
+    pub documents: u64,
+    #[serde(default)]
+    pub unscanned_images: u64,
 }
 
 /// A read-only view of the event database.
@@ -277,7 +282,7 @@ impl Reader {
     /// The usage record from `since_day` (`YYYY-MM-DD`) on, most recent day first.
     pub fn usage(&self, since_day: &str) -> Result<Vec<UsageRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT day, host, client, requests, bytes, est_tokens, blocked FROM usage_daily
+            "SELECT day, host, client, requests, bytes, est_tokens, blocked, documents, unscanned_images FROM usage_daily
              WHERE day >= ?1 ORDER BY day DESC, requests DESC",
         )?;
         let rows = st.query_map([since_day], |r| {
@@ -289,6 +294,8 @@ impl Reader {
                 bytes: r.get::<_, i64>(4)? as u64,
                 est_tokens: r.get::<_, i64>(5)? as u64,
                 blocked: r.get::<_, i64>(6)? as u64,
+                documents: r.get::<_, i64>(7)? as u64,
+                unscanned_images: r.get::<_, i64>(8)? as u64,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -111,10 +111,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
                 SELECT e.ts / 3600000, e.host, e.outcome, r.rule, MIN(r.category), COUNT(*), SUM(r.count)
                 FROM events e JOIN event_rules r ON r.seq = e.seq GROUP BY 1, 2, 3, 4;",
     },
+    // usage_daily, version 5: uploaded documents and images (not scanned) per day, host and
+    // client, so the usage view shows how much goes out and how much of it unchecked.
+    Migration {
+        version: 5,
+        table: "usage_daily",
+        sql: "ALTER TABLE usage_daily ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;
+              ALTER TABLE usage_daily ADD COLUMN unscanned_images INTEGER NOT NULL DEFAULT 0;",
+    },
 ];
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Brings `conn` to [`SCHEMA_VERSION`]: each pending version's steps and the version bump in
 /// one transaction.

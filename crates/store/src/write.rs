@@ -196,11 +196,13 @@ impl Store {
                 "INSERT OR IGNORE INTO event_rules (seq, rule, category, count) VALUES (?1, ?2, ?3, ?4)",
             )?;
             let mut usage = tx.prepare_cached(
-                "INSERT INTO usage_daily (day, host, client, requests, bytes, est_tokens, blocked)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO usage_daily (day, host, client, requests, bytes, est_tokens, blocked,
+                   documents, unscanned_images)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(day, host, client) DO UPDATE SET requests = requests + excluded.requests,
                    bytes = bytes + excluded.bytes, est_tokens = est_tokens + excluded.est_tokens,
-                   blocked = blocked + excluded.blocked",
+                   blocked = blocked + excluded.blocked, documents = documents + excluded.documents,
+                   unscanned_images = unscanned_images + excluded.unscanned_images",
             )?;
             let mut outbox =
                 tx.prepare_cached("INSERT OR IGNORE INTO outbox (target, seq) VALUES (?1, ?2)")?;
@@ -212,7 +214,7 @@ impl Store {
             )?;
             type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
             let mut rollups: HashMap<RollupKey<'a>, (i64, i64)> = HashMap::new();
-            let mut usages: HashMap<(i64, &'a str, &'static str), [i64; 4]> = HashMap::new();
+            let mut usages: HashMap<(i64, &'a str, &'static str), [i64; 6]> = HashMap::new();
             for e in events {
                 let ts = parse_time(&e.time).ok_or_else(|| StoreError::BadTime {
                     id: e.id.clone(),
@@ -260,11 +262,13 @@ impl Store {
                     let blocked = matches!(e.outcome.as_str(), "blocked" | "warned" | "refused");
                     let u = usages
                         .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
-                        .or_insert([0; 4]);
+                        .or_insert([0; 6]);
                     u[0] += 1;
                     u[1] += e.bytes as i64;
                     u[2] += e.est_tokens as i64;
                     u[3] += i64::from(blocked);
+                    u[4] += e.documents.len() as i64;
+                    u[5] += e.unscanned_images as i64;
                 }
                 for t in &self.targets {
                     outbox.execute(params![t, seq])?;
@@ -277,9 +281,11 @@ impl Store {
                     hour, host, outcome, rule, category, events, findings
                 ])?;
             }
-            for ((day, host, client), [requests, bytes, tokens, blocked]) in usages {
+            for ((day, host, client), [requests, bytes, tokens, blocked, docs, images]) in usages {
                 let day = &crate::format_time(day * 86_400_000)[..10];
-                usage.execute(params![day, host, client, requests, bytes, tokens, blocked])?;
+                usage.execute(params![
+                    day, host, client, requests, bytes, tokens, blocked, docs, images
+                ])?;
             }
         }
         let mut trimmed = Vec::new();

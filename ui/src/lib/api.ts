@@ -137,6 +137,8 @@ export interface UsageRow {
   bytes: number;
   est_tokens: number;
   blocked: number;
+  documents?: number;
+  unscanned_images?: number;
 }
 
 export interface ExplainedFinding {

@@ -32,14 +32,19 @@ export function seriesBy(buckets: Bucket[], pick: (b: Bucket) => Record<string, 
   return { xs, series };
 }
 
-/** Usage rows summed per host: requests, tokens, blocked; most requests first. */
-export function usageByHost(rows: { host: string; requests: number; est_tokens: number; blocked: number }[]) {
-  const m = new Map<string, { host: string; requests: number; tokens: number; blocked: number }>();
+/** Usage rows summed per host: requests, tokens, blocked, documents and images not scanned;
+ * most requests first. */
+export function usageByHost(
+  rows: { host: string; requests: number; est_tokens: number; blocked: number; documents?: number; unscanned_images?: number }[],
+) {
+  const m = new Map<string, { host: string; requests: number; tokens: number; blocked: number; documents: number; images: number }>();
   for (const r of rows) {
-    const e = m.get(r.host) ?? { host: r.host, requests: 0, tokens: 0, blocked: 0 };
+    const e = m.get(r.host) ?? { host: r.host, requests: 0, tokens: 0, blocked: 0, documents: 0, images: 0 };
     e.requests += r.requests;
     e.tokens += r.est_tokens;
     e.blocked += r.blocked;
+    e.documents += r.documents ?? 0;
+    e.images += r.unscanned_images ?? 0;
     m.set(r.host, e);
   }
   return [...m.values()].sort((a, b) => b.requests - a.requests || a.host.localeCompare(b.host));
