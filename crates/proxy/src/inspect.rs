@@ -548,6 +548,9 @@ pub fn judge(
     }
 }
 
+/// Messages larger than this do not add to a conversation's tally.
+const SIGNALS_MAX_BYTES: usize = 32 << 10;
+
 /// Adds the request's messages to its conversation (see [`crate::conversation`]) and, where
 /// the conversation's lines of code or matched fingerprints reach the line though no message
 /// alone did, a finding on the newest message: `source-code`, or `fingerprint:<index>`. Only a
@@ -570,11 +573,16 @@ fn accumulate(
     if cfg.window_minutes == 0 || (!code_on && sets.is_empty()) {
         return;
     }
+    // A split paste comes in small pieces; a large message is judged whole on its own (and
+    // reading its signals again would cost a second pass over it).
     let signals: Vec<Signals> = extracted
         .segments
         .iter()
         .zip(digests)
         .map(|(seg, d)| {
+            if seg.text.len() > SIGNALS_MAX_BYTES {
+                return Signals::default();
+            }
             loaded
                 .signals_cache
                 .get_or(*d, || engine.signals(&seg.text))

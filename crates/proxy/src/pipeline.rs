@@ -374,10 +374,12 @@ impl Guard {
         // when the body is large, or may hold a document to unpack (only then are the inputs
         // copied for the blocking pool).
         let meta = shared.meta();
+        // (A JSON body up to that size may carry a small base64 document: it is read on the
+        // I/O thread like the rest of the JSON.)
         let may_hold_document = decoded.len() > 4 << 10
             && !info.content_type.as_deref().is_some_and(|t| {
                 let t = t.to_ascii_lowercase();
-                t.starts_with("text/") || (t.contains("json") && decoded.len() < 64 << 10)
+                t.starts_with("text/") || t.contains("json")
             });
         let outcome = if decoded.len() > 256 << 10 || may_hold_document {
             let (loaded, catalog) = (Arc::clone(&loaded), Arc::clone(&shared.catalog));
