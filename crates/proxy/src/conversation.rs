@@ -43,7 +43,13 @@ pub struct Totals {
 
 impl Conv {
     fn add(&mut self, messages: &[([u8; 32], &Signals)]) -> Totals {
-        let n = messages.first().map_or(0, |(_, s)| s.fingerprints.len());
+        // (A message not read for signals, over the size limit, has none: the widest decides.)
+        let n = messages
+            .iter()
+            .map(|(_, s)| s.fingerprints.len())
+            .max()
+            .unwrap_or(0)
+            .max(self.code.len());
         self.code.resize_with(n, HashSet::new);
         self.prose.resize_with(n, HashSet::new);
         let mut t = Totals {
@@ -169,6 +175,14 @@ mod tests {
             c.add(Some([k; 32]), &[([k; 32], &a)], w, 5);
         }
         assert_eq!(c.len(), 5);
+        // A message without signals (over the size limit) first changes nothing.
+        let t = c.add(
+            None,
+            &[([50; 32], &Signals::default()), ([51; 32], &a)],
+            w,
+            5,
+        );
+        assert_eq!((t.code_lines, t.code, t.added_code), (2, vec![2], vec![2]));
         // A conversation idle for longer than the window starts again.
         let t = c.add(Some([19; 32]), &[([99; 32], &a)], Duration::ZERO, 5);
         assert_eq!(t.messages, 1);

@@ -625,10 +625,11 @@ fn accumulate(
             },
         });
     }
+    let at = |v: &[usize], i: usize| v.get(i).copied().unwrap_or(0);
     for (i, set) in sets.iter().enumerate() {
-        let (code, prose) = (t.code[i], t.prose[i]);
-        let code_hit = t.added_code[i] > 0 && code >= set.min_matches.max(1);
-        let prose_hit = t.added_prose[i] > 0 && prose >= set.min_prose_matches.max(1);
+        let (code, prose) = (at(&t.code, i), at(&t.prose, i));
+        let code_hit = at(&t.added_code, i) > 0 && code >= set.min_matches.max(1);
+        let prose_hit = at(&t.added_prose, i) > 0 && prose >= set.min_prose_matches.max(1);
         if (code_hit || prose_hit) && t.messages > 1 {
             push(Finding {
                 rule: format!("fingerprint:{}", set.index.label),
