@@ -401,6 +401,22 @@ class LargeUploads(unittest.TestCase):
         sentinel("bigpdf")
         self.assertFalse(any(l.get("sha256") == sha for l in upstream_lines()))
 
+    def test_a_chunked_upload_without_a_declared_size_is_spooled_too(self):
+        clean = make_big_pdf("chunked.pdf")
+        status, body = curl(["-X", "PUT", "https://files.oaiusercontent.com/file-chunked",
+                             "-H", "content-type: application/pdf", "-H", "Transfer-Encoding: chunked",
+                             "--data-binary", f"@{clean}"])
+        self.assertEqual(status, 200, body)
+        sha = hashlib.sha256(read(clean)).hexdigest()
+        wait_for(lambda: any(l.get("sha256") == sha for l in upstream_lines()), "the chunked PDF upstream",
+                 timeout=30)
+        keyed = make_big_pdf("chunked-key.pdf", secret_on_page_two=True)
+        status, body = curl(["-X", "PUT", "https://files.oaiusercontent.com/file-chunked-key",
+                             "-H", "content-type: application/pdf", "-H", "Transfer-Encoding: chunked",
+                             "--data-binary", f"@{keyed}"])
+        self.assertEqual(status, 403, body)
+        self.assertIn("upload: page 2", body)
+
     def test_an_upload_over_the_policy_limit_is_refused_with_the_limit(self):
         # The guard of this test runs with documents.max_upload_bytes = 96 MiB (run.sh).
         big = path("huge.bin")

@@ -290,21 +290,55 @@ impl Spool {
     }
 }
 
-/// Writes a body of `declared` bytes (at most `limit`) to a new spool file in `dir`.
+/// Writes a body (at most `limit` bytes) to a new spool file in `dir`.
 pub async fn spool_within<B>(
     body: B,
     limit: u64,
     idle: std::time::Duration,
+    memory: &Budget,
     dir: &std::path::Path,
 ) -> Result<Spool, BodyError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
+    // Nothing is held in memory: the first bytes start the spool.
+    match collect_or_spool(body, 0, limit, idle, memory, dir).await? {
+        Collected::Spooled(s) => Ok(s),
+        Collected::Memory(..) => Spool::create(dir)
+            .map_err(|e| BodyError::Read(format!("cannot spool the upload to disk: {e}"))),
+    }
+}
+
+/// A body read in memory, or spooled once it grew past the in-memory cap.
+#[derive(Debug)]
+pub enum Collected {
+    Memory(Bytes, Reservation),
+    Spooled(Spool),
+}
+
+/// Reads a body whose size is not declared (chunked): in memory up to `limit` (counted against
+/// the memory budget like [`collect_within`]), then, if it grows past it, into a spool file in
+/// `dir` (the bytes so far first), up to `spool_limit`.
+pub async fn collect_or_spool<B>(
+    body: B,
+    limit: usize,
+    spool_limit: u64,
+    idle: std::time::Duration,
+    memory: &Budget,
+    dir: &std::path::Path,
+) -> Result<Collected, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     use std::io::Write;
-    let mut spool = Spool::create(dir)
-        .map_err(|e| BodyError::Read(format!("cannot spool the upload to disk: {e}")))?;
+    let spool_err =
+        |e: std::io::Error| BodyError::Read(format!("cannot spool the upload to disk: {e}"));
     let mut body = body;
+    let mut buf = BytesMut::new();
+    let mut reservation = Reservation::default();
+    let mut spool: Option<Spool> = None;
     loop {
         let frame = match tokio::time::timeout(idle, body.frame()).await {
             Ok(f) => f,
@@ -312,20 +346,40 @@ where
         };
         let Some(frame) = frame else { break };
         let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            spool.len += data.len() as u64;
-            if spool.len > limit {
-                return Err(BodyError::TooLarge {
-                    limit: usize::try_from(limit).unwrap_or(usize::MAX),
-                });
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        match spool.as_mut() {
+            Some(s) => {
+                s.len += data.len() as u64;
+                if s.len > spool_limit {
+                    return Err(BodyError::TooLarge {
+                        limit: usize::try_from(spool_limit).unwrap_or(usize::MAX),
+                    });
+                }
+                s.file.write_all(&data).map_err(spool_err)?;
             }
-            spool
-                .file
-                .write_all(&data)
-                .map_err(|e| BodyError::Read(format!("cannot spool the upload to disk: {e}")))?;
+            None if buf.len() + data.len() > limit => {
+                let mut s = Spool::create(dir).map_err(spool_err)?;
+                s.file.write_all(&buf).map_err(spool_err)?;
+                s.file.write_all(&data).map_err(spool_err)?;
+                s.len = (buf.len() + data.len()) as u64;
+                buf = BytesMut::new();
+                reservation = Reservation::default();
+                spool = Some(s);
+            }
+            None => {
+                buf.extend_from_slice(&data);
+                if buf.len() > UNCOUNTED {
+                    reservation.cover(memory, buf.len()).await?;
+                }
+            }
         }
     }
-    Ok(spool)
+    Ok(match spool {
+        Some(s) => Collected::Spooled(s),
+        None => Collected::Memory(buf.freeze(), reservation),
+    })
 }
 
 /// A body that streams a spooled upload from the start, in 256 KiB reads.

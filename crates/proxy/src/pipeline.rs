@@ -341,16 +341,42 @@ impl Guard {
                 .spooled(loaded, &dest, parts, body, info, event, declared)
                 .await;
         }
-        let idle = Some(shared.limits.idle);
-        let collected =
-            body::collect_within(body, declared, dest.max_body, idle, Some(&shared.memory)).await;
-        let raw = match collected {
-            Ok((b, reservation)) => {
-                // Held until the exchange is over (the guard is dropped after the reply).
-                self.memory = reservation;
-                b
+        // 5b. A file upload of undeclared size (chunked): in memory up to the cap, then on
+        //     disk like 5a.
+        let raw = if declared.is_none() && is_file_upload(shared, &info) {
+            let limit = loaded.policy().documents.max_upload_bytes;
+            match body::collect_or_spool(
+                body,
+                dest.max_body,
+                limit,
+                shared.limits.idle,
+                &shared.memory,
+                &spool_dir(shared),
+            )
+            .await
+            {
+                Ok(body::Collected::Memory(b, reservation)) => {
+                    self.memory = reservation;
+                    b
+                }
+                Ok(body::Collected::Spooled(spool)) => {
+                    return self.inspect_spool(loaded, parts, info, event, spool).await;
+                }
+                Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
             }
-            Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
+        } else {
+            let idle = Some(shared.limits.idle);
+            let collected =
+                body::collect_within(body, declared, dest.max_body, idle, Some(&shared.memory))
+                    .await;
+            match collected {
+                Ok((b, reservation)) => {
+                    // Held until the exchange is over (the guard is dropped after the reply).
+                    self.memory = reservation;
+                    b
+                }
+                Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
+            }
         };
         if raw.is_empty() {
             bump(&shared.counters.bodyless);
@@ -462,16 +488,34 @@ impl Guard {
                 .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
             return (res.into(), Some(event));
         }
-        let dir = shared
-            .spool_dir
-            .get()
-            .cloned()
-            .unwrap_or_else(|| std::env::temp_dir().join("leakguard-spool"));
-        let spool =
-            match body::spool_within(body, docs.max_upload_bytes, shared.limits.idle, &dir).await {
-                Ok(s) => Arc::new(s),
-                Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
-            };
+        let spool = match body::spool_within(
+            body,
+            docs.max_upload_bytes,
+            shared.limits.idle,
+            &shared.memory,
+            &spool_dir(&shared),
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => return (self.refuse_unreadable(&mut event, &host, &e), Some(event)),
+        };
+        self.inspect_spool(loaded, parts, info, event, spool).await
+    }
+
+    /// Inspects a spooled upload from disk off the I/O threads, then forwards it from the
+    /// spool (never rewritten) or refuses it.
+    async fn inspect_spool(
+        &mut self,
+        loaded: Arc<Loaded>,
+        parts: hyper::http::request::Parts,
+        info: RequestInfo,
+        mut event: Event,
+        spool: body::Spool,
+    ) -> (RequestOrResponse, Option<Event>) {
+        let shared = Arc::clone(&self.shared);
+        let host = info.host.clone();
+        let spool = Arc::new(spool);
         let meta = shared.meta();
         let (l, catalog, sp) = (
             Arc::clone(&loaded),
@@ -560,6 +604,15 @@ impl Guard {
             "refused",
         )
     }
+}
+
+/// Where uploads are spooled: the data directory's `spool`, else the system's temporary one.
+fn spool_dir(shared: &Shared) -> std::path::PathBuf {
+    shared
+        .spool_dir
+        .get()
+        .cloned()
+        .unwrap_or_else(|| std::env::temp_dir().join("leakguard-spool"))
 }
 
 /// Runs an inspection on the blocking pool with its own copy of the event (filled in on
