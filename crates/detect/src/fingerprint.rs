@@ -927,24 +927,7 @@ impl FingerprintIndex {
         let tokens = tokenize_prose(text);
         let kept = winnow_in(&tokens, key, PROSE_PARAMS, PROSE_DOMAIN);
         let k = PROSE_PARAMS.k as usize;
-        let mut matched = 0;
-        let (mut start, mut end) = (usize::MAX, 0usize);
-        for kp in &kept {
-            if self.prose.binary_search(&kp.hash).is_ok() {
-                matched += 1;
-                start = start.min(tokens[kp.at as usize].start as usize);
-                end = end.max(tokens[(kp.at as usize + k - 1).min(tokens.len() - 1)].end as usize);
-            }
-        }
-        if matched == 0 {
-            start = 0;
-        }
-        CodeMatch {
-            matched,
-            total: kept.len(),
-            start,
-            end,
-        }
+        located(&tokens, &kept, k, &self.prose)
     }
 
     /// Looks up a text's kept fingerprints.
@@ -952,26 +935,32 @@ impl FingerprintIndex {
         let tokens = tokenize(text);
         let kept = winnow(&tokens, key, self.params);
         let k = self.params.k as usize;
-        let mut matched = 0;
-        let (mut start, mut end) = (usize::MAX, 0usize);
-        for kp in &kept {
-            if self.fingerprints.binary_search(&kp.hash).is_ok() {
-                matched += 1;
-                let first = &tokens[kp.at as usize];
-                let last = &tokens[(kp.at as usize + k - 1).min(tokens.len() - 1)];
-                start = start.min(first.start as usize);
-                end = end.max(last.end as usize);
-            }
+        located(&tokens, &kept, k, &self.fingerprints)
+    }
+}
+
+/// How many of the kept fingerprints are in `index` (sorted), and the byte range from the
+/// first matched k-gram to the last.
+fn located(tokens: &[Token], kept: &[Kept], k: usize, index: &[u64]) -> CodeMatch {
+    let mut matched = 0;
+    let (mut start, mut end) = (usize::MAX, 0usize);
+    for kp in kept {
+        if index.binary_search(&kp.hash).is_ok() {
+            matched += 1;
+            let first = &tokens[kp.at as usize];
+            let last = &tokens[(kp.at as usize + k - 1).min(tokens.len() - 1)];
+            start = start.min(first.start as usize);
+            end = end.max(last.end as usize);
         }
-        if matched == 0 {
-            start = 0;
-        }
-        CodeMatch {
-            matched,
-            total: kept.len(),
-            start,
-            end,
-        }
+    }
+    if matched == 0 {
+        start = 0;
+    }
+    CodeMatch {
+        matched,
+        total: kept.len(),
+        start,
+        end,
     }
 }
 

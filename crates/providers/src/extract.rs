@@ -356,12 +356,7 @@ pub fn extract_with(
             out.doc = Doc::Json(doc);
         }
         BodyKind::Multipart => {
-            if multipart::boundary_params(content_type.unwrap_or("")) > 1 {
-                return Err(ExtractError::Ambiguous("two boundary parameters"));
-            }
-            let b = content_type
-                .and_then(multipart::boundary)
-                .ok_or(ExtractError::MalformedMultipart)?;
+            let b = multipart::boundary_of(content_type)?;
             let parts = multipart::parts(body, &b).ok_or(ExtractError::MalformedMultipart)?;
             for (index, p) in parts.iter().enumerate() {
                 let content = &body[p.start..p.end];

@@ -87,6 +87,16 @@ pub(crate) fn parts(body: &[u8], boundary: &str) -> Option<Vec<Part>> {
     }
 }
 
+/// The boundary of a multipart body's content type; more than one boundary is ambiguous.
+pub(crate) fn boundary_of(content_type: Option<&str>) -> Result<String, crate::ExtractError> {
+    if boundary_params(content_type.unwrap_or("")) > 1 {
+        return Err(crate::ExtractError::Ambiguous("two boundary parameters"));
+    }
+    content_type
+        .and_then(boundary)
+        .ok_or(crate::ExtractError::MalformedMultipart)
+}
+
 /// How a part is named in segment locations: `multipart:file(notes.txt)`, `multipart:purpose`.
 pub(crate) fn label(p: &Part, index: usize) -> String {
     match (&p.name, &p.filename) {

@@ -84,12 +84,7 @@ pub fn extract_spooled(
             read_file(&mut out, "upload", None, window, len, limits, in_memory)?;
         }
         BodyKind::Multipart => {
-            if multipart::boundary_params(content_type.unwrap_or("")) > 1 {
-                return Err(ExtractError::Ambiguous("two boundary parameters"));
-            }
-            let b = content_type
-                .and_then(multipart::boundary)
-                .ok_or(ExtractError::MalformedMultipart)?;
+            let b = multipart::boundary_of(content_type)?;
             let parts = parts_in_file(file, len, &b).map_err(io)?;
             let parts = parts.ok_or(ExtractError::MalformedMultipart)?;
             for (index, p) in parts.iter().enumerate() {

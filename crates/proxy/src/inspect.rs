@@ -134,26 +134,9 @@ pub fn inspect(
     meta: &RequestMeta,
     event: &mut Event,
 ) -> Result<Inspection, (Refusal, String)> {
-    let path_only = info.path.split('?').next().unwrap_or("");
-    let endpoint = catalog.classify(&info.host, &info.method, &info.path);
-    let shape = endpoint.map_or_else(|| catalog.error_shape_for_host(&info.host), |e| e.error);
     let limits = document_limits(loaded.policy());
-    let extracted = extract_with(
-        endpoint,
-        path_only,
-        info.content_type.as_deref(),
-        body,
-        &limits,
-    )
-    .map_err(|e| {
-        let msg = format!(
-            "Blocked by Leakguard: the request to {} could not be inspected ({e}).",
-            info.host
-        );
-        (
-            refusal(shape, 400, "leakguard_fail_closed", &msg),
-            e.to_string(),
-        )
+    let (shape, extracted) = extracted_or_refusal(catalog, info, 400, |endpoint, path| {
+        extract_with(endpoint, path, info.content_type.as_deref(), body, &limits)
     })?;
     Ok(judge(
         loaded, shape, info, &extracted, body, meta, event, false,
@@ -170,32 +153,48 @@ pub fn inspect_spooled(
     meta: &RequestMeta,
     event: &mut Event,
 ) -> Result<Inspection, (Refusal, String)> {
-    let path_only = info.path.split('?').next().unwrap_or("");
-    let endpoint = catalog.classify(&info.host, &info.method, &info.path);
-    let shape = endpoint.map_or_else(|| catalog.error_shape_for_host(&info.host), |e| e.error);
     let policy = loaded.policy();
-    let extracted = leakguard_providers::extract_spooled(
-        endpoint,
-        path_only,
-        info.content_type.as_deref(),
-        &spool.file,
-        spool.len,
-        &document_limits(policy),
-        policy.documents.max_in_memory_bytes,
-    )
-    .map_err(|e| {
-        let msg = format!(
-            "Blocked by Leakguard: the upload to {} could not be inspected ({e}).",
-            info.host
-        );
-        (
-            refusal(shape, 413, "leakguard_fail_closed", &msg),
-            e.to_string(),
+    let (shape, extracted) = extracted_or_refusal(catalog, info, 413, |endpoint, path| {
+        leakguard_providers::extract_spooled(
+            endpoint,
+            path,
+            info.content_type.as_deref(),
+            &spool.file,
+            spool.len,
+            &document_limits(policy),
+            policy.documents.max_in_memory_bytes,
         )
     })?;
     let x = judge(loaded, shape, info, &extracted, &[], meta, event, false);
     event.bytes = usize::try_from(spool.len).unwrap_or(usize::MAX);
     Ok(x)
+}
+
+/// The request's endpoint and error shape, and what `read` extracts for it; a body that cannot
+/// be read is a fail-closed refusal (`status`) with the reason.
+fn extracted_or_refusal(
+    catalog: &Catalog,
+    info: &RequestInfo,
+    status: u16,
+    read: impl FnOnce(
+        Option<&leakguard_providers::Endpoint>,
+        &str,
+    ) -> Result<Extracted, leakguard_providers::ExtractError>,
+) -> Result<(ErrorShape, Extracted), (Refusal, String)> {
+    let path_only = info.path.split('?').next().unwrap_or("");
+    let endpoint = catalog.classify(&info.host, &info.method, &info.path);
+    let shape = endpoint.map_or_else(|| catalog.error_shape_for_host(&info.host), |e| e.error);
+    let extracted = read(endpoint, path_only).map_err(|e| {
+        let msg = format!(
+            "Blocked by Leakguard: the request to {} could not be inspected ({e}).",
+            info.host
+        );
+        (
+            refusal(shape, status, "leakguard_fail_closed", &msg),
+            e.to_string(),
+        )
+    })?;
+    Ok((shape, extracted))
 }
 
 /// The policy's bounds for reading uploaded documents.
