@@ -26,6 +26,9 @@ cargo test --workspace --locked --release
 echo "== document fingerprints on a held-out set of public documents (the READMEs of Cargo.lock's crates)"
 cargo run --release --locked -q -p leakguard-detect --example prose_eval -- --check
 
+echo "== accuracy: personal data, digits of any script, encodings, look-alikes (tests/accuracy)"
+cargo run --release --locked -q -p leakguard-detect --example accuracy_eval -- --check
+
 echo "== end to end: the guard with real clients (official SDKs, headless Chromium)"
 cargo build --release --locked -p leakguard -p leakguard-testkit
 ./tests/e2e/run.sh
