@@ -463,10 +463,17 @@ impl Engine {
 
         if self.config.decode_base64 && depth < self.config.max_decode_depth {
             let mut budget = hay.len().max(1 << 20);
-            for (rs, re) in features.token_runs(hay) {
-                let Some(decoded) = encoded::decode_text(&hay[rs..re]) else {
+            // A short text (a prompt that is only the blob) is searched for shorter runs too.
+            let runs = if hay.len() <= SHORT_TEXT {
+                encoded::short_runs(hay)
+            } else {
+                features.token_runs(hay)
+            };
+            for (rs, re) in runs {
+                let Some((decoded, encoding, at)) = encoded::decode_run(&hay[rs..re]) else {
                     continue;
                 };
+                let rs = rs + at;
                 if decoded.len() > budget {
                     break;
                 }
@@ -474,10 +481,10 @@ impl Engine {
                 let mut inner = Vec::new();
                 self.scan_layers(&decoded, &Features::scan(&decoded), depth + 1, &mut inner);
                 for mut r in inner {
-                    let (s, e) = encoded::encoded_span(rs, re - rs, r.start, r.end);
+                    let (s, e) = encoding.span(rs, re - rs, r.start, r.end);
                     r.start = s;
                     r.end = e;
-                    r.decoded_from = Some("base64");
+                    r.decoded_from = Some(encoding.name());
                     out.push(r);
                 }
             }
@@ -725,6 +732,19 @@ impl Engine {
         if rule.allow_re.iter().any(|re| re.is_match(value)) {
             return;
         }
+        if rule.standalone && !stands_alone(hay, ss, se) {
+            return;
+        }
+        if let Some(re) = &rule.not_after {
+            if re.is_match(line_before(hay, ss)) {
+                return;
+            }
+        }
+        if let Some(re) = &rule.not_before {
+            if re.is_match(line_after(hay, se)) {
+                return;
+            }
+        }
         if let Some(floor) = rule.entropy {
             if shannon_entropy(value) < floor {
                 return;
@@ -738,11 +758,13 @@ impl Engine {
         let mut confidence = rule.confidence;
         if let Some(ctx) = &rule.context {
             let around = &hay[ms.saturating_sub(ctx.window)..(me + ctx.window).min(hay.len())];
-            let present = ctx.words.found_in(around);
-            if ctx.require && !present {
+            let present = ctx.words.found_as_word_in(around);
+            let require =
+                ctx.require || (ctx.require_if_bare && value.iter().all(u8::is_ascii_digit));
+            if require && !present {
                 return;
             }
-            if !ctx.require {
+            if !require {
                 confidence += if present { 0.1 } else { -0.2 };
             }
         }
@@ -786,7 +808,19 @@ impl Engine {
             while j < raws.len() && raws[j].start < raws[i].end {
                 let rj = &self.rules[raws[j].rule as usize];
                 if ri.category == rj.category {
-                    if ri.priority < rj.priority {
+                    if ri.family.is_some() && ri.family == rj.family && raws[i].rule != raws[j].rule
+                    {
+                        // One number, two countries' formats: the more confident (then the
+                        // longer) finding stays.
+                        let (a, b) = (&raws[i], &raws[j]);
+                        let a_wins =
+                            (a.confidence, a.end - a.start) >= (b.confidence, b.end - b.start);
+                        if a_wins {
+                            keep[j] = false;
+                        } else {
+                            keep[i] = false;
+                        }
+                    } else if ri.priority < rj.priority {
                         keep[i] = false;
                     } else if rj.priority < ri.priority {
                         keep[j] = false;
@@ -954,6 +988,47 @@ impl Engine {
     }
 }
 
+/// Whether `hay[s..e]` is not part of a longer identifier: no ASCII letter, digit or `_`
+/// touches it, directly or through one `-`.
+fn stands_alone(hay: &[u8], s: usize, e: usize) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let glued_before = match s.checked_sub(1).map(|j| hay[j]) {
+        Some(b) if word(b) => true,
+        Some(b'-') => s >= 2 && word(hay[s - 2]),
+        _ => false,
+    };
+    let glued_after = match hay.get(e) {
+        Some(&b) if word(b) => true,
+        Some(b'-') => hay.get(e + 1).is_some_and(|&b| word(b)),
+        _ => false,
+    };
+    !glued_before && !glued_after
+}
+
+/// Up to 64 bytes before `at`, from the line's start (on a character boundary).
+fn line_before(hay: &[u8], at: usize) -> &[u8] {
+    let mut s = at.saturating_sub(64);
+    if let Some(nl) = memchr::memrchr(b'\n', &hay[s..at]) {
+        s += nl + 1;
+    }
+    while s < at && (hay[s] as i8) < -0x40 {
+        s += 1;
+    }
+    &hay[s..at]
+}
+
+/// Up to 64 bytes after `at`, to the line's end (on a character boundary).
+fn line_after(hay: &[u8], at: usize) -> &[u8] {
+    let mut e = (at + 64).min(hay.len());
+    if let Some(nl) = memchr::memchr(b'\n', &hay[at..e]) {
+        e = at + nl;
+    }
+    while e > at && e < hay.len() && (hay[e] as i8) < -0x40 {
+        e -= 1;
+    }
+    &hay[at..e]
+}
+
 /// The longest (then leftmost) span of whole separator-delimited groups of `value` that
 /// passes `ok`, as offsets into `value`.
 fn best_group_span(value: &[u8], ok: impl Fn(&[u8]) -> bool) -> Option<(usize, usize)> {
@@ -997,6 +1072,10 @@ fn best_group_span(value: &[u8], ok: impl Fn(&[u8]) -> bool) -> Option<(usize, u
 /// A digit cluster taken by at least this many rules goes through the [`RuleGate`] first
 /// (below it, running the few regexes costs less than the set's pass).
 const GATE_MIN_RULES: usize = 3;
+
+/// Texts up to this long are searched for base64 runs of 24 characters and more (a key of 20
+/// characters alone, base64-encoded); longer texts for the block pass's runs of 31 and more.
+const SHORT_TEXT: usize = 256;
 
 /// Widens `start..end` outward to the nearest token delimiters (at most [`DELIM_REACH`] bytes
 /// each way), so a regex's word boundaries mean the same in the window as in the text.

@@ -12,7 +12,7 @@ pub(crate) const BLOCK: usize = 64;
 pub(crate) const F_DIGIT: u8 = 1;
 pub(crate) const F_AT: u8 = 2;
 pub(crate) const F_HIGH: u8 = 4;
-pub(crate) const F_ESCAPE: u8 = 8; // `\` or `%`
+pub(crate) const F_ESCAPE: u8 = 8; // `\`, `%` or `&`
 pub(crate) const F_CODE: u8 = 16; // `;{}=(`
 pub(crate) const F_TOKEN: u8 = 32; // a 16-byte quarter made only of token characters
 pub(crate) const F_FENCE: u8 = 64; // `` ` `` or `~` (markdown fences)
@@ -48,7 +48,7 @@ fn block_flags(block: &[u8]) -> u8 {
         digit |= (b.wrapping_sub(b'0') < 10) as u8;
         at |= (b == b'@') as u8;
         high |= b >> 7;
-        esc |= ((b == b'\\') | (b == b'%')) as u8;
+        esc |= ((b == b'\\') | (b == b'%') | (b == b'&')) as u8;
         code |= ((b == b';') | (b == b'{') | (b == b'}') | (b == b'=') | (b == b'(')) as u8;
     }
     let mut token = false;
@@ -99,7 +99,10 @@ fn block_flags_sse2(block: &[u8; BLOCK]) -> u8 {
             digit = _mm_or_si128(digit, d);
             at = _mm_or_si128(at, eq(x, b'@'));
             high = _mm_or_si128(high, x);
-            esc = _mm_or_si128(esc, _mm_or_si128(eq(x, b'\\'), eq(x, b'%')));
+            esc = _mm_or_si128(
+                esc,
+                _mm_or_si128(_mm_or_si128(eq(x, b'\\'), eq(x, b'%')), eq(x, b'&')),
+            );
             let c = _mm_or_si128(
                 _mm_or_si128(eq(x, b';'), eq(x, b'{')),
                 _mm_or_si128(_mm_or_si128(eq(x, b'}'), eq(x, b'=')), eq(x, b'(')),
@@ -183,12 +186,12 @@ const fn span(a: u32, b: u32) -> u16 {
     (((1u32 << (b + 1)) - 1) & !((1u32 << a) - 1)) as u16
 }
 
-/// The flag sets: digits, `@`, `\`, `%`, `; = { }` (0x3B 0x3D 0x7B 0x7D), `(`, `` ` ``, `~`.
+/// The flag sets: digits, `@`, `\`, `%` and `&`, `; = { }` (0x3B 0x3D 0x7B 0x7D), `(`, `` ` ``, `~`.
 const FLAG_SETS: [(u8, u16, u16); 8] = [
     (1, 1 << 3, span(0, 9)),
     (2, 1 << 4, 1),
     (4, 1 << 5, 1 << 0xC),
-    (8, 1 << 2, 1 << 5),
+    (8, 1 << 2, (1 << 5) | (1 << 6)),
     (16, (1 << 3) | (1 << 7), (1 << 0xB) | (1 << 0xD)),
     (32, 1 << 2, 1 << 8),
     (64, 1 << 6, 1),
@@ -553,7 +556,7 @@ mod tests {
     #[test]
     fn vector_flags_equal_the_scalar_flags() {
         // Random blocks biased towards the bytes the flags look at, and every byte value alone.
-        let interesting = b"09/:@\\%;{}=(+-_azAZ `~\xff\x80.";
+        let interesting = b"09/:@\\%&;{}=(+-_azAZ `~\xff\x80.";
         let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         let mut avx2_checked = 0;
         for round in 0..20_000 {

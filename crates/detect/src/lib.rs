@@ -22,6 +22,7 @@
 //! (see [`keywords`](crate::keywords) and `tests/rule_examples.rs`).
 
 mod code;
+mod confusables;
 mod dictionary;
 mod encoded;
 mod engine;

@@ -1,6 +1,8 @@
 //! Seeing through evasion: zero-width and bidi characters, compatibility forms (full-width
-//! digits, ligatures, math letters), Cyrillic and Greek homoglyphs, JSON `\uXXXX` escapes and
-//! URL percent-encoding are undone into a normalised copy of the text. Every byte of the copy
+//! digits, ligatures, math letters), decimal digits of every script (Unicode `Nd`), Cyrillic
+//! and Greek homoglyphs and the other ASCII look-alikes of UTS #39, JSON `\uXXXX` escapes, URL
+//! percent-encoding and HTML character references (`&#65;`, `&#x41;`, `&amp;`) are undone into
+//! a normalised copy of the text. Every byte of the copy
 //! remembers the byte range of the original it came from, so a finding in the copy is reported
 //! at offsets into the original (covering the hidden characters between, so redaction removes
 //! them too).
@@ -84,6 +86,46 @@ fn nfkc_may_change(c: char) -> bool {
         | 0xFE30..=0xFE6F | 0xFF00..=0xFFEF | 0x1D400..=0x1D7FF | 0x1F100..=0x1F1FF)
 }
 
+/// Whether the normaliser changes `c` (a character to look at in [`suspicious_windows`]).
+#[inline]
+fn is_suspicious(c: char) -> bool {
+    is_invisible(c)
+        || homoglyph(c).is_some()
+        || nfkc_may_change(c)
+        || crate::confusables::nd_digit(c).is_some()
+        || crate::confusables::confusable(c).is_some()
+}
+
+/// An HTML character reference at `i` (`&#65;`, `&#x41;`, or one of the names that matter
+/// in text: `amp lt gt quot apos nbsp`): the character and the reference's length.
+fn parse_entity(hay: &[u8], i: usize) -> Option<(char, usize)> {
+    let rest = &hay[i..hay.len().min(i + 12)];
+    let semi = memchr::memchr(b';', rest)?;
+    let body = rest.get(1..semi)?;
+    let c = if let Some(num) = body.strip_prefix(b"#") {
+        let (digits, radix) = match num.first() {
+            Some(b'x' | b'X') => (&num[1..], 16),
+            _ => (num, 10),
+        };
+        if digits.is_empty() || digits.len() > 7 {
+            return None;
+        }
+        let v = u32::from_str_radix(std::str::from_utf8(digits).ok()?, radix).ok()?;
+        char::from_u32(v)?
+    } else {
+        match body {
+            b"amp" => '&',
+            b"lt" => '<',
+            b"gt" => '>',
+            b"quot" => '"',
+            b"apos" => '\'',
+            b"nbsp" => ' ',
+            _ => return None,
+        }
+    };
+    Some((c, semi + 1))
+}
+
 fn hex_val(b: u8) -> Option<u32> {
     (b as char).to_digit(16)
 }
@@ -122,6 +164,9 @@ impl Builder {
         } else if let Some(h) = homoglyph(c) {
             self.changed = true;
             self.push_char(h, start, end);
+        } else if let Some(d) = crate::confusables::nd_digit(c) {
+            self.changed = true;
+            self.push_char(d as char, start, end);
         } else if nfkc_may_change(c) {
             let mut n = 0;
             let mut same = true;
@@ -131,6 +176,12 @@ impl Builder {
                 self.push_char(d, start, end);
             }
             self.changed |= !same || n != 1;
+        } else if let Some(a) = (!c.is_ascii())
+            .then(|| crate::confusables::confusable(c))
+            .flatten()
+        {
+            self.changed = true;
+            self.push_char(a as char, start, end);
         } else {
             self.push_char(c, start, end);
         }
@@ -168,6 +219,14 @@ pub(crate) fn normalize(hay: &[u8], has_high: bool, has_escape: bool) -> Option<
                         (v, 6)
                     };
                     let c = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                    b.changed = true;
+                    b.push_transformed(c, i, i + len);
+                    i += len;
+                    continue;
+                }
+            }
+            if byte == b'&' {
+                if let Some((c, len)) = parse_entity(hay, i) {
                     b.changed = true;
                     b.push_transformed(c, i, i + len);
                     i += len;
@@ -226,10 +285,7 @@ pub(crate) fn suspicious_windows(
     use crate::features::{BLOCK, F_ESCAPE, F_HIGH};
     let mut points: Vec<usize> = Vec::new();
     if features.any(F_ESCAPE) {
-        points.extend(
-            memchr::memchr2_iter(b'\\', b'%', hay)
-                .filter(|&i| parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some()),
-        );
+        points.extend(escapes(hay));
     }
     // Only the 64-byte blocks that hold a non-ASCII byte are walked; `i` carries a character
     // that runs over a block's end into the next.
@@ -251,7 +307,7 @@ pub(crate) fn suspicious_windows(
             };
             match c {
                 Some(c) => {
-                    if is_invisible(c) || homoglyph(c).is_some() || nfkc_may_change(c) {
+                    if is_suspicious(c) {
                         points.push(i);
                     }
                     i += c.len_utf8();
@@ -288,9 +344,24 @@ pub(crate) fn suspicious_windows(
     out
 }
 
+fn is_escape(hay: &[u8], i: usize) -> bool {
+    match hay[i] {
+        b'&' => parse_entity(hay, i).is_some(),
+        _ => parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some(),
+    }
+}
+
+/// Where escapes start: `\uXXXX`, `%XX` and numeric character references (`&#…;`; a named
+/// one such as `&amp;` is decoded inside a window that something else opened, but does not
+/// open one: `&` is everywhere in code).
+fn escapes(hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let slash_percent = memchr::memchr2_iter(b'\\', b'%', hay).filter(|&i| is_escape(hay, i));
+    let references = memchr::memmem::find_iter(hay, b"&#").filter(|&i| is_escape(hay, i));
+    slash_percent.chain(references)
+}
+
 fn has_any_escape(hay: &[u8]) -> bool {
-    memchr::memchr2_iter(b'\\', b'%', hay)
-        .any(|i| parse_u_escape(hay, i).is_some() || percent_run(hay, i).is_some())
+    escapes(hay).next().is_some()
 }
 
 /// A run of `%XX` escapes starting at `i`, decoded; at least one escape whose byte is not a
@@ -337,7 +408,7 @@ mod tests {
         let n = normalize(
             s.as_bytes(),
             !s.is_ascii(),
-            s.contains('\\') || s.contains('%'),
+            s.contains('\\') || s.contains('%') || s.contains('&'),
         );
         n.map(|n| String::from_utf8(n.text).unwrap())
             .unwrap_or_else(|| s.to_string())
@@ -358,6 +429,16 @@ mod tests {
             ("sk%2Dant%2Dapi03", "sk-ant-api03"),
             ("대외비 문서", "대외비 문서"),
             ("50% of 100%", "50% of 100%"),
+            ("&#65;KIA&#x51;Y", "AKIAQY"),
+            // Named references are decoded where a numeric one opened the window.
+            (
+                "a &amp; b &lt;c&gt; &bogus; &#;&#66;",
+                "a & b <c> &bogus; &#;B",
+            ),
+            ("R&amp;D alone", "R&amp;D alone"),
+            ("٤١١١ ۱۱۱۱ १११११", "4111 1111 11111"),
+            ("Ꭺ𝖪ІА", "AKIA"),
+            ("R&D and Q&A", "R&D and Q&A"),
         ];
         for (input, want) in cases {
             assert_eq!(norm(input), want, "{input:?}");

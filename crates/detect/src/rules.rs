@@ -122,12 +122,29 @@ impl WordSet {
             _ => self.0.as_ref().is_some_and(|ac| ac.is_match(hay)),
         }
     }
+
+    /// Like [`WordSet::found_in`], but a word that starts with an ASCII letter must start a
+    /// word of `hay` (no ASCII letter just before it): `ssn` is not in "Passnummer".
+    pub(crate) fn found_as_word_in(&self, hay: &[u8]) -> bool {
+        let Some(ac) = self
+            .0
+            .as_ref()
+            .filter(|_| self.1.is_empty() && self.2.is_empty())
+        else {
+            return self.found_in(hay);
+        };
+        ac.find_overlapping_iter(hay).any(|m| {
+            let s = m.start();
+            !hay[s].is_ascii_alphabetic() || s == 0 || !hay[s - 1].is_ascii_alphabetic()
+        })
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct Context {
     pub words: WordSet,
     pub require: bool,
+    pub require_if_bare: bool,
     pub window: usize,
 }
 
@@ -154,6 +171,10 @@ pub(crate) struct Rule {
     pub context: Option<Context>,
     pub allow_stop: WordSet,
     pub allow_re: Vec<Regex>,
+    pub standalone: bool,
+    pub family: Option<Arc<str>>,
+    pub not_after: Option<Regex>,
+    pub not_before: Option<Regex>,
     pub before: usize,
     pub after: usize,
     pub confidence: f32,
@@ -427,6 +448,7 @@ pub(crate) fn compile(
         Some(c) => Some(Context {
             words: WordSet::new(&c.words),
             require: c.mode == ContextMode::Require,
+            require_if_bare: c.mode == ContextMode::RequireIfBare,
             window: c.window.unwrap_or(80),
         }),
     };
@@ -436,6 +458,13 @@ pub(crate) fn compile(
         .iter()
         .map(|r| build_regex(r, true).map_err(|e| rule_err(id, "allow.regexes", e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
+    let guard = |field: &'static str, re: &Option<String>| {
+        re.as_deref()
+            .map(|r| build_regex(r, true).map_err(|e| rule_err(id, field, e.to_string())))
+            .transpose()
+    };
+    let not_after = guard("not_after", &spec.not_after)?;
+    let not_before = guard("not_before", &spec.not_before)?;
     let preview = spec.preview.unwrap_or(match category {
         Category::Classified => PreviewStyle::Full,
         Category::Pii => PreviewStyle::Last4,
@@ -469,6 +498,10 @@ pub(crate) fn compile(
         context,
         allow_stop: WordSet::new(&spec.allow.stopwords),
         allow_re,
+        standalone: spec.standalone,
+        family: spec.family.as_deref().map(Arc::from),
+        not_after,
+        not_before,
         before: window.map_or(def_before, |w| w.before),
         after: window.map_or(def_after, |w| w.after),
         confidence,

@@ -79,6 +79,20 @@ pub struct RuleSpec {
     /// Compile the regex with Unicode classes (default: ASCII classes, which are faster).
     #[serde(default)]
     pub unicode: bool,
+    /// The value must stand alone: a match that is part of a longer identifier (an ASCII
+    /// letter, digit or `_` joined to it directly or through `-`, as in a UUID, an order id
+    /// `ORD-0297-7395-3319` or a token `xoxb-0232…`) is not reported.
+    #[serde(default)]
+    pub standalone: bool,
+    /// Rules of one family (the phone formats of several countries) report one finding where
+    /// they overlap: the most confident, then the longest.
+    pub family: Option<String>,
+    /// A regex that must not match the text just before the match (up to 64 bytes, to the
+    /// line start): `://[^/\s@]*$` keeps the `user:pass@host` of a URL from being an e-mail.
+    pub not_after: Option<String>,
+    /// A regex that must not match the text just after the match (up to 64 bytes, to the line
+    /// end): `^['"]` keeps a quoted `'RESTRICTED'` in SQL from being a marking.
+    pub not_before: Option<String>,
     /// How the preview is masked: `middle` (`AKI…PLE`: a sixth of each end, 4 characters at most), `last4` (`…1111`), `full` (markings)
     /// or `none`. Default by category.
     pub preview: Option<PreviewStyle>,
@@ -123,6 +137,10 @@ impl RuleSpec {
             confidence: None,
             priority: None,
             unicode: false,
+            standalone: false,
+            family: None,
+            not_after: None,
+            not_before: None,
             preview: None,
             examples: Examples::default(),
         }
@@ -142,7 +160,8 @@ pub enum PreviewStyle {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContextSpec {
-    /// Case-insensitive words looked for near the match.
+    /// Case-insensitive words looked for near the match (a word that starts with an ASCII
+    /// letter must start a word of the text).
     pub words: Vec<String>,
     #[serde(default)]
     pub mode: ContextMode,
@@ -158,6 +177,9 @@ pub enum ContextMode {
     Boost,
     /// Without a context word the match is dropped.
     Require,
+    /// Required when the value is a bare run of digits (no separator, no `+`); a boost
+    /// otherwise: `06 12 34 56 78` is a phone number, `0612345678` only next to "phone".
+    RequireIfBare,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -310,7 +310,7 @@ const IBAN_LENGTHS: &[(&str, usize)] = &[
 fn iban(value: &[u8]) -> bool {
     let s: Vec<u8> = value
         .iter()
-        .filter(|b| !b.is_ascii_whitespace())
+        .filter(|b| !b.is_ascii_whitespace() && **b != b'-')
         .map(|b| b.to_ascii_uppercase())
         .collect();
     if s.len() < 15
@@ -657,6 +657,8 @@ const CALLING_CODES: &[u32] = &[
 ];
 
 fn e164(d: &[u8]) -> bool {
+    // `0049 …`: the international prefix written as 00.
+    let d = d.strip_prefix(&[0, 0][..]).unwrap_or(d);
     (8..=15).contains(&d.len())
         && d[0] != 0
         && (1..=3).any(|n| CALLING_CODES.contains(&prefix_num(d, n)))
@@ -677,33 +679,69 @@ fn nanp(d: &[u8]) -> bool {
     !fiction && !n11
 }
 
+/// A calendar date written as people write it: `1987-03-04`, `04.03.1987`, `03/24/1987`,
+/// `4 March 1987`, `March 4, 1987`, `4th of March 1987`, `4. März 1987`, `1987년 3월 4일`.
+/// Numbers are the digit runs; a word that names a month (English or German) is the month;
+/// other words (`of`, `th`, `년`) are ignored.
 fn date(value: &[u8]) -> bool {
-    let parts: Vec<u32> = value
-        .split(|b| matches!(b, b'-' | b'/' | b'.' | b' '))
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            if p.iter().all(u8::is_ascii_digit) {
-                prefix_num(&digits(p), p.len())
-            } else {
-                month_number(p).unwrap_or(0)
+    let mut numbers: Vec<u32> = Vec::new();
+    let mut month: Option<u32> = None;
+    let mut i = 0;
+    while i < value.len() {
+        let b = value[i];
+        if b.is_ascii_digit() {
+            let s = i;
+            while i < value.len() && value[i].is_ascii_digit() {
+                i += 1;
             }
-        })
-        .collect();
-    match parts.as_slice() {
-        [y, m, d] if *y >= 1900 => valid_ymd(*y, *m, *d),
-        [a, b, y] if *y >= 1900 => valid_ymd(*y, *b, *a) || valid_ymd(*y, *a, *b),
+            if i - s > 4 {
+                return false;
+            }
+            numbers.push(prefix_num(&digits(&value[s..i]), i - s));
+        } else if b.is_ascii_alphabetic() || b >= 0x80 {
+            let s = i;
+            while i < value.len() && (value[i].is_ascii_alphabetic() || value[i] >= 0x80) {
+                i += 1;
+            }
+            if let Some(m) = month_number(&value[s..i]) {
+                if month.replace(m).is_some() {
+                    return false;
+                }
+            }
+        } else {
+            i += 1;
+        }
+    }
+    match (month, numbers.as_slice()) {
+        (Some(m), [a, b]) if *b >= 1900 => valid_ymd(*b, m, *a),
+        (Some(m), [a, b]) if *a >= 1900 => valid_ymd(*a, m, *b),
+        (None, [y, m, d]) if *y >= 1900 => valid_ymd(*y, *m, *d),
+        (None, [a, b, y]) if *y >= 1900 => valid_ymd(*y, *b, *a) || valid_ymd(*y, *a, *b),
         _ => false,
     }
 }
 
+/// The month an English or German month name (or its abbreviation) stands for.
 fn month_number(word: &[u8]) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    let w = String::from_utf8_lossy(word).to_lowercase();
+    let w = w.trim_end_matches('.');
+    const NAMES: [&[&str]; 12] = [
+        &["jan", "january", "januar", "jän", "jänner"],
+        &["feb", "february", "februar"],
+        &["mar", "march", "mär", "märz", "mrz"],
+        &["apr", "april"],
+        &["may", "mai"],
+        &["jun", "june", "juni"],
+        &["jul", "july", "juli"],
+        &["aug", "august"],
+        &["sep", "sept", "september"],
+        &["oct", "october", "okt", "oktober"],
+        &["nov", "november"],
+        &["dec", "december", "dez", "dezember"],
     ];
-    let w: Vec<u8> = word.iter().take(3).map(u8::to_ascii_lowercase).collect();
-    MONTHS
+    NAMES
         .iter()
-        .position(|m| m.as_bytes() == w.as_slice())
+        .position(|names| names.contains(&w))
         .map(|i| i as u32 + 1)
 }
 

@@ -124,7 +124,7 @@ fn a_disguised_excerpt_pasted_in_prose_is_classified() {
     // move the excerpt into comments and blank lines).
     let at = COMPANY[0]
         .lines()
-        .position(|l| l.contains("let dup = out[first..first + found_plain]"))
+        .position(|l| l.contains("for hit in self.keywords.hits(hay, features)"))
         .expect("engine.rs has this line");
     let code = excerpt(COMPANY[0], at, 20);
     let pasted = format!(
