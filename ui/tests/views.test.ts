@@ -99,6 +99,16 @@ describe("the app", () => {
     expect(screen.getByText(/Signed and verified/)).toBeTruthy();
     expect(screen.getByText(/`blok` is not an action/)).toBeTruthy();
     expect(screen.getByTestId("policy-destinations").textContent).toContain("switched off");
+    // No `sensitivity` in the file: the balanced preset decides what is not listed.
+    expect(screen.getByTestId("policy-sensitivity").textContent).toContain("balanced");
+  });
+
+  it("names the policy's sensitivity preset", async () => {
+    const b = new FakeBackend();
+    b.policy_ = { ...b.policy_, policy: { ...b.policy_.policy, sensitivity: "permissive" } };
+    app(b);
+    await fireEvent.click(screen.getByTestId("nav-policy"));
+    expect((await screen.findByTestId("policy-sensitivity")).textContent).toContain("permissive");
   });
 
   it("says why protection is degraded, and switches theme from the keyboard-reachable toggle", async () => {

@@ -68,7 +68,24 @@ fn lookup_rule<'a>(map: &'a BTreeMap<String, Action>, rule: &str) -> Option<(&'a
         .map(|(k, a)| (k.as_str(), *a))
 }
 
-/// What a finding calls for when the policy says nothing about it.
+/// What a finding calls for when the policy says nothing about it, under a sensitivity preset.
+pub fn preset_action(preset: Sensitivity, category: Category, severity: Severity) -> Action {
+    use Severity::*;
+    match preset {
+        Sensitivity::Balanced => default_action(category, severity),
+        Sensitivity::Strict => match (category, severity) {
+            (_, Info) => Action::Audit,
+            (Category::Pii, Low) => Action::Warn,
+            _ => Action::Block,
+        },
+        Sensitivity::Permissive => match (category, severity) {
+            (Category::Secret | Category::Custom, Critical | High) => Action::Block,
+            _ => Action::Audit,
+        },
+    }
+}
+
+/// What a finding calls for when the policy says nothing about it (the `balanced` preset).
 pub fn default_action(category: Category, severity: Severity) -> Action {
     use Severity::*;
     match (category, severity) {
@@ -196,8 +213,13 @@ impl Policy {
                     (*a, format!("actions.categories.{}", f.category))
                 } else {
                     (
-                        default_action(f.category, f.severity),
-                        format!("default for {} {}", f.severity, f.category),
+                        preset_action(self.sensitivity, f.category, f.severity),
+                        format!(
+                            "{} default for {} {}",
+                            self.sensitivity.name(),
+                            f.severity,
+                            f.category
+                        ),
                     )
                 };
             if action > Action::Audit {

@@ -10,7 +10,8 @@ use crate::*;
 ///   decides);
 /// - the local file may add detection (custom rules, dictionaries, organisation names,
 ///   fingerprints) but its `disable_packs`, `disable`, `min_confidence` and `code_min_lines`
-///   are ignored, so it cannot remove detection the managed policy has;
+///   are ignored, so it cannot remove detection the managed policy has; its `sensitivity`
+///   can only lower the thresholds (a `strict` local file over a `balanced` managed one);
 /// - its own `tests` must still pass for it to load.
 #[derive(Debug, Clone)]
 pub struct Effective {
@@ -55,6 +56,11 @@ impl Effective {
                 .extend(local.rules.dictionaries.iter().cloned());
             c.organisation_names
                 .extend(local.rules.organisation_names.iter().cloned());
+            // A stricter local `sensitivity` lowers the thresholds; a looser one is ignored.
+            c.min_confidence = c.min_confidence.min(local.sensitivity.min_confidence());
+            if c.code_min_lines > 0 {
+                c.code_min_lines = c.code_min_lines.min(local.sensitivity.code_min_lines());
+            }
         }
         c
     }

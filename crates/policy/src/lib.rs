@@ -62,6 +62,8 @@ impl Policy {
             custom_rules: self.rules.custom.clone(),
             dictionaries: self.rules.dictionaries.clone(),
             organisation_names: self.rules.organisation_names.clone(),
+            min_confidence: self.sensitivity.min_confidence(),
+            code_min_lines: self.sensitivity.code_min_lines(),
             ..leakguard_detect::EngineConfig::default()
         };
         if let Some(n) = self.rules.code_min_lines {

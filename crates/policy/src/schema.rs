@@ -21,6 +21,12 @@ pub struct Policy {
     /// Where prompts go: host patterns in groups, each with a mode.
     #[serde(default)]
     pub destinations: Vec<DestinationGroup>,
+    /// One word for how sensitive detection is and what findings call for when `actions`
+    /// says nothing: `strict`, `balanced` (the default) or `permissive` (docs/policy.md).
+    /// `rules.min_confidence`, `rules.code_min_lines` and every `actions` entry still win.
+    #[serde(default, skip_serializing_if = "Sensitivity::is_default")]
+    pub sensitivity: Sensitivity,
+
     /// Detection rules: packs, custom rules, dictionaries, fingerprints.
     #[serde(default)]
     pub rules: RulesSection,
@@ -264,11 +270,59 @@ pub struct FingerprintEntry {
     pub min_prose_matches: Option<usize>,
 }
 
+/// A sensitivity preset: thresholds and default actions per category in one word.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    /// Everything blocks but low-severity personal data (warned); findings from 0.25
+    /// confidence; code from 2 lines.
+    Strict,
+    /// The built-in defaults: secrets and classified content block, personal data is redacted,
+    /// code warns; findings from 0.3 confidence; code from 3 lines.
+    #[default]
+    Balanced,
+    /// A quiet pilot: only high and critical secrets block, the rest is recorded; findings
+    /// from 0.6 confidence; code from 8 lines.
+    Permissive,
+}
+
+impl Sensitivity {
+    pub fn is_default(&self) -> bool {
+        *self == Sensitivity::Balanced
+    }
+
+    /// The least confidence a finding needs.
+    pub fn min_confidence(self) -> f32 {
+        match self {
+            Sensitivity::Strict => 0.25,
+            Sensitivity::Balanced => 0.3,
+            Sensitivity::Permissive => 0.6,
+        }
+    }
+
+    /// The least lines of a `source-code` finding.
+    pub fn code_min_lines(self) -> u32 {
+        match self {
+            Sensitivity::Strict => 2,
+            Sensitivity::Balanced => 3,
+            Sensitivity::Permissive => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Sensitivity::Strict => "strict",
+            Sensitivity::Balanced => "balanced",
+            Sensitivity::Permissive => "permissive",
+        }
+    }
+}
+
 /// The `actions` section. Precedence, most specific first (docs/policy.md):
 /// 1. the destination group's mode (`block_all`, `allow`);
 /// 2. `groups.<group>.rules.<rule>`, 3. `rules.<rule>`,
 /// 4. `groups.<group>.categories.<category>`, 5. `categories.<category>`,
-/// 6. the built-in default for the category and severity.
+/// 6. the default of the policy's `sensitivity` for the category and severity.
 ///
 /// A rule key ending in `*` matches ids by prefix (`fingerprint:*`). An exception that applies
 /// turns a finding's action into `audit`. The request's action is the strictest over findings.

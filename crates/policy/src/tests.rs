@@ -109,7 +109,7 @@ fn precedence_most_specific_wins() {
             Severity::High,
             Some("chatgpt.com"),
             Action::Block,
-            "default for high secret",
+            "balanced default for high secret",
         ),
     ];
     for (rule, cat, sev, host, want, by) in table {
@@ -242,6 +242,11 @@ fn shipped_policies_load_and_pass_their_own_tests() {
             "examples/strict.json",
             include_str!("../../../policies/examples/strict.json"),
             4,
+        ),
+        (
+            "examples/pilot-permissive.json",
+            include_str!("../../../policies/examples/pilot-permissive.json"),
+            6,
         ),
         // Its fingerprint index is loaded by the CLI (I/O); its own tests do not need it.
         (
@@ -679,7 +684,7 @@ fn one_verdict_for_the_whole_request_names_the_entry_that_decided() {
     )];
     let v = p.decide_request(&blocked, &chat(&personal), &meta);
     assert_eq!((v.action, v.stop.is_none()), (Action::Block, true));
-    assert_eq!(v.by, "default for critical secret");
+    assert_eq!(v.by, "balanced default for critical secret");
     // API rules from the adapter's facts.
     let api = |model, max_tokens| RequestFacts {
         host: Some("api.openai.com"),
@@ -723,4 +728,70 @@ fn one_verdict_for_the_whole_request_names_the_entry_that_decided() {
         p.decide(&[], Some("api.openai.com"), &meta).action,
         Action::Allow
     );
+}
+
+#[test]
+fn sensitivity_presets_set_thresholds_and_default_actions() {
+    let preset = |word: &str| {
+        Policy::parse(&format!(r#"{{"version": 1, "sensitivity": "{word}"}}"#)).unwrap()
+    };
+    let engine = |p: &Policy| leakguard_detect::Engine::with_config(p.engine_config()).unwrap();
+    let meta = RequestMeta::default();
+    let card = "card 4111 1111 1111 1111 exp 09/28";
+    let key = "key AKIAQYLPMN5HJNGY4F7A";
+    let code = "fn main() {\n    let x = compute(1, 2);\n    println!(\"{x}\");\n}\n";
+    let cases = [
+        ("strict", card, Action::Block),
+        ("strict", key, Action::Block),
+        ("balanced", card, Action::Redact),
+        ("balanced", key, Action::Block),
+        ("permissive", card, Action::Audit),
+        ("permissive", key, Action::Block),
+    ];
+    for (word, text, want) in cases {
+        let p = preset(word);
+        let v = p.decide(&engine(&p).scan(text), Some("chatgpt.com"), &meta);
+        assert_eq!(v.action, want, "{word}: {text}");
+    }
+    // Four lines of code: a finding under strict and balanced, none under permissive (8).
+    for (word, found) in [("strict", true), ("balanced", true), ("permissive", false)] {
+        let p = preset(word);
+        let any = engine(&p)
+            .scan(code)
+            .iter()
+            .any(|f| f.rule == "source-code");
+        assert_eq!(any, found, "{word}");
+    }
+    assert_eq!(preset("strict").engine_config().min_confidence, 0.25);
+    assert_eq!(preset("permissive").engine_config().min_confidence, 0.6);
+    // An explicit threshold wins over the preset.
+    let p = Policy::parse(
+        r#"{"version": 1, "sensitivity": "permissive", "rules": {"min_confidence": 0.4}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.engine_config().min_confidence, 0.4);
+    // The verdict names the preset that decided.
+    let p = preset("strict");
+    let v = p.decide(&engine(&p).scan(card), Some("chatgpt.com"), &meta);
+    assert!(v.by.starts_with("strict default for"), "{}", v.by);
+    assert!(Policy::parse(r#"{"version": 1, "sensitivity": "loose"}"#).is_err());
+}
+
+#[test]
+fn a_local_preset_tightens_thresholds_and_never_loosens_them() {
+    let managed = Policy::parse(r#"{"version": 1}"#).unwrap();
+    let strict = Policy::parse(r#"{"version": 1, "sensitivity": "strict"}"#).unwrap();
+    let loose = Policy::parse(r#"{"version": 1, "sensitivity": "permissive"}"#).unwrap();
+    let e = Effective {
+        managed: managed.clone(),
+        local: Some(strict),
+    };
+    assert_eq!(e.engine_config().min_confidence, 0.25);
+    assert_eq!(e.engine_config().code_min_lines, 2);
+    let e = Effective {
+        managed,
+        local: Some(loose),
+    };
+    assert_eq!(e.engine_config().min_confidence, 0.3);
+    assert_eq!(e.engine_config().code_min_lines, 3);
 }

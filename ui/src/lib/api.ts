@@ -184,6 +184,8 @@ export interface DestinationGroup {
 export interface PolicyDoc {
   name?: string;
   version: number;
+  /** Absent: balanced. */
+  sensitivity?: "strict" | "balanced" | "permissive";
   destinations: DestinationGroup[];
   actions: {
     categories?: Record<string, string>;
