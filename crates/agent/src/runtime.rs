@@ -582,8 +582,14 @@ fn pause_event(inner: &Inner, verdict: EventVerdict, outcome: Outcome, reason: S
     e
 }
 
+/// A false-positive report: the reported event's rules, masked previews, destination and
+/// deciding entry travel with it, so `leakguard events feedback` can summarise per rule.
 fn feedback_event(inner: &Inner, event_id: &str) -> Event {
-    Event {
+    let reported = reader(&inner.data_dir)
+        .ok()
+        .and_then(|r| r.get(event_id).ok().flatten())
+        .map(|s| s.event);
+    let mut e = Event {
         id: new_id(),
         time: rfc3339_ms(inner.clock.now_ms()),
         kind: EventKind::Feedback,
@@ -593,7 +599,17 @@ fn feedback_event(inner: &Inner, event_id: &str) -> Event {
             "the user reported event {event_id} as a false positive"
         )),
         ..Event::default()
+    };
+    if let Some(r) = reported {
+        e.host = r.host;
+        e.endpoint = r.endpoint;
+        e.provider = r.provider;
+        e.group = r.group;
+        e.rules = r.rules;
+        e.previews = r.previews;
+        e.decided_by = r.decided_by;
     }
+    e
 }
 
 /// Polls the policy files; a good change is put in force within `every`, a bad one is
@@ -1021,7 +1037,10 @@ impl Control for Agent {
 
     fn report_false_positive(&self, event_id: String) -> Reply<'_, ()> {
         Box::pin(async move {
-            let e = feedback_event(&self.inner, &event_id);
+            let inner = self.inner.clone();
+            let e = tokio::task::spawn_blocking(move || feedback_event(&inner, &event_id))
+                .await
+                .map_err(|e| ControlError::new("internal", e.to_string()))?;
             self.inner.shared.events.record(e);
             Ok(())
         })

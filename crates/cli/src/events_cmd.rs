@@ -57,6 +57,18 @@ pub enum EventsCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// False-alarm reports per rule (from the app or a notification): reports, destinations,
+    /// a masked sample and how often the rule fired, most reported first, to tune the rule
+    /// that "fires every run".
+    Feedback {
+        /// From (RFC 3339, or relative: 30m, 24h, 7d). Default: 30d.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// The usage record: LLM requests per day, destination and client (shadow-AI view).
     Usage {
         #[arg(long, default_value = "30d")]
@@ -286,6 +298,35 @@ pub fn run(command: EventsCommand) -> Result<()> {
                             .unwrap_or_default()
                     )?;
                 }
+            }
+        }
+        EventsCommand::Feedback {
+            since,
+            json,
+            data_dir,
+        } => {
+            let reader = open(data_dir.as_ref())?;
+            let rows = reader.false_positive_report(time_arg(&since)?)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else if rows.is_empty() {
+                writeln!(out, "no false-alarm reports since {since}")?;
+            } else {
+                for r in rows {
+                    writeln!(
+                        out,
+                        "{:<32} {:>4} report(s) of {:>6} finding(s)  {}  e.g. {}",
+                        r.rule,
+                        r.reports,
+                        r.fired,
+                        r.destinations.join(", "),
+                        r.sample.as_deref().unwrap_or("-")
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "tune a rule: `actions.rules.<rule>: \"audit\"`, `rules.disable`, or an exception (docs/policy.md)"
+                )?;
             }
         }
         EventsCommand::Usage {

@@ -22,7 +22,9 @@ mod write;
 
 pub use leakguard_types::{Event, RuleCount};
 pub use outbox::{Outbox, OutboxItem, TargetState};
-pub use query::{csv_line, Bucket, Filter, Page, Reader, Stats, StoredEvent, UsageRow, CSV_HEADER};
+pub use query::{
+    csv_line, Bucket, FeedbackRow, Filter, Page, Reader, Stats, StoredEvent, UsageRow, CSV_HEADER,
+};
 pub use recorder::{Recorder, RecorderCounters, RecorderOptions};
 pub use schema::SCHEMA_VERSION;
 pub use write::{Retention, Store};

@@ -39,6 +39,20 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
+/// False-positive reports of one rule ([`Reader::false_positive_report`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FeedbackRow {
+    pub rule: String,
+    /// Events the users reported as false alarms that this rule decided.
+    pub reports: u64,
+    /// The destinations of those events.
+    pub destinations: Vec<String>,
+    /// One masked preview of what the rule matched.
+    pub sample: Option<String>,
+    /// Findings of the rule in requests over the same time.
+    pub fired: u64,
+}
+
 /// One page of events, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page {
@@ -147,6 +161,61 @@ impl Reader {
 
     /// Calls `each` for every event matching `f` (ignoring its limit and cursor), oldest
     /// first, reading in pages so memory stays flat however many there are.
+    /// The false-positive reports since `since_ms`, per rule: how many reports, from which
+    /// destinations, one masked sample, and how often the rule fired in the same time (so the
+    /// one rule that "fires every run" stands out). Most reported first.
+    pub fn false_positive_report(&self, since_ms: i64) -> Result<Vec<FeedbackRow>> {
+        use std::collections::BTreeMap;
+        let mut rows: BTreeMap<String, FeedbackRow> = BTreeMap::new();
+        let reports = Filter {
+            since_ms: Some(since_ms),
+            kinds: vec!["feedback".into()],
+            ..Filter::default()
+        };
+        self.for_each(&reports, |e| {
+            let rules: Vec<&str> = if e.event.rules.is_empty() {
+                vec!["(unknown rule)"]
+            } else {
+                e.event.rules.iter().map(|r| r.rule.as_str()).collect()
+            };
+            for (i, rule) in rules.into_iter().enumerate() {
+                let row = rows.entry(rule.to_string()).or_insert_with(|| FeedbackRow {
+                    rule: rule.to_string(),
+                    ..FeedbackRow::default()
+                });
+                row.reports += 1;
+                if !e.event.host.is_empty() && !row.destinations.contains(&e.event.host) {
+                    row.destinations.push(e.event.host.clone());
+                }
+                if row.sample.is_none() {
+                    row.sample = e
+                        .event
+                        .previews
+                        .get(i)
+                        .or(e.event.previews.first())
+                        .cloned();
+                }
+            }
+            Ok(())
+        })?;
+        let fired = Filter {
+            since_ms: Some(since_ms),
+            kinds: vec!["request".into(), "websocket".into()],
+            ..Filter::default()
+        };
+        self.for_each(&fired, |e| {
+            for r in &e.event.rules {
+                if let Some(row) = rows.get_mut(&r.rule) {
+                    row.fired += u64::from(r.count.max(1));
+                }
+            }
+            Ok(())
+        })?;
+        let mut out: Vec<FeedbackRow> = rows.into_values().collect();
+        out.sort_by(|a, b| b.reports.cmp(&a.reports).then(a.rule.cmp(&b.rule)));
+        Ok(out)
+    }
+
     pub fn for_each(
         &self,
         f: &Filter,

@@ -467,3 +467,65 @@ fn every_field_of_an_event_survives_the_store() {
         .unwrap();
     assert_eq!(body, "{}", "empty fields and zero counters are left out");
 }
+
+#[test]
+fn false_alarm_reports_are_summarised_per_rule_with_how_often_it_fired() {
+    use leakguard_store::Event;
+    use leakguard_types::{EventKind, EventVerdict, Outcome};
+    let (dir, mut store) = store_with(48);
+    // Users report three events decided by the same rule and one by another.
+    let with_findings: Vec<Event> = (0..48)
+        .map(|i| sample_event(i, BASE))
+        .filter(|e| !e.rules.is_empty())
+        .collect();
+    let target = with_findings[0].rules[0].rule.clone();
+    let same: Vec<&Event> = with_findings
+        .iter()
+        .filter(|e| e.rules[0].rule == target)
+        .collect();
+    let other = with_findings
+        .iter()
+        .find(|e| e.rules[0].rule != target)
+        .unwrap();
+    let report = |i: usize, of: &Event| Event {
+        id: format!("feedback{i:08}"),
+        time: leakguard_store::format_time(BASE + 100_000_000 + i as i64),
+        kind: EventKind::Feedback,
+        verdict: EventVerdict::FalsePositive,
+        outcome: Outcome::Reported,
+        host: of.host.clone(),
+        rules: of.rules.clone(),
+        previews: of.previews.clone(),
+        ..Event::default()
+    };
+    let reports: Vec<Event> = same
+        .iter()
+        .cycle()
+        .take(3)
+        .enumerate()
+        .map(|(i, e)| report(i, e))
+        .chain(std::iter::once(report(9, other)))
+        .collect();
+    store.insert(&reports).unwrap();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let rows = reader.false_positive_report(BASE).unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].rule, target);
+    assert_eq!(rows[0].reports, 3);
+    let fired: u64 = same.iter().map(|e| u64::from(e.rules[0].count)).sum();
+    assert_eq!(
+        rows[0].fired, fired,
+        "every finding of the rule in requests"
+    );
+    assert_eq!(
+        rows[0].sample.as_deref(),
+        same[0].previews.first().map(String::as_str)
+    );
+    assert!(rows[0].destinations.contains(&same[0].host));
+    assert_eq!(rows[1].reports, 1);
+    // Nothing reported after the window's start: no rows.
+    assert!(reader
+        .false_positive_report(BASE + 200_000_000)
+        .unwrap()
+        .is_empty());
+}
