@@ -529,3 +529,44 @@ async fn a_new_data_dir_and_everything_in_it_are_private() {
     }
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_false_alarm_report_carries_the_rule_sample_and_destination_for_the_summary() {
+    let dir = ScratchDir::new("lg-rt-feedback");
+    let (agent, _) = start_local(&dir, &policy("mine", 0)).await;
+    let client = Client::for_data_dir(&dir).expect("a client for the running guard");
+    let (status, _) = send(&agent, &format!("my key is {AWS_KEY}")).await;
+    assert!(status.contains(" 403 "), "{status}");
+    let (page, _) = recorded(&agent, &client).await;
+    let stopped = page
+        .events
+        .iter()
+        .find(|e| !e.event.rules.is_empty())
+        .expect("the stopped request's event")
+        .event
+        .clone();
+    client
+        .report_false_positive(stopped.id.clone())
+        .await
+        .unwrap();
+    agent.flush().unwrap();
+    let reader = leakguard_store::Reader::open_in(&dir).unwrap();
+    let rows = until("the report in the summary", async || {
+        let rows = reader.false_positive_report(0).unwrap();
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].rule, stopped.rules[0].rule);
+    assert_eq!(rows[0].reports, 1);
+    assert_eq!(rows[0].destinations, vec![stopped.host.clone()]);
+    // The sample is the event's masked preview, never the key itself.
+    let sample = rows[0].sample.clone().expect("a masked sample");
+    assert_eq!(Some(&sample), stopped.previews.first());
+    assert!(!sample.contains(AWS_KEY), "{sample}");
+    assert!(
+        rows[0].fired >= 1,
+        "the rule fired in the request: {rows:?}"
+    );
+    agent.stop().await;
+}
