@@ -417,6 +417,18 @@ PROSE_CODE = [
 ]
 
 
+# Paragraphs written a line at a time (a chat message, a commit body) that end lines with `;`.
+PROSE_LINES = [
+    ["We use parse() for input;", "format() renders the result;", "and validate() checks the schema;"],
+    ["First call connect() with the host;", "then send() the request to the server;",
+     "and close() it when you are done;"],
+    ["The fix moves retry() into the client;", "it also makes backoff() wait longer;",
+     "we removed sleep() from the tests;"],
+    ["To reset it, run clear() on the cache;", "after that, warm() fills it again;",
+     "this is what the nightly job does;"],
+]
+
+
 def hex_str(n):
     return "".join(R.choice("0123456789abcdef") for _ in range(n))
 
@@ -459,6 +471,8 @@ def negative_cases():
             add("negative", s, [], src + ": SQL and code with level names")
     for p in PROSE_CODE:
         add("negative", p, [], src + ": prose naming functions")
+    for lines in PROSE_LINES:
+        add("negative", "\n".join(lines), [], src + ": prose lines naming functions")
     for _ in range(30):
         user = R.choice(["app", "svc_reports", "admin", "deploy"])
         pw = "".join(R.choice(string.ascii_letters + string.digits) for _ in range(14))

@@ -317,7 +317,10 @@ impl CodeDetector {
                 }
             }
             floor = last + 1;
-            if code_lines >= 2 && (code_lines + weak_lines) * 10 >= nonblank * 6 {
+            if code_lines >= 2
+                && (code_lines + weak_lines) * 10 >= nonblank * 6
+                && !mostly_sentences(hay, &lines, first, last)
+            {
                 let (start, end) = (lines.start(first), lines.end(last));
                 out.push(CodeRegion {
                     start,
@@ -331,6 +334,44 @@ impl CodeDetector {
         out.sort_by_key(|r| r.start);
         out
     }
+}
+
+/// English function words that lines of code hardly ever hold as bare words.
+const SENTENCE_WORDS: [&[u8]; 24] = [
+    b"the", b"a", b"an", b"and", b"then", b"we", b"you", b"it", b"this", b"that", b"our", b"your",
+    b"its", b"of", b"to", b"for", b"with", b"when", b"which", b"into", b"before", b"after",
+    b"also", b"because",
+];
+
+/// A line without an assignment that holds two or more English function words as words.
+fn reads_as_sentence(t: &[u8]) -> bool {
+    if memchr::memchr(b'=', t).is_some() {
+        return false;
+    }
+    t.split(|&b| b == b' ')
+        .map(|w| w.strip_suffix(b",").unwrap_or(w))
+        .filter(|w| SENTENCE_WORDS.iter().any(|s| s.eq_ignore_ascii_case(w)))
+        .nth(1)
+        .is_some()
+}
+
+/// A short region (8 lines at most) most of whose lines read as sentences is a paragraph that
+/// names a few functions ("We use parse() for input;"), not code. Checked per region, so it
+/// costs nothing on real code.
+fn mostly_sentences(hay: &[u8], lines: &lines::LineTable, first: usize, last: usize) -> bool {
+    if last - first >= 8 {
+        return false;
+    }
+    let (mut sentences, mut nonblank) = (0, 0);
+    for k in first..=last {
+        let t = hay[lines.start(k)..lines.end(k)].trim_ascii();
+        if t.is_empty() {
+            continue;
+        }
+        nonblank += 1;
+        sentences += usize::from(reads_as_sentence(t));
+    }
+    sentences * 2 > nonblank
 }
 
 #[cfg(test)]
@@ -572,6 +613,19 @@ mod tests {
         assert_eq!(regions.len(), 1);
         assert_eq!(regions[0].language.as_deref(), Some("python"));
         assert_eq!(regions[0].lines, 2);
+    }
+
+    #[test]
+    fn a_paragraph_that_names_functions_is_not_code_and_a_docstring_with_examples_is() {
+        let d = detector();
+        let para = "We use parse() for input;\nformat() renders the result;\nand validate() checks the schema;\n";
+        assert!(
+            d.regions(para.as_bytes()).is_empty(),
+            "{:?}",
+            d.regions(para.as_bytes())
+        );
+        let doc = "def area(r):\n    \"\"\"Return the area of a circle.\n\n    >>> area(2)\n    12.566370614359172\n    \"\"\"\n    return math.pi * r * r\n";
+        assert!(!d.regions(doc.as_bytes()).is_empty());
     }
 
     #[test]
