@@ -93,6 +93,11 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The host patterns this endpoint is known on (`api.openai.com`, `*.githubcopilot.com`).
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
     /// The conversation id in the request path (Claude web: `/chat_conversations/<id>/`).
     pub fn conversation_in_path(&self, path: &str) -> Option<String> {
         let re = self.conversation_from_path.as_ref()?;
