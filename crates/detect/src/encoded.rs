@@ -122,8 +122,7 @@ pub(crate) fn decode_hex(run: &[u8]) -> Option<Vec<u8>> {
 /// Maximal runs of base64/hex characters of 24 or more in a short text (the token runs of the
 /// block pass start at 31 characters; a 20-character key is 28 in base64).
 pub(crate) fn short_runs(hay: &[u8]) -> Vec<(usize, usize)> {
-    let is_token =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-');
+    let is_token = crate::features::is_token_byte;
     let mut out = Vec::new();
     let mut i = 0;
     while i < hay.len() {

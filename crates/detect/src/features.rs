@@ -22,7 +22,7 @@ pub(crate) const F_FENCE: u8 = 64; // `` ` `` or `~` (markdown fences)
 pub(crate) const MIN_TOKEN_RUN: usize = 31;
 
 #[inline(always)]
-fn is_token_byte(b: u8) -> bool {
+pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
 }
 
