@@ -32,6 +32,9 @@ pub enum ErrorShape {
     ChatgptWeb,
     /// Anthropic's shape, which claude.ai shows as the error of the turn.
     ClaudeWeb,
+    /// AWS's REST-JSON error, `{"__type":"AccessDeniedException","message"}`: boto3 and the AWS
+    /// SDKs raise it as that exception with the message.
+    Bedrock,
     /// `{"error":{"message","type":"leakguard_blocked"}}`
     #[default]
     Generic,
@@ -71,6 +74,18 @@ struct RawCatalog {
     endpoints: Vec<RawEndpoint>,
     #[serde(default)]
     tenants: Vec<TenantEntry>,
+    #[serde(default)]
+    url_prompts: Vec<UrlPrompt>,
+}
+
+/// Where a web app takes a prompt in its address (`chatgpt.com/?q=…`): the query parameters
+/// of a request without a body that carry the user's text. Every query of an intercepted
+/// request is scanned; one with these parameters is also recorded when nothing is found.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlPrompt {
+    pub hosts: Vec<String>,
+    pub params: Vec<String>,
 }
 
 /// One endpoint: which requests it covers and where their text is.
@@ -96,6 +111,21 @@ impl Endpoint {
     /// The host patterns this endpoint is known on (`api.openai.com`, `*.githubcopilot.com`).
     pub fn hosts(&self) -> &[String] {
         &self.hosts
+    }
+
+    /// The path patterns (`/v1/chat/completions`, `/model/*/converse`).
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// The methods (upper case; `POST` unless the catalog says otherwise).
+    pub fn methods(&self) -> &[String] {
+        &self.methods
+    }
+
+    /// The selectors of the fields that carry the user's text.
+    pub fn text(&self) -> &[Selector] {
+        &self.text
     }
 
     /// The conversation id in the request path (Claude web: `/chat_conversations/<id>/`).
@@ -133,6 +163,7 @@ pub enum CatalogError {
 pub struct Catalog {
     endpoints: Vec<Endpoint>,
     tenants: Vec<TenantEntry>,
+    url_prompts: Vec<UrlPrompt>,
 }
 
 impl Catalog {
@@ -214,10 +245,35 @@ impl Catalog {
                 });
             }
         }
+        for u in &raw.url_prompts {
+            if u.hosts.is_empty() || u.params.is_empty() {
+                return Err(CatalogError::Endpoint {
+                    endpoint: "url_prompts".into(),
+                    message: "a URL prompt needs hosts and params".into(),
+                });
+            }
+        }
         Ok(Catalog {
             endpoints,
             tenants: raw.tenants,
+            url_prompts: raw.url_prompts,
         })
+    }
+
+    /// The query parameters that carry a prompt on `host` (empty: none known).
+    pub fn url_prompt_params(&self, host: &str) -> &[String] {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.url_prompts
+            .iter()
+            .find(|u| u.hosts.iter().any(|h| host_matches(h, &host)))
+            .map_or(&[], |u| u.params.as_slice())
+    }
+
+    /// Every host a URL prompt is known on (for the coverage test).
+    pub fn url_prompt_hosts(&self) -> impl Iterator<Item = &str> {
+        self.url_prompts
+            .iter()
+            .flat_map(|u| u.hosts.iter().map(String::as_str))
     }
 
     pub fn endpoints(&self) -> &[Endpoint] {

@@ -6,6 +6,7 @@ use crate::selector::{self, Key};
 use base64::Engine as _;
 use leakguard_documents as documents;
 use serde_json::Value;
+use std::collections::HashSet;
 
 pub use documents::Limits as DocumentLimits;
 
@@ -40,6 +41,12 @@ enum Target {
         path: Vec<Key>,
         base64_prefix: Option<String>,
     },
+    /// A string inside JSON that is itself the text of a string of the body (a tool call's
+    /// `arguments`): rewritten by rewriting that string.
+    Nested {
+        outer: Vec<Key>,
+        inner: Vec<Key>,
+    },
     Part {
         index: usize,
     },
@@ -65,6 +72,9 @@ pub struct TextSegment {
     pub in_file: String,
     /// Finer places in the text (cells of a sheet): (byte offset where each starts, name).
     pub marks: Vec<(usize, String)>,
+    /// A field the endpoint does not list as text (read anyway, so a new field is not a hole):
+    /// events name the field of a finding in it.
+    pub unlisted: bool,
     target: Target,
 }
 
@@ -76,6 +86,7 @@ impl TextSegment {
             file: None,
             in_file: String::new(),
             marks: Vec::new(),
+            unlisted: false,
             target,
         }
     }
@@ -124,7 +135,9 @@ impl DocumentSeen {
 
 #[derive(Debug, Clone)]
 enum Doc {
-    Json(Value),
+    /// The document, and bytes that follow it as they were (a SignalR frame's record
+    /// separator).
+    Json(Value, &'static [u8]),
     Multipart(Vec<Part>),
     Raw,
     Form,
@@ -152,30 +165,53 @@ pub struct Extracted {
     /// The conversation the request continues, where the endpoint names one (a body field or
     /// a path segment): findings too small to count alone add up over a conversation.
     pub conversation: Option<String>,
+    /// A known endpoint whose text fields all came back empty while other fields hold prose:
+    /// the site has probably changed its body (the fields are read anyway, as unlisted), and
+    /// the guard says so with a `coverage` event. The paths of those fields.
+    pub coverage_gap: Option<Vec<String>>,
     doc: Doc,
 }
 
 impl Extracted {
-    /// A WebSocket text frame: its whole text is one segment (endpoint `websocket`), and a
-    /// rewrite replaces the whole frame.
+    /// A WebSocket text frame (endpoint `websocket`). A frame that is one JSON record (as
+    /// SignalR and most chat sockets send, optionally ended by SignalR's record separator
+    /// 0x1E) is read as JSON: each of its strings is a segment, strings that hold JSON again
+    /// are read too, and a rewrite keeps the frame's shape. Any other frame is one segment
+    /// and a rewrite replaces it whole.
     pub fn text_frame(text: &str) -> Extracted {
-        Extracted {
-            endpoint: "websocket".into(),
-            provider: None,
-            segments: vec![TextSegment::new(
-                text.to_string(),
-                "(frame)".into(),
-                Target::Raw,
-            )],
-            model: None,
-            max_tokens: None,
-            binary_body: false,
-            binary_parts: 0,
-            documents: Vec::new(),
-            images: 0,
-            conversation: None,
-            doc: Doc::Raw,
+        let mut out = Extracted::empty(None, "");
+        out.endpoint = "websocket".into();
+        let (record, suffix): (&str, &'static [u8]) = match text.strip_suffix('\u{1e}') {
+            Some(r) => (r, b"\x1e"),
+            None => (text, b""),
+        };
+        if looks_like_json(record.as_bytes()) && !record.contains('\u{1e}') {
+            if let Ok(doc) = crate::strict_json::parse(record) {
+                let mut found = Vec::new();
+                selector::all_strings(&doc, &mut Vec::new(), &mut found);
+                for (path, s) in found {
+                    push_plain(&mut out, path, s);
+                }
+                push_numbers(&mut out, &doc);
+                out.doc = Doc::Json(doc, suffix);
+                return out;
+            }
         }
+        out.segments.push(TextSegment::new(
+            text.to_string(),
+            "(frame)".into(),
+            Target::Raw,
+        ));
+        out.doc = Doc::Raw;
+        out
+    }
+
+    /// The fields of a finding's segments that the endpoint does not list as text.
+    pub fn unlisted_location(&self, segment: usize) -> Option<&str> {
+        self.segments
+            .get(segment)
+            .filter(|s| s.unlisted)
+            .map(|s| s.location.as_str())
     }
 
     /// Total bytes of text extracted.
@@ -196,6 +232,7 @@ impl Extracted {
             documents: Vec::new(),
             images: 0,
             conversation: endpoint.and_then(|e| e.conversation_in_path(path)),
+            coverage_gap: None,
             doc: Doc::Empty,
         }
     }
@@ -223,6 +260,7 @@ impl Extracted {
                 file: Some(file.clone()),
                 in_file: p.location,
                 marks: p.marks,
+                unlisted: false,
                 target: Target::Derived,
             });
         }
@@ -318,9 +356,13 @@ pub fn extract_with(
             let mut found = Vec::new();
             match endpoint {
                 Some(e) => {
+                    // Every place a listed selector reached (text, model, conversation): the
+                    // rest of the body's strings are read afterwards as unlisted fields.
+                    let mut taken: HashSet<Vec<Key>> = HashSet::new();
                     for sel in &e.text {
                         sel.strings(&doc, &mut found);
                         for (path, s) in found.drain(..) {
+                            taken.insert(path.clone());
                             if sel.base64 {
                                 let name = sibling_name(&doc, &path);
                                 push_base64(&mut out, path, s, name.as_deref(), limits);
@@ -329,31 +371,58 @@ pub fn extract_with(
                             }
                         }
                     }
+                    let listed = out.segments.len();
                     if let Some(m) = &e.model {
                         let mut v = Vec::new();
                         m.strings(&doc, &mut v);
+                        taken.extend(v.iter().map(|(p, _)| p.clone()));
                         out.model = v.first().map(|(_, s)| s.to_string()).or(out.model);
                     }
                     out.max_tokens = e.max_tokens.iter().find_map(|sel| number_at(sel, &doc));
+                    let mut v = Vec::new();
+                    for sel in &e.conversation {
+                        sel.strings(&doc, &mut v);
+                    }
+                    taken.extend(v.iter().map(|(p, _)| p.clone()));
                     if out.conversation.is_none() {
-                        let mut v = Vec::new();
-                        for sel in &e.conversation {
-                            sel.strings(&doc, &mut v);
-                        }
                         out.conversation = v
                             .into_iter()
                             .map(|(_, s)| s)
                             .find(|s| !s.is_empty())
                             .map(str::to_string);
                     }
+                    // No blind spots: every other string is scanned too, marked as unlisted.
+                    selector::all_strings(&doc, &mut Vec::new(), &mut found);
+                    let first_unlisted = out.segments.len();
+                    for (path, s) in found.drain(..) {
+                        if !taken.contains(&path) {
+                            push_plain(&mut out, path, s);
+                        }
+                    }
+                    for seg in &mut out.segments[first_unlisted..] {
+                        seg.unlisted = true;
+                    }
+                    if !e.text.is_empty() && listed == 0 {
+                        let prose: Vec<String> = out.segments[first_unlisted..]
+                            .iter()
+                            .filter(|s| reads_as_prose(&s.text))
+                            .map(|s| s.location.clone())
+                            .take(5)
+                            .collect();
+                        if !prose.is_empty() {
+                            out.coverage_gap = Some(prose);
+                        }
+                    }
                 }
-                None => selector::all_strings(&doc, &mut Vec::new(), &mut found),
-            }
-            for (path, s) in found {
-                push_plain(&mut out, path, s);
+                None => {
+                    selector::all_strings(&doc, &mut Vec::new(), &mut found);
+                    for (path, s) in found {
+                        push_plain(&mut out, path, s);
+                    }
+                }
             }
             push_numbers(&mut out, &doc);
-            out.doc = Doc::Json(doc);
+            out.doc = Doc::Json(doc, b"");
         }
         BodyKind::Multipart => {
             let b = multipart::boundary_of(content_type)?;
@@ -638,9 +707,19 @@ fn push_plain(out: &mut Extracted, path: Vec<Key>, s: &str) {
     if s.is_empty() {
         return;
     }
+    let location = selector::display(&path);
+    // A string that holds JSON (a tool call's arguments, a frame's payload) is read as JSON:
+    // its strings are scanned as the user wrote them, and each can be redacted in place.
+    if let Some(inner) = nested_json(s) {
+        push_nested_doc(out, &location, &inner, |ipath| Target::Nested {
+            outer: path.clone(),
+            inner: ipath.to_vec(),
+        });
+        return;
+    }
     out.segments.push(TextSegment::new(
         s.to_string(),
-        selector::display(&path),
+        location,
         Target::Json {
             path,
             base64_prefix: None,
@@ -648,27 +727,137 @@ fn push_plain(out: &mut Extracted, path: Vec<Key>, s: &str) {
     ));
 }
 
+/// How deep strings holding JSON are unwrapped (Gemini's web app sends JSON in a string in
+/// JSON in a form field).
+const NESTED_DEPTH: usize = 4;
+
+/// `s` parsed as JSON when it is a JSON array or object with at least one string in it.
+fn nested_json(s: &str) -> Option<Value> {
+    if s.len() < 4 || !looks_like_json(s.as_bytes()) {
+        return None;
+    }
+    let v = crate::strict_json::parse(s).ok()?;
+    fn has_string(v: &Value) -> bool {
+        match v {
+            Value::String(_) => true,
+            Value::Array(a) => a.iter().any(has_string),
+            Value::Object(m) => m.values().any(has_string),
+            _ => false,
+        }
+    }
+    has_string(&v).then_some(v)
+}
+
+/// The strings of `doc` with their places.
+fn strings_of(doc: &Value) -> Vec<(Vec<Key>, &str)> {
+    let mut found = Vec::new();
+    selector::all_strings(doc, &mut Vec::new(), &mut found);
+    found
+}
+
+/// The strings (and long numbers) of `inner`, the JSON a string at `location` held: each a
+/// segment with the target `target_of` gives for its place inside.
+fn push_nested_doc(
+    out: &mut Extracted,
+    location: &str,
+    inner: &Value,
+    target_of: impl Fn(&[Key]) -> Target,
+) {
+    for (ipath, is) in strings_of(inner) {
+        let target = target_of(&ipath);
+        push_nested(out, location, ipath, is, target, 1);
+    }
+    push_numbers(out, inner);
+}
+
+/// A string found inside a string that held JSON, at `depth`: `outer>inner` names its place.
+/// Only the first level can be rewritten; deeper levels are scanned (a redaction there
+/// blocks).
+fn push_nested(
+    out: &mut Extracted,
+    outer: &str,
+    inner: Vec<Key>,
+    s: &str,
+    target: Target,
+    depth: usize,
+) {
+    if s.is_empty() {
+        return;
+    }
+    let location = format!("{outer}>{}", selector::display(&inner));
+    if depth < NESTED_DEPTH {
+        if let Some(v) = nested_json(s) {
+            for (ipath, is) in strings_of(&v) {
+                push_nested(out, &location, ipath, is, Target::Derived, depth + 1);
+            }
+            push_numbers(out, &v);
+            return;
+        }
+    }
+    out.segments
+        .push(TextSegment::new(s.to_string(), location, target));
+}
+
+/// Text a person wrote rather than an id, a name or a flag: a few words.
+fn reads_as_prose(s: &str) -> bool {
+    s.len() >= 12 && s.split_whitespace().nth(2).is_some()
+}
+
 fn extract_form(mut out: Extracted, body: &[u8]) -> Result<Extracted, ExtractError> {
-    for pair in body.split(|&b| b == b'&') {
-        let (k, v) = match memchr::memchr(b'=', pair) {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &b""[..]),
-        };
-        let value = percent_decode(v);
-        let value = String::from_utf8(value).map_err(|e| ExtractError::InvalidUtf8 {
+    for (k, v) in form_pairs(body) {
+        let value = String::from_utf8(v).map_err(|e| ExtractError::InvalidUtf8 {
             offset: e.utf8_error().valid_up_to(),
         })?;
         if value.is_empty() {
             continue;
         }
-        out.segments.push(TextSegment::new(
-            value,
-            format!("form:{}", String::from_utf8_lossy(&percent_decode(k))),
-            Target::Form,
-        ));
+        let location = format!("form:{k}");
+        // A field that holds JSON (Gemini's `f.req`) is read as JSON.
+        if let Some(inner) = nested_json(&value) {
+            push_nested_doc(&mut out, &location, &inner, |_| Target::Derived);
+            continue;
+        }
+        out.segments
+            .push(TextSegment::new(value, location, Target::Form));
     }
     out.doc = Doc::Form;
     Ok(out)
+}
+
+/// The text of a URL's query (`q=how+to…&model=x`): each parameter's value, percent-decoded,
+/// is a segment named `query:<name>` (endpoint `url`); a value that holds JSON is read as
+/// JSON. A query cannot be rewritten: a redaction in it blocks.
+pub fn extract_query(query: &str) -> Extracted {
+    let mut out = Extracted::empty(None, "");
+    out.endpoint = "url".into();
+    for (k, v) in form_pairs(query.as_bytes()) {
+        let value = String::from_utf8_lossy(&v).into_owned();
+        if value.is_empty() {
+            continue;
+        }
+        let location = format!("query:{k}");
+        if let Some(inner) = nested_json(&value) {
+            push_nested_doc(&mut out, &location, &inner, |_| Target::Derived);
+            continue;
+        }
+        push_derived(&mut out, location, value);
+    }
+    out.doc = Doc::Raw;
+    out
+}
+
+/// The `name=value` pairs of a form body or a query, both percent-decoded (the name lossily).
+fn form_pairs(body: &[u8]) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+    body.split(|&b| b == b'&').map(|pair| {
+        let (k, v) = match memchr::memchr(b'=', pair) {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        (
+            String::from_utf8_lossy(&percent_decode(k)).into_owned(),
+            percent_decode(v),
+        )
+    })
 }
 
 fn percent_decode(s: &[u8]) -> Vec<u8> {
@@ -716,15 +905,20 @@ pub fn rewrite(
         }
     }
     match &extracted.doc {
-        Doc::Json(doc) => {
+        Doc::Json(doc, suffix) => {
             let mut doc = doc.clone();
+            let mut nested: Vec<(&Vec<Key>, &Vec<Key>, &str)> = Vec::new();
             for (index, text) in replacements {
-                let Target::Json {
-                    path,
-                    base64_prefix,
-                } = &extracted.segments[*index].target
-                else {
-                    unreachable!("json documents have json targets")
+                let (path, base64_prefix) = match &extracted.segments[*index].target {
+                    Target::Json {
+                        path,
+                        base64_prefix,
+                    } => (path, base64_prefix),
+                    Target::Nested { outer, inner } => {
+                        nested.push((outer, inner, text));
+                        continue;
+                    }
+                    _ => unreachable!("json documents have json targets"),
                 };
                 let slot = selector::get_mut(&mut doc, path)
                     .ok_or(ExtractError::NoSuchSegment { index: *index })?;
@@ -736,7 +930,24 @@ pub fn rewrite(
                     None => text.clone(),
                 });
             }
-            Ok(serde_json::to_vec(&doc).expect("a JSON value serialises"))
+            // A string inside a string that holds JSON: that JSON is read, changed and
+            // written back into its string.
+            for (outer, inner, text) in nested {
+                let unreadable = ExtractError::Unrewritable {
+                    what: "JSON inside a string that changed while being rewritten",
+                };
+                let slot = selector::get_mut(&mut doc, outer).ok_or(unreadable.clone())?;
+                let mut v: Value = slot
+                    .as_str()
+                    .and_then(|s| crate::strict_json::parse(s).ok())
+                    .ok_or(unreadable.clone())?;
+                *selector::get_mut(&mut v, inner).ok_or(unreadable)? =
+                    Value::String(text.to_string());
+                *slot = Value::String(serde_json::to_string(&v).expect("a JSON value serialises"));
+            }
+            let mut out = serde_json::to_vec(&doc).expect("a JSON value serialises");
+            out.extend_from_slice(suffix);
+            Ok(out)
         }
         Doc::Multipart(parts) => {
             let mut by_part: Vec<(usize, &str)> = replacements

@@ -14,10 +14,10 @@ mod spooled;
 mod strict_json;
 mod tenant;
 
-pub use catalog::{BodyKind, Catalog, CatalogError, Endpoint, ErrorShape};
+pub use catalog::{BodyKind, Catalog, CatalogError, Endpoint, ErrorShape, UrlPrompt};
 pub use extract::{
-    extract, extract_with, rewrite, DocumentLimits, DocumentSeen, ExtractError, Extracted,
-    TextSegment,
+    extract, extract_query, extract_with, rewrite, DocumentLimits, DocumentSeen, ExtractError,
+    Extracted, TextSegment,
 };
 pub use refusal::{refusal, Refusal};
 pub use selector::Selector;

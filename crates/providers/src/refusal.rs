@@ -29,6 +29,9 @@ pub fn refusal(shape: ErrorShape, status: u16, code: &str, message: &str) -> Ref
                       "details": [{"reason": code}]}
         }),
         ErrorShape::ChatgptWeb => json!({"detail": message, "code": code}),
+        ErrorShape::Bedrock => {
+            json!({"__type": aws_type(status), "message": message, "code": code})
+        }
         ErrorShape::Generic => json!({"error": {"message": message, "type": code}}),
     };
     Refusal {
@@ -44,6 +47,15 @@ fn anthropic_type(status: u16) -> &'static str {
         413 => "request_too_large",
         429 => "rate_limit_error",
         _ => "permission_error",
+    }
+}
+
+fn aws_type(status: u16) -> &'static str {
+    match status {
+        400 | 413 => "ValidationException",
+        429 => "ThrottlingException",
+        503 => "ServiceUnavailableException",
+        _ => "AccessDeniedException",
     }
 }
 
@@ -85,6 +97,11 @@ mod tests {
             "PERMISSION_DENIED"
         );
         assert_eq!(read(ErrorShape::ChatgptWeb)["detail"], msg);
+        let b = read(ErrorShape::Bedrock);
+        assert_eq!(
+            (b["__type"].as_str(), b["message"].as_str()),
+            (Some("AccessDeniedException"), Some(msg))
+        );
         assert_eq!(read(ErrorShape::Generic)["error"]["message"], msg);
         let limited = refusal(
             ErrorShape::Anthropic,

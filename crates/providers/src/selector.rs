@@ -15,7 +15,7 @@ enum Step {
 }
 
 /// One step of a concrete location in a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Key {
     Field(String),
     Index(usize),

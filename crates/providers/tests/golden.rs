@@ -39,23 +39,36 @@ fn every_golden_request_yields_its_segments_and_rewrites_exactly() {
             expect["binary_parts"].as_u64().unwrap(),
             "{name}: binary parts"
         );
+        // The listed fields' text, in order; the unlisted fields (read too) where the case
+        // names them.
         let got: Vec<(String, String)> = x
             .segments
             .iter()
+            .filter(|s| !s.unlisted)
             .map(|s| (s.location.clone(), s.text.clone()))
             .collect();
-        let want: Vec<(String, String)> = expect["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["location"].as_str().unwrap().into(),
-                    s["text"].as_str().unwrap().into(),
-                )
-            })
-            .collect();
-        assert_eq!(got, want, "{name}: segments");
+        if let Some(unlisted) = expect.get("unlisted") {
+            let got: Vec<(String, String)> = x
+                .segments
+                .iter()
+                .filter(|s| s.unlisted)
+                .map(|s| (s.location.clone(), s.text.clone()))
+                .collect();
+            assert_eq!(got, located(unlisted), "{name}: unlisted fields");
+        }
+        assert_eq!(
+            x.coverage_gap.clone().unwrap_or_default(),
+            expect
+                .get("coverage_gap")
+                .and_then(Value::as_array)
+                .map(|a| a
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect::<Vec<String>>())
+                .unwrap_or_default(),
+            "{name}: coverage gap"
+        );
+        assert_eq!(got, located(&expect["segments"]), "{name}: segments");
 
         // No replacement: the body comes back byte for byte (JSON included, key order kept).
         assert_eq!(
@@ -81,4 +94,18 @@ fn every_golden_request_yields_its_segments_and_rewrites_exactly() {
             );
         }
     }
+}
+
+/// `[{"location", "text"}]` as pairs.
+fn located(list: &Value) -> Vec<(String, String)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["location"].as_str().unwrap().into(),
+                s["text"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
 }

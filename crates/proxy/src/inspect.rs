@@ -9,7 +9,8 @@ use crate::scan_cache::{self, ScanCache};
 use leakguard_detect::{redact, Engine, RedactStyle, Signals};
 use leakguard_policy::{DocumentChoice, Effective, Policy, RequestFacts, RequestMeta, Verdict};
 use leakguard_providers::{
-    extract_with, refusal, rewrite, Catalog, DocumentLimits, ErrorShape, Extracted, Refusal,
+    extract_query, extract_with, refusal, rewrite, Catalog, DocumentLimits, ErrorShape, Extracted,
+    Refusal,
 };
 use leakguard_types::{Action, Finding, TenantFacts};
 use sha2::{Digest, Sha256};
@@ -121,6 +122,9 @@ pub struct Inspection {
     /// destination host, the endpoint (path template) and the model. A grant is used only if
     /// the whole body holds nothing the warned text did not (see `Shared::act`).
     pub grant_key: Option<[u8; 32]>,
+    /// A known endpoint read no text from its listed fields while other fields held prose
+    /// (their paths): the caller records a `coverage` event.
+    pub coverage_gap: Option<Vec<String>>,
 }
 
 /// Inspects a decoded body and fills in the request's `event` (endpoint, model, findings,
@@ -141,6 +145,66 @@ pub fn inspect(
     Ok(judge(
         loaded, shape, info, &extracted, body, meta, event, false,
     ))
+}
+
+/// The query of a request without a body (`chatgpt.com/?q=…`, `perplexity.ai/search?q=…`):
+/// each parameter is scanned as text (endpoint `url`). `None` when there is nothing to record
+/// (no finding the policy acts on, no prompt parameter of the host): the request goes on
+/// unrecorded, as any other request without a body. A query cannot be rewritten, so a redact
+/// verdict blocks.
+pub fn inspect_query(
+    loaded: &Loaded,
+    catalog: &Catalog,
+    info: &RequestInfo,
+    query: &str,
+    meta: &RequestMeta,
+    event: &mut Event,
+) -> Option<Inspection> {
+    let extracted = extract_query(query);
+    let prompt_params = catalog.url_prompt_params(&info.host);
+    let has_prompt = extracted.segments.iter().any(|s| {
+        let name = s.location.strip_prefix("query:").unwrap_or("");
+        let name = name.split('>').next().unwrap_or("");
+        prompt_params.iter().any(|p| p == name)
+    });
+    // The query is the text here, so the request's own fields are read without it.
+    let without_query = RequestInfo {
+        path: info.path.split('?').next().unwrap_or("/").to_string(),
+        ..info.clone()
+    };
+    let shape = catalog.error_shape_for_host(&info.host);
+    let mut seen = event.clone();
+    let mut x = judge(
+        loaded,
+        shape,
+        &without_query,
+        &extracted,
+        &[],
+        meta,
+        &mut seen,
+        false,
+    );
+    if !has_prompt && x.verdict.action == Action::Allow {
+        return None;
+    }
+    if matches!(x.plan, Plan::Rewritten { .. }) {
+        seen.outcome = leakguard_types::Outcome::Blocked;
+        seen.reason = Some("a prompt in a URL cannot be redacted, so it was blocked".into());
+        x.plan = Plan::Refuse {
+            refusal: refusal(
+                shape,
+                403,
+                "leakguard_blocked",
+                &format!(
+                    "Blocked by Leakguard: {} in the address of a request to {}.",
+                    x.verdict.by, info.host
+                ),
+            ),
+            warn_code: None,
+        };
+    }
+    *event = seen;
+    Some(x)
 }
 
 /// [`inspect`] for an upload spooled to disk: its documents and text are read from the file
@@ -283,16 +347,9 @@ pub fn judge(
         findings.push(f.clone());
         owner.push(FIELDS);
     }
-    let verdict = loaded.effective.decide_request(
-        &findings,
-        &RequestFacts {
-            host: Some(&info.host),
-            model: extracted.model.as_deref(),
-            max_tokens: extracted.max_tokens,
-            tenant: Some(&info.tenant),
-        },
-        meta,
-    );
+    let verdict = loaded
+        .effective
+        .decide_request(&findings, &facts(info, extracted), meta);
 
     let content_hash: [u8; 32] = hasher.finalize().into();
     // Only a warned request needs what a grant is bound to.
@@ -334,6 +391,16 @@ pub fn judge(
     event.text_bytes = text_bytes;
     event.est_tokens = text_bytes.div_ceil(4);
     event.binary_parts = extracted.binary_parts;
+    event.unlisted_fields = {
+        let mut v: Vec<String> = owner
+            .iter()
+            .filter_map(|&o| extracted.unlisted_location(o))
+            .map(str::to_string)
+            .collect();
+        v.dedup();
+        v.truncate(8);
+        v
+    };
     event.documents = extracted.documents.iter().map(|d| d.summary()).collect();
     event.unscanned_images = extracted.images;
     let (on_unreadable, on_document_redact) =
@@ -468,6 +535,27 @@ pub fn judge(
             } else {
                 rewrite(extracted, body, &replacements).ok()
             };
+            // Redaction that cannot leave a copy: the rewritten body is read and scanned once
+            // more, whole; anything that survived blocks the request instead.
+            let leftover = match &rewritten {
+                Some(b) if !replacements.is_empty() => {
+                    survivor(loaded, info, extracted, b, &restore, meta, frame)
+                }
+                _ => None,
+            };
+            if let Some(why) = leftover {
+                event.outcome = leakguard_types::Outcome::Blocked;
+                event.reason = Some(format!(
+                    "redaction was not complete ({why}), so it was blocked"
+                ));
+                return Inspection {
+                    plan: blocked(),
+                    verdict,
+                    content_hash,
+                    grant_key,
+                    coverage_gap: extracted.coverage_gap.clone(),
+                };
+            }
             match rewritten {
                 Some(_) if replacements.is_empty() => {
                     event.outcome = leakguard_types::Outcome::Forwarded;
@@ -544,7 +632,77 @@ pub fn judge(
         verdict,
         content_hash,
         grant_key,
+        coverage_gap: extracted.coverage_gap.clone(),
     }
+}
+
+/// What the policy's rules about the request itself (model, tokens, tenant) look at.
+fn facts<'a>(info: &'a RequestInfo, extracted: &'a Extracted) -> RequestFacts<'a> {
+    RequestFacts {
+        host: Some(&info.host),
+        model: extracted.model.as_deref(),
+        max_tokens: extracted.max_tokens,
+        tenant: Some(&info.tenant),
+    }
+}
+
+/// Why a rewritten body may not go: the body read again as a whole (every string, whatever
+/// the adapter lists) still holds a value that was redacted, or a finding the policy blocks
+/// or redacts outside an uploaded document (a second copy of the text, a field the first
+/// reading did not reach). `None`: nothing survived.
+fn survivor(
+    loaded: &Loaded,
+    info: &RequestInfo,
+    extracted: &Extracted,
+    new_body: &[u8],
+    redacted: &[(String, String)],
+    meta: &RequestMeta,
+    frame: bool,
+) -> Option<String> {
+    let again = if frame {
+        match std::str::from_utf8(new_body) {
+            Ok(t) => Extracted::text_frame(t),
+            Err(_) => return Some("the redacted frame is not text".into()),
+        }
+    } else {
+        match extract_with(
+            None,
+            info.path.split('?').next().unwrap_or(""),
+            info.content_type.as_deref(),
+            new_body,
+            &DocumentLimits::default(),
+        ) {
+            Ok(x) => x,
+            Err(e) => return Some(format!("the redacted body cannot be read again: {e}")),
+        }
+    };
+    for (_, value) in redacted {
+        if value.len() >= 4
+            && (memchr::memmem::find(new_body, value.as_bytes()).is_some()
+                || again
+                    .segments
+                    .iter()
+                    .any(|s| s.text.contains(value.as_str())))
+        {
+            return Some("a redacted value is still in another copy of the text".into());
+        }
+    }
+    let mut findings = Vec::new();
+    for seg in again.segments.iter().filter(|s| s.file.is_none()) {
+        findings.extend(loaded.engine.scan(&seg.text));
+    }
+    if findings.is_empty() {
+        return None;
+    }
+    let verdict = loaded
+        .effective
+        .decide_request(&findings, &facts(info, extracted), meta);
+    verdict
+        .findings
+        .iter()
+        .zip(&findings)
+        .find(|(d, _)| matches!(d.action, Action::Redact | Action::Block))
+        .map(|(_, f)| format!("{} is still in the body after redaction", f.rule))
 }
 
 /// Messages larger than this do not add to a conversation's tally.
@@ -776,7 +934,7 @@ fn redacted_prompt(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
@@ -1097,5 +1255,284 @@ mod tests {
                 .content_hash
         );
         assert_ne!(ab, run(&l, &conversation(&[b, a])).0.content_hash);
+    }
+
+    /// Thirty lines of this crate's Rust, joined by real newlines.
+    pub(crate) fn sample_code() -> String {
+        include_str!("conversation.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("impl Conv {"))
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The default policy with personal data redacted in every destination group.
+    fn loaded_redacting() -> Loaded {
+        let mut p: serde_json::Value =
+            serde_json::from_str(include_str!("../../../policies/default.json")).unwrap();
+        p["actions"]["groups"] = serde_json::json!({});
+        let policy = Policy::parse(&p.to_string()).unwrap();
+        let engine = Engine::with_config(policy.engine_config()).unwrap();
+        Loaded::new(policy, engine, "test".into())
+    }
+
+    /// A JSON document in which `selector` (`messages[*].content[*].text`) reaches `value`.
+    fn placed(selector: &str, value: &str) -> serde_json::Value {
+        enum Step {
+            Field(String),
+            Index(usize),
+        }
+        let mut steps = Vec::new();
+        for part in selector.split('.') {
+            let mut pieces = part.split('[');
+            let name = pieces.next().unwrap();
+            if !name.is_empty() {
+                steps.push(Step::Field(if name == "*" {
+                    "k".into()
+                } else {
+                    name.into()
+                }));
+            }
+            for idx in pieces {
+                let idx = idx.trim_end_matches(']');
+                steps.push(Step::Index(idx.parse().unwrap_or(0)));
+            }
+        }
+        let mut v = serde_json::Value::String(value.into());
+        for step in steps.into_iter().rev() {
+            v = match step {
+                Step::Field(f) => serde_json::json!({ f: v }),
+                Step::Index(i) => {
+                    let mut a = vec![serde_json::Value::Null; i];
+                    a.push(v);
+                    serde_json::Value::Array(a)
+                }
+            };
+        }
+        v
+    }
+
+    /// A host and path of `e` that the catalog classifies as `e`.
+    fn address_of(e: &leakguard_providers::Endpoint) -> Option<(String, String)> {
+        let host = e.hosts()[0].replace("*.", "x.");
+        let path = e.paths()[0].replace("**", "x/y").replace('*', "x");
+        let c = Catalog::builtin();
+        let method = e.methods()[0].clone();
+        (c.classify(&host, &method, &path).map(|f| f.id.as_str()) == Some(e.id.as_str()))
+            .then_some((host, path))
+    }
+
+    fn inspect_at(l: &Loaded, host: &str, path: &str, body: &[u8]) -> (Inspection, Event) {
+        upload(l, host, path, "application/json", body)
+    }
+
+    #[test]
+    fn every_adapter_redacts_every_copy_or_blocks() {
+        const CARD: &str = "4111 1111 1111 1111";
+        let l = loaded_redacting();
+        let catalog = Catalog::builtin();
+        let mut checked = 0;
+        for e in catalog.endpoints() {
+            if e.body != leakguard_providers::BodyKind::Json {
+                continue;
+            }
+            let Some((host, path)) = address_of(e) else {
+                panic!(
+                    "endpoint {}: its first host and path do not classify as it",
+                    e.id
+                );
+            };
+            let Some(sel) = e.text().iter().find(|s| !s.base64) else {
+                continue;
+            };
+            let text = format!("the card is {CARD} ok");
+            // A second copy in a field the adapter does not list: both are redacted.
+            let mut doc = placed(&sel.to_string(), &text);
+            doc["x_copy"] = text.clone().into();
+            let (x, event) = inspect_at(&l, &host, &path, doc.to_string().as_bytes());
+            match &x.plan {
+                Plan::Rewritten { body, .. } => {
+                    let out = String::from_utf8_lossy(body);
+                    assert!(!out.contains(CARD), "{}: a copy survived: {out}", e.id);
+                    assert_eq!(
+                        out.matches("[REDACTED:credit-card-number").count(),
+                        2,
+                        "{}: {out}",
+                        e.id
+                    );
+                }
+                other => panic!("{}: expected a redaction, got {other:?} ({event:?})", e.id),
+            }
+            assert_eq!(event.unlisted_fields, ["x_copy"], "{}", e.id);
+            // A copy where no string is (an object key) cannot be rewritten: blocked.
+            let mut doc = placed(&sel.to_string(), &text);
+            doc["x_keys"] = serde_json::json!({ CARD: true });
+            let (x, event) = inspect_at(&l, &host, &path, doc.to_string().as_bytes());
+            assert!(
+                matches!(
+                    x.plan,
+                    Plan::Refuse {
+                        warn_code: None,
+                        ..
+                    }
+                ),
+                "{}: {:?}",
+                e.id,
+                x.plan
+            );
+            assert!(
+                event
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("redaction was not complete")),
+                "{}: {:?}",
+                e.id,
+                event.reason
+            );
+            checked += 1;
+        }
+        assert!(checked >= 18, "only {checked} adapters checked");
+    }
+
+    #[test]
+    fn a_secret_in_an_unlisted_field_blocks_and_the_event_names_the_field() {
+        let l = loaded();
+        let body = serde_json::json!({"model": "gpt-4.1", "input": "go",
+            "prompt": {"id": "pmpt_1", "variables": {"customer": format!("key {AWS_KEY}")}}});
+        let (x, event) = inspect_at(
+            &l,
+            "api.openai.com",
+            "/v1/responses",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(x.verdict.action, Action::Block);
+        assert_eq!(event.unlisted_fields, ["prompt.variables.customer"]);
+        assert!(
+            event.text_bytes > 2,
+            "the unlisted text counts: {}",
+            event.text_bytes
+        );
+        assert!(x.coverage_gap.is_none());
+    }
+
+    #[test]
+    fn a_known_endpoint_whose_text_fields_are_empty_reports_a_coverage_gap() {
+        let l = loaded();
+        let body = serde_json::json!({"action": "next", "model": "gpt-5",
+            "input": {"turns": [{"author": "user", "body": "please review the Q3 board notes"}]}});
+        let (x, _) = inspect_at(
+            &l,
+            "chatgpt.com",
+            "/backend-api/f/conversation",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(
+            x.coverage_gap,
+            Some(vec!["input.turns[0].body".to_string()])
+        );
+        // A body whose listed fields hold the text has no gap.
+        let (x, _) = run(
+            &l,
+            leakguard_testkit::chat_body(&["hello".into()]).as_bytes(),
+        );
+        assert!(x.coverage_gap.is_none());
+    }
+
+    #[test]
+    fn code_in_json_inside_a_form_field_is_read_with_its_real_newlines() {
+        let l = loaded();
+        let code = sample_code();
+        // Gemini's web app: f.req is JSON whose second item is a string of JSON.
+        let inner = serde_json::json!([[code, 0, null], ["en"], ["c_1", "r_1"]]).to_string();
+        let freq = serde_json::json!([null, inner]).to_string();
+        let mut body = String::from("f.req=");
+        for b in freq.bytes() {
+            if b.is_ascii_alphanumeric() {
+                body.push(b as char);
+            } else {
+                body.push_str(&format!("%{b:02X}"));
+            }
+        }
+        body.push_str("&at=x");
+        let (x, event) = upload(
+            &l,
+            "gemini.google.com",
+            "/_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate",
+            "application/x-www-form-urlencoded;charset=UTF-8",
+            body.as_bytes(),
+        );
+        assert!(
+            event.rules.iter().any(|r| r.category == "source_code"),
+            "{:?}",
+            event.rules
+        );
+        assert_eq!(x.verdict.action, Action::Warn);
+    }
+
+    fn query(l: &Loaded, host: &str, path_and_query: &str) -> Option<(Inspection, Event)> {
+        let info = RequestInfo {
+            host: host.into(),
+            method: "GET".into(),
+            path: path_and_query.into(),
+            content_type: None,
+            client: None,
+            tenant: TenantFacts::default(),
+        };
+        let mut event = Event::default();
+        let q = path_and_query.split_once('?').map_or("", |(_, q)| q);
+        inspect_query(
+            l,
+            &Catalog::builtin(),
+            &info,
+            q,
+            &RequestMeta::default(),
+            &mut event,
+        )
+        .map(|x| (x, event))
+    }
+
+    #[test]
+    fn a_prompt_in_the_address_is_scanned_and_recorded() {
+        let l = loaded();
+        let (x, event) = query(
+            &l,
+            "chatgpt.com",
+            &format!("/?q=use+key+{AWS_KEY}&model=gpt-4o"),
+        )
+        .unwrap();
+        assert!(matches!(
+            x.plan,
+            Plan::Refuse {
+                warn_code: None,
+                ..
+            }
+        ));
+        assert_eq!(event.endpoint, "url");
+        assert!(event.rules.iter().any(|r| r.rule == "aws-access-key-id"));
+        // A clean prompt parameter is recorded (forwarded); a query with neither a prompt
+        // parameter nor a finding is not.
+        let (x, event) = query(&l, "chatgpt.com", "/?q=what+is+rust").unwrap();
+        assert!(matches!(x.plan, Plan::Forward));
+        assert_eq!(event.text_bytes, "what is rust".len());
+        assert!(query(&l, "chatgpt.com", "/assets/app.js?v=123").is_none());
+        // Personal data in a query cannot be redacted: blocked.
+        let (x, _) = query(
+            &l,
+            "www.perplexity.ai",
+            "/search?q=card+4111+1111+1111+1111",
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                x.plan,
+                Plan::Refuse {
+                    warn_code: None,
+                    ..
+                }
+            ),
+            "{:?}",
+            x.plan
+        );
     }
 }

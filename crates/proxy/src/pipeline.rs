@@ -45,6 +45,53 @@ fn refusal_response(r: Refusal, outcome: &str) -> Response<Body> {
     res
 }
 
+/// Whether the client is a browser navigating (it asks for HTML): it is answered with a page.
+fn accepts_html(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The page a browser shows for a blocked address (`chatgpt.com/?q=<secret>`): what was found,
+/// never the value.
+fn blocked_page(event: &Event) -> Response<Body> {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let rules = event
+        .rules
+        .iter()
+        .map(|r| format!("<li>{} ({})</li>", esc(&r.rule), esc(&r.category)))
+        .collect::<String>();
+    let code = event
+        .override_code
+        .as_deref()
+        .map(|c| {
+            format!(
+                "<p>To send it anyway, allow it once in Leakguard or run \
+                 <code>leakguard allow {c} --reason \"…\"</code>, then reload.</p>"
+            )
+        })
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Blocked by Leakguard</title></head><body style=\"font-family:sans-serif;\
+         max-width:40em;margin:4em auto\"><h1>Blocked by Leakguard</h1>\
+         <p>The address of this request to <b>{host}</b> holds something the company's AI \
+         use policy does not let leave this device:</p><ul>{rules}</ul>{code}\
+         <p>Remove it from the address (or the prompt) and try again.</p></body></html>",
+        host = esc(&event.host)
+    );
+    let mut res = respond(StatusCode::FORBIDDEN, "text/html; charset=utf-8", html);
+    res.headers_mut()
+        .insert("x-leakguard", HeaderValue::from_static("blocked"));
+    res
+}
+
 /// A refusal by a rule that is not about content, in the provider's error shape.
 fn stop_response(
     catalog: &Catalog,
@@ -209,6 +256,50 @@ impl Guard {
             .map(|p| crate::restore::Pairs::new(p, true))
             .filter(|p| !p.is_empty());
         result
+    }
+
+    /// A known endpoint read no text from its listed fields, but prose from others (`gap`):
+    /// the site has probably changed its request shape. One `coverage` event an hour per host
+    /// and endpoint tells IT (the text was scanned anyway, as unlisted fields).
+    fn coverage_event(&self, request: &Event, gap: &[String]) {
+        let key = format!("{} {}", request.host, request.endpoint);
+        {
+            let mut seen = self.shared.coverage_seen.lock().expect("coverage lock");
+            let now = Instant::now();
+            if seen
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < COVERAGE_EVERY)
+            {
+                return;
+            }
+            seen.insert(key, now);
+        }
+        let event = Event {
+            id: new_id(),
+            time: now_rfc3339(),
+            kind: leakguard_types::EventKind::Coverage,
+            host: request.host.clone(),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            endpoint: request.endpoint.clone(),
+            provider: request.provider.clone(),
+            client: request.client.clone(),
+            group: request.group.clone(),
+            policy: request.policy.clone(),
+            verdict: leakguard_types::EventVerdict::Audit,
+            outcome: leakguard_types::Outcome::Reported,
+            decided_by: "coverage".into(),
+            unlisted_fields: gap.to_vec(),
+            reason: Some(format!(
+                "none of the text fields the adapter lists for {} held text, but {} did: the \
+                 site has probably changed its request shape; the text was scanned anyway \
+                 (update policies/endpoints.json)",
+                request.endpoint,
+                gap.join(", ")
+            )),
+            ..Event::default()
+        };
+        self.shared.events.record(event);
     }
 
     /// The request's stages: destination (resolved once), kill switch, body, decode, inspect
@@ -379,6 +470,32 @@ impl Guard {
             }
         };
         if raw.is_empty() {
+            // 5c. No body, but a prompt may be in the address (`chatgpt.com/?q=…`): the query
+            //     is scanned, and recorded when it holds a finding or a prompt parameter.
+            if let Some(query) = info.path.split_once('?').map(|(_, q)| q) {
+                let meta = shared.meta();
+                let x = crate::inspect::inspect_query(
+                    &loaded,
+                    &shared.catalog,
+                    &info,
+                    query,
+                    &meta,
+                    &mut event,
+                );
+                if let Some(x) = x {
+                    let page = accepts_html(&parts.headers);
+                    let result: RequestOrResponse =
+                        match shared.act(&loaded, x, &host, &[], &mut event) {
+                            Act::Forward => {
+                                Request::from_parts(parts, Body::from(Full::new(raw))).into()
+                            }
+                            Act::Answer(_) if page => blocked_page(&event).into(),
+                            Act::Answer(res) => res.into(),
+                            Act::Rewrite(..) => unreachable!("a query is never rewritten"),
+                        };
+                    return (result, Some(event));
+                }
+            }
             bump(&shared.counters.bodyless);
             bump(&shared.counters.forwarded);
             return (
@@ -434,6 +551,9 @@ impl Guard {
                 return (refusal_response(refusal, "refused").into(), Some(event));
             }
         };
+        if let Some(gap) = &x.coverage_gap {
+            self.coverage_event(&event, gap);
+        }
         // 8. Admit (rate limits) and act.
         let result: RequestOrResponse = match shared.act(&loaded, x, &host, &decoded, &mut event) {
             Act::Forward => Request::from_parts(parts, Body::from(Full::new(raw))).into(),
@@ -762,6 +882,9 @@ impl Shared {
     }
 }
 
+/// How often a `coverage` event is recorded for one host and endpoint.
+const COVERAGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -835,6 +958,54 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn json_frames_are_read_as_json_and_redacted_in_place() {
+        let dir = leakguard_testkit::ScratchDir::new("lg-ws-json");
+        let shared = shared_in(&dir);
+        let ws = |text: &str| {
+            shared.websocket_text(
+                "substrate.office.com",
+                "/m365Copilot/Chathub/x",
+                &TenantFacts::default(),
+                text,
+            )
+        };
+        // A SignalR invocation, as Microsoft 365 Copilot's chat hub sends it (ended by 0x1E).
+        let frame =
+            serde_json::json!({"arguments": [{"message": {"text": "card 4111 1111 1111 1111 ok",
+            "author": "user"}}], "invocationId": "0", "target": "chat", "type": 4})
+            .to_string()
+                + "\u{1e}";
+        match ws(&frame) {
+            WsOutcome::Replace(t) => {
+                let record = t
+                    .strip_suffix('\u{1e}')
+                    .expect("the record separator is kept");
+                let v: serde_json::Value = serde_json::from_str(record).expect("still JSON");
+                assert_eq!(
+                    v["arguments"][0]["message"]["text"],
+                    "card [REDACTED:credit-card-number#1] ok"
+                );
+                assert_eq!(v["target"], "chat");
+            }
+            other => panic!("expected a redaction, got {other:?}"),
+        }
+        // Pasted code arrives with its newlines escaped inside the frame's JSON: read as JSON,
+        // it is code again.
+        let code = crate::inspect::tests::sample_code();
+        let frame = serde_json::json!({"arguments": [{"message": {"text": code}}], "type": 4})
+            .to_string()
+            + "\u{1e}";
+        assert_eq!(
+            ws(&frame),
+            WsOutcome::Drop,
+            "source code warns: the frame is held"
+        );
+        let log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        assert!(log.contains("source-code"), "{log}");
+        assert!(!log.contains("4111 1111"));
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct Shared {
     pub(crate) identity: Identity,
     /// A timed pause the policy allows: until this time (ms since the epoch), 0 when none.
     pub(crate) paused_until_ms: std::sync::atomic::AtomicI64,
+    /// When a `coverage` event was last recorded, per host and endpoint (one an hour).
+    pub(crate) coverage_seen: Mutex<HashMap<String, Instant>>,
 }
 
 impl Shared {
@@ -133,6 +135,7 @@ impl Shared {
             clock,
             identity,
             paused_until_ms: std::sync::atomic::AtomicI64::new(0),
+            coverage_seen: Mutex::default(),
         }
     }
 

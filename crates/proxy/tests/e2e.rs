@@ -1793,3 +1793,106 @@ async fn a_host_listed_as_unscanned_is_tunnelled_and_recorded_never_decrypted() 
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     r.guard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_prompt_in_the_address_is_scanned_and_a_browser_gets_a_page() {
+    let r = rig().await;
+    const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+    // A browser opening chatgpt.com/?q=<prompt>: blocked with a page it shows.
+    let (status, page) = r
+        .curl(&[
+            &format!("https://chatgpt.com/?q=use+aws_access_key_id+{KEY}"),
+            "-H",
+            "accept: text/html,application/xhtml+xml",
+        ])
+        .await;
+    assert_eq!(status, 403);
+    assert!(page.contains("<h1>Blocked by Leakguard</h1>"), "{page}");
+    assert!(
+        page.contains("aws-access-key-id") && !page.contains(KEY),
+        "{page}"
+    );
+    // A clean prompt in the address goes on and is recorded; an asset's query is not.
+    let (status, _) = r.curl(&["https://chatgpt.com/?q=what+is+rust"]).await;
+    assert_eq!(status, 200);
+    let (status, _) = r.curl(&["https://chatgpt.com/assets/app.js?v=123"]).await;
+    assert_eq!(status, 200);
+    let events = r.events();
+    let url: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["endpoint"] == "url")
+        .map(|e| (e["outcome"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(url, [("blocked", "/"), ("forwarded", "/")], "{events:?}");
+    assert_eq!(
+        events.len(),
+        2,
+        "the asset request is not recorded: {events:?}"
+    );
+    assert!(!std::fs::read_to_string(r.dir.join("events.jsonl"))
+        .unwrap()
+        .contains(KEY));
+    let seen: Vec<String> = r.up.requests().iter().map(|s| s.path.clone()).collect();
+    assert!(!seen.iter().any(|p| p.contains(KEY)), "{seen:?}");
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unlisted_fields_are_scanned_and_a_changed_body_raises_one_coverage_event() {
+    let r = rig().await;
+    const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+    // A secret in a field the ChatGPT adapter does not list is found, and the event names it.
+    let body = serde_json::json!({"action": "next", "model": "gpt-5",
+        "messages": [{"author": {"role": "user"}, "content": {"content_type": "text", "parts": ["hello"]}}],
+        "client_contextual_info": {"note": format!("aws_access_key_id = {KEY}")}});
+    let (status, _) = r
+        .post_json(
+            "https://chatgpt.com/backend-api/f/conversation",
+            &body.to_string(),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // The site changes its body shape: the prose is still scanned, and IT hears of it once.
+    let changed = |text: &str| {
+        serde_json::json!({"action": "next", "model": "gpt-5",
+            "input": {"turns": [{"author": "user", "body": text}]}})
+        .to_string()
+    };
+    for text in [
+        "please review the Q3 board notes",
+        "and now the Q4 board notes please",
+    ] {
+        let (status, _) = r
+            .post_json(
+                "https://chatgpt.com/backend-api/f/conversation",
+                &changed(text),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = r
+        .post_json(
+            "https://chatgpt.com/backend-api/f/conversation",
+            &changed(&format!("my key is {KEY} right")),
+        )
+        .await;
+    assert_eq!(status, 403, "the changed shape's text is scanned");
+    let events = r.events();
+    assert_eq!(
+        events[0]["unlisted_fields"],
+        serde_json::json!(["client_contextual_info.note"]),
+        "{events:?}"
+    );
+    let coverage: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["kind"] == "coverage").collect();
+    assert_eq!(coverage.len(), 1, "{events:?}");
+    assert_eq!(coverage[0]["endpoint"], "chatgpt-web-conversation");
+    assert_eq!(
+        coverage[0]["unlisted_fields"],
+        serde_json::json!(["input.turns[0].body"])
+    );
+    assert!(!std::fs::read_to_string(r.dir.join("events.jsonl"))
+        .unwrap()
+        .contains(KEY));
+    r.guard.stop().await;
+}

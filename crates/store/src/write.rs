@@ -426,6 +426,8 @@ struct Body<'a> {
     binary_parts: u64,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     documents: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unlisted_fields: &'a [String],
     #[serde(skip_serializing_if = "is_zero")]
     unscanned_images: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -474,6 +476,7 @@ fn body_json(e: &Event) -> Result<String> {
         latency_us,
         binary_parts,
         documents,
+        unlisted_fields,
         unscanned_images,
         reason,
         policy,
@@ -502,6 +505,7 @@ fn body_json(e: &Event) -> Result<String> {
         latency_us: *latency_us,
         binary_parts: *binary_parts as u64,
         documents,
+        unlisted_fields,
         unscanned_images: *unscanned_images as u64,
         reason: reason.as_deref(),
         policy: policy.as_deref(),

@@ -435,6 +435,7 @@ fn every_field_of_an_event_survives_the_store() {
     full.justification = Some("vendor asked for the log \"line\" – ok'd".into());
     full.redacted_prompt = Some("key [REDACTED:aws-access-key-id#1]\nnext line".into());
     full.latency_us = 812;
+    full.unlisted_fields = vec!["prompt.variables.customer".into()];
     let mut bare = sample_event(1, BASE);
     bare.id = "bare".into();
     bare.device.clear();

@@ -100,6 +100,9 @@ named! {
         Feedback = "feedback",
         /// This device's protection: trust or routing drifted, came back, or a heartbeat.
         Protection = "protection",
+        /// A known endpoint's text fields came back empty while the body held prose elsewhere:
+        /// the site probably changed its request shape (the text was read anyway).
+        Coverage = "coverage",
     }
 }
 
@@ -230,6 +233,11 @@ pub struct Event {
     /// text)`, or `locked.docx (docx): unreadable: …`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<String>,
+    /// Fields of the body that the endpoint's adapter does not list as text, where a finding
+    /// was (`prompt.variables.customer`): read anyway, named so that a site's new field shows
+    /// up in the events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlisted_fields: Vec<String>,
     /// Images the request uploaded (also inside documents): not scanned, counted so the usage
     /// view shows how much goes out unscanned.
     #[serde(skip_serializing_if = "is_zero")]
