@@ -15,6 +15,9 @@ describe("format", () => {
     e.rules.push({ rule: "email", category: "pii", action: "redact", count: 1 });
     expect(headline(e)).toBe("Blocked: aws-access-key-id (+1 more) in a prompt to chatgpt.com");
     expect(headline(event(2, { rules: [], reason: "malformed JSON", host: "", outcome: "refused" }))).toBe("Blocked: malformed JSON");
+    const reply = event(3, { kind: "reply", outcome: "forwarded", host: "api.openai.com" });
+    expect(headline(reply)).toBe("Reply from api.openai.com held aws-access-key-id");
+    expect(headline({ ...reply, rules: [], input_tokens: 11, output_tokens: 42 })).toBe("Reply from api.openai.com: 11 tokens in, 42 out");
   });
   it("formats times, sizes and durations", () => {
     const now = Date.parse("2026-12-05T12:00:00Z");

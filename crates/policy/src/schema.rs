@@ -64,10 +64,64 @@ pub struct Policy {
     /// code or documents) that add up over the messages of one conversation.
     #[serde(default, skip_serializing_if = "Conversations::is_default")]
     pub conversations: Conversations,
+    /// Replies of the intercepted services: read as they stream (never held back) for
+    /// secrets, personal data, internal names and the organisation's prompt-leak markers; what
+    /// is found is recorded as a `reply` event with the token counts and the model the
+    /// provider reported.
+    #[serde(default, skip_serializing_if = "Responses::is_default")]
+    pub responses: Responses,
     /// Sample texts with the verdict this policy must give; a policy whose own tests fail is
     /// rejected.
     #[serde(default)]
     pub tests: Vec<PolicyTest>,
+}
+
+/// How replies are read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Responses {
+    /// Read replies (default `true`). Off: replies pass unread and token counts stay
+    /// estimates.
+    #[serde(default = "Responses::yes")]
+    pub scan: bool,
+    /// What a finding in a reply does: `audit` (recorded as a `reply` event; the reply goes to
+    /// the user as it is). The only action today: replies are not rewritten.
+    #[serde(default)]
+    pub action: ReplyAction,
+    /// Phrases of the organisation's system prompts (or canary strings planted in them): a
+    /// reply that contains one (any case) leaked the prompt, and is recorded as
+    /// `prompt-leak-marker`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<String>,
+}
+
+impl Default for Responses {
+    fn default() -> Responses {
+        Responses {
+            scan: true,
+            action: ReplyAction::Audit,
+            markers: Vec::new(),
+        }
+    }
+}
+
+impl Responses {
+    fn yes() -> bool {
+        true
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Responses::default()
+    }
+}
+
+/// What a finding in a reply does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyAction {
+    /// Recorded; the reply is not changed.
+    #[default]
+    Audit,
 }
 
 /// A group of destinations (consumer chat, enterprise API, code assistants…).

@@ -64,6 +64,8 @@ struct RawEndpoint {
     conversation: Vec<String>,
     #[serde(default)]
     conversation_from_path: Option<String>,
+    #[serde(default)]
+    reply: crate::reply::RawReply,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +107,7 @@ pub struct Endpoint {
     /// Where the conversation id is: body fields, or a capture of the path.
     pub(crate) conversation: Vec<Selector>,
     pub(crate) conversation_from_path: Option<Regex>,
+    reply: crate::reply::ReplySpec,
 }
 
 impl Endpoint {
@@ -121,6 +124,11 @@ impl Endpoint {
     /// The methods (upper case; `POST` unless the catalog says otherwise).
     pub fn methods(&self) -> &[String] {
         &self.methods
+    }
+
+    /// Where the reply's text, token usage and served model are.
+    pub fn reply(&self) -> &crate::reply::ReplySpec {
+        &self.reply
     }
 
     /// The selectors of the fields that carry the user's text.
@@ -214,7 +222,10 @@ impl Catalog {
                 }
                 None => None,
             };
+            let reply = crate::reply::ReplySpec::parse(&e.reply)
+                .map_err(|m| fail(format!("reply: {m}")))?;
             endpoints.push(Endpoint {
+                reply,
                 text: sel(&e.text)?,
                 model: match &e.model {
                     Some(m) => Some(Selector::parse(m).map_err(fail)?),

@@ -9,6 +9,7 @@ mod catalog;
 mod extract;
 mod multipart;
 mod refusal;
+mod reply;
 mod selector;
 mod spooled;
 mod strict_json;
@@ -20,6 +21,7 @@ pub use extract::{
     Extracted, TextSegment,
 };
 pub use refusal::{refusal, Refusal};
+pub use reply::{ReplySpec, Usage};
 pub use selector::Selector;
 pub use spooled::extract_spooled;
 pub use tenant::{TenantEntry, TenantSource};

@@ -94,6 +94,23 @@ impl Selector {
         let mut path = Vec::new();
         walk(&self.steps, doc, &mut path, out);
     }
+
+    /// The first whole number the selector reaches (token counts).
+    pub(crate) fn first_number(&self, doc: &Value) -> Option<u64> {
+        fn go(steps: &[Step], v: &Value) -> Option<u64> {
+            let Some((step, rest)) = steps.split_first() else {
+                return v.as_u64();
+            };
+            match (step, v) {
+                (Step::Field(name), Value::Object(map)) => go(rest, map.get(name)?),
+                (Step::Index(i), Value::Array(items)) => go(rest, items.get(*i)?),
+                (Step::AllItems, Value::Array(items)) => items.iter().find_map(|c| go(rest, c)),
+                (Step::AllValues, Value::Object(map)) => map.values().find_map(|c| go(rest, c)),
+                _ => None,
+            }
+        }
+        go(&self.steps, doc)
+    }
 }
 
 fn walk<'v>(steps: &[Step], v: &'v Value, path: &mut Vec<Key>, out: &mut Vec<(Vec<Key>, &'v str)>) {

@@ -20,6 +20,8 @@ pub struct Guard {
     /// This exchange's placeholders to restore in the reply (hudsucker hands a request and its
     /// response to the same handler instance).
     pub(crate) restore: Option<crate::restore::Pairs>,
+    /// How to read this exchange's reply (when the policy reads replies of its endpoint).
+    pub(crate) reply: Option<crate::reply::ReplyContext>,
     /// This exchange's share of the memory budget for bodies, held until it is dropped.
     pub(crate) memory: crate::body::Reservation,
 }
@@ -32,6 +34,7 @@ impl Guard {
         Guard {
             shared,
             restore: None,
+            reply: None,
             memory: crate::body::Reservation::default(),
         }
     }
@@ -91,6 +94,22 @@ impl Guard {
 impl Guard {
     /// The upstream's reply: redacted values restored where the exchange asked for it.
     pub(crate) fn handle_response(&mut self, res: Response<Body>) -> Response<Body> {
+        // Read first (what the service sent), then restored for the user.
+        let res = match self.reply.take() {
+            Some(ctx) => {
+                let header = |name| {
+                    res.headers()
+                        .get(name)
+                        .and_then(|v: &HeaderValue| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let (ct, ce) = (header(CONTENT_TYPE), header(CONTENT_ENCODING));
+                let (parts, body) = res.into_parts();
+                let body = ctx.read(ct.as_deref(), ce.as_deref(), body);
+                Response::from_parts(parts, body)
+            }
+            None => res,
+        };
         let Some(pairs) = self.restore.take() else {
             return res;
         };

@@ -13,6 +13,7 @@ pub mod events;
 pub mod guard;
 pub mod inspect;
 pub mod pipeline;
+mod reply;
 pub mod restore;
 pub mod scan_cache;
 pub mod server;

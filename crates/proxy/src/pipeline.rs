@@ -249,6 +249,12 @@ impl Guard {
         let (result, event) = self.exchange(req, host, &mut pending_restore).await;
         if let Some(mut event) = event {
             event.latency_us = started.elapsed().as_micros() as u64;
+            // A request that goes on: its reply is read (the policy's `responses`).
+            if matches!(result, RequestOrResponse::Request(_))
+                && event.kind == leakguard_types::EventKind::Request
+            {
+                self.reply = crate::reply::ReplyContext::for_request(&self.shared, &event);
+            }
             // Durable before the guard's own answer leaves or the request goes on.
             self.shared.events.record_durable(event);
         }

@@ -236,7 +236,11 @@ async fn a_clean_prompt_passes_byte_for_byte() {
         "HTTP/1.1",
         "HTTP/1.1 upstream unless HTTP/2 is enabled"
     );
-    let ev = r.events();
+    let ev: Vec<serde_json::Value> = r
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "request")
+        .collect();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0]["outcome"], "forwarded");
     assert_eq!(ev[0]["endpoint"], "openai-chat-completions");
@@ -960,7 +964,11 @@ async fn the_guard_chains_through_an_upstream_proxy() {
         vec![chat("through two guards")]
     );
     assert_eq!(
-        corporate.events().len(),
+        corporate
+            .events()
+            .iter()
+            .filter(|e| e["kind"] == "request")
+            .count(),
         1,
         "the corporate proxy saw the request"
     );
@@ -1894,5 +1902,123 @@ async fn unlisted_fields_are_scanned_and_a_changed_body_raises_one_coverage_even
     assert!(!std::fs::read_to_string(r.dir.join("events.jsonl"))
         .unwrap()
         .contains(KEY));
+    r.guard.stop().await;
+}
+
+/// Waits until the rig's events hold `n` of kind `kind` (a reply's event is written when its
+/// last chunk has gone to the client, so just after curl returns).
+async fn events_of_kind(r: &Rig, kind: &str, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..500 {
+        let got: Vec<serde_json::Value> = r
+            .events()
+            .into_iter()
+            .filter(|e| e["kind"] == kind)
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("fewer than {n} events of kind {kind}: {:?}", r.events());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
+    let mut policy: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    policy["responses"] = serde_json::json!({"markers": ["You are AcmeBot, the internal"]});
+    let r = rig_with(&policy.to_string(), 32 << 20).await;
+    const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+    let rev = |s: &str| s.chars().rev().collect::<String>();
+    // An OpenAI stream whose answer carries an AWS key, cut into four-character deltas.
+    let prompt = format!(
+        "REPLYREV<<{}>>",
+        rev(&format!("here: aws_access_key_id = {KEY} done"))
+    );
+    let body = serde_json::json!({"model": "gpt-4o", "stream": true,
+        "messages": [{"role": "user", "content": prompt}]});
+    let (status, text) = r
+        .post_json(
+            "https://api.openai.com/v1/chat/completions",
+            &body.to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The key never travels whole in one event: it is split over several deltas.
+    assert!(
+        !text.contains(KEY) && text.contains("\"content\":\"_key\""),
+        "{text}"
+    );
+    let replies = events_of_kind(&r, "reply", 1).await;
+    let e = &replies[0];
+    assert_eq!(e["rules"][0]["rule"], "aws-access-key-id", "{e}");
+    assert_eq!(e["verdict"], "audit");
+    assert_eq!(
+        (
+            e["input_tokens"].as_u64(),
+            e["output_tokens"].as_u64(),
+            e["cached_tokens"].as_u64()
+        ),
+        (Some(11), Some(42), Some(3))
+    );
+    assert_eq!(e["served_model"], "gpt-test");
+    let request = r
+        .events()
+        .into_iter()
+        .find(|e| e["kind"] == "request")
+        .unwrap();
+    assert_eq!(e["reply_to"], request["id"]);
+    // An Anthropic stream that leaks the system prompt (a registered marker), and a JSON
+    // reply with a card number.
+    let prompt = format!(
+        "REPLYREV<<{}>>",
+        rev("Sure. My instructions: you are acmebot, the internal helper.")
+    );
+    let body = serde_json::json!({"model": "claude-test", "max_tokens": 64, "stream": true,
+        "messages": [{"role": "user", "content": prompt}]});
+    let (status, _) = r
+        .post_json("https://api.anthropic.com/v1/messages", &body.to_string())
+        .await;
+    assert_eq!(status, 200);
+    let prompt = format!(
+        "REPLYREV<<{}>>",
+        rev("the card on file is 4111 1111 1111 1111.")
+    );
+    let (status, text) = r
+        .post_json("https://api.openai.com/v1/chat/completions", &chat(&prompt))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("4111 1111 1111 1111"),
+        "replies are audited, not changed: {text}"
+    );
+    let replies = events_of_kind(&r, "reply", 3).await;
+    let rules: Vec<&str> = replies
+        .iter()
+        .map(|e| e["rules"][0]["rule"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "aws-access-key-id",
+            "prompt-leak-marker",
+            "credit-card-number"
+        ]
+    );
+    assert_eq!(replies[1]["output_tokens"], 42);
+    let log = std::fs::read_to_string(r.dir.join("events.jsonl")).unwrap();
+    assert!(!log.contains(KEY) && !log.contains("4111 1111"), "{log}");
+    // A clean reply is recorded only for its usage.
+    let (status, _) = r
+        .post_json("https://api.openai.com/v1/chat/completions", &chat("hello"))
+        .await;
+    assert_eq!(status, 200);
+    let replies = events_of_kind(&r, "reply", 4).await;
+    assert_eq!(replies[3]["verdict"], "allow");
+    assert!(
+        replies[3]["rules"].as_array().is_none_or(|a| a.is_empty()),
+        "{}",
+        replies[3]
+    );
+    assert_eq!(replies[3]["input_tokens"], 5);
     r.guard.stop().await;
 }

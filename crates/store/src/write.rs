@@ -428,6 +428,16 @@ struct Body<'a> {
     documents: &'a [String],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     unlisted_fields: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cached_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    served_model: Option<&'a str>,
     #[serde(skip_serializing_if = "is_zero")]
     unscanned_images: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -477,6 +487,11 @@ fn body_json(e: &Event) -> Result<String> {
         binary_parts,
         documents,
         unlisted_fields,
+        reply_to,
+        input_tokens,
+        output_tokens,
+        cached_tokens,
+        served_model,
         unscanned_images,
         reason,
         policy,
@@ -506,6 +521,11 @@ fn body_json(e: &Event) -> Result<String> {
         binary_parts: *binary_parts as u64,
         documents,
         unlisted_fields,
+        reply_to: reply_to.as_deref(),
+        input_tokens: *input_tokens,
+        output_tokens: *output_tokens,
+        cached_tokens: *cached_tokens,
+        served_model: served_model.as_deref(),
         unscanned_images: *unscanned_images as u64,
         reason: reason.as_deref(),
         policy: policy.as_deref(),

@@ -436,6 +436,11 @@ fn every_field_of_an_event_survives_the_store() {
     full.redacted_prompt = Some("key [REDACTED:aws-access-key-id#1]\nnext line".into());
     full.latency_us = 812;
     full.unlisted_fields = vec!["prompt.variables.customer".into()];
+    full.reply_to = Some("req-1".into());
+    full.input_tokens = Some(1200);
+    full.output_tokens = Some(80);
+    full.cached_tokens = Some(1024);
+    full.served_model = Some("gpt-4o-2024-08-06".into());
     let mut bare = sample_event(1, BASE);
     bare.id = "bare".into();
     bare.device.clear();

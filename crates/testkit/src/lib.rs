@@ -383,6 +383,48 @@ async fn answer(
             .expect("response");
         return Ok(res);
     }
+    // `REPLYREV<<txet>>` in a prompt: the reply's text is `text` (written reversed so that the
+    // prompt itself holds no secret), streamed four characters per event.
+    let scripted: Option<String> = echo.split_once("REPLYREV<<").and_then(|(_, rest)| {
+        rest.split_once(">>")
+            .map(|(t, _)| t.chars().rev().collect::<String>())
+    });
+    if let (true, Some(text)) = (wants_stream, scripted.as_ref()) {
+        let pieces: Vec<String> = text
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(4)
+            .map(|c| c.iter().collect())
+            .collect();
+        let mut events: Vec<String> = Vec::new();
+        let anthropic = matches!(sni.as_str(), "api.anthropic.com" | "claude.ai");
+        if anthropic {
+            events.push("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"claude-test\",\"usage\":{\"input_tokens\":11,\"output_tokens\":1}}}\n\n".into());
+        }
+        for p in &pieces {
+            let delta = serde_json::to_string(p).expect("a string serialises");
+            events.push(if anthropic {
+                format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":{delta}}}}}\n\n")
+            } else {
+                format!("data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-test\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{delta}}}}}]}}\n\n")
+            });
+        }
+        if anthropic {
+            events.push("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":42}}\n\n".into());
+        } else {
+            events.push("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-test\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":42,\"prompt_tokens_details\":{\"cached_tokens\":3}}}\n\ndata: [DONE]\n\n".into());
+        }
+        let stream = futures_util::stream::iter(
+            events
+                .into_iter()
+                .map(|e| Ok::<_, Infallible>(Frame::data(Bytes::from(e)))),
+        );
+        let res = Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(BodyExt::boxed(StreamBody::new(stream)))
+            .expect("response");
+        return Ok(res);
+    }
     if wants_stream {
         let events: Vec<String> = match sni.as_str() {
             "api.anthropic.com" | "claude.ai" => vec![
@@ -420,15 +462,16 @@ async fn answer(
             .expect("response");
         return Ok(res);
     }
+    let answer = scripted.as_deref().unwrap_or("Hello from upstream");
     let json = match (sni.as_str(), path.as_str()) {
         ("api.openai.com", "/v1/chat/completions") => serde_json::json!({
             "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-test",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from upstream"}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
         }),
         ("api.anthropic.com", "/v1/messages") => serde_json::json!({
             "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
-            "content": [{"type": "text", "text": "Hello from upstream"}],
+            "content": [{"type": "text", "text": answer}],
             "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 5, "output_tokens": 3}
         }),
         _ => serde_json::json!({"upstream": sni, "path": path, "echo": echo}),

@@ -103,6 +103,9 @@ named! {
         /// A known endpoint's text fields came back empty while the body held prose elsewhere:
         /// the site probably changed its request shape (the text was read anyway).
         Coverage = "coverage",
+        /// What an intercepted service answered: findings in the reply, its token counts and
+        /// the model that served it (`reply_to` names the request's event).
+        Reply = "reply",
     }
 }
 
@@ -238,6 +241,20 @@ pub struct Event {
     /// up in the events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unlisted_fields: Vec<String>,
+    /// For a `reply`: the id of the request's event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Token counts the provider reported in its reply (input includes cached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    /// The model the provider says served the reply, when it differs from the one asked for
+    /// (an alias resolved to a snapshot, or a pinned model swapped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_model: Option<String>,
     /// Images the request uploaded (also inside documents): not scanned, counted so the usage
     /// view shows how much goes out unscanned.
     #[serde(skip_serializing_if = "is_zero")]
@@ -294,6 +311,16 @@ impl Event {
             (None, Some(reason)) => reason.clone(),
             (None, None) => "policy".to_string(),
         };
+        if self.kind == EventKind::Reply {
+            let tokens = match (self.input_tokens, self.output_tokens) {
+                (Some(i), Some(o)) => format!("{i} tokens in, {o} out"),
+                _ => "no usage reported".into(),
+            };
+            return match self.rules.first() {
+                Some(_) => format!("Reply from {} held {cause}", self.host),
+                None => format!("Reply from {}: {tokens}", self.host),
+            };
+        }
         if self.host.is_empty() {
             format!("{what}: {cause}")
         } else {
@@ -371,6 +398,23 @@ mod tests {
             ..Event::default()
         };
         assert_eq!(refused.headline(), "Blocked: malformed JSON");
+        let mut reply = Event {
+            kind: EventKind::Reply,
+            outcome: Outcome::Forwarded,
+            host: "api.openai.com".into(),
+            input_tokens: Some(11),
+            output_tokens: Some(42),
+            ..Event::default()
+        };
+        assert_eq!(
+            reply.headline(),
+            "Reply from api.openai.com: 11 tokens in, 42 out"
+        );
+        reply.rules.push(rule("aws-access-key-id", "secret"));
+        assert_eq!(
+            reply.headline(),
+            "Reply from api.openai.com held aws-access-key-id"
+        );
     }
 
     #[test]

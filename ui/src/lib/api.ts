@@ -72,6 +72,14 @@ export interface LgEvent {
   latency_us: number;
   binary_parts?: number;
   documents?: string[];
+  /** Body fields the endpoint's adapter does not list, where a finding was (or, for a `coverage` event, where the text was). */
+  unlisted_fields?: string[];
+  /** For a `reply`: the request's event, the provider's token counts, the model that served it when it differs. */
+  reply_to?: string;
+  input_tokens?: number;
+  output_tokens?: number;
+  cached_tokens?: number;
+  served_model?: string;
   unscanned_images?: number;
   reason?: string;
   policy?: string;

@@ -49,6 +49,14 @@ export function headline(e: LgEvent): string {
   } else {
     cause = "policy";
   }
+  if (e.kind === "reply") {
+    if (first) return `Reply from ${e.host ?? "the service"} held ${cause}`;
+    const tokens =
+      e.input_tokens !== undefined && e.output_tokens !== undefined
+        ? `${e.input_tokens} tokens in, ${e.output_tokens} out`
+        : "no usage reported";
+    return `Reply from ${e.host ?? "the service"}: ${tokens}`;
+  }
   return e.host ? `${what}: ${cause} in a prompt to ${e.host}` : `${what}: ${cause}`;
 }
 

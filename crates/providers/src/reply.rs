@@ -1,0 +1,209 @@
+//! Reading replies: where a provider's answer text, token usage and served model sit in a JSON
+//! reply or in one event of its SSE stream (the endpoint's `reply` in the catalog). Stream
+//! deltas are read by their fields, so text split over many events joins up as the model wrote
+//! it, never with the events' own ids and names in between.
+
+use crate::selector::Selector;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The catalog's `reply` of an endpoint, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReply {
+    #[serde(default)]
+    text: Vec<String>,
+    #[serde(default)]
+    input_tokens: Vec<String>,
+    #[serde(default)]
+    output_tokens: Vec<String>,
+    #[serde(default)]
+    cached_tokens: Vec<String>,
+    #[serde(default)]
+    model: Vec<String>,
+}
+
+/// Where the reply's parts are, in a JSON reply or in each SSE event's data.
+#[derive(Debug, Clone, Default)]
+pub struct ReplySpec {
+    text: Vec<Selector>,
+    input_tokens: Vec<Selector>,
+    output_tokens: Vec<Selector>,
+    cached_tokens: Vec<Selector>,
+    model: Vec<Selector>,
+}
+
+/// Token counts and the model, as the provider reported them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
+    pub model: Option<String>,
+}
+
+impl Usage {
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+impl ReplySpec {
+    pub(crate) fn parse(raw: &RawReply) -> Result<ReplySpec, String> {
+        let sel = |list: &[String]| -> Result<Vec<Selector>, String> {
+            list.iter().map(|s| Selector::parse(s)).collect()
+        };
+        Ok(ReplySpec {
+            text: sel(&raw.text)?,
+            input_tokens: sel(&raw.input_tokens)?,
+            output_tokens: sel(&raw.output_tokens)?,
+            cached_tokens: sel(&raw.cached_tokens)?,
+            model: sel(&raw.model)?,
+        })
+    }
+
+    /// Whether the catalog says anything about this endpoint's replies.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.input_tokens.is_empty() && self.output_tokens.is_empty()
+    }
+
+    /// Reads one JSON reply, or one SSE event's data (a JSON array, as Gemini streams without
+    /// SSE, is read item by item): appends its text to `text` and keeps the largest count of
+    /// each kind seen (streams repeat or grow them; Anthropic's input count comes first and
+    /// its output count last).
+    pub fn read(&self, doc: &Value, text: &mut String, usage: &mut Usage) {
+        if let Value::Array(items) = doc {
+            if !items.is_empty() && items.iter().all(Value::is_object) {
+                for item in items {
+                    self.read(item, text, usage);
+                }
+                return;
+            }
+        }
+        let mut found = Vec::new();
+        for sel in &self.text {
+            sel.strings(doc, &mut found);
+        }
+        for (_, s) in found {
+            text.push_str(s);
+        }
+        let count = |sels: &[Selector], slot: &mut Option<u64>| {
+            for n in sels.iter().filter_map(|s| s.first_number(doc)) {
+                *slot = Some(slot.map_or(n, |m| m.max(n)));
+            }
+        };
+        count(&self.input_tokens, &mut usage.input_tokens);
+        count(&self.output_tokens, &mut usage.output_tokens);
+        count(&self.cached_tokens, &mut usage.cached_tokens);
+        let mut models = Vec::new();
+        for sel in &self.model {
+            sel.strings(doc, &mut models);
+        }
+        if let Some((_, m)) = models.into_iter().find(|(_, m)| !m.is_empty()) {
+            usage.model = Some(m.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+
+    fn spec(id: &str) -> ReplySpec {
+        let c = Catalog::builtin();
+        c.endpoints()
+            .iter()
+            .find(|e| e.id == id)
+            .unwrap()
+            .reply()
+            .clone()
+    }
+
+    fn read_stream(spec: &ReplySpec, events: &[&str]) -> (String, Usage) {
+        let (mut text, mut usage) = (String::new(), Usage::default());
+        for e in events {
+            spec.read(&serde_json::from_str(e).unwrap(), &mut text, &mut usage);
+        }
+        (text, usage)
+    }
+
+    #[test]
+    fn each_provider_stream_shape_joins_its_deltas_and_reads_its_usage() {
+        // OpenAI chat completions with stream_options.include_usage.
+        let (t, u) = read_stream(
+            &spec("openai-chat-completions"),
+            &[
+                r#"{"id":"c","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"role":"assistant","content":"AKIA"}}]}"#,
+                r#"{"id":"c","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":"QYLPMN5HJNGY4F7A"}}]}"#,
+                r#"{"id":"c","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":4}}}"#,
+            ],
+        );
+        assert_eq!(t, "AKIAQYLPMN5HJNGY4F7A");
+        assert_eq!(
+            u,
+            Usage {
+                input_tokens: Some(12),
+                output_tokens: Some(7),
+                cached_tokens: Some(4),
+                model: Some("gpt-4o-2024-08-06".into())
+            }
+        );
+        // OpenAI Responses: output_text deltas, usage in response.completed.
+        let (t, u) = read_stream(
+            &spec("openai-responses"),
+            &[
+                r#"{"type":"response.created","response":{"id":"r","model":"gpt-4.1-2025-04-14","output":[]}}"#,
+                r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"Hel"}"#,
+                r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"lo"}"#,
+                r#"{"type":"response.completed","response":{"id":"r","model":"gpt-4.1-2025-04-14","usage":{"input_tokens":9,"output_tokens":2,"input_tokens_details":{"cached_tokens":0}}}}"#,
+            ],
+        );
+        assert_eq!(t, "Hello");
+        assert_eq!((u.input_tokens, u.output_tokens), (Some(9), Some(2)));
+        assert_eq!(u.model.as_deref(), Some("gpt-4.1-2025-04-14"));
+        // Anthropic Messages: input in message_start, output in message_delta.
+        let (t, u) = read_stream(
+            &spec("anthropic-messages"),
+            &[
+                r#"{"type":"message_start","message":{"id":"m","model":"claude-sonnet-4-20250514","usage":{"input_tokens":25,"output_tokens":1,"cache_read_input_tokens":3}}}"#,
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi "}}"#,
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"there"}}"#,
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}"#,
+            ],
+        );
+        assert_eq!(t, "Hi there");
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.cached_tokens),
+            (Some(25), Some(15), Some(3))
+        );
+        // Gemini: candidates' parts, usageMetadata, modelVersion; also as one JSON array.
+        let gemini = spec("gemini-generate-content");
+        let (t, u) = read_stream(
+            &gemini,
+            &[
+                r#"[{"candidates":[{"content":{"parts":[{"text":"one "}],"role":"model"}}],"modelVersion":"gemini-2.5-pro"},{"candidates":[{"content":{"parts":[{"text":"two"}]}}],"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":2,"cachedContentTokenCount":1}}]"#,
+            ],
+        );
+        assert_eq!(t, "one two");
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.cached_tokens),
+            (Some(8), Some(2), Some(1))
+        );
+        // Bedrock Converse (a JSON reply).
+        let (t, u) = read_stream(
+            &spec("bedrock-converse"),
+            &[
+                r#"{"output":{"message":{"role":"assistant","content":[{"text":"ok then"}]}},"stopReason":"end_turn","usage":{"inputTokens":30,"outputTokens":4,"totalTokens":34}}"#,
+            ],
+        );
+        assert_eq!(t, "ok then");
+        assert_eq!((u.input_tokens, u.output_tokens), (Some(30), Some(4)));
+        // Gemini Code Assist wraps Gemini's reply in `response`.
+        let (t, _) = read_stream(
+            &spec("gemini-code-assist"),
+            &[r#"{"response":{"candidates":[{"content":{"parts":[{"text":"done"}]}}]}}"#],
+        );
+        assert_eq!(t, "done");
+    }
+}

@@ -1,0 +1,403 @@
+//! Reading replies: what an intercepted service answers is read as it streams, never held
+//! back. The endpoint's `reply` (policies/endpoints.json) says where the answer text is in a
+//! JSON reply or in each SSE event, so text streamed as many small deltas is scanned joined up;
+//! it is scanned in windows with a carry, so a secret cut between two windows is still whole
+//! in one. At the end one `reply` event records what was found (secrets, personal data,
+//! internal names, the policy's prompt-leak markers; masked), the token counts and the model
+//! the provider reported. Replies are audited, not rewritten.
+
+use crate::events::Event;
+use crate::inspect::Loaded;
+use crate::state::Shared;
+use bytes::Bytes;
+use hudsucker::Body;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use leakguard_providers::{Catalog, Usage};
+use leakguard_types::{Action, Category, Finding, RuleCount, Severity};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Text is scanned once this much of it waits…
+const WINDOW: usize = 8 << 10;
+/// … and this much of each window's end is scanned again with the next (a finding that
+/// starts in it may not have arrived whole).
+const CARRY: usize = 512;
+/// Replies kept for reading at the end (a JSON reply, or any compressed reply) up to this
+/// size; a larger one is passed on and recorded as read only in part.
+const MAX_KEPT: usize = 8 << 20;
+
+/// What a forwarded request leaves for reading its reply.
+#[derive(Debug)]
+pub(crate) struct ReplyContext {
+    pub shared: Arc<Shared>,
+    pub loaded: Arc<Loaded>,
+    pub catalog: Arc<Catalog>,
+    /// The request's event (its id, host, path, endpoint, group, model).
+    pub request: Event,
+}
+
+impl ReplyContext {
+    /// The context for reading the reply to the request `event` records, when its replies are
+    /// read: only the request's identifying fields are kept.
+    pub fn for_request(shared: &Arc<Shared>, event: &Event) -> Option<ReplyContext> {
+        let loaded = shared.policy.load_full();
+        if !Self::wanted(&loaded, &shared.catalog, event) {
+            return None;
+        }
+        Some(ReplyContext {
+            shared: Arc::clone(shared),
+            loaded,
+            catalog: Arc::clone(&shared.catalog),
+            request: Event {
+                id: event.id.clone(),
+                host: event.host.clone(),
+                method: event.method.clone(),
+                path: event.path.clone(),
+                endpoint: event.endpoint.clone(),
+                provider: event.provider.clone(),
+                model: event.model.clone(),
+                client: event.client.clone(),
+                group: event.group.clone(),
+                policy: event.policy.clone(),
+                ..Event::default()
+            },
+        })
+    }
+
+    /// Whether replies of `request` are read (the policy's `responses.scan`, and an endpoint
+    /// whose replies the catalog describes).
+    pub fn wanted(loaded: &Loaded, catalog: &Catalog, request: &Event) -> bool {
+        loaded.policy().responses.scan
+            && catalog
+                .endpoints()
+                .iter()
+                .any(|e| e.id == request.endpoint && !e.reply().is_empty())
+    }
+
+    /// Wraps a reply body in a reader, when it is JSON or SSE; anything else goes as it is.
+    pub fn read(self, content_type: Option<&str>, encoding: Option<&str>, body: Body) -> Body {
+        let ct = content_type.unwrap_or("").to_ascii_lowercase();
+        let kind = if ct.contains("event-stream") {
+            Kind::Sse
+        } else if ct.contains("json") {
+            Kind::Json
+        } else {
+            return body;
+        };
+        let encoding = encoding
+            .filter(|e| !e.eq_ignore_ascii_case("identity"))
+            .map(str::to_string);
+        Body::from(http_body_util::combinators::BoxBody::new(Reading {
+            inner: body,
+            state: Some(State {
+                ctx: self,
+                kind,
+                encoding,
+                kept: Vec::new(),
+                truncated: false,
+                line: Vec::new(),
+                text: String::new(),
+                findings: Vec::new(),
+                usage: Usage::default(),
+                reply_bytes: 0,
+            }),
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sse,
+    Json,
+}
+
+struct State {
+    ctx: ReplyContext,
+    kind: Kind,
+    /// A compressed reply is kept and read at the end.
+    encoding: Option<String>,
+    kept: Vec<u8>,
+    truncated: bool,
+    /// The SSE line being received.
+    line: Vec<u8>,
+    /// Answer text not yet scanned (with the carry of the last window).
+    text: String,
+    findings: Vec<Finding>,
+    usage: Usage,
+    reply_bytes: usize,
+}
+
+impl State {
+    fn feed(&mut self, data: &[u8]) {
+        self.reply_bytes += data.len();
+        if self.kind == Kind::Json || self.encoding.is_some() {
+            if self.kept.len() + data.len() <= MAX_KEPT {
+                self.kept.extend_from_slice(data);
+            } else {
+                self.truncated = true;
+            }
+            return;
+        }
+        self.sse(data);
+        self.scan(false);
+    }
+
+    /// SSE lines as they complete: each `data:` line's JSON is read.
+    fn sse(&mut self, data: &[u8]) {
+        let mut rest = data;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let (head, tail) = rest.split_at(i);
+            rest = &tail[1..];
+            if self.line.is_empty() {
+                self.sse_line(head);
+            } else {
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(head);
+                self.sse_line(&line);
+            }
+        }
+        if self.line.len() + rest.len() <= MAX_KEPT {
+            self.line.extend_from_slice(rest);
+        } else {
+            self.truncated = true;
+            self.line.clear();
+        }
+    }
+
+    fn sse_line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(data) = line.strip_prefix(b"data:") else {
+            return;
+        };
+        let data = data.strip_prefix(b" ").unwrap_or(data);
+        if data.first() != Some(&b'{') && data.first() != Some(&b'[') {
+            return;
+        }
+        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) {
+            self.read_doc(&doc);
+        }
+    }
+
+    fn read_doc(&mut self, doc: &serde_json::Value) {
+        let endpoint = &self.ctx.request.endpoint;
+        if let Some(e) = self
+            .ctx
+            .catalog
+            .endpoints()
+            .iter()
+            .find(|e| e.id == *endpoint)
+        {
+            e.reply().read(doc, &mut self.text, &mut self.usage);
+        }
+    }
+
+    /// Scans the waiting text once a window is full (or at the end): findings that start
+    /// before the carry are kept, the rest is scanned again with what follows.
+    fn scan(&mut self, last: bool) {
+        if self.text.is_empty() || (!last && self.text.len() < WINDOW) {
+            return;
+        }
+        let mut cut = if last {
+            self.text.len()
+        } else {
+            self.text.len() - CARRY
+        };
+        while !self.text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let loaded = &self.ctx.loaded;
+        for f in loaded.engine.scan(&self.text) {
+            if f.start < cut && f.category != Category::SourceCode {
+                self.findings.push(f);
+            }
+        }
+        let markers = &loaded.policy().responses.markers;
+        if !markers.is_empty() {
+            let lower = self.text.to_lowercase();
+            for m in markers {
+                let m_lower = m.to_lowercase();
+                if let Some(at) = lower.find(&m_lower).filter(|&at| at < cut) {
+                    self.findings.push(Finding {
+                        rule: "prompt-leak-marker".into(),
+                        category: Category::Custom,
+                        severity: Severity::High,
+                        start: at,
+                        end: at + m_lower.len(),
+                        confidence: 1.0,
+                        preview: m.chars().take(40).collect(),
+                        detail: Default::default(),
+                    });
+                }
+            }
+        }
+        self.text.drain(..cut);
+    }
+
+    /// The reply is over (or the client went away): read what was kept, scan the rest and
+    /// record the `reply` event when there is something to record.
+    fn finish(mut self) {
+        if !self.kept.is_empty() {
+            let raw = Bytes::from(std::mem::take(&mut self.kept));
+            let limits = &self.ctx.shared.limits;
+            if let Ok(plain) = crate::body::decode(&raw, self.encoding.as_deref(), limits) {
+                match self.kind {
+                    Kind::Json => {
+                        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&plain) {
+                            self.read_doc(&doc);
+                        }
+                    }
+                    Kind::Sse => {
+                        self.encoding = None;
+                        self.sse(&plain);
+                    }
+                }
+            }
+        }
+        let line = std::mem::take(&mut self.line);
+        if !line.is_empty() {
+            self.sse_line(&line);
+        }
+        self.scan(true);
+        let State {
+            ctx,
+            findings,
+            usage,
+            truncated,
+            reply_bytes,
+            ..
+        } = self;
+        let req = &ctx.request;
+        // What the policy would act on (an allowed rule, such as a public IP, is not news).
+        let verdict = ctx.loaded.effective.decide_request(
+            &findings,
+            &leakguard_policy::RequestFacts {
+                host: Some(&req.host),
+                model: req.model.as_deref(),
+                max_tokens: None,
+                tenant: None,
+            },
+            &ctx.shared.meta(),
+        );
+        let kept: Vec<Finding> = findings
+            .into_iter()
+            .zip(&verdict.findings)
+            .filter(|(_, d)| d.action != Action::Allow)
+            .map(|(f, _)| f)
+            .collect();
+        let served = usage
+            .model
+            .clone()
+            .filter(|m| req.model.as_deref() != Some(m.as_str()));
+        if kept.is_empty() && usage.is_empty() {
+            return;
+        }
+        let mut rules: Vec<RuleCount> = Vec::new();
+        for f in &kept {
+            match rules.iter_mut().find(|r| r.rule == f.rule) {
+                Some(r) => r.count += 1,
+                None => rules.push(RuleCount {
+                    rule: f.rule.clone(),
+                    category: f.category.to_string(),
+                    action: "audit".into(),
+                    count: 1,
+                }),
+            }
+        }
+        let event = Event {
+            id: crate::events::new_id(),
+            time: crate::events::now_rfc3339(),
+            kind: leakguard_types::EventKind::Reply,
+            host: req.host.clone(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            endpoint: req.endpoint.clone(),
+            provider: req.provider.clone(),
+            model: req.model.clone(),
+            client: req.client.clone(),
+            group: req.group.clone(),
+            policy: req.policy.clone(),
+            verdict: if kept.is_empty() {
+                leakguard_types::EventVerdict::Allow
+            } else {
+                leakguard_types::EventVerdict::Audit
+            },
+            outcome: leakguard_types::Outcome::Forwarded,
+            decided_by: if kept.is_empty() {
+                String::new()
+            } else {
+                "responses.action".into()
+            },
+            previews: crate::events::previews(&kept, ctx.loaded.policy().events.previews),
+            rules,
+            bytes: reply_bytes,
+            reply_to: Some(req.id.clone()),
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cached_tokens: usage.cached_tokens,
+            reason: served
+                .as_ref()
+                .map(|m| {
+                    format!(
+                        "served by {m}, not the {} the request named",
+                        req.model.as_deref().unwrap_or("model")
+                    )
+                })
+                .or_else(|| {
+                    truncated.then(|| "the reply was read only in part (too large)".into())
+                }),
+            served_model: served,
+            ..Event::default()
+        };
+        ctx.shared.events.record(event);
+    }
+}
+
+/// A reply body read on its way to the client; every chunk goes on as it came.
+struct Reading {
+    inner: Body,
+    state: Option<State>,
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.finish();
+        }
+    }
+}
+
+impl HttpBody for Reading {
+    type Data = Bytes;
+    type Error = hudsucker::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(state)) = (frame.data_ref(), this.state.as_mut()) {
+                    state.feed(data);
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(state) = this.state.take() {
+                    state.finish();
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
