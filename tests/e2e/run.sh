@@ -13,7 +13,8 @@ wait_for "$WORK/up.out" '^ready '
 UP="$(awk '/^ready /{print $2}' "$WORK/up.out")"
 
 resolve=()
-for h in api.openai.com api.anthropic.com chatgpt.com claude.ai intranet.test; do
+for h in api.openai.com api.anthropic.com chatgpt.com claude.ai intranet.test \
+  bedrock-runtime.us-east-1.amazonaws.com generativelanguage.googleapis.com; do
   resolve+=(--resolve "$h:443:$UP")
 done
 "$BIN/leakguard" run --no-notify --listen 127.0.0.1:0 --data-dir "$WORK/guard" \
@@ -24,7 +25,7 @@ ADDR="$(grep -o 'ready on [0-9.:]*' "$WORK/guard.out" | awk '{print $3}')"
 CA="$WORK/guard/ca/leakguard-ca.pem"
 
 failed=0
-echo "== e2e: official OpenAI and Anthropic SDKs through the guard ($ADDR)"
+echo "== e2e: official OpenAI, Anthropic, Google Gen AI and AWS (boto3) SDKs through the guard ($ADDR)"
 HTTPS_PROXY="http://$ADDR" NO_PROXY="" LG_DEVICE_CA="$CA" LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" \
   "$VENV/bin/python" -W ignore::ResourceWarning "$ROOT/tests/e2e/test_sdks.py" || failed=1
 

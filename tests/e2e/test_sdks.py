@@ -1,4 +1,5 @@
-"""The official OpenAI and Anthropic Python SDKs, through the guard, against the test upstream.
+"""The official OpenAI, Anthropic, Google Gen AI and AWS (boto3) Python SDKs, through the guard,
+against the test upstream.
 
 Run by tests/e2e/run.sh, which starts the upstream and the guard and sets:
   HTTPS_PROXY       the guard (the SDKs' HTTP clients honour it)
@@ -13,7 +14,13 @@ import sys
 import unittest
 
 import anthropic
+import boto3
+import botocore.config
+import botocore.exceptions
 import openai
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 AWS_KEY = "AKIAQYLPMN5HJNGY4F7A"
 
@@ -112,6 +119,75 @@ class AnthropicSDK(unittest.TestCase):
         self.assertEqual(text, "Hello")
 
 
+class GoogleGenAISDK(unittest.TestCase):
+    """google-genai against the Gemini API (generativelanguage.googleapis.com)."""
+
+    def setUp(self):
+        # Kept for the test: the SDK closes its HTTP client when the Client is collected.
+        opts = genai_types.HttpOptions(client_args={"verify": ssl_context(), "trust_env": True})
+        self.genai = genai.Client(api_key="test-gemini-key-not-real", http_options=opts)
+
+    def client(self):
+        return self.genai
+
+    def test_clean_prompt_is_answered(self):
+        r = self.client().models.generate_content(model="gemini-2.5-flash", contents="Say hello to Gemini")
+        self.assertEqual(r.text, "Hello from upstream")
+        self.assertTrue(wait_for_marker("Say hello to Gemini"))
+
+    def test_secret_raises_a_readable_client_error(self):
+        with self.assertRaises(genai_errors.ClientError) as cm:
+            self.client().models.generate_content(
+                model="gemini-2.5-flash", contents=f"deploy with aws_access_key_id = {AWS_KEY}"
+            )
+        self.assertEqual(cm.exception.code, 403)
+        self.assertIn("aws-access-key-id", str(cm.exception))
+        self.assertNotIn(AWS_KEY, str(cm.exception))
+        marker = "sentinel-gemini-after-block"
+        self.client().models.generate_content(model="gemini-2.5-flash", contents=marker)
+        self.assertTrue(wait_for_marker(marker))
+        self.assertFalse(any(AWS_KEY in b for b in upstream_bodies()), "the upstream never saw it")
+
+
+class BedrockSDK(unittest.TestCase):
+    """boto3's bedrock-runtime Converse API (SigV4-signed; the credentials are fake)."""
+
+    def client(self):
+        return boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            verify=os.environ["LG_DEVICE_CA"],
+            config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}),
+        )
+
+    def converse(self, text):
+        return self.client().converse(
+            modelId="anthropic.claude-3-haiku-20240307-v1:0",
+            messages=[{"role": "user", "content": [{"text": text}]}],
+            inferenceConfig={"maxTokens": 64},
+        )
+
+    def test_clean_prompt_is_answered(self):
+        r = self.converse("Say hello to Bedrock")
+        self.assertEqual(r["output"]["message"]["content"][0]["text"], "Hello from upstream")
+        self.assertEqual(r["usage"]["outputTokens"], 3)
+
+    def test_secret_raises_access_denied_with_the_reason(self):
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.converse(f"use aws_access_key_id = {AWS_KEY} for the deploy")
+        err = cm.exception.response["Error"]
+        self.assertEqual(err["Code"], "AccessDeniedException")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        self.assertIn("aws-access-key-id", err["Message"])
+        self.assertNotIn(AWS_KEY, err["Message"])
+        marker = "sentinel-bedrock-after-block"
+        self.converse(marker)
+        self.assertTrue(wait_for_marker(marker))
+        self.assertFalse(any(AWS_KEY in b for b in upstream_bodies()), "the upstream never saw it")
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
-    sys.exit(0 if result.wasSuccessful() and result.testsRun == 6 else 1)
+    sys.exit(0 if result.wasSuccessful() and result.testsRun == 10 else 1)

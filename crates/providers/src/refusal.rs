@@ -30,7 +30,8 @@ pub fn refusal(shape: ErrorShape, status: u16, code: &str, message: &str) -> Ref
         }),
         ErrorShape::ChatgptWeb => json!({"detail": message, "code": code}),
         ErrorShape::Bedrock => {
-            json!({"__type": aws_type(status), "message": message, "code": code})
+            // Not `code`: botocore would take it for the exception's name.
+            json!({"__type": aws_type(status), "message": message, "reason": code})
         }
         ErrorShape::Generic => json!({"error": {"message": message, "type": code}}),
     };

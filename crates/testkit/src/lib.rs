@@ -145,6 +145,8 @@ pub const HOSTS: &[&str] = &[
     "claude.ai",
     "files.oaiusercontent.com",
     "intranet.test",
+    "bedrock-runtime.us-east-1.amazonaws.com",
+    "generativelanguage.googleapis.com",
 ];
 
 /// A running upstream.
@@ -474,6 +476,20 @@ async fn answer(
             "content": [{"type": "text", "text": answer}],
             "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 5, "output_tokens": 3}
         }),
+        ("bedrock-runtime.us-east-1.amazonaws.com", p) if p.ends_with("/converse") => {
+            serde_json::json!({
+                "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
+                "stopReason": "end_turn", "usage": {"inputTokens": 5, "outputTokens": 3, "totalTokens": 8},
+                "metrics": {"latencyMs": 1}
+            })
+        }
+        ("generativelanguage.googleapis.com", p) if p.ends_with(":generateContent") => {
+            serde_json::json!({
+                "candidates": [{"content": {"parts": [{"text": answer}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 3, "totalTokenCount": 8},
+                "modelVersion": "gemini-test"
+            })
+        }
         _ => serde_json::json!({"upstream": sni, "path": path, "echo": echo}),
     };
     let res = Response::builder()

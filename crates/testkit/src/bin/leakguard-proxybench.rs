@@ -1,5 +1,5 @@
-//! `leakguard-proxybench [--iters N] [--load-requests N] [--leakguard BIN | --peer mitmproxy
-//! --mitmdump PATH]`: the proxy's figures, measured against a direct connection to the same
+//! `leakguard-proxybench [--iters N] [--load-requests N] [--leakguard BIN [--policy FILE] |
+//! --peer mitmproxy --mitmdump PATH]`: the proxy's figures, measured against a direct connection to the same
 //! TLS upstream in one run (scripts/bench.sh runs it).
 //!
 //! The proxy under test is a separate process (so its CPU time and memory can be read from
@@ -222,12 +222,21 @@ struct Peer {
     started_in: Duration,
 }
 
-fn start_leakguard(bin: &Path, dir: &Path, up: &Upstream, upstream_ca: &Path) -> Peer {
+fn start_leakguard(
+    bin: &Path,
+    dir: &Path,
+    up: &Upstream,
+    upstream_ca: &Path,
+    policy: Option<&str>,
+) -> Peer {
     let mut cmd = Command::new(bin);
     cmd.args(["run", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("guard"))
         .arg("--upstream-ca")
         .arg(upstream_ca);
+    if let Some(p) = policy {
+        cmd.args(["--policy", p]);
+    }
     for r in up.resolve_args() {
         cmd.args(["--resolve", &r]);
     }
@@ -337,6 +346,7 @@ async fn main() {
             &dir,
             &up,
             &upstream_ca,
+            arg("--policy").as_deref(),
         ),
     };
     let pid = peer.child.id();
@@ -445,6 +455,42 @@ async fn main() {
     let (a, b) = (pct(&mut ds, 0.5), pct(&mut ps, 0.5));
     println!(
         "| SSE time to first event, p50 (ms) | {} | {} | {} |",
+        ms(a),
+        ms(b),
+        ms(b.saturating_sub(a))
+    );
+
+    // A streamed reply of 8 KB (2,048 events of four characters, as a model streams tokens):
+    // the whole stream, direct and through the proxy (which reads it as it passes).
+    let words = "the quarterly plan keeps the same shape as before and ships on time ";
+    let reply: String = words.repeat(8192 / words.len() + 1)[..8192].to_string();
+    let reversed: String = reply.chars().rev().collect();
+    let long_body = Bytes::from(
+        serde_json::json!({"model": "gpt-4o", "stream": true,
+            "messages": [{"role": "user", "content": format!("REPLYREV<<{reversed}>>")}]})
+        .to_string(),
+    );
+    let (mut dl, mut pl) = (Vec::new(), Vec::new());
+    let mut d = open(&direct, host).await;
+    let mut p = open(&via, host).await;
+    for _ in 0..30 {
+        for (s, out) in [(&mut d, &mut dl), (&mut p, &mut pl)] {
+            let req = Request::post("/v1/chat/completions")
+                .header("host", host)
+                .header("content-type", "application/json")
+                .body(Full::new(long_body.clone()))
+                .unwrap();
+            s.ready().await.unwrap();
+            let t = Instant::now();
+            let res = s.send_request(req).await.unwrap();
+            let all = res.into_body().collect().await.unwrap().to_bytes();
+            assert!(all.len() > 8192);
+            out.push(t.elapsed());
+        }
+    }
+    let (a, b) = (pct(&mut dl, 0.5), pct(&mut pl, 0.5));
+    println!(
+        "| SSE 8 KB reply in 2,048 events, whole stream, p50 (ms) | {} | {} | {} |",
         ms(a),
         ms(b),
         ms(b.saturating_sub(a))
