@@ -35,6 +35,8 @@ pub(crate) struct ReplyContext {
     pub catalog: Arc<Catalog>,
     /// The request's event (its id, host, path, endpoint, group, model).
     pub request: Event,
+    /// The request's endpoint in the catalog.
+    endpoint: usize,
 }
 
 impl ReplyContext {
@@ -42,10 +44,16 @@ impl ReplyContext {
     /// read: only the request's identifying fields are kept.
     pub fn for_request(shared: &Arc<Shared>, event: &Event) -> Option<ReplyContext> {
         let loaded = shared.policy.load_full();
-        if !Self::wanted(&loaded, &shared.catalog, event) {
+        if !loaded.policy().responses.scan {
             return None;
         }
+        let endpoint = shared
+            .catalog
+            .endpoints()
+            .iter()
+            .position(|e| e.id == event.endpoint && !e.reply().is_empty())?;
         Some(ReplyContext {
+            endpoint,
             shared: Arc::clone(shared),
             loaded,
             catalog: Arc::clone(&shared.catalog),
@@ -63,16 +71,6 @@ impl ReplyContext {
                 ..Event::default()
             },
         })
-    }
-
-    /// Whether replies of `request` are read (the policy's `responses.scan`, and an endpoint
-    /// whose replies the catalog describes).
-    pub fn wanted(loaded: &Loaded, catalog: &Catalog, request: &Event) -> bool {
-        loaded.policy().responses.scan
-            && catalog
-                .endpoints()
-                .iter()
-                .any(|e| e.id == request.endpoint && !e.reply().is_empty())
     }
 
     /// Wraps a reply body in a reader, when it is JSON or SSE; anything else goes as it is.
@@ -180,14 +178,7 @@ impl State {
     }
 
     fn read_doc(&mut self, doc: &serde_json::Value) {
-        let endpoint = &self.ctx.request.endpoint;
-        if let Some(e) = self
-            .ctx
-            .catalog
-            .endpoints()
-            .iter()
-            .find(|e| e.id == *endpoint)
-        {
+        if let Some(e) = self.ctx.catalog.endpoints().get(self.ctx.endpoint) {
             e.reply().read(doc, &mut self.text, &mut self.usage);
         }
     }

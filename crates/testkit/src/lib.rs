@@ -387,7 +387,8 @@ async fn answer(
     }
     // `REPLYREV<<txet>>` in a prompt: the reply's text is `text` (written reversed so that the
     // prompt itself holds no secret), streamed four characters per event.
-    let scripted: Option<String> = echo.split_once("REPLYREV<<").and_then(|(_, rest)| {
+    let whole = String::from_utf8_lossy(&body);
+    let scripted: Option<String> = whole.split_once("REPLYREV<<").and_then(|(_, rest)| {
         rest.split_once(">>")
             .map(|(t, _)| t.chars().rev().collect::<String>())
     });
