@@ -342,13 +342,15 @@ pub fn run(command: EventsCommand) -> Result<()> {
                 for r in rows {
                     writeln!(
                         out,
-                        "{}  {:<28} {:<18} {:>6} requests {:>9} bytes ~{} tokens, {} stopped, {} documents, {} images not scanned",
+                        "{}  {:<28} {:<18} {:>6} requests {:>9} bytes ~{} tokens ({} in, {} out reported), {} stopped, {} documents, {} images not scanned",
                         r.day,
                         r.host,
                         r.client,
                         r.requests,
                         r.bytes,
                         r.est_tokens,
+                        r.input_tokens,
+                        r.output_tokens,
                         r.blocked,
                         r.documents,
                         r.unscanned_images

@@ -105,6 +105,31 @@ impl ReplySpec {
     }
 }
 
+impl ReplySpec {
+    /// Whether the catalog says where a reply's text is (what restoring placeholders across
+    /// stream events needs).
+    pub fn has_text(&self) -> bool {
+        !self.text.is_empty()
+    }
+
+    /// Rewrites each string of the reply's text in `doc`, in order, with `f`. `false`: the
+    /// document holds none.
+    pub fn rewrite_text(&self, doc: &mut Value, mut f: impl FnMut(&str) -> String) -> bool {
+        let mut paths = Vec::new();
+        for sel in &self.text {
+            let mut found = Vec::new();
+            sel.strings(doc, &mut found);
+            paths.extend(found.into_iter().map(|(p, _)| p));
+        }
+        for p in &paths {
+            if let Some(Value::String(s)) = crate::selector::get_mut(doc, p) {
+                *s = f(s);
+            }
+        }
+        !paths.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +151,20 @@ mod tests {
             spec.read(&serde_json::from_str(e).unwrap(), &mut text, &mut usage);
         }
         (text, usage)
+    }
+
+    #[test]
+    fn the_text_of_an_event_is_rewritten_in_place() {
+        let spec = spec("anthropic-messages");
+        let mut doc: Value = serde_json::from_str(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ab"}}"#,
+        )
+        .unwrap();
+        assert!(spec.rewrite_text(&mut doc, |t| t.to_uppercase()));
+        assert_eq!(doc["delta"]["text"], "AB");
+        assert_eq!(doc["delta"]["type"], "text_delta");
+        let mut stop: Value = serde_json::from_str(r#"{"type":"message_stop"}"#).unwrap();
+        assert!(!spec.rewrite_text(&mut stop, |t| t.to_uppercase()));
     }
 
     #[test]

@@ -39,19 +39,20 @@ impl Shared {
         let now = Instant::now();
         while w
             .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) >= RATE_WINDOW)
+            .is_some_and(|(at, _, _)| now.duration_since(*at) >= RATE_WINDOW)
         {
             w.pop_front();
         }
-        let tokens: u64 = w.iter().map(|(_, t)| *t).sum();
+        let tokens: u64 = w.iter().map(|(_, t, _)| *t).sum();
+        let requests = w.iter().filter(|(_, _, request)| *request).count();
         let over_requests = rules
             .requests_per_minute
-            .is_some_and(|n| w.len() as u64 >= u64::from(n));
+            .is_some_and(|n| requests as u64 >= u64::from(n));
         let over_tokens = rules
             .tokens_per_minute
             .is_some_and(|n| tokens + est_tokens > n);
         if over_requests || over_tokens {
-            let retry_after = w.front().map_or(1, |(at, _)| {
+            let retry_after = w.front().map_or(1, |(at, _, _)| {
                 (RATE_WINDOW - now.duration_since(*at)).as_secs() + 1
             });
             let (what, by) = if over_requests {
@@ -80,7 +81,29 @@ impl Shared {
                 retry_after,
             });
         }
-        w.push_back((now, est_tokens));
+        w.push_back((now, est_tokens, true));
         Ok(())
+    }
+
+    /// The tokens a reply reported beyond what its request was counted for (the prompt's
+    /// estimate): added to the group's minute, so `tokens_per_minute` counts what the
+    /// provider counted, answers included.
+    pub fn add_reported_tokens(&self, loaded: &Loaded, group: Option<&str>, extra: u64) {
+        let Some(group) = group else {
+            return;
+        };
+        let limited = loaded
+            .policy()
+            .api
+            .get(group)
+            .is_some_and(|r| r.tokens_per_minute.is_some());
+        if !limited || extra == 0 {
+            return;
+        }
+        let mut windows = self.rate.lock().expect("rate windows");
+        windows
+            .entry(group.to_string())
+            .or_default()
+            .push_back((Instant::now(), extra, false));
     }
 }

@@ -19,7 +19,7 @@ pub struct Guard {
     pub(crate) shared: Arc<Shared>,
     /// This exchange's placeholders to restore in the reply (hudsucker hands a request and its
     /// response to the same handler instance).
-    pub(crate) restore: Option<crate::restore::Pairs>,
+    pub(crate) restore: Option<crate::restore::Pending>,
     /// How to read this exchange's reply (when the policy reads replies of its endpoint).
     pub(crate) reply: Option<crate::reply::ReplyContext>,
     /// This exchange's share of the memory budget for bodies, held until it is dropped.
@@ -110,7 +110,7 @@ impl Guard {
             }
             None => res,
         };
-        let Some(pairs) = self.restore.take() else {
+        let Some(pending) = self.restore.take() else {
             return res;
         };
         // Only identity-encoded text replies are rewritten; anything else goes back untouched.
@@ -119,23 +119,44 @@ impl Guard {
             .get(CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
-        let texty = res
+        let ct = res
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| {
-                t.contains("json") || t.contains("event-stream") || t.starts_with("text/")
-            });
-        if encoded || !texty {
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let sse = ct.contains("event-stream");
+        if encoded || !(sse || ct.contains("json") || ct.starts_with("text/")) {
             return res;
         }
         let (mut parts, body) = res.into_parts();
         parts.headers.remove(CONTENT_LENGTH);
-        let body = crate::restore::Restoring::new(body, pairs);
-        Response::from_parts(
-            parts,
-            Body::from(http_body_util::combinators::BoxBody::new(body)),
-        )
+        // A stream whose events the catalog describes: restored in the text of its events, so
+        // a placeholder split over several events comes back whole. Anything else: in the
+        // bytes, chunk by chunk.
+        let spec = pending
+            .endpoint
+            .filter(|_| sse)
+            .and_then(|i| self.shared.catalog.endpoints().get(i))
+            .map(|e| e.reply().clone());
+        use crate::restore::{InBytes, InStreamText, Pairs, Rewriting};
+        let body = match spec {
+            Some(spec) => Body::from(http_body_util::combinators::BoxBody::new(Rewriting::new(
+                body,
+                InStreamText::new(pending.pairs, spec),
+            ))),
+            None => {
+                let pairs = Pairs::new(pending.pairs, true);
+                if pairs.is_empty() {
+                    return Response::from_parts(parts, body);
+                }
+                Body::from(http_body_util::combinators::BoxBody::new(Rewriting::new(
+                    body,
+                    InBytes::new(pairs),
+                )))
+            }
+        };
+        Response::from_parts(parts, body)
     }
 
     /// The upstream could not be reached: a 502 that says so.

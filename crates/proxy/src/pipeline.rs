@@ -247,8 +247,18 @@ impl Guard {
         let mut pending_restore: Option<Vec<(String, String)>> = None;
         let started = Instant::now();
         let (result, event) = self.exchange(req, host, &mut pending_restore).await;
+        // Where the reply's text is, for restoring placeholders inside stream events.
+        let mut text_of_reply = None;
         if let Some(mut event) = event {
             event.latency_us = started.elapsed().as_micros() as u64;
+            if pending_restore.is_some() {
+                text_of_reply = self
+                    .shared
+                    .catalog
+                    .endpoints()
+                    .iter()
+                    .position(|e| e.id == event.endpoint && e.reply().has_text());
+            }
             // A request that goes on: its reply is read (the policy's `responses`).
             if matches!(result, RequestOrResponse::Request(_))
                 && event.kind == leakguard_types::EventKind::Request
@@ -258,9 +268,13 @@ impl Guard {
             // Durable before the guard's own answer leaves or the request goes on.
             self.shared.events.record_durable(event);
         }
-        self.restore = pending_restore
-            .map(|p| crate::restore::Pairs::new(p, true))
-            .filter(|p| !p.is_empty());
+        self.restore =
+            pending_restore
+                .filter(|p| !p.is_empty())
+                .map(|pairs| crate::restore::Pending {
+                    pairs,
+                    endpoint: text_of_reply,
+                });
         result
     }
 

@@ -68,6 +68,7 @@ impl ReplyContext {
                 client: event.client.clone(),
                 group: event.group.clone(),
                 policy: event.policy.clone(),
+                est_tokens: event.est_tokens,
                 ..Event::default()
             },
         })
@@ -276,6 +277,13 @@ impl State {
             .filter(|(_, d)| d.action != Action::Allow)
             .map(|(f, _)| f)
             .collect();
+        // Budgets count what the provider counted: the reply's tokens beyond the request's
+        // estimate are added to its group's minute.
+        if let (Some(i), Some(o)) = (usage.input_tokens, usage.output_tokens) {
+            let extra = (i + o).saturating_sub(req.est_tokens as u64);
+            ctx.shared
+                .add_reported_tokens(&ctx.loaded, req.group.as_deref(), extra);
+        }
         let served = usage
             .model
             .clone()

@@ -9,6 +9,14 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// What an exchange leaves for restoring its reply: placeholder -> original value, and the
+/// request's endpoint in the catalog when the catalog says where its replies' text is.
+#[derive(Debug)]
+pub struct Pending {
+    pub pairs: Vec<(String, String)>,
+    pub endpoint: Option<usize>,
+}
+
 /// Placeholder -> original, JSON-escaped when the reply is JSON or SSE.
 #[derive(Debug, Clone)]
 pub struct Pairs(Vec<(Vec<u8>, Vec<u8>)>);
@@ -72,34 +80,38 @@ impl Pairs {
     }
 }
 
-/// A reply body with placeholders restored.
-pub struct Restoring {
+/// A change made to a reply body as it streams: `chunk` gives what may go now of the bytes
+/// received, `end` what was held back when the body is over.
+pub trait Rewrite: Send + Unpin + 'static {
+    fn chunk(&mut self, data: &[u8]) -> Vec<u8>;
+    fn end(&mut self) -> Vec<u8>;
+}
+
+/// A reply body passed through a [`Rewrite`], frame by frame (nothing is buffered beyond what
+/// the rewrite holds back).
+pub struct Rewriting<R> {
     inner: Body,
-    pairs: Pairs,
-    carry: Vec<u8>,
+    rewrite: R,
     done: bool,
 }
 
-impl std::fmt::Debug for Restoring {
+impl<R> std::fmt::Debug for Rewriting<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Restoring")
-            .field("placeholders", &self.pairs.0.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Rewriting").finish_non_exhaustive()
     }
 }
 
-impl Restoring {
-    pub fn new(inner: Body, pairs: Pairs) -> Restoring {
-        Restoring {
+impl<R: Rewrite> Rewriting<R> {
+    pub fn new(inner: Body, rewrite: R) -> Rewriting<R> {
+        Rewriting {
             inner,
-            pairs,
-            carry: Vec::new(),
+            rewrite,
             done: false,
         }
     }
 }
 
-impl HttpBody for Restoring {
+impl<R: Rewrite> HttpBody for Rewriting<R> {
     type Data = Bytes;
     type Error = hudsucker::Error;
 
@@ -116,20 +128,16 @@ impl HttpBody for Restoring {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     this.done = true;
-                    if this.carry.is_empty() {
+                    let rest = this.rewrite.end();
+                    if rest.is_empty() {
                         return Poll::Ready(None);
                     }
-                    let rest = std::mem::take(&mut this.carry);
-                    let (out, _) = this.pairs.apply(&rest, true);
-                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(rest)))));
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
-                        let mut buf = std::mem::take(&mut this.carry);
-                        buf.extend_from_slice(&data);
-                        let (out, carry) = this.pairs.apply(&buf, false);
-                        this.carry = carry;
+                        let out = this.rewrite.chunk(&data);
                         if out.is_empty() {
                             continue;
                         }
@@ -146,9 +154,217 @@ impl HttpBody for Restoring {
     }
 }
 
+/// Placeholders restored in the reply's bytes, chunk by chunk: the start of a placeholder cut
+/// by a chunk boundary waits for the next chunk.
+#[derive(Debug)]
+pub struct InBytes {
+    pairs: Pairs,
+    carry: Vec<u8>,
+}
+
+impl InBytes {
+    pub fn new(pairs: Pairs) -> InBytes {
+        InBytes {
+            pairs,
+            carry: Vec::new(),
+        }
+    }
+}
+
+impl Rewrite for InBytes {
+    fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(data);
+        let (out, carry) = self.pairs.apply(&buf, false);
+        self.carry = carry;
+        out
+    }
+
+    fn end(&mut self) -> Vec<u8> {
+        let rest = std::mem::take(&mut self.carry);
+        self.pairs.apply(&rest, true).0
+    }
+}
+
+/// Placeholders restored in the text of an SSE stream whose events the catalog describes: each
+/// event's text fields are parsed out, joined with what an earlier event left open, restored,
+/// and written back, so a placeholder the model streams over several events
+/// (`[REDACTED:em` … `ail-address#1]`) comes back whole and every event stays valid JSON. The
+/// start of a placeholder is held back until the event that completes it (or the end of the
+/// stream, where what was held goes out in one more event of the same shape). Lines that are
+/// not a `data:` event with text pass as they came.
+pub struct InStreamText {
+    pairs: Pairs,
+    spec: leakguard_providers::ReplySpec,
+    /// A line not yet complete.
+    line: Vec<u8>,
+    /// Answer text held back: the start of a placeholder.
+    held: String,
+    /// The last event that carried text, as a shape for sending what is held at the end.
+    last: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for InStreamText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InStreamText")
+            .field("placeholders", &self.pairs.0.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InStreamText {
+    /// `pairs` are placeholder -> the original value, as the user wrote it (not escaped).
+    pub fn new(pairs: Vec<(String, String)>, spec: leakguard_providers::ReplySpec) -> InStreamText {
+        InStreamText {
+            pairs: Pairs::new(pairs, false),
+            spec,
+            line: Vec::new(),
+            held: String::new(),
+            last: None,
+        }
+    }
+
+    fn line_out(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        let data = body
+            .strip_prefix(b"data:")
+            .map(|d| d.strip_prefix(b" ").unwrap_or(d));
+        let parsed = data
+            .filter(|d| d.first() == Some(&b'{'))
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(d).ok());
+        let Some(mut doc) = parsed else {
+            out.extend_from_slice(line);
+            return;
+        };
+        let (pairs, held) = (&self.pairs, &mut self.held);
+        let had_text = self.spec.rewrite_text(&mut doc, |text| {
+            let mut joined = std::mem::take(held);
+            joined.push_str(text);
+            let (done, open) = pairs.apply(joined.as_bytes(), false);
+            *held = String::from_utf8(open).unwrap_or_default();
+            String::from_utf8(done).unwrap_or_default()
+        });
+        if !had_text {
+            out.extend_from_slice(line);
+            return;
+        }
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
+        out.extend_from_slice(&line[body.len()..]);
+        self.last = Some(doc);
+    }
+}
+
+impl Rewrite for InStreamText {
+    /// The complete lines of `data` (with what an earlier chunk left), restored.
+    fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() + 64);
+        let mut buf = std::mem::take(&mut self.line);
+        buf.extend_from_slice(data);
+        let mut rest = &buf[..];
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let (line, tail) = rest.split_at(i + 1);
+            rest = tail;
+            self.line_out(line, &mut out);
+        }
+        self.line = rest.to_vec();
+        out
+    }
+
+    /// What is still held at the end of the stream, in one more event shaped like the last one
+    /// that carried text.
+    fn end(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.line);
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return out;
+        }
+        if let Some(mut doc) = self.last.take() {
+            let mut first = true;
+            self.spec.rewrite_text(&mut doc, |_| {
+                if std::mem::take(&mut first) {
+                    held.clone()
+                } else {
+                    String::new()
+                }
+            });
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
+            out.extend_from_slice(b"\n\n");
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placeholder_split_over_stream_events_is_restored_in_the_text() {
+        let catalog = leakguard_providers::Catalog::builtin();
+        let spec = catalog
+            .endpoints()
+            .iter()
+            .find(|e| e.id == "openai-chat-completions")
+            .unwrap()
+            .reply()
+            .clone();
+        let text = "write to [REDACTED:email-address#1] today";
+        let events: String = text
+            .as_bytes()
+            .chunks(5)
+            .map(|c| {
+                let delta = serde_json::to_string(std::str::from_utf8(c).unwrap()).unwrap();
+                format!(
+                    "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{delta}}}}}]}}\n\n"
+                )
+            })
+            .collect::<String>()
+            + "data: [DONE]\n\n";
+        // Every way of cutting the stream into chunks gives the same answer.
+        for cut in [1, 7, 64, events.len()] {
+            let mut r = InStreamText::new(
+                vec![(
+                    "[REDACTED:email-address#1]".into(),
+                    "jane \"j\" doe@acme.com".into(),
+                )],
+                spec.clone(),
+            );
+            let mut out = Vec::new();
+            for chunk in events.as_bytes().chunks(cut) {
+                out.extend(r.chunk(chunk));
+            }
+            out.extend(r.end());
+            let out = String::from_utf8(out).unwrap();
+            let joined: String = out
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .filter_map(|v| {
+                    v["choices"][0]["delta"]["content"]
+                        .as_str()
+                        .map(str::to_string)
+                })
+                .collect();
+            assert_eq!(
+                joined, "write to jane \"j\" doe@acme.com today",
+                "cut {cut}: {out}"
+            );
+            assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+        }
+        // A placeholder still open when the stream ends goes out in one more event.
+        let mut r = InStreamText::new(vec![("[REDACTED:x#1]".into(), "v".into())], spec);
+        let mut out = r
+            .chunk(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a [REDAC\"}}]}\n\n");
+        out.extend(r.end());
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("\"content\":\"a \"") && out.contains("\"content\":\"[REDAC\""),
+            "{out}"
+        );
+    }
 
     #[test]
     fn placeholders_are_restored_even_when_cut_between_chunks() {

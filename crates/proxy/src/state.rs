@@ -90,8 +90,10 @@ pub struct Shared {
     /// The upstream TLS config (platform roots + `--upstream-ca`), for WebSocket relays.
     pub upstream_tls: Arc<rustls::ClientConfig>,
     pub(crate) overrides: Mutex<Overrides>,
-    /// Per destination group: (when, estimated tokens) of the requests of the last minute.
-    pub(crate) rate: Mutex<HashMap<String, std::collections::VecDeque<(Instant, u64)>>>,
+    /// Per destination group: (when, tokens, whether it is a request) of the last minute: a
+    /// request's estimate when it was let through, and what its reply reported beyond it.
+    #[allow(clippy::type_complexity)] // one window per group, read in one place
+    pub(crate) rate: Mutex<HashMap<String, std::collections::VecDeque<(Instant, u64, bool)>>>,
     /// The time source (exception expiry, pauses).
     pub(crate) clock: Arc<dyn Clock>,
     /// The person the guard acts for (the policy's exceptions by user and group).

@@ -798,7 +798,11 @@ async fn api_governance_pins_models_caps_tokens_and_rate_limits() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(r.up.requests().last().unwrap().body, b"{not json");
-    let last = r.events().pop().unwrap();
+    let last = r
+        .events()
+        .into_iter()
+        .rfind(|e| e["kind"] == "request")
+        .unwrap();
     assert_eq!(
         (last["verdict"].as_str(), last["outcome"].as_str()),
         (Some("unscanned"), Some("forwarded"))
@@ -2020,5 +2024,67 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
         replies[3]
     );
     assert_eq!(replies[3]["input_tokens"], 5);
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_placeholder_streamed_over_several_events_is_restored_whole() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    p["destinations"][0]["restore_redacted"] = true.into();
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    // The model's answer echoes the placeholder, streamed four characters per event (Claude
+    // web's stream, Anthropic's event shape).
+    let answer: String = "your card [REDACTED:credit-card-number#1] is noted"
+        .chars()
+        .rev()
+        .collect();
+    let body = serde_json::json!({"prompt": format!("the card is 4111 1111 1111 1111 REPLYREV<<{answer}>>")});
+    let (status, stream) = r
+        .post_json(
+            "https://claude.ai/api/organizations/o1/chat_conversations/c1/completion",
+            &body.to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        r.upstream_bodies()[0].contains("[REDACTED:credit-card-number#1]"),
+        "the service saw the placeholder"
+    );
+    let texts: Vec<String> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).expect("each event is still JSON"))
+        .filter_map(|v| v["delta"]["text"].as_str().map(str::to_string))
+        .collect();
+    assert!(texts.len() > 5, "still streamed as many events: {stream}");
+    assert_eq!(
+        texts.concat(),
+        "your card 4111 1111 1111 1111 is noted",
+        "{stream}"
+    );
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn token_budgets_count_what_the_replies_reported() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    p["api"] = serde_json::json!({"enterprise-api": {"tokens_per_minute": 60}});
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    let url = "https://api.openai.com/v1/chat/completions";
+    // A short prompt (an estimate of a few tokens) whose streamed answer reports 11 in and 42
+    // out: the minute now holds 53 tokens.
+    let body = serde_json::json!({"model": "gpt-4o", "stream": true,
+        "messages": [{"role": "user", "content": "REPLYREV<<ko>>"}]});
+    assert_eq!(r.post_json(url, &body.to_string()).await.0, 200);
+    let replies = events_of_kind(&r, "reply", 1).await;
+    assert_eq!(replies[0]["output_tokens"], 42);
+    // The next prompt's estimate (about 20 tokens) would fit an estimate-only budget (a few
+    // tokens so far) but not the reported one.
+    let next = chat("a question of some eighty characters, to be estimated at twenty. ");
+    let (status, answer) = r.post_json(url, &next).await;
+    assert_eq!(status, 429, "{answer}");
+    assert!(answer.contains("60 tokens a minute"), "{answer}");
     r.guard.stop().await;
 }

@@ -102,6 +102,11 @@ pub struct UsageRow {
     pub documents: u64,
     #[serde(default)]
     pub unscanned_images: u64,
+    /// Tokens the providers reported in their replies (0 where replies were not read).
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
 }
 
 /// A read-only view of the event database.
@@ -351,7 +356,8 @@ impl Reader {
     /// The usage record from `since_day` (`YYYY-MM-DD`) on, most recent day first.
     pub fn usage(&self, since_day: &str) -> Result<Vec<UsageRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT day, host, client, requests, bytes, est_tokens, blocked, documents, unscanned_images FROM usage_daily
+            "SELECT day, host, client, requests, bytes, est_tokens, blocked, documents, unscanned_images,
+               input_tokens, output_tokens FROM usage_daily
              WHERE day >= ?1 ORDER BY day DESC, requests DESC",
         )?;
         let rows = st.query_map([since_day], |r| {
@@ -365,6 +371,8 @@ impl Reader {
                 blocked: r.get::<_, i64>(6)? as u64,
                 documents: r.get::<_, i64>(7)? as u64,
                 unscanned_images: r.get::<_, i64>(8)? as u64,
+                input_tokens: r.get::<_, i64>(9)? as u64,
+                output_tokens: r.get::<_, i64>(10)? as u64,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

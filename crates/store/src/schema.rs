@@ -119,10 +119,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: "ALTER TABLE usage_daily ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;
               ALTER TABLE usage_daily ADD COLUMN unscanned_images INTEGER NOT NULL DEFAULT 0;",
     },
+    // usage_daily, version 6: the token counts the providers reported in their replies
+    // (`reply` events), beside the estimates.
+    Migration {
+        version: 6,
+        table: "usage_daily",
+        sql: "ALTER TABLE usage_daily ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+              ALTER TABLE usage_daily ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;",
+    },
 ];
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Brings `conn` to [`SCHEMA_VERSION`]: each pending version's steps and the version bump in
 /// one transaction.

@@ -197,12 +197,14 @@ impl Store {
             )?;
             let mut usage = tx.prepare_cached(
                 "INSERT INTO usage_daily (day, host, client, requests, bytes, est_tokens, blocked,
-                   documents, unscanned_images)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                   documents, unscanned_images, input_tokens, output_tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT(day, host, client) DO UPDATE SET requests = requests + excluded.requests,
                    bytes = bytes + excluded.bytes, est_tokens = est_tokens + excluded.est_tokens,
                    blocked = blocked + excluded.blocked, documents = documents + excluded.documents,
-                   unscanned_images = unscanned_images + excluded.unscanned_images",
+                   unscanned_images = unscanned_images + excluded.unscanned_images,
+                   input_tokens = input_tokens + excluded.input_tokens,
+                   output_tokens = output_tokens + excluded.output_tokens",
             )?;
             let mut outbox =
                 tx.prepare_cached("INSERT OR IGNORE INTO outbox (target, seq) VALUES (?1, ?2)")?;
@@ -214,7 +216,7 @@ impl Store {
             )?;
             type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
             let mut rollups: HashMap<RollupKey<'a>, (i64, i64)> = HashMap::new();
-            let mut usages: HashMap<(i64, &'a str, &'static str), [i64; 6]> = HashMap::new();
+            let mut usages: HashMap<(i64, &'a str, &'static str), [i64; 8]> = HashMap::new();
             for e in events {
                 let ts = parse_time(&e.time).ok_or_else(|| StoreError::BadTime {
                     id: e.id.clone(),
@@ -262,13 +264,21 @@ impl Store {
                     let blocked = matches!(e.outcome.as_str(), "blocked" | "warned" | "refused");
                     let u = usages
                         .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
-                        .or_insert([0; 6]);
+                        .or_insert([0; 8]);
                     u[0] += 1;
                     u[1] += e.bytes as i64;
                     u[2] += e.est_tokens as i64;
                     u[3] += i64::from(blocked);
                     u[4] += e.documents.len() as i64;
                     u[5] += e.unscanned_images as i64;
+                }
+                // A reply's counts go on its request's row (same day, host and client).
+                if e.kind.as_str() == "reply" && !e.host.is_empty() {
+                    let u = usages
+                        .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
+                        .or_insert([0; 8]);
+                    u[6] += e.input_tokens.unwrap_or(0) as i64;
+                    u[7] += e.output_tokens.unwrap_or(0) as i64;
                 }
                 for t in &self.targets {
                     outbox.execute(params![t, seq])?;
@@ -281,10 +291,12 @@ impl Store {
                     hour, host, outcome, rule, category, events, findings
                 ])?;
             }
-            for ((day, host, client), [requests, bytes, tokens, blocked, docs, images]) in usages {
+            for ((day, host, client), u) in usages {
+                let [requests, bytes, tokens, blocked, docs, images, input, output] = u;
                 let day = &crate::format_time(day * 86_400_000)[..10];
                 usage.execute(params![
-                    day, host, client, requests, bytes, tokens, blocked, docs, images
+                    day, host, client, requests, bytes, tokens, blocked, docs, images, input,
+                    output
                 ])?;
             }
         }

@@ -202,6 +202,29 @@ fn usage_record_counts_every_request_per_day_destination_and_client() {
 }
 
 #[test]
+fn reported_tokens_of_replies_go_on_their_requests_row_without_counting_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let request = sample_event(0, BASE);
+    let mut reply = sample_event(1, BASE);
+    reply.kind = leakguard_types::EventKind::Reply;
+    reply.reply_to = Some(request.id.clone());
+    reply.input_tokens = Some(120);
+    reply.output_tokens = Some(45);
+    reply.host = request.host.clone();
+    reply.client = request.client.clone();
+    store.insert(&[request.clone(), reply]).unwrap();
+    let usage = Reader::open_in(dir.path())
+        .unwrap()
+        .usage("2000-01-01")
+        .unwrap();
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert_eq!(usage[0].requests, 1);
+    assert_eq!((usage[0].input_tokens, usage[0].output_tokens), (120, 45));
+    assert_eq!(usage[0].est_tokens, request.est_tokens as u64);
+}
+
+#[test]
 fn outbox_queues_in_the_same_transaction_and_drops_only_beyond_its_cap() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_in(dir.path()).unwrap();
