@@ -4,7 +4,7 @@
 #
 # The core is Rust: a toolchain with rustfmt and clippy, and a C compiler for crates that build
 # C (zstd, brotli, aws-lc). The end-to-end tests drive the guard with real clients: curl,
-# Debian's chromium, and the official openai/anthropic SDKs from PyPI in .venv (pinned in
+# Debian's chromium, and the official openai, anthropic, google-genai and boto3 SDKs from PyPI in .venv (pinned in
 # tests/e2e/requirements.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -291,6 +291,11 @@ impl Catalog {
         &self.endpoints
     }
 
+    /// Where the endpoint with this id is in [`Catalog::endpoints`].
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.endpoints.iter().position(|e| e.id == id)
+    }
+
     /// The catalog's tenant facts (where each is read, which policy list checks it).
     pub fn tenants(&self) -> &[TenantEntry] {
         &self.tenants

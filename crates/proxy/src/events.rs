@@ -15,14 +15,25 @@ pub fn rule_counts(
     findings: &[leakguard_types::Finding],
     verdict: &leakguard_policy::Verdict,
 ) -> Vec<RuleCount> {
+    count_rules(
+        findings
+            .iter()
+            .zip(verdict.findings.iter().map(|d| d.action)),
+    )
+}
+
+/// Findings with the action each got, counted per rule (in first-seen order).
+pub fn count_rules<'a>(
+    decided: impl IntoIterator<Item = (&'a leakguard_types::Finding, leakguard_types::Action)>,
+) -> Vec<RuleCount> {
     let mut rules: Vec<RuleCount> = Vec::new();
-    for (f, d) in findings.iter().zip(&verdict.findings) {
+    for (f, action) in decided {
         match rules.iter_mut().find(|r| r.rule == f.rule) {
             Some(r) => r.count += 1,
             None => rules.push(RuleCount {
                 rule: f.rule.clone(),
                 category: f.category.to_string(),
-                action: d.action.to_string(),
+                action: action.to_string(),
                 count: 1,
             }),
         }

@@ -670,7 +670,7 @@ fn survivor(
             info.path.split('?').next().unwrap_or(""),
             info.content_type.as_deref(),
             new_body,
-            &DocumentLimits::default(),
+            &document_limits(loaded.policy()),
         ) {
             Ok(x) => x,
             Err(e) => return Some(format!("the redacted body cannot be read again: {e}")),

@@ -17,6 +17,7 @@ mod reply;
 pub mod restore;
 pub mod scan_cache;
 pub mod server;
+mod sse;
 pub mod state;
 pub mod upstream;
 mod websocket;

@@ -252,12 +252,10 @@ impl Guard {
         if let Some(mut event) = event {
             event.latency_us = started.elapsed().as_micros() as u64;
             if pending_restore.is_some() {
-                text_of_reply = self
-                    .shared
-                    .catalog
-                    .endpoints()
-                    .iter()
-                    .position(|e| e.id == event.endpoint && e.reply().has_text());
+                let catalog = &self.shared.catalog;
+                text_of_reply = catalog
+                    .index_of(&event.endpoint)
+                    .filter(|&i| catalog.endpoints()[i].reply().has_text());
             }
             // A request that goes on: its reply is read (the policy's `responses`).
             if matches!(result, RequestOrResponse::Request(_))

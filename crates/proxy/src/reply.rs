@@ -12,8 +12,8 @@ use crate::state::Shared;
 use bytes::Bytes;
 use hudsucker::Body;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
-use leakguard_providers::{Catalog, Usage};
-use leakguard_types::{Action, Category, Finding, RuleCount, Severity};
+use leakguard_providers::Usage;
+use leakguard_types::{Action, Category, Finding, Severity};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -32,7 +32,6 @@ const MAX_KEPT: usize = 8 << 20;
 pub(crate) struct ReplyContext {
     pub shared: Arc<Shared>,
     pub loaded: Arc<Loaded>,
-    pub catalog: Arc<Catalog>,
     /// The request's event (its id, host, path, endpoint, group, model).
     pub request: Event,
     /// The request's endpoint in the catalog.
@@ -49,14 +48,12 @@ impl ReplyContext {
         }
         let endpoint = shared
             .catalog
-            .endpoints()
-            .iter()
-            .position(|e| e.id == event.endpoint && !e.reply().is_empty())?;
+            .index_of(&event.endpoint)
+            .filter(|&i| !shared.catalog.endpoints()[i].reply().is_empty())?;
         Some(ReplyContext {
             endpoint,
             shared: Arc::clone(shared),
             loaded,
-            catalog: Arc::clone(&shared.catalog),
             request: Event {
                 id: event.id.clone(),
                 host: event.host.clone(),
@@ -95,7 +92,7 @@ impl ReplyContext {
                 encoding,
                 kept: Vec::new(),
                 truncated: false,
-                line: Vec::new(),
+                lines: crate::sse::Lines::default(),
                 text: String::new(),
                 findings: Vec::new(),
                 usage: Usage::default(),
@@ -118,8 +115,8 @@ struct State {
     encoding: Option<String>,
     kept: Vec<u8>,
     truncated: bool,
-    /// The SSE line being received.
-    line: Vec<u8>,
+    /// The SSE stream's lines.
+    lines: crate::sse::Lines,
     /// Answer text not yet scanned (with the carry of the last window).
     text: String,
     findings: Vec<Finding>,
@@ -144,42 +141,21 @@ impl State {
 
     /// SSE lines as they complete: each `data:` line's JSON is read.
     fn sse(&mut self, data: &[u8]) {
-        let mut rest = data;
-        while let Some(i) = memchr::memchr(b'\n', rest) {
-            let (head, tail) = rest.split_at(i);
-            rest = &tail[1..];
-            if self.line.is_empty() {
-                self.sse_line(head);
-            } else {
-                let mut line = std::mem::take(&mut self.line);
-                line.extend_from_slice(head);
-                self.sse_line(&line);
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(data, |line| {
+            if let Some(doc) = crate::sse::data_json(line) {
+                self.read_doc(&doc);
             }
-        }
-        if self.line.len() + rest.len() <= MAX_KEPT {
-            self.line.extend_from_slice(rest);
-        } else {
+        });
+        if lines.pending() > MAX_KEPT {
             self.truncated = true;
-            self.line.clear();
+            lines.take_rest();
         }
-    }
-
-    fn sse_line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(data) = line.strip_prefix(b"data:") else {
-            return;
-        };
-        let data = data.strip_prefix(b" ").unwrap_or(data);
-        if data.first() != Some(&b'{') && data.first() != Some(&b'[') {
-            return;
-        }
-        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) {
-            self.read_doc(&doc);
-        }
+        self.lines = lines;
     }
 
     fn read_doc(&mut self, doc: &serde_json::Value) {
-        if let Some(e) = self.ctx.catalog.endpoints().get(self.ctx.endpoint) {
+        if let Some(e) = self.ctx.shared.catalog.endpoints().get(self.ctx.endpoint) {
             e.reply().read(doc, &mut self.text, &mut self.usage);
         }
     }
@@ -246,9 +222,8 @@ impl State {
                 }
             }
         }
-        let line = std::mem::take(&mut self.line);
-        if !line.is_empty() {
-            self.sse_line(&line);
+        if let Some(doc) = crate::sse::data_json(&self.lines.take_rest()) {
+            self.read_doc(&doc);
         }
         self.scan(true);
         let State {
@@ -291,18 +266,8 @@ impl State {
         if kept.is_empty() && usage.is_empty() {
             return;
         }
-        let mut rules: Vec<RuleCount> = Vec::new();
-        for f in &kept {
-            match rules.iter_mut().find(|r| r.rule == f.rule) {
-                Some(r) => r.count += 1,
-                None => rules.push(RuleCount {
-                    rule: f.rule.clone(),
-                    category: f.category.to_string(),
-                    action: "audit".into(),
-                    count: 1,
-                }),
-            }
-        }
+        // Replies are audited: every rule's action is `audit`.
+        let rules = crate::events::count_rules(kept.iter().map(|f| (f, Action::Audit)));
         let event = Event {
             id: crate::events::new_id(),
             time: crate::events::now_rfc3339(),

@@ -196,8 +196,7 @@ impl Rewrite for InBytes {
 pub struct InStreamText {
     pairs: Pairs,
     spec: leakguard_providers::ReplySpec,
-    /// A line not yet complete.
-    line: Vec<u8>,
+    lines: crate::sse::Lines,
     /// Answer text held back: the start of a placeholder.
     held: String,
     /// The last event that carried text, as a shape for sending what is held at the end.
@@ -218,22 +217,14 @@ impl InStreamText {
         InStreamText {
             pairs: Pairs::new(pairs, false),
             spec,
-            line: Vec::new(),
+            lines: crate::sse::Lines::default(),
             held: String::new(),
             last: None,
         }
     }
 
     fn line_out(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        let body = line.strip_suffix(b"\n").unwrap_or(line);
-        let body = body.strip_suffix(b"\r").unwrap_or(body);
-        let data = body
-            .strip_prefix(b"data:")
-            .map(|d| d.strip_prefix(b" ").unwrap_or(d));
-        let parsed = data
-            .filter(|d| d.first() == Some(&b'{'))
-            .and_then(|d| serde_json::from_slice::<serde_json::Value>(d).ok());
-        let Some(mut doc) = parsed else {
+        let Some(mut doc) = crate::sse::data_json(line) else {
             out.extend_from_slice(line);
             return;
         };
@@ -251,7 +242,7 @@ impl InStreamText {
         }
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
-        out.extend_from_slice(&line[body.len()..]);
+        out.extend_from_slice(&line[crate::sse::content(line).len()..]);
         self.last = Some(doc);
     }
 }
@@ -260,22 +251,16 @@ impl Rewrite for InStreamText {
     /// The complete lines of `data` (with what an earlier chunk left), restored.
     fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.len() + 64);
-        let mut buf = std::mem::take(&mut self.line);
-        buf.extend_from_slice(data);
-        let mut rest = &buf[..];
-        while let Some(i) = memchr::memchr(b'\n', rest) {
-            let (line, tail) = rest.split_at(i + 1);
-            rest = tail;
-            self.line_out(line, &mut out);
-        }
-        self.line = rest.to_vec();
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(data, |line| self.line_out(line, &mut out));
+        self.lines = lines;
         out
     }
 
     /// What is still held at the end of the stream, in one more event shaped like the last one
     /// that carried text.
     fn end(&mut self) -> Vec<u8> {
-        let mut out = std::mem::take(&mut self.line);
+        let mut out = self.lines.take_rest();
         let held = std::mem::take(&mut self.held);
         if held.is_empty() {
             return out;

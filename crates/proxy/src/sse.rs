@@ -1,0 +1,80 @@
+//! Server-sent events as the guard reads them in replies: lines as they complete, and the JSON
+//! of a `data:` line (what `reply` reads and what the placeholder restore rewrites).
+
+/// A stream cut into lines as they complete; a line cut by a chunk boundary waits for the rest.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Lines {
+    /// Calls `each` with every line `data` completes (with its `\n`).
+    pub fn feed(&mut self, data: &[u8], mut each: impl FnMut(&[u8])) {
+        let mut rest = data;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let (line, tail) = rest.split_at(i + 1);
+            rest = tail;
+            if self.partial.is_empty() {
+                each(line);
+            } else {
+                let mut joined = std::mem::take(&mut self.partial);
+                joined.extend_from_slice(line);
+                each(&joined);
+            }
+        }
+        self.partial.extend_from_slice(rest);
+    }
+
+    /// Bytes of a line not yet complete.
+    pub fn pending(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// The incomplete last line, taken (at the end of the stream).
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.partial)
+    }
+}
+
+/// The line without its line end (`\n`, `\r\n`).
+pub(crate) fn content(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The JSON object or array of a `data:` line; `None` for other lines, `[DONE]` and what does
+/// not parse.
+pub(crate) fn data_json(line: &[u8]) -> Option<serde_json::Value> {
+    let data = content(line).strip_prefix(b"data:")?;
+    let data = data.strip_prefix(b" ").unwrap_or(data);
+    if !matches!(data.first(), Some(b'{' | b'[')) {
+        return None;
+    }
+    serde_json::from_slice(data).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_complete_across_chunks_and_data_lines_parse() {
+        let stream = b"event: x\r\ndata: {\"a\":1}\n\ndata: [DONE]\n";
+        for cut in 1..stream.len() {
+            let mut lines = Lines::default();
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            lines.feed(&stream[..cut], |l| got.push(l.to_vec()));
+            lines.feed(&stream[cut..], |l| got.push(l.to_vec()));
+            assert_eq!(got.concat(), stream, "cut {cut}");
+            assert_eq!(got.len(), 4);
+            assert_eq!(lines.pending(), 0);
+        }
+        assert_eq!(
+            data_json(b"data: {\"a\":1}\r\n"),
+            Some(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(data_json(b"data:[1]\n"), Some(serde_json::json!([1])));
+        assert_eq!(data_json(b"data: [DONE]\n"), None);
+        assert_eq!(data_json(b"event: x\n"), None);
+    }
+}
