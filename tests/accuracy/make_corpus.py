@@ -493,6 +493,36 @@ def negative_cases():
             [], src + ": checksums")
 
 
+# ---------------------------------------------------------------- dates beside names
+def dob_by_name_cases():
+    """ISO 8601 dates right after a name, with no label: lists of people as HR and travel
+    spreadsheets paste them (schema.org Person name + birthDate columns without a header).
+    Negatives: names beside recent dates and names after words of authorship."""
+    src = "ISO 8601 dates beside schema.org Person names (lists without labels)"
+    for _ in range(16):
+        y, m, d = date()
+        n = R.choice([name_en, name_de])()
+        v = f"{y}-{m:02d}-{d:02d}"
+        forms = [
+            f"Badge requests for the Leeds visit:\n{n} {v}\nplease print them by Friday",
+            f"Can you sort these by age? {n}, {v}; the others follow.",
+            f"Insurance list — {n} ({v}), Platform team",
+            f"{n}\t{v}\tBerlin",
+        ]
+        add("dob", R.choice(forms), [{"family": "dob", "value": v}], src)
+    for _ in range(16):
+        n = R.choice([name_en, name_de])()
+        recent = f"{R.randint(2015, 2026)}-{R.randint(1, 12):02d}-{R.randint(1, 28):02d}"
+        old = f"{R.randint(1995, 2009)}-{R.randint(1, 12):02d}-{R.randint(1, 28):02d}"
+        add("negative", R.choice([
+            f"Minutes taken by {n} {recent}, circulated to the team.",
+            f"{n} {recent}: approved the rollout plan.",
+            f"Design doc, reviewed by {n} {old}, still current?",
+            f"Last updated by {n} on {recent}",
+            f"Author: {n} {old}T10:15:00Z",
+        ]), [], src + ": names beside dates that are not births")
+
+
 dob_cases()
 passport_cases()
 iban_cases()
@@ -500,6 +530,7 @@ phone_cases()
 digits_cases()
 encoded_cases()
 negative_cases()
+dob_by_name_cases()
 with OUT.open("w", encoding="utf-8") as f:
     for r in rows:
         f.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -32,7 +32,7 @@ struct Sample {
 fn family(f: &Finding) -> &'static str {
     let r = f.rule.as_str();
     match r {
-        "date-of-birth" => "dob",
+        _ if r.starts_with("date-of-birth") => "dob",
         "passport-number" => "passport",
         "iban" => "iban",
         "credit-card-number" => "card",
