@@ -24,6 +24,9 @@ pub struct Guard {
     pub(crate) reply: Option<crate::reply::ReplyContext>,
     /// This exchange's share of the memory budget for bodies, held until it is dropped.
     pub(crate) memory: crate::body::Reservation,
+    /// The event of a request that goes on, made durable while the upstream works on it
+    /// ([`Guard::forward`]) and in any case before the exchange ends (`Drop`).
+    pub(crate) to_journal: Option<leakguard_types::Event>,
 }
 
 /// The path the guard answers itself on every intercepted host (`leakguard doctor`'s canary).
@@ -36,6 +39,36 @@ impl Guard {
             restore: None,
             reply: None,
             memory: crate::body::Reservation::default(),
+            to_journal: None,
+        }
+    }
+
+    /// Sends the request on and, while the upstream works on it, makes the request's event
+    /// durable: the journal's write is off the request's path, and it is done before the
+    /// response is handed back (so before any byte of the answer reaches the client).
+    pub(crate) async fn forward<F, T>(&mut self, send: F) -> T
+    where
+        F: std::future::Future<Output = T>,
+    {
+        let Some(event) = self.to_journal.take() else {
+            return send.await;
+        };
+        let events = &self.shared.events;
+        let journal = async move {
+            // One turn for the connection's task to write the request out first.
+            tokio::task::yield_now().await;
+            events.record_durable(event);
+        };
+        tokio::join!(send, journal).0
+    }
+}
+
+impl Drop for Guard {
+    /// An exchange that ends without [`Guard::forward`] (an upgrade, an error) still leaves
+    /// its event durable before its answer is sent.
+    fn drop(&mut self) {
+        if let Some(event) = self.to_journal.take() {
+            self.shared.events.record_durable(event);
         }
     }
 }

@@ -263,8 +263,13 @@ impl Guard {
             {
                 self.reply = crate::reply::ReplyContext::for_request(&self.shared, &event);
             }
-            // Durable before the guard's own answer leaves or the request goes on.
-            self.shared.events.record_durable(event);
+            // Durable before the guard's own answer leaves; a request that goes on is made
+            // durable while the upstream works on it (`Guard::forward`).
+            if matches!(result, RequestOrResponse::Request(_)) {
+                self.to_journal = Some(event);
+            } else {
+                self.shared.events.record_durable(event);
+            }
         }
         self.restore =
             pending_restore

@@ -399,9 +399,11 @@ impl Conn {
             RequestOrResponse::Response(res) => return Ok(res),
         };
         if req.headers().contains_key(hyper::header::UPGRADE) {
+            drop(guard);
             return Ok(self.forward_upgrade(req).await);
         }
-        Ok(match self.front.client.request(normalize(req)).await {
+        let client = &self.front.client;
+        Ok(match guard.forward(client.request(normalize(req))).await {
             Ok(res) => guard.handle_response(res.map(Body::from)),
             Err(e) => guard.handle_error(&e),
         })

@@ -1,4 +1,5 @@
-//! Event store figures: sustained inserts (through the recorder, as the guard does it), the
+//! Event store figures: sustained inserts (through the recorder, as the guard does it), what
+//! recording one event costs its caller (queued, or journaled first), the
 //! last 100 events among 1,000,000, a rule-filtered page, a week of stats, and the size per
 //! event (printed while the 1M database is built).
 //!
@@ -38,6 +39,37 @@ fn inserts(c: &mut Criterion) {
             recorder.flush().unwrap()
         })
     });
+    group.finish();
+    // What the guard's request path pays per event: queued only, or written to the journal
+    // first (the caller's time only; the writer commits untimed between rounds).
+    let mut group = c.benchmark_group("record_one");
+    for journaled in [false, true] {
+        let name = if journaled { "journaled" } else { "queued" };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut spent = std::time::Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(1000);
+                    let events: Vec<_> = (0..n)
+                        .map(|_| sample_event(next.fetch_add(1, Ordering::Relaxed), BASE_MS))
+                        .collect();
+                    let start = std::time::Instant::now();
+                    for e in events {
+                        if journaled {
+                            recorder.record_journaled(e);
+                        } else {
+                            recorder.record(e);
+                        }
+                    }
+                    spent += start.elapsed();
+                    recorder.flush().unwrap();
+                    left -= n;
+                }
+                spent
+            })
+        });
+    }
     group.finish();
 }
 
