@@ -100,10 +100,11 @@ describe("charts", () => {
     expect(usageByHost([
       { host: "a", requests: 1, est_tokens: 5, blocked: 0, documents: 2, unscanned_images: 1 },
       { host: "b", requests: 3, est_tokens: 1, blocked: 1 },
-      { host: "a", requests: 4, est_tokens: 5, blocked: 1, documents: 1, unscanned_images: 3 },
+      { host: "a", requests: 4, est_tokens: 5, blocked: 1, documents: 1, unscanned_images: 3, input_tokens: 7, output_tokens: 40 },
+      { host: "a", requests: 1, est_tokens: 2, blocked: 0, input_tokens: 4, output_tokens: 2 },
     ])).toEqual([
-      { host: "a", requests: 5, tokens: 10, blocked: 1, documents: 3, images: 4 },
-      { host: "b", requests: 3, tokens: 1, blocked: 1, documents: 0, images: 0 },
+      { host: "a", requests: 6, tokens: 12, tokens_in: 11, tokens_out: 42, blocked: 1, documents: 3, images: 4 },
+      { host: "b", requests: 3, tokens: 1, tokens_in: 0, tokens_out: 0, blocked: 1, documents: 0, images: 0 },
     ]);
   });
 });

@@ -147,6 +147,9 @@ export interface UsageRow {
   blocked: number;
   documents?: number;
   unscanned_images?: number;
+  /** What the providers reported in their replies (0 where replies were not read). */
+  input_tokens?: number;
+  output_tokens?: number;
 }
 
 export interface ExplainedFinding {

@@ -1,5 +1,5 @@
 // Stats buckets -> chart series (one per category or destination, the largest first).
-import type { Bucket } from "./api";
+import type { Bucket, UsageRow } from "./api";
 
 export interface Series {
   label: string;
@@ -32,16 +32,21 @@ export function seriesBy(buckets: Bucket[], pick: (b: Bucket) => Record<string, 
   return { xs, series };
 }
 
-/** Usage rows summed per host: requests, tokens, blocked, documents and images not scanned;
- * most requests first. */
+/** Usage rows summed per host: requests, estimated tokens, the tokens the providers reported
+ * (in and out), blocked, documents and images not scanned; most requests first. */
 export function usageByHost(
-  rows: { host: string; requests: number; est_tokens: number; blocked: number; documents?: number; unscanned_images?: number }[],
+  rows: Omit<UsageRow, "day" | "client" | "bytes">[],
 ) {
-  const m = new Map<string, { host: string; requests: number; tokens: number; blocked: number; documents: number; images: number }>();
+  const m = new Map<
+    string,
+    { host: string; requests: number; tokens: number; tokens_in: number; tokens_out: number; blocked: number; documents: number; images: number }
+  >();
   for (const r of rows) {
-    const e = m.get(r.host) ?? { host: r.host, requests: 0, tokens: 0, blocked: 0, documents: 0, images: 0 };
+    const e = m.get(r.host) ?? { host: r.host, requests: 0, tokens: 0, tokens_in: 0, tokens_out: 0, blocked: 0, documents: 0, images: 0 };
     e.requests += r.requests;
     e.tokens += r.est_tokens;
+    e.tokens_in += r.input_tokens ?? 0;
+    e.tokens_out += r.output_tokens ?? 0;
     e.blocked += r.blocked;
     e.documents += r.documents ?? 0;
     e.images += r.unscanned_images ?? 0;
