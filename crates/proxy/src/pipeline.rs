@@ -856,6 +856,37 @@ impl Shared {
         tenant: &TenantFacts,
         text: &str,
     ) -> WsOutcome {
+        self.websocket_frame(host, path, tenant, text, true)
+    }
+
+    /// A client-to-server binary frame: UTF-8 is read as text (a redaction is sent as the
+    /// same binary frame rewritten); other bytes are scanned as text where they hold it, and
+    /// a frame that would need rewriting is dropped (its event says blocked): the guard does
+    /// not know the protocol to rewrite it in.
+    pub fn websocket_binary(
+        &self,
+        host: &str,
+        path: &str,
+        tenant: &TenantFacts,
+        data: &[u8],
+    ) -> WsOutcome {
+        match std::str::from_utf8(data) {
+            Ok(text) => self.websocket_frame(host, path, tenant, text, true),
+            Err(_) => {
+                let text = String::from_utf8_lossy(data);
+                self.websocket_frame(host, path, tenant, &text, false)
+            }
+        }
+    }
+
+    fn websocket_frame(
+        &self,
+        host: &str,
+        path: &str,
+        tenant: &TenantFacts,
+        text: &str,
+        rewritable: bool,
+    ) -> WsOutcome {
         let started = Instant::now();
         bump(&self.counters.requests);
         let loaded = self.policy.load_full();
@@ -891,8 +922,8 @@ impl Shared {
         let out = match self.act(&loaded, x, host, text.as_bytes(), &mut event) {
             Act::Forward => WsOutcome::Pass,
             Act::Rewrite(body, _) => match String::from_utf8(body) {
-                Ok(t) => WsOutcome::Replace(t),
-                Err(_) => {
+                Ok(t) if rewritable => WsOutcome::Replace(t),
+                _ => {
                     event.outcome = leakguard_types::Outcome::Blocked;
                     WsOutcome::Drop
                 }

@@ -34,8 +34,9 @@ pub(crate) struct ReplyContext {
     pub loaded: Arc<Loaded>,
     /// The request's event (its id, host, path, endpoint, group, model).
     pub request: Event,
-    /// The request's endpoint in the catalog.
-    endpoint: usize,
+    /// The request's endpoint in the catalog (none for WebSocket frames: each frame's
+    /// strings are read).
+    endpoint: Option<usize>,
 }
 
 impl ReplyContext {
@@ -51,7 +52,7 @@ impl ReplyContext {
             .index_of(&event.endpoint)
             .filter(|&i| !shared.catalog.endpoints()[i].reply().is_empty())?;
         Some(ReplyContext {
-            endpoint,
+            endpoint: Some(endpoint),
             shared: Arc::clone(shared),
             loaded,
             request: Event {
@@ -155,7 +156,8 @@ impl State {
     }
 
     fn read_doc(&mut self, doc: &serde_json::Value) {
-        if let Some(e) = self.ctx.shared.catalog.endpoints().get(self.ctx.endpoint) {
+        let endpoints = self.ctx.shared.catalog.endpoints();
+        if let Some(e) = self.ctx.endpoint.and_then(|i| endpoints.get(i)) {
             e.reply().read(doc, &mut self.text, &mut self.usage);
         }
     }
@@ -174,29 +176,9 @@ impl State {
         while !self.text.is_char_boundary(cut) {
             cut -= 1;
         }
-        let loaded = &self.ctx.loaded;
-        for f in loaded.engine.scan(&self.text) {
-            if f.start < cut && f.category != Category::SourceCode {
+        for f in found_in(&self.ctx.loaded, &self.text) {
+            if f.start < cut {
                 self.findings.push(f);
-            }
-        }
-        let markers = &loaded.policy().responses.markers;
-        if !markers.is_empty() {
-            let lower = self.text.to_lowercase();
-            for m in markers {
-                let m_lower = m.to_lowercase();
-                if let Some(at) = lower.find(&m_lower).filter(|&at| at < cut) {
-                    self.findings.push(Finding {
-                        rule: "prompt-leak-marker".into(),
-                        category: Category::Custom,
-                        severity: Severity::High,
-                        start: at,
-                        end: at + m_lower.len(),
-                        confidence: 1.0,
-                        preview: m.chars().take(40).collect(),
-                        detail: Default::default(),
-                    });
-                }
             }
         }
         self.text.drain(..cut);
@@ -235,23 +217,7 @@ impl State {
             ..
         } = self;
         let req = &ctx.request;
-        // What the policy would act on (an allowed rule, such as a public IP, is not news).
-        let verdict = ctx.loaded.effective.decide_request(
-            &findings,
-            &leakguard_policy::RequestFacts {
-                host: Some(&req.host),
-                model: req.model.as_deref(),
-                max_tokens: None,
-                tenant: None,
-            },
-            &ctx.shared.meta(),
-        );
-        let kept: Vec<Finding> = findings
-            .into_iter()
-            .zip(&verdict.findings)
-            .filter(|(_, d)| d.action != Action::Allow)
-            .map(|(f, _)| f)
-            .collect();
+        let kept = ctx.acted_on(findings);
         // Budgets count what the provider counted: the reply's tokens beyond the request's
         // estimate are added to its group's minute.
         if let (Some(i), Some(o)) = (usage.input_tokens, usage.output_tokens) {
@@ -266,6 +232,76 @@ impl State {
         if kept.is_empty() && usage.is_empty() {
             return;
         }
+        ctx.record(&kept, &usage, served, reply_bytes, truncated);
+    }
+}
+
+/// What a reply's text holds: the engine's findings (not source code: answers are full of
+/// it) and the policy's prompt-leak markers.
+fn found_in(loaded: &Loaded, text: &str) -> Vec<Finding> {
+    let mut out: Vec<Finding> = loaded
+        .engine
+        .scan(text)
+        .into_iter()
+        .filter(|f| f.category != Category::SourceCode)
+        .collect();
+    let markers = &loaded.policy().responses.markers;
+    if !markers.is_empty() {
+        let lower = text.to_lowercase();
+        for m in markers {
+            let m_lower = m.to_lowercase();
+            if let Some(at) = lower.find(&m_lower) {
+                out.push(Finding {
+                    rule: "prompt-leak-marker".into(),
+                    category: Category::Custom,
+                    severity: Severity::High,
+                    start: at,
+                    end: at + m_lower.len(),
+                    confidence: 1.0,
+                    preview: m.chars().take(40).collect(),
+                    detail: Default::default(),
+                });
+            }
+        }
+    }
+    out
+}
+
+impl ReplyContext {
+    /// The findings the policy would act on (an allowed rule, such as a public IP, is not
+    /// news).
+    fn acted_on(&self, findings: Vec<Finding>) -> Vec<Finding> {
+        let req = &self.request;
+        let verdict = self.loaded.effective.decide_request(
+            &findings,
+            &leakguard_policy::RequestFacts {
+                host: Some(&req.host),
+                model: req.model.as_deref(),
+                max_tokens: None,
+                tenant: None,
+            },
+            &self.shared.meta(),
+        );
+        findings
+            .into_iter()
+            .zip(&verdict.findings)
+            .filter(|(_, d)| d.action != Action::Allow)
+            .map(|(f, _)| f)
+            .collect()
+    }
+
+    /// Records one `reply` event: what was found (masked), the token counts, the model served
+    /// when it is not the one asked for.
+    fn record(
+        &self,
+        kept: &[Finding],
+        usage: &Usage,
+        served: Option<String>,
+        reply_bytes: usize,
+        truncated: bool,
+    ) {
+        let req = &self.request;
+        let ctx = self;
         // Replies are audited: every rule's action is `audit`.
         let rules = crate::events::count_rules(kept.iter().map(|f| (f, Action::Audit)));
         let event = Event {
@@ -292,7 +328,7 @@ impl State {
             } else {
                 "responses.action".into()
             },
-            previews: crate::events::previews(&kept, ctx.loaded.policy().events.previews),
+            previews: crate::events::previews(kept, ctx.loaded.policy().events.previews),
             rules,
             bytes: reply_bytes,
             reply_to: Some(req.id.clone()),
@@ -314,6 +350,83 @@ impl State {
             ..Event::default()
         };
         ctx.shared.events.record(event);
+    }
+}
+
+/// Server-to-client WebSocket frames of one connection, read as they pass: each frame's text
+/// (the strings of a JSON frame, SignalR's records too; a binary frame as text where it is
+/// text) is scanned with the end of the frames before it, so a secret cut between frames is
+/// still whole; a value reported once on the connection is not reported again (services
+/// that resend the whole answer so far in every update). Frames go on untouched.
+pub(crate) struct FrameReader {
+    ctx: ReplyContext,
+    carry: String,
+    reported: std::collections::HashSet<(String, String)>,
+}
+
+impl FrameReader {
+    /// A reader for the frames a WebSocket to `host` sends back, when the policy reads
+    /// replies.
+    pub fn for_websocket(shared: &Arc<Shared>, host: &str, path: &str) -> Option<FrameReader> {
+        let loaded = shared.policy.load_full();
+        if !loaded.policy().responses.scan {
+            return None;
+        }
+        let request = Event {
+            host: host.to_string(),
+            method: "WEBSOCKET".into(),
+            path: crate::events::path_template(path),
+            endpoint: "websocket".into(),
+            group: loaded.policy().group_of(host).map(|g| g.name.clone()),
+            policy: Some(loaded.label.clone()),
+            ..Event::default()
+        };
+        Some(FrameReader {
+            ctx: ReplyContext {
+                shared: Arc::clone(shared),
+                loaded,
+                request,
+                endpoint: None,
+            },
+            carry: String::new(),
+            reported: Default::default(),
+        })
+    }
+
+    /// One frame from the server.
+    pub fn frame(&mut self, data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let frame = leakguard_providers::Extracted::text_frame(&text);
+        let mut hay = std::mem::take(&mut self.carry);
+        // A frame's strings apart, consecutive frames joined as they are (deltas of one text).
+        for (i, seg) in frame.segments.iter().enumerate() {
+            if i > 0 {
+                hay.push('\n');
+            }
+            hay.push_str(&seg.text);
+        }
+        if self.reported.len() > 4096 {
+            // A connection open for days: forget what was reported long ago.
+            self.reported.clear();
+        }
+        let found = found_in(&self.ctx.loaded, &hay);
+        let new: Vec<Finding> = found
+            .into_iter()
+            .filter(|f| {
+                let value = hay.get(f.start..f.end).unwrap_or_default().to_string();
+                self.reported.insert((f.rule.clone(), value))
+            })
+            .collect();
+        let kept = self.ctx.acted_on(new);
+        if !kept.is_empty() {
+            self.ctx
+                .record(&kept, &Usage::default(), None, data.len(), false);
+        }
+        let mut cut = hay.len().saturating_sub(CARRY);
+        while !hay.is_char_boundary(cut) {
+            cut += 1;
+        }
+        self.carry = hay.split_off(cut);
     }
 }
 

@@ -5,9 +5,11 @@
 //! dials through its [`crate::upstream::Routes`] and its upstream TLS config, completes the
 //! upstream handshake first (a refusal becomes the client's 502, and the subprotocol the server
 //! chose is passed back), then upgrades the client and relays frames: client-to-server text
-//! frames go through the same scan-decide pipeline as request bodies
-//! ([`crate::Shared::websocket_text`]: scan cache, one verdict with the upgrade's tenant facts,
-//! rate limits, warn overrides); everything else passes as it is.
+//! frames, text and binary, go through the same scan-decide pipeline as request bodies
+//! ([`crate::Shared::websocket_text`], [`crate::Shared::websocket_binary`]: scan cache, one
+//! verdict with the upgrade's tenant facts, rate limits, warn overrides); server-to-client
+//! frames are read as replies ([`crate::reply::FrameReader`]: audited, passed untouched);
+//! control frames pass as they are.
 //!
 //! `Sec-WebSocket-Extensions` is not forwarded: with permessage-deflate the frames would be
 //! compressed and the guard could not read them.
@@ -126,6 +128,13 @@ pub(crate) async fn relay(
                             WsOutcome::Drop => None,
                         }
                     }
+                    Message::Binary(data) => {
+                        match shared.websocket_binary(&host, &path, &tenant, &data) {
+                            WsOutcome::Pass => Some(Message::Binary(data)),
+                            WsOutcome::Replace(t) => Some(Message::binary(t.into_bytes())),
+                            WsOutcome::Drop => None,
+                        }
+                    }
                     other => Some(other),
                 };
                 if let Some(m) = out {
@@ -136,8 +145,16 @@ pub(crate) async fn relay(
             }
             let _ = up_sink.close().await;
         };
+        let mut replies = crate::reply::FrameReader::for_websocket(&shared, &host, &path);
         let to_client = async {
             while let Some(Ok(msg)) = up_stream.next().await {
+                if let Some(r) = replies.as_mut() {
+                    match &msg {
+                        Message::Text(t) => r.frame(t.as_bytes()),
+                        Message::Binary(b) => r.frame(b),
+                        _ => {}
+                    }
+                }
                 if client_sink.send(msg).await.is_err() {
                     break;
                 }

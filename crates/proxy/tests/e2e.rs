@@ -1192,6 +1192,92 @@ async fn websocket_frames_are_relayed_through_resolve_and_scanned_end_to_end() {
     r.guard.stop().await;
 }
 
+/// Issue 21: what the service sends back over a WebSocket is read as a reply (a key cut between
+/// two frames, then resent whole as services resend the answer so far, is one `reply` event;
+/// the frames reach the client untouched), and binary client frames are scanned as text ones
+/// are: a clean one passes, one with a key is dropped, a UTF-8 one with a card is redacted.
+#[tokio::test]
+async fn websocket_server_frames_are_read_and_binary_frames_scanned() {
+    use hudsucker::futures::{SinkExt, StreamExt};
+    use hudsucker::tokio_tungstenite::tungstenite::Message;
+    let r = rig().await;
+    let mut ws = websocket_through(&r, "wss://chatgpt.com/backend-api/ws").await;
+    let answer = "the key AKIAQYLPMN5HJNGY4F7A is yours";
+    let reversed: String = answer.chars().rev().collect();
+    ws.send(Message::text(format!("REPLYREV<<{reversed}>>")))
+        .await
+        .unwrap();
+    let (a, b, c) = (
+        next_text(&mut ws).await,
+        next_text(&mut ws).await,
+        next_text(&mut ws).await,
+    );
+    assert_eq!(format!("{a}{b}"), answer, "the frames pass untouched");
+    assert_eq!(c, answer);
+    assert!(
+        !a.contains("AKIAQYLPMN5HJNGY4F7A") && !b.contains("AKIAQYLPMN5HJNGY4F7A"),
+        "the key is cut between the first two frames"
+    );
+    ws.send(Message::binary(b"plain bytes".to_vec()))
+        .await
+        .unwrap();
+    ws.send(Message::binary(
+        b"\xff\xfe\x00key AKIAQYLPMN5HJNGY4F7A\x01".to_vec(),
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::binary(b"card 4111 1111 1111 1111".to_vec()))
+        .await
+        .unwrap();
+    let mut echoes = Vec::new();
+    while echoes.len() < 2 {
+        if let Message::Binary(b) = ws.next().await.expect("a frame").unwrap() {
+            echoes.push(String::from_utf8_lossy(&b).into_owned());
+        }
+    }
+    assert_eq!(
+        echoes,
+        vec![
+            "echo: plain bytes",
+            "echo: card [REDACTED:credit-card-number#1]"
+        ]
+    );
+    ws.close(None).await.unwrap();
+    let binary: Vec<String> =
+        r.up.requests()
+            .iter()
+            .filter(|s| s.method == "WS-BINARY")
+            .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+            .collect();
+    assert_eq!(
+        binary,
+        vec!["plain bytes", "card [REDACTED:credit-card-number#1]"],
+        "the upstream never saw the key or the card"
+    );
+    let events = r.events();
+    let replies: Vec<&serde_json::Value> = events.iter().filter(|e| e["kind"] == "reply").collect();
+    assert_eq!(replies.len(), 1, "one reply event: {replies:?}");
+    assert_eq!(replies[0]["host"], "chatgpt.com");
+    assert_eq!(replies[0]["verdict"], "audit");
+    assert_eq!(replies[0]["rules"][0]["rule"], "aws-access-key-id");
+    assert_eq!(replies[0]["rules"][0]["count"], 1);
+    assert_eq!(
+        replies[0]["bytes"],
+        b.len(),
+        "found at the frame that completed the key, not at its whole resend"
+    );
+    let outcomes: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "websocket")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec!["forwarded", "forwarded", "blocked", "redacted"]
+    );
+    r.guard.stop().await;
+}
+
 #[tokio::test]
 async fn http2_to_the_upstream_when_enabled_keeps_bodies_and_redaction_right() {
     let r = rig_opts(default_policy(), 32 << 20, true).await;

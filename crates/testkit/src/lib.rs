@@ -249,7 +249,8 @@ async function send(text) {
 </script></body></html>"#;
 
 /// A WebSocket endpoint on any path: records each text frame (method `WS`) and answers it with
-/// `echo: TEXT`; offers the first subprotocol the client asked for.
+/// `echo: TEXT` (or a scripted answer: `REPLYREV<<…>>`), each binary frame (method
+/// `WS-BINARY`) with a binary `echo: …`; offers the first subprotocol the client asked for.
 fn websocket_echo(
     mut req: Request<hyper::body::Incoming>,
     sni: String,
@@ -287,7 +288,44 @@ fn websocket_echo(
                         body: t.as_bytes().to_vec(),
                         version: "WS".into(),
                     });
-                    if ws.send(Message::text(format!("echo: {t}"))).await.is_err() {
+                    // `REPLYREV<<txet>>`: the answer is `text`, sent as a service streams it:
+                    // its first half, its second half, then the whole of it again.
+                    let scripted: Option<String> = t.split_once("REPLYREV<<").and_then(|(_, r)| {
+                        r.split_once(">>")
+                            .map(|(rev, _)| rev.chars().rev().collect())
+                    });
+                    let frames = match scripted {
+                        Some(answer) => {
+                            let mut mid = answer.len() / 2;
+                            while !answer.is_char_boundary(mid) {
+                                mid += 1;
+                            }
+                            vec![
+                                answer[..mid].to_string(),
+                                answer[mid..].to_string(),
+                                answer.clone(),
+                            ]
+                        }
+                        None => vec![format!("echo: {t}")],
+                    };
+                    for f in frames {
+                        if ws.send(Message::text(f)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Message::Binary(b) => {
+                    seen.lock().expect("seen").push(Seen {
+                        host: sni.clone(),
+                        method: "WS-BINARY".into(),
+                        path: path.clone(),
+                        headers: Vec::new(),
+                        body: b.to_vec(),
+                        version: "WS".into(),
+                    });
+                    let mut echo = b"echo: ".to_vec();
+                    echo.extend_from_slice(&b);
+                    if ws.send(Message::binary(echo)).await.is_err() {
                         break;
                     }
                 }
