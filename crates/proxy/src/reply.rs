@@ -331,7 +331,7 @@ impl ReplyContext {
             previews: crate::events::previews(kept, ctx.loaded.policy().events.previews),
             rules,
             bytes: reply_bytes,
-            reply_to: Some(req.id.clone()),
+            reply_to: (!req.id.is_empty()).then(|| req.id.clone()),
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
             cached_tokens: usage.cached_tokens,

@@ -1259,6 +1259,11 @@ async fn websocket_server_frames_are_read_and_binary_frames_scanned() {
     assert_eq!(replies.len(), 1, "one reply event: {replies:?}");
     assert_eq!(replies[0]["host"], "chatgpt.com");
     assert_eq!(replies[0]["verdict"], "audit");
+    assert_eq!(replies[0]["endpoint"], "websocket");
+    assert!(
+        replies[0].get("reply_to").is_none(),
+        "a frame answers no recorded request"
+    );
     assert_eq!(replies[0]["rules"][0]["rule"], "aws-access-key-id");
     assert_eq!(replies[0]["rules"][0]["count"], 1);
     assert_eq!(
