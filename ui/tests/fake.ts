@@ -36,6 +36,10 @@ export class FakeBackend implements Backend {
     listen: "127.0.0.1:8787", pac_url: "http://127.0.0.1:8787/proxy.pac", ca_cert: "", ca_uncovered: [],
     policy: "default (abc123)", paused_until: null, counters: { requests: 3 }, events_db: "/tmp/x/events.db",
     siem: [], control: "/tmp/x/control.sock",
+    destinations: [
+      { group: "enterprise", host: "api.example", ok: true, detail: "", checked: new Date().toISOString() },
+      { group: "consumer", host: "chat.example", ok: false, detail: "cannot connect to chat.example:443 (refused); check the network", checked: new Date().toISOString() },
+    ],
   };
   policy_: PolicyInForce = {
     label: "default (abc123)", origin: "managed", managed_path: "/etc/leakguard/policy.json", local_path: null,

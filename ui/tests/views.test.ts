@@ -111,13 +111,16 @@ describe("the app", () => {
     expect((await screen.findByTestId("policy-sensitivity")).textContent).toContain("permissive");
   });
 
-  it("says why protection is degraded, and switches theme from the keyboard-reachable toggle", async () => {
+  it("says why protection is degraded and which destinations answer, and switches theme from the keyboard-reachable toggle", async () => {
     const b = new FakeBackend();
     b.health_ = { ...b.health_, protection: "degraded", reasons: ["The policy update was refused: fix it and save again."] };
     app(b);
     await fireEvent.click(await screen.findByTestId("nav-health"));
     expect((await screen.findByTestId("health-state")).textContent).toContain("Not fully protected");
     expect(screen.getByTestId("health-reasons").textContent).toContain("refused");
+    const reach = screen.getByTestId("health-destinations").textContent ?? "";
+    expect(reach).toContain("Reachable");
+    expect(reach).toContain("cannot connect to chat.example:443");
     const before = document.documentElement.dataset.theme;
     await fireEvent.click(screen.getByTestId("theme"));
     expect(document.documentElement.dataset.theme).not.toBe(before);

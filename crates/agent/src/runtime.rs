@@ -184,6 +184,8 @@ struct Inner {
     pause_end: Mutex<Option<JoinHandle<()>>>,
     /// What the last deployment check found out of place (trust, routing); empty: all well.
     drift: Mutex<Vec<String>>,
+    /// Whether each destination group answered through the guard at the last check.
+    reach: Mutex<Vec<crate::surface::Reach>>,
 }
 
 /// What the Policy view shows beyond the policy itself.
@@ -289,6 +291,7 @@ impl Agent {
                 control: Mutex::default(),
                 pause_end: Mutex::default(),
                 drift: Mutex::default(),
+                reach: Mutex::default(),
             }),
         };
         // 7. Notices, as the front end chose.
@@ -462,6 +465,60 @@ async fn resolve_sources(config: &Config) -> Result<Sources, StartError> {
     Ok(sources)
 }
 
+/// How long one destination may take to answer the reachability check.
+const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One host of each inspected destination group (its first without a wildcard), reached the
+/// way the guard reaches it, all at once.
+async fn reach_destinations(
+    shared: &Arc<Shared>,
+    clock: &Arc<dyn Clock>,
+) -> Vec<crate::surface::Reach> {
+    let loaded = shared.policy.load_full();
+    let targets: Vec<(String, String)> = loaded
+        .policy()
+        .destinations
+        .iter()
+        .filter(|g| g.mode == leakguard_policy::Mode::Inspect)
+        .filter_map(|g| {
+            let host = g.hosts.iter().find(|h| !h.contains('*'))?;
+            Some((g.name.clone(), host.trim_end_matches('.').to_string()))
+        })
+        .collect();
+    let checks: Vec<_> = targets
+        .iter()
+        .map(|(_, host)| {
+            let (routes, tls, host) = (
+                Arc::clone(&shared.routes),
+                Arc::clone(&shared.upstream_tls),
+                host.clone(),
+            );
+            tokio::spawn(async move {
+                leakguard_proxy::upstream::reach(&routes, &tls, &host, REACH_TIMEOUT).await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(checks.len());
+    for c in checks {
+        results.push(
+            c.await
+                .unwrap_or_else(|e| Err(format!("the check failed: {e}"))),
+        );
+    }
+    let checked = rfc3339_ms(clock.now_ms());
+    targets
+        .into_iter()
+        .zip(results)
+        .map(|((group, host), r)| crate::surface::Reach {
+            group,
+            host,
+            ok: r.is_ok(),
+            detail: r.err().unwrap_or_default(),
+            checked: checked.clone(),
+        })
+        .collect()
+}
+
 fn ensure_ca(dir: &Path, policy: &Policy) -> Result<(), StartError> {
     let hosts = destination_hosts(policy);
     if !dir.join(ca::CERT_FILE).exists() {
@@ -531,6 +588,8 @@ async fn protection_watch(inner: Weak<Inner>) {
                 tokio::task::spawn_blocking(move || leakguard_deploy::check::drift(&ctx, enforce))
                     .await
                     .unwrap_or_else(|e| vec![format!("the deployment check failed: {e}")]);
+            let reached = reach_destinations(&me.shared, &me.clock).await;
+            *me.reach.lock().expect("reach") = reached;
             let before = std::mem::replace(&mut *me.drift.lock().expect("drift"), now.clone());
             let event = if !now.is_empty() && now != before {
                 let after = if moved {
@@ -790,6 +849,7 @@ impl Control for Agent {
                 events_db: shared.events.location(),
                 siem,
                 control: self.control_location(),
+                destinations: inner.reach.lock().expect("reach").clone(),
             })
         })
     }

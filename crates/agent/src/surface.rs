@@ -109,6 +109,23 @@ pub struct Health {
     pub siem: Vec<TargetState>,
     /// The control channel (socket path or address).
     pub control: String,
+    /// Each inspected destination group reached through the guard's own routes, as of the
+    /// last deployment check (empty until the first has run).
+    #[serde(default)]
+    pub destinations: Vec<Reach>,
+}
+
+/// Whether a destination group answers through the guard (one of its hosts, port 443, the
+/// guard's routes and upstream TLS roots).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reach {
+    pub group: String,
+    pub host: String,
+    pub ok: bool,
+    /// What failed and what to do; empty when it answered.
+    pub detail: String,
+    /// RFC 3339 time of the check.
+    pub checked: String,
 }
 
 /// A rule as the app explains it next to an event.

@@ -570,3 +570,67 @@ async fn a_false_alarm_report_carries_the_rule_sample_and_destination_for_the_su
     );
     agent.stop().await;
 }
+
+/// Issue 18: Health says whether each inspected destination group answers through the guard
+/// (its routes and upstream roots): one reached through `--resolve` at a loopback TLS server,
+/// one whose host leads to a closed port, each failure with what to do. An `allow` group is
+/// not the guard's to reach and is not listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_whether_each_destination_answers_through_the_guard() {
+    let dir = ScratchDir::new("lg-rt-reach");
+    let ca = leakguard_testkit::TestCa::new("reach upstream CA");
+    let ca_pem = dir.join("upstream-ca.pem");
+    ca.write_pem(&ca_pem);
+    let up = leakguard_testkit::Upstream::start(&ca).await;
+    let local = dir.join("policy.json");
+    std::fs::write(
+        &local,
+        r#"{"version":1,"name":"reach","destinations":[
+  {"name":"api","hosts":["*.openai.azure.com","api.openai.com"]},
+  {"name":"closed","hosts":["chatgpt.com"]},
+  {"name":"passed","hosts":["claude.ai"],"mode":"allow"}]}"#,
+    )
+    .unwrap();
+    let mut c = config(
+        &dir,
+        Sources {
+            local: Some(local),
+            ..Sources::default()
+        },
+    );
+    c.upstream.resolve = vec![
+        format!("api.openai.com:443:{}", up.addr),
+        "chatgpt.com:443:127.0.0.1:9".into(),
+    ];
+    c.upstream.ca = vec![ca_pem];
+    let agent = Agent::start(c, Notices::Off)
+        .await
+        .expect("the agent starts");
+    let reach = until("the first reachability check", async || {
+        let h = agent.health().await.unwrap();
+        (!h.destinations.is_empty()).then_some(h.destinations)
+    })
+    .await;
+    let groups: Vec<(&str, &str, bool)> = reach
+        .iter()
+        .map(|r| (r.group.as_str(), r.host.as_str(), r.ok))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            ("api", "api.openai.com", true),
+            ("closed", "chatgpt.com", false)
+        ]
+    );
+    assert_eq!(reach[0].detail, "");
+    assert!(
+        reach[1]
+            .detail
+            .starts_with("cannot connect to chatgpt.com:443")
+            && reach[1].detail.contains("check the network"),
+        "{}",
+        reach[1].detail
+    );
+    assert!(!reach[0].checked.is_empty());
+    agent.stop().await;
+}

@@ -281,3 +281,39 @@ pub async fn fetch(
         s => Err(format!("{url}: the server answered {s}")),
     }
 }
+
+/// Whether `host:443` answers the way the guard would reach it (its routes: `--resolve`,
+/// `--upstream-proxy`; its upstream TLS roots) within `timeout`. `Err` says what failed, in
+/// words for the Health view.
+pub async fn reach(
+    routes: &Routes,
+    tls: &std::sync::Arc<ClientConfig>,
+    host: &str,
+    timeout: std::time::Duration,
+) -> Result<(), String> {
+    let attempt = async {
+        let tcp = routes.connect(host, 443).await.map_err(|e| {
+            format!(
+                "cannot connect to {host}:443 ({e}); check the network, DNS or the upstream proxy"
+            )
+        })?;
+        let name = rustls_pki_types::ServerName::try_from(host.to_string())
+            .map_err(|_| format!("{host} is not a valid host name"))?;
+        tokio_rustls::TlsConnector::from(std::sync::Arc::clone(tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| {
+                format!(
+                    "TLS with {host} failed ({e}); a network device that inspects TLS may be in the way"
+                )
+            })?;
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "{host}:443 did not answer within {} s; check the network or the upstream proxy",
+            timeout.as_secs()
+        )),
+    }
+}

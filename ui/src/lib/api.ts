@@ -28,6 +28,18 @@ export interface Health {
   events_db: string;
   siem: TargetState[];
   control: string;
+  /** Each inspected destination group reached through the guard (empty until checked). */
+  destinations?: Reach[];
+}
+
+/** Whether a destination group answered through the guard at the last check. */
+export interface Reach {
+  group: string;
+  host: string;
+  ok: boolean;
+  /** What failed and what to do; empty when it answered. */
+  detail: string;
+  checked: string;
 }
 
 /** What the app adds to health: how it reached the guard. */
