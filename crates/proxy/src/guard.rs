@@ -53,13 +53,28 @@ impl Guard {
         let Some(event) = self.to_journal.take() else {
             return send.await;
         };
-        let events = &self.shared.events;
+        // Made durable when dropped: after one turn for the connection's task to write the
+        // request out, or at once if the exchange is abandoned first (the client went away).
+        let durable = Durable(&*self.shared.events, Some(event));
         let journal = async move {
-            // One turn for the connection's task to write the request out first.
             tokio::task::yield_now().await;
-            events.record_durable(event);
+            drop(durable);
         };
         tokio::join!(send, journal).0
+    }
+}
+
+/// An event recorded durably when this is dropped, however the future holding it ends.
+struct Durable<'a>(
+    &'a dyn crate::events::EventSink,
+    Option<leakguard_types::Event>,
+);
+
+impl Drop for Durable<'_> {
+    fn drop(&mut self) {
+        if let Some(event) = self.1.take() {
+            self.0.record_durable(event);
+        }
     }
 }
 
@@ -241,6 +256,30 @@ pub(crate) mod tests {
             Arc::new(leakguard_types::SystemClock),
             Identity::default(),
         ))
+    }
+
+    /// An exchange abandoned while its request is on its way (hyper drops the future when the
+    /// client goes away) still leaves its event durable: the journal's write is not lost with
+    /// the future.
+    #[tokio::test]
+    async fn an_abandoned_forward_still_records_its_event() {
+        let dir = leakguard_testkit::ScratchDir::new("lg-abandon");
+        let shared = shared_in(&dir);
+        let mut guard = Guard::new(Arc::clone(&shared));
+        guard.to_journal = Some(leakguard_types::Event {
+            id: "abandoned-exchange-1".into(),
+            ..leakguard_types::Event::default()
+        });
+        {
+            let forward = guard.forward(std::future::pending::<()>());
+            let mut forward = std::pin::pin!(forward);
+            // One poll: the request is on its way, the journal waits for its turn; then the
+            // future is dropped.
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(std::future::Future::poll(forward.as_mut(), &mut cx).is_pending());
+        }
+        let log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        assert!(log.contains("abandoned-exchange-1"), "{log}");
     }
 
     /// hudsucker keeps the handler's future inside its per-request future and moves that
