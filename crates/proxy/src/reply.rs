@@ -228,12 +228,29 @@ impl State {
         let served = usage
             .model
             .clone()
-            .filter(|m| req.model.as_deref() != Some(m.as_str()));
+            .filter(|m| !same_model(req.model.as_deref(), m));
         if kept.is_empty() && usage.is_empty() {
             return;
         }
         ctx.record(&kept, &usage, served, reply_bytes, truncated);
     }
+}
+
+/// Whether the model that answered is the one asked for: the same name, or a dated or
+/// versioned snapshot of the alias asked for (`gpt-4o` answered by `gpt-4o-2024-08-06`,
+/// `claude-sonnet-4-5` by `claude-sonnet-4-5-20250929`), which is how providers name what
+/// serves an alias and not a swap worth an event.
+fn same_model(asked: Option<&str>, served: &str) -> bool {
+    let Some(asked) = asked else {
+        return false;
+    };
+    let asked = asked.rsplit('/').next().unwrap_or(asked);
+    let served_name = served.rsplit('/').next().unwrap_or(served);
+    served_name == asked
+        || served_name
+            .strip_prefix(asked)
+            .and_then(|rest| rest.strip_prefix(['-', '@', ':']))
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// What a reply's text holds: the engine's findings (not source code: answers are full of
@@ -476,5 +493,32 @@ impl HttpBody for Reading {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_model;
+
+    #[test]
+    fn a_snapshot_of_the_alias_asked_for_is_the_same_model_and_a_swap_is_not() {
+        for (asked, served) in [
+            ("gpt-4o", "gpt-4o"),
+            ("gpt-4o", "gpt-4o-2024-08-06"),
+            ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"),
+            ("openai/gpt-4o", "openai/gpt-4o-2024-11-20"),
+            ("gemini-2.5-flash", "gemini-2.5-flash-001"),
+        ] {
+            assert!(same_model(Some(asked), served), "{asked} -> {served}");
+        }
+        for (asked, served) in [
+            (Some("gpt-4o"), "gpt-4o-mini-2024-07-18"),
+            (Some("gpt-4o-2024-08-06"), "gpt-4o-2024-11-20"),
+            (Some("gpt-4o"), "gpt-test"),
+            (Some("gpt-4"), "gpt-4o"),
+            (None, "gpt-4o"),
+        ] {
+            assert!(!same_model(asked, served), "{asked:?} -> {served}");
+        }
     }
 }

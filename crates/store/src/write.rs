@@ -3,7 +3,7 @@
 //! owns it); other connections read, and the SIEM forwarder acknowledges outbox rows.
 
 use crate::{db_path, parse_time, schema, Event, Result, StoreError};
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -217,7 +217,29 @@ impl Store {
             type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
             let mut rollups: HashMap<RollupKey<'a>, (i64, i64)> = HashMap::new();
             let mut usages: HashMap<(i64, &'a str, &'static str), [i64; 8]> = HashMap::new();
-            for e in events {
+            // Answer-only replies whose request is in this batch (the usual case: a reply
+            // comes within the writer's gathering window) go onto its row as it is written;
+            // the others update the stored row.
+            let mut folded: HashMap<usize, &Event> = HashMap::new();
+            let mut fold_into: HashMap<usize, usize> = HashMap::new();
+            if events.iter().any(|e| answer_only(e).is_some()) {
+                let mut requests: HashMap<&str, usize> = HashMap::new();
+                for (i, e) in events.iter().enumerate() {
+                    if let Some(to) = answer_only(e) {
+                        if let Some(&r) = requests.get(to) {
+                            folded.insert(r, e);
+                            fold_into.insert(i, r);
+                        }
+                    } else if e.kind != leakguard_types::EventKind::Reply {
+                        requests.insert(&e.id, i);
+                    }
+                }
+            }
+            let mut update_tokens = tx.prepare_cached(
+                "UPDATE events SET body = json_patch(body, ?2) WHERE id = ?1 RETURNING seq",
+            )?;
+            let mut seq_of: HashMap<usize, i64> = HashMap::new();
+            for (i, e) in events.iter().enumerate() {
                 let ts = parse_time(&e.time).ok_or_else(|| StoreError::BadTime {
                     id: e.id.clone(),
                     time: e.time.clone(),
@@ -230,6 +252,26 @@ impl Store {
                         format!(",{},", cats.join(","))
                     }
                 };
+                // An answer-only reply: its counts go on its request's row (and into the
+                // day's usage below); a row of its own only when the request is not stored.
+                let on_request = match (fold_into.get(&i), answer_only(e)) {
+                    (Some(r), _) => seq_of.get(r).copied(),
+                    (None, Some(to)) => update_tokens
+                        .query_row(params![to, answer_patch(e)], |r| r.get(0))
+                        .optional()?,
+                    (None, None) => None,
+                };
+                if let Some(seq) = on_request {
+                    seqs.push(seq);
+                    if !e.host.is_empty() {
+                        let u = usages
+                            .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
+                            .or_insert([0; 8]);
+                        u[6] += e.input_tokens.unwrap_or(0) as i64;
+                        u[7] += e.output_tokens.unwrap_or(0) as i64;
+                    }
+                    continue;
+                }
                 let n = ins.execute(params![
                     e.id,
                     ts,
@@ -238,13 +280,21 @@ impl Store {
                     e.verdict.as_str(),
                     e.outcome.as_str(),
                     categories,
-                    body_json(e)?
+                    body_json(e, folded.get(&i).copied())?
                 ])?;
                 if n == 0 {
-                    seqs.push(existing.query_row([&e.id], |r| r.get(0))?);
+                    let seq = existing.query_row([&e.id], |r| r.get(0))?;
+                    if let Some(reply) = folded.get(&i) {
+                        update_tokens
+                            .query_row(params![e.id, answer_patch(reply)], |r| r.get::<_, i64>(0))
+                            .optional()?;
+                    }
+                    seq_of.insert(i, seq);
+                    seqs.push(seq);
                     continue;
                 }
                 let seq = tx.last_insert_rowid();
+                seq_of.insert(i, seq);
                 seqs.push(seq);
                 added += 1;
                 let hour = ts / 3_600_000;
@@ -468,7 +518,32 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn body_json(e: &Event) -> Result<String> {
+/// A reply that says nothing but how many tokens were used and which model answered (no
+/// finding, not cut short): stored as those facts on its request's row instead of a row of
+/// its own, so an answered request costs one row, not two. Returns the request's id.
+fn answer_only(e: &Event) -> Option<&str> {
+    (e.kind == leakguard_types::EventKind::Reply
+        && e.rules.is_empty()
+        && e.previews.is_empty()
+        && (e.reason.is_none() || e.served_model.is_some())
+        && (e.input_tokens.is_some() || e.output_tokens.is_some() || e.served_model.is_some()))
+    .then_some(e.reply_to.as_deref())
+    .flatten()
+}
+
+/// A JSON merge patch (`json_patch`) that puts a reply's facts on its request's stored body.
+fn answer_patch(reply: &Event) -> String {
+    serde_json::json!({
+        "input_tokens": reply.input_tokens,
+        "output_tokens": reply.output_tokens,
+        "cached_tokens": reply.cached_tokens,
+        "served_model": reply.served_model,
+    })
+    .to_string()
+}
+
+/// `reply`: an answer-only reply folded onto this request (its counts and served model).
+fn body_json(e: &Event, reply: Option<&Event>) -> Result<String> {
     // Destructured without `..`: a field added to `Event` does not compile here until the
     // body (or a column) takes it.
     let Event {
@@ -534,10 +609,10 @@ fn body_json(e: &Event) -> Result<String> {
         documents,
         unlisted_fields,
         reply_to: reply_to.as_deref(),
-        input_tokens: *input_tokens,
-        output_tokens: *output_tokens,
-        cached_tokens: *cached_tokens,
-        served_model: served_model.as_deref(),
+        input_tokens: reply.map_or(*input_tokens, |r| r.input_tokens),
+        output_tokens: reply.map_or(*output_tokens, |r| r.output_tokens),
+        cached_tokens: reply.map_or(*cached_tokens, |r| r.cached_tokens),
+        served_model: reply.map_or(served_model.as_deref(), |r| r.served_model.as_deref()),
         unscanned_images: *unscanned_images as u64,
         reason: reason.as_deref(),
         policy: policy.as_deref(),

@@ -225,6 +225,69 @@ fn reported_tokens_of_replies_go_on_their_requests_row_without_counting_a_reques
 }
 
 #[test]
+fn a_reply_with_only_counts_and_the_model_is_stored_on_its_requests_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let reply_to = |request: &leakguard_types::Event, i: u64, tokens: (u64, u64)| {
+        let mut reply = sample_event(i, BASE);
+        reply.kind = leakguard_types::EventKind::Reply;
+        reply.reply_to = Some(request.id.clone());
+        reply.host = request.host.clone();
+        reply.client = request.client.clone();
+        reply.input_tokens = Some(tokens.0);
+        reply.output_tokens = Some(tokens.1);
+        reply
+    };
+    // In the same batch as its request, in a later batch, and with a finding (a row of its
+    // own); a usage-only reply to a request the store never saw keeps its own row too.
+    let (a, b, c) = (
+        sample_event(1, BASE),
+        sample_event(2, BASE),
+        sample_event(3, BASE),
+    );
+    store
+        .insert(&[a.clone(), reply_to(&a, 5, (10, 1)), b.clone(), c.clone()])
+        .unwrap();
+    // A later batch, and the model that answered is not the one asked for.
+    let mut swapped = reply_to(&b, 6, (20, 2));
+    swapped.served_model = Some("gpt-test".into());
+    swapped.reason = Some("served by gpt-test, not the gpt-4o the request named".into());
+    store.insert(&[swapped]).unwrap();
+    let mut found = reply_to(&c, 7, (30, 3));
+    found.rules = sample_event(0, BASE).rules;
+    found.previews = sample_event(0, BASE).previews;
+    let mut stray = reply_to(&c, 9, (40, 4));
+    stray.reply_to = Some("no-such-request".into());
+    store.insert(&[found.clone(), stray.clone()]).unwrap();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let tokens = |id: &str| {
+        let e = reader.get(id).unwrap().expect("stored").event;
+        (e.input_tokens, e.output_tokens)
+    };
+    assert_eq!(tokens(&a.id), (Some(10), Some(1)));
+    assert_eq!(tokens(&b.id), (Some(20), Some(2)));
+    let b_row = reader.get(&b.id).unwrap().unwrap().event;
+    assert_eq!(b_row.served_model.as_deref(), Some("gpt-test"));
+    assert_eq!(b_row.reason, b.reason, "the request's own reason is kept");
+    assert_eq!(
+        tokens(&c.id),
+        (None, None),
+        "a reply with findings is its own row"
+    );
+    assert_eq!(tokens(&found.id), (Some(30), Some(3)));
+    assert_eq!(tokens(&stray.id), (Some(40), Some(4)));
+    assert!(reader.get(&reply_to(&a, 5, (0, 0)).id).unwrap().is_none());
+    assert_eq!(reader.count().unwrap(), 5, "three requests and two replies");
+    let usage = reader.usage("2000-01-01").unwrap();
+    let sum = |f: fn(&leakguard_store::UsageRow) -> u64| usage.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|u| u.requests), 3);
+    assert_eq!(
+        (sum(|u| u.input_tokens), sum(|u| u.output_tokens)),
+        (100, 10)
+    );
+}
+
+#[test]
 fn outbox_queues_in_the_same_transaction_and_drops_only_beyond_its_cap() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_in(dir.path()).unwrap();
