@@ -45,6 +45,18 @@ if [ "$blocked" -eq 0 ]; then
   echo "e2e: FAIL: no blocked aws-access-key-id event in the store" >&2
   failed=1
 fi
+# The key boto3's converse_stream answer carried is in a `reply` event (read from the AWS
+# event stream as it went to the client).
+replied=0
+for _ in $(seq 1 200); do
+  replied="$("$BIN/leakguard" events export --data-dir "$WORK/guard" --kind reply --rule aws-access-key-id --host bedrock-runtime.us-east-1.amazonaws.com | wc -l)"
+  [ "$replied" -gt 0 ] && break
+  sleep 0.05
+done
+if [ "$replied" -eq 0 ]; then
+  echo "e2e: FAIL: no reply event for the key in Bedrock's event stream" >&2
+  failed=1
+fi
 if grep -qa 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard"/events.db*; then
   echo "e2e: FAIL: a raw secret reached the event store" >&2
   failed=1

@@ -174,6 +174,24 @@ class BedrockSDK(unittest.TestCase):
         self.assertEqual(r["output"]["message"]["content"][0]["text"], "Hello from upstream")
         self.assertEqual(r["usage"]["outputTokens"], 3)
 
+    def test_stream_arrives_as_event_stream_messages(self):
+        # The answer carries an AWS key cut over four-character deltas (the guard reads it as a
+        # reply, tests/e2e/run.sh finds the `reply` event); boto3 checks every message's CRCs.
+        answer = f"here: aws_access_key_id = {AWS_KEY} done"
+        r = self.client().converse_stream(
+            modelId="anthropic.claude-3-haiku-20240307-v1:0",
+            messages=[{"role": "user", "content": [{"text": f"REPLYREV<<{answer[::-1]}>>"}]}],
+        )
+        deltas, usage = [], None
+        for event in r["stream"]:
+            if "contentBlockDelta" in event:
+                deltas.append(event["contentBlockDelta"]["delta"]["text"])
+            if "metadata" in event:
+                usage = event["metadata"]["usage"]
+        self.assertGreater(len(deltas), 5)
+        self.assertEqual("".join(deltas), answer, "replies are read, not changed")
+        self.assertEqual((usage["inputTokens"], usage["outputTokens"]), (11, 42))
+
     def test_secret_raises_access_denied_with_the_reason(self):
         with self.assertRaises(botocore.exceptions.ClientError) as cm:
             self.converse(f"use aws_access_key_id = {AWS_KEY} for the deploy")
@@ -190,4 +208,4 @@ class BedrockSDK(unittest.TestCase):
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
-    sys.exit(0 if result.wasSuccessful() and result.testsRun == 10 else 1)
+    sys.exit(0 if result.wasSuccessful() and result.testsRun == 11 else 1)

@@ -114,7 +114,7 @@ pub struct FilterArgs {
     /// Destination host (repeatable).
     #[arg(long)]
     host: Vec<String>,
-    /// request, websocket, override, policy, feedback (repeatable).
+    /// request, websocket, reply, override, policy, pause, feedback, protection, coverage (repeatable).
     #[arg(long)]
     kind: Vec<String>,
     #[arg(long)]

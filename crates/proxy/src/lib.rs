@@ -10,6 +10,7 @@ pub mod ca;
 mod control_plane;
 pub mod conversation;
 pub mod events;
+mod eventstream;
 pub mod guard;
 pub mod inspect;
 pub mod pipeline;

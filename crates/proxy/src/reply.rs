@@ -1,6 +1,6 @@
 //! Reading replies: what an intercepted service answers is read as it streams, never held
 //! back. The endpoint's `reply` (policies/endpoints.json) says where the answer text is in a
-//! JSON reply or in each SSE event, so text streamed as many small deltas is scanned joined up;
+//! JSON reply or in each SSE event (or AWS event-stream message), so text streamed as many small deltas is scanned joined up;
 //! it is scanned in windows with a carry, so a secret cut between two windows is still whole
 //! in one. At the end one `reply` event records what was found (secrets, personal data,
 //! internal names, the policy's prompt-leak markers; masked), the token counts and the model
@@ -77,6 +77,8 @@ impl ReplyContext {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
         let kind = if ct.contains("event-stream") {
             Kind::Sse
+        } else if ct.contains("vnd.amazon.eventstream") {
+            Kind::EventStream
         } else if ct.contains("json") {
             Kind::Json
         } else {
@@ -94,6 +96,7 @@ impl ReplyContext {
                 kept: Vec::new(),
                 truncated: false,
                 lines: crate::sse::Lines::default(),
+                frames: crate::eventstream::Frames::default(),
                 text: String::new(),
                 findings: Vec::new(),
                 usage: Usage::default(),
@@ -107,6 +110,8 @@ impl ReplyContext {
 enum Kind {
     Sse,
     Json,
+    /// AWS event-stream framing (Bedrock's `converse-stream`, `invoke-with-response-stream`).
+    EventStream,
 }
 
 struct State {
@@ -118,6 +123,8 @@ struct State {
     truncated: bool,
     /// The SSE stream's lines.
     lines: crate::sse::Lines,
+    /// The event stream's messages.
+    frames: crate::eventstream::Frames,
     /// Answer text not yet scanned (with the carry of the last window).
     text: String,
     findings: Vec<Finding>,
@@ -136,8 +143,42 @@ impl State {
             }
             return;
         }
-        self.sse(data);
+        match self.kind {
+            Kind::EventStream => self.event_stream(data),
+            _ => self.sse(data),
+        }
         self.scan(false);
+    }
+
+    /// Event-stream messages as they complete: each event's JSON payload is read, and a
+    /// `chunk`'s `bytes` (InvokeModel's stream: the model's own event, base64) decoded first.
+    fn event_stream(&mut self, data: &[u8]) {
+        let mut frames = std::mem::take(&mut self.frames);
+        let mut docs = Vec::new();
+        let framed = frames.feed(data, |m| {
+            if m.message_type.is_some_and(|t| t != "event") {
+                return;
+            }
+            let Ok(doc) = serde_json::from_slice::<serde_json::Value>(m.payload) else {
+                return;
+            };
+            let inner = (m.event_type == Some("chunk"))
+                .then(|| doc.get("bytes").and_then(serde_json::Value::as_str))
+                .flatten()
+                .and_then(|b| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.decode(b).ok()
+                })
+                .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok());
+            docs.push(inner.unwrap_or(doc));
+        });
+        if !framed {
+            self.truncated = true;
+        }
+        self.frames = frames;
+        for doc in docs {
+            self.read_doc(&doc);
+        }
     }
 
     /// SSE lines as they complete: each `data:` line's JSON is read.
@@ -200,6 +241,10 @@ impl State {
                     Kind::Sse => {
                         self.encoding = None;
                         self.sse(&plain);
+                    }
+                    Kind::EventStream => {
+                        self.encoding = None;
+                        self.event_stream(&plain);
                     }
                 }
             }

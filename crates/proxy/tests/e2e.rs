@@ -2119,6 +2119,52 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bedrock_event_streams_are_read_as_replies() {
+    let r = rig().await;
+    const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+    let prompt = format!(
+        "REPLYREV<<{}>>",
+        format!("here: aws_access_key_id = {KEY} done")
+            .chars()
+            .rev()
+            .collect::<String>()
+    );
+    let base = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0";
+    // Converse: the key cut over four-character `contentBlockDelta` messages.
+    let converse =
+        serde_json::json!({"messages": [{"role": "user", "content": [{"text": prompt}]}]});
+    let (status, body) = r
+        .post_json(&format!("{base}/converse-stream"), &converse.to_string())
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("contentBlockDelta") && !body.contains(KEY),
+        "the stream went through as messages: {body}"
+    );
+    // InvokeModel: the model's own events, base64 in `chunk` messages.
+    let invoke = serde_json::json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
+        "messages": [{"role": "user", "content": prompt}]});
+    let (status, _) = r
+        .post_json(
+            &format!("{base}/invoke-with-response-stream"),
+            &invoke.to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let replies = events_of_kind(&r, "reply", 2).await;
+    for (e, endpoint) in replies.iter().zip(["bedrock-converse", "bedrock-invoke"]) {
+        assert_eq!(e["endpoint"], endpoint, "{e}");
+        assert_eq!(e["rules"][0]["rule"], "aws-access-key-id", "{e}");
+        assert_eq!(
+            (e["input_tokens"].as_u64(), e["output_tokens"].as_u64()),
+            (Some(11), Some(42)),
+            "{e}"
+        );
+    }
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_placeholder_streamed_over_several_events_is_restored_whole() {
     let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
     p["tests"] = serde_json::json!([]);

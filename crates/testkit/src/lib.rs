@@ -430,6 +430,79 @@ async fn answer(
         rest.split_once(">>")
             .map(|(t, _)| t.chars().rev().collect::<String>())
     });
+    // Bedrock's streaming APIs answer in AWS event-stream framing, four characters a delta.
+    let bedrock_stream = path.ends_with("/converse-stream");
+    if bedrock_stream || path.ends_with("/invoke-with-response-stream") {
+        let text = scripted.as_deref().unwrap_or("Hello from upstream");
+        let pieces: Vec<String> = text
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(4)
+            .map(|c| c.iter().collect())
+            .collect();
+        let mut messages: Vec<(&str, serde_json::Value)> = Vec::new();
+        if bedrock_stream {
+            messages.push(("messageStart", serde_json::json!({"role": "assistant"})));
+            for p in &pieces {
+                messages.push((
+                    "contentBlockDelta",
+                    serde_json::json!({"contentBlockIndex": 0, "delta": {"text": p}}),
+                ));
+            }
+            messages.push((
+                "contentBlockStop",
+                serde_json::json!({"contentBlockIndex": 0}),
+            ));
+            messages.push(("messageStop", serde_json::json!({"stopReason": "end_turn"})));
+            messages.push((
+                "metadata",
+                serde_json::json!({"usage": {"inputTokens": 11, "outputTokens": 42, "totalTokens": 53},
+                    "metrics": {"latencyMs": 7}}),
+            ));
+        } else {
+            // InvokeModel streams the model's own events (Anthropic's here), each base64 in a
+            // `chunk`.
+            let mut native = vec![serde_json::json!({"type": "message_start", "message": {
+                "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
+                "content": [], "usage": {"input_tokens": 11, "output_tokens": 1}}})];
+            for p in &pieces {
+                native.push(
+                    serde_json::json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": p}}),
+                );
+            }
+            native.push(serde_json::json!({"type": "message_delta",
+                "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 42}}));
+            native.push(serde_json::json!({"type": "message_stop",
+                "amazon-bedrock-invocationMetrics": {"inputTokenCount": 11, "outputTokenCount": 42,
+                    "invocationLatency": 7, "firstByteLatency": 3}}));
+            use base64::Engine as _;
+            for n in native {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(n.to_string());
+                messages.push(("chunk", serde_json::json!({"bytes": b64})));
+            }
+        }
+        let frames: Vec<Result<Frame<Bytes>, Infallible>> = messages
+            .into_iter()
+            .map(|(kind, payload)| {
+                Ok(Frame::data(Bytes::from(eventstream_message(
+                    &[
+                        (":event-type", kind),
+                        (":content-type", "application/json"),
+                        (":message-type", "event"),
+                    ],
+                    payload.to_string().as_bytes(),
+                ))))
+            })
+            .collect();
+        let res = Response::builder()
+            .header("content-type", "application/vnd.amazon.eventstream")
+            .body(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+                frames,
+            ))))
+            .expect("response");
+        return Ok(res);
+    }
     if let (true, Some(text)) = (wants_stream, scripted.as_ref()) {
         let pieces: Vec<String> = text
             .chars()
@@ -541,6 +614,30 @@ async fn answer(
 
 /// POSTs a JSON `body` through the proxy at `proxy` to `target` (absolute form, plain HTTP),
 /// with extra `headers` (each ending in CRLF); blocking. Returns the status line and the body.
+/// One AWS event-stream message with string headers: prelude (total and headers lengths, their
+/// CRC-32), headers, payload, CRC-32 of all before it, as Bedrock's streaming APIs frame them.
+pub fn eventstream_message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
+    let mut head = Vec::new();
+    for (name, value) in headers {
+        head.push(name.len() as u8);
+        head.extend_from_slice(name.as_bytes());
+        head.push(7);
+        head.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        head.extend_from_slice(value.as_bytes());
+    }
+    let total = 12 + head.len() + payload.len() + 4;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&(total as u32).to_be_bytes());
+    out.extend_from_slice(&(head.len() as u32).to_be_bytes());
+    let prelude_crc = crc32fast::hash(&out);
+    out.extend_from_slice(&prelude_crc.to_be_bytes());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
 pub fn post_through(
     proxy: SocketAddr,
     target: &str,

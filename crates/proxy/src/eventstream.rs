@@ -1,0 +1,155 @@
+//! AWS event streams (`application/vnd.amazon.eventstream`), the binary framing Bedrock's
+//! `converse-stream` and `invoke-with-response-stream` answer in: each message is a 12-byte
+//! prelude (total length, headers length, CRC), headers (`:event-type`, `:message-type`, …),
+//! a payload and a CRC. The guard only reads them (the client checks the CRCs); a message
+//! whose lengths make no sense ends the reading, never the stream.
+
+/// The largest message AWS sends is 16 MiB; anything claiming more is not an event stream.
+const MAX_MESSAGE: usize = 16 << 20;
+const PRELUDE: usize = 12;
+const TRAILER: usize = 4;
+
+/// One message: the headers the reader needs and the payload.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Message<'a> {
+    /// `:event-type` (`contentBlockDelta`, `metadata`, `chunk`, …).
+    pub event_type: Option<&'a str>,
+    /// `:message-type`: `event`, or `exception` / `error`.
+    pub message_type: Option<&'a str>,
+    pub payload: &'a [u8],
+}
+
+/// Bytes of the stream as they arrive, cut into messages.
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    buf: Vec<u8>,
+    /// A message's lengths were impossible: nothing more is read.
+    broken: bool,
+}
+
+impl Frames {
+    /// Adds `data` and calls `each` for every message it completes. `false`: the stream is
+    /// not (or no longer) a well-framed event stream, and reading stopped.
+    pub fn feed(&mut self, data: &[u8], mut each: impl FnMut(Message<'_>)) -> bool {
+        if self.broken {
+            return false;
+        }
+        self.buf.extend_from_slice(data);
+        let mut at = 0;
+        while self.buf.len() - at >= PRELUDE {
+            let b = &self.buf[at..];
+            let total = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            let headers = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
+            if total > MAX_MESSAGE || total < PRELUDE + TRAILER + headers {
+                self.broken = true;
+                self.buf = Vec::new();
+                return false;
+            }
+            if b.len() < total {
+                break;
+            }
+            let head = &b[PRELUDE..PRELUDE + headers];
+            let payload = &b[PRELUDE + headers..total - TRAILER];
+            let (event_type, message_type) = read_headers(head);
+            each(Message {
+                event_type,
+                message_type,
+                payload,
+            });
+            at += total;
+        }
+        self.buf.drain(..at);
+        true
+    }
+}
+
+/// The `:event-type` and `:message-type` string headers (other headers and types skipped by
+/// their lengths; a malformed header ends the list).
+fn read_headers(mut h: &[u8]) -> (Option<&str>, Option<&str>) {
+    let (mut event, mut message) = (None, None);
+    while let Some((&len, rest)) = h.split_first() {
+        let len = usize::from(len);
+        if rest.len() < len + 1 {
+            break;
+        }
+        let name = &rest[..len];
+        let kind = rest[len];
+        let rest = &rest[len + 1..];
+        // Value sizes by type (the event-stream encoding): 0/1 bool, 2 byte, 3 short,
+        // 4 int, 5 long, 6 bytes and 7 string (u16 length), 8 timestamp, 9 UUID.
+        let (value, rest) = match kind {
+            0 | 1 => (None, rest),
+            2 => (None, rest.get(1..).unwrap_or_default()),
+            3 => (None, rest.get(2..).unwrap_or_default()),
+            4 => (None, rest.get(4..).unwrap_or_default()),
+            5 | 8 => (None, rest.get(8..).unwrap_or_default()),
+            9 => (None, rest.get(16..).unwrap_or_default()),
+            6 | 7 => {
+                if rest.len() < 2 {
+                    break;
+                }
+                let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                let Some(v) = rest.get(2..2 + n) else {
+                    break;
+                };
+                (
+                    (kind == 7).then(|| std::str::from_utf8(v).ok()).flatten(),
+                    &rest[2 + n..],
+                )
+            }
+            _ => break,
+        };
+        match name {
+            b":event-type" => event = value,
+            b":message-type" => message = value,
+            _ => {}
+        }
+        h = rest;
+    }
+    (event, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakguard_testkit::eventstream_message as encode;
+
+    fn event(kind: &str, payload: &str) -> Vec<u8> {
+        encode(
+            &[
+                (":event-type", kind),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ],
+            payload.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn messages_are_read_whatever_the_cuts_and_a_nonsense_length_stops_reading() {
+        let mut stream = event("contentBlockDelta", r#"{"delta":{"text":"Hel"}}"#);
+        stream.extend(event("metadata", r#"{"usage":{"inputTokens":5}}"#));
+        // Every cut, down to one byte at a time, gives the same two messages.
+        for step in [1, 3, 7, 16, stream.len()] {
+            let mut frames = Frames::default();
+            let mut got = Vec::new();
+            for chunk in stream.chunks(step) {
+                assert!(frames.feed(chunk, |m| got.push((
+                    m.event_type.map(str::to_string),
+                    m.message_type.map(str::to_string),
+                    String::from_utf8(m.payload.to_vec()).unwrap()
+                ))));
+            }
+            assert_eq!(got.len(), 2, "step {step}");
+            assert_eq!(got[0].0.as_deref(), Some("contentBlockDelta"));
+            assert_eq!(got[0].1.as_deref(), Some("event"));
+            assert_eq!(got[0].2, r#"{"delta":{"text":"Hel"}}"#);
+            assert_eq!(got[1].0.as_deref(), Some("metadata"));
+        }
+        let mut frames = Frames::default();
+        let mut n = 0;
+        assert!(!frames.feed(&[0xff; 32], |_| n += 1));
+        assert!(!frames.feed(&stream, |_| n += 1), "stays stopped");
+        assert_eq!(n, 0);
+    }
+}
