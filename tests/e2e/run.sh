@@ -33,30 +33,26 @@ echo "== e2e: headless Chromium, ChatGPT-web-shaped request"
 LG_ADDR="$ADDR" LG_DEVICE_CA="$CA" LG_WORK="$WORK" LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" \
   "$VENV/bin/python" "$ROOT/tests/e2e/test_chromium.py" || failed=1
 
-# The blocked prompts are in the event store (committed asynchronously: wait for them), by
-# rule and masked preview, and the raw key is nowhere in the database files.
-blocked=0
-for _ in $(seq 1 200); do
-  blocked="$("$BIN/leakguard" events export --data-dir "$WORK/guard" --outcome blocked --rule aws-access-key-id | wc -l)"
-  [ "$blocked" -gt 0 ] && break
-  sleep 0.05
-done
-if [ "$blocked" -eq 0 ]; then
-  echo "e2e: FAIL: no blocked aws-access-key-id event in the store" >&2
+# Events are committed asynchronously: waits until `leakguard events export ARGS` prints a
+# line, or fails with MESSAGE.
+expect_event() {
+  local message="$1"
+  shift
+  for _ in $(seq 1 200); do
+    if [ "$("$BIN/leakguard" events export --data-dir "$WORK/guard" "$@" | wc -l)" -gt 0 ]; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "e2e: FAIL: $message" >&2
   failed=1
-fi
-# The key boto3's converse_stream answer carried is in a `reply` event (read from the AWS
-# event stream as it went to the client).
-replied=0
-for _ in $(seq 1 200); do
-  replied="$("$BIN/leakguard" events export --data-dir "$WORK/guard" --kind reply --rule aws-access-key-id --host bedrock-runtime.us-east-1.amazonaws.com | wc -l)"
-  [ "$replied" -gt 0 ] && break
-  sleep 0.05
-done
-if [ "$replied" -eq 0 ]; then
-  echo "e2e: FAIL: no reply event for the key in Bedrock's event stream" >&2
-  failed=1
-fi
+}
+# The blocked prompts are in the event store, by rule and masked preview; the key boto3's
+# converse_stream answer carried is in a `reply` event (read from the AWS event stream as it
+# went to the client); and the raw key is nowhere in the database files.
+expect_event "no blocked aws-access-key-id event in the store" --outcome blocked --rule aws-access-key-id
+expect_event "no reply event for the key in Bedrock's event stream" --kind reply \
+  --rule aws-access-key-id --host bedrock-runtime.us-east-1.amazonaws.com
 if grep -qa 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard"/events.db*; then
   echo "e2e: FAIL: a raw secret reached the event store" >&2
   failed=1

@@ -434,12 +434,7 @@ async fn answer(
     let bedrock_stream = path.ends_with("/converse-stream");
     if bedrock_stream || path.ends_with("/invoke-with-response-stream") {
         let text = scripted.as_deref().unwrap_or("Hello from upstream");
-        let pieces: Vec<String> = text
-            .chars()
-            .collect::<Vec<_>>()
-            .chunks(4)
-            .map(|c| c.iter().collect())
-            .collect();
+        let pieces = four_char_pieces(text);
         let mut messages: Vec<(&str, serde_json::Value)> = Vec::new();
         if bedrock_stream {
             messages.push(("messageStart", serde_json::json!({"role": "assistant"})));
@@ -504,12 +499,7 @@ async fn answer(
         return Ok(res);
     }
     if let (true, Some(text)) = (wants_stream, scripted.as_ref()) {
-        let pieces: Vec<String> = text
-            .chars()
-            .collect::<Vec<_>>()
-            .chunks(4)
-            .map(|c| c.iter().collect())
-            .collect();
+        let pieces = four_char_pieces(text);
         let mut events: Vec<String> = Vec::new();
         let anthropic = matches!(sni.as_str(), "api.anthropic.com" | "claude.ai");
         if anthropic {
@@ -614,6 +604,15 @@ async fn answer(
 
 /// POSTs a JSON `body` through the proxy at `proxy` to `target` (absolute form, plain HTTP),
 /// with extra `headers` (each ending in CRLF); blocking. Returns the status line and the body.
+/// A scripted answer as a model streams it: four characters a delta.
+fn four_char_pieces(text: &str) -> Vec<String> {
+    text.chars()
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| c.iter().collect())
+        .collect()
+}
+
 /// One AWS event-stream message with string headers: prelude (total and headers lengths, their
 /// CRC-32), headers, payload, CRC-32 of all before it, as Bedrock's streaming APIs frame them.
 pub fn eventstream_message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
