@@ -85,7 +85,8 @@ pub struct Responses {
     #[serde(default = "Responses::yes")]
     pub scan: bool,
     /// What a finding in a reply does: `audit` (recorded as a `reply` event; the reply goes to
-    /// the user as it is). The only action today: replies are not rewritten.
+    /// the user as it is) or `redact` (also replaced by `[REDACTED:rule]` in the answer text
+    /// before the user sees it). A destination group's `reply_action` overrides it.
     #[serde(default)]
     pub action: ReplyAction,
     /// Phrases of the organisation's system prompts (or canary strings planted in them): a
@@ -122,6 +123,11 @@ pub enum ReplyAction {
     /// Recorded; the reply is not changed.
     #[default]
     Audit,
+    /// Recorded, and replaced in the answer's text by `[REDACTED:rule]`: a JSON reply is held
+    /// whole (up to 8 MiB) and rewritten; a stream keeps flowing event by event, its text
+    /// released 512 characters behind what arrived, so a value split over many deltas is
+    /// seen whole before any of it goes out. Replies are then asked for uncompressed.
+    Redact,
 }
 
 /// A group of destinations (consumer chat, enterprise API, code assistants…).
@@ -147,6 +153,9 @@ pub struct DestinationGroup {
     /// SSE streams), so the answer reads right; the provider still never sees them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restore_redacted: bool,
+    /// What a finding in this group's replies does, instead of `responses.action`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_action: Option<ReplyAction>,
     /// Which accounts and organisations may be used: prompts from personal accounts or other
     /// companies' tenants are blocked.
     #[serde(default, skip_serializing_if = "Tenant::is_empty")]

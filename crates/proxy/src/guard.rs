@@ -142,9 +142,10 @@ impl Guard {
 impl Guard {
     /// The upstream's reply: redacted values restored where the exchange asked for it.
     pub(crate) fn handle_response(&mut self, res: Response<Body>) -> Response<Body> {
-        // Read first (what the service sent), then restored for the user.
+        // Read first (what the service sent), redacted where the policy says so, then
+        // restored for the user.
         let res = match self.reply.take() {
-            Some(ctx) => {
+            Some(mut ctx) => {
                 let header = |name| {
                     res.headers()
                         .get(name)
@@ -152,8 +153,35 @@ impl Guard {
                         .map(str::to_string)
                 };
                 let (ct, ce) = (header(CONTENT_TYPE), header(CONTENT_ENCODING));
-                let (parts, body) = res.into_parts();
+                let (mut parts, body) = res.into_parts();
+                // Only identity-encoded replies are redacted (the guard asked for them so).
+                let identity = ce
+                    .as_deref()
+                    .is_none_or(|e| e.eq_ignore_ascii_case("identity"));
+                let ct_lower = ct.as_deref().unwrap_or("").to_ascii_lowercase();
+                let stream = ct_lower.contains("event-stream");
+                let redactor = ctx
+                    .redacts()
+                    .then(|| ctx.redactor())
+                    .flatten()
+                    .filter(|_| identity && (stream || ct_lower.contains("json")));
+                ctx.redacting = redactor.is_some();
+                if ctx.redacting {
+                    parts.headers.remove(CONTENT_LENGTH);
+                }
                 let body = ctx.read(ct.as_deref(), ce.as_deref(), body);
+                use crate::reply_redact::{InJson, InStream};
+                use crate::restore::Rewriting;
+                use http_body_util::combinators::BoxBody;
+                let body = match redactor {
+                    Some((r, spec)) if stream => {
+                        Body::from(BoxBody::new(Rewriting::new(body, InStream::new(r, spec))))
+                    }
+                    Some((r, spec)) => {
+                        Body::from(BoxBody::new(Rewriting::new(body, InJson::new(r, spec))))
+                    }
+                    None => body,
+                };
                 Response::from_parts(parts, body)
             }
             None => res,

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod inspect;
 pub mod pipeline;
 mod reply;
+mod reply_redact;
 pub mod restore;
 pub mod scan_cache;
 pub mod server;

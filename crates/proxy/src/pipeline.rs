@@ -246,7 +246,7 @@ impl Guard {
     ) -> RequestOrResponse {
         let mut pending_restore: Option<Vec<(String, String)>> = None;
         let started = Instant::now();
-        let (result, event) = self.exchange(req, host, &mut pending_restore).await;
+        let (mut result, event) = self.exchange(req, host, &mut pending_restore).await;
         // Where the reply's text is, for restoring placeholders inside stream events.
         let mut text_of_reply = None;
         if let Some(mut event) = event {
@@ -262,6 +262,15 @@ impl Guard {
                 && event.kind == leakguard_types::EventKind::Request
             {
                 self.reply = crate::reply::ReplyContext::for_request(&self.shared, &event);
+                // A reply to redact is asked for uncompressed (only those are rewritten).
+                if let (Some(true), RequestOrResponse::Request(req)) =
+                    (self.reply.as_ref().map(|c| c.redacts()), &mut result)
+                {
+                    req.headers_mut().insert(
+                        hyper::header::ACCEPT_ENCODING,
+                        hyper::header::HeaderValue::from_static("identity"),
+                    );
+                }
             }
             // Durable before the guard's own answer leaves; a request that goes on is made
             // durable while the upstream works on it (`Guard::forward`).

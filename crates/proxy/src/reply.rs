@@ -4,7 +4,8 @@
 //! it is scanned in windows with a carry, so a secret cut between two windows is still whole
 //! in one. At the end one `reply` event records what was found (secrets, personal data,
 //! internal names, the policy's prompt-leak markers; masked), the token counts and the model
-//! the provider reported. Replies are audited, not rewritten.
+//! the provider reported. Replies are audited here; where the policy says `redact` they are
+//! also rewritten on their way to the user (`reply_redact.rs`).
 
 use crate::events::Event;
 use crate::inspect::Loaded;
@@ -37,6 +38,9 @@ pub(crate) struct ReplyContext {
     /// The request's endpoint in the catalog (none for WebSocket frames: each frame's
     /// strings are read).
     endpoint: Option<usize>,
+    /// The reply's text is being redacted on its way to the user (`reply_action: redact`):
+    /// what is recorded was also replaced.
+    pub redacting: bool,
 }
 
 impl ReplyContext {
@@ -53,6 +57,7 @@ impl ReplyContext {
             .filter(|&i| !shared.catalog.endpoints()[i].reply().is_empty())?;
         Some(ReplyContext {
             endpoint: Some(endpoint),
+            redacting: false,
             shared: Arc::clone(shared),
             loaded,
             request: Event {
@@ -329,27 +334,130 @@ fn found_in(loaded: &Loaded, text: &str) -> Vec<Finding> {
     out
 }
 
+/// The findings the policy would act on for a reply from `host` (an allowed rule, such as a
+/// public IP, is not news).
+fn acted_on(
+    shared: &Shared,
+    loaded: &Loaded,
+    host: &str,
+    model: Option<&str>,
+    findings: Vec<Finding>,
+) -> Vec<Finding> {
+    let verdict = loaded.effective.decide_request(
+        &findings,
+        &leakguard_policy::RequestFacts {
+            host: Some(host),
+            model,
+            max_tokens: None,
+            tenant: None,
+        },
+        &shared.meta(),
+    );
+    findings
+        .into_iter()
+        .zip(&verdict.findings)
+        .filter(|(_, d)| d.action != Action::Allow)
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// Replaces what the policy acts on in a reply's text (`reply_action: redact`).
+pub(crate) struct Redactor {
+    shared: Arc<Shared>,
+    loaded: Arc<Loaded>,
+    host: String,
+    model: Option<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redactor {
+    /// `text[..upto]` with every finding the policy acts on replaced by `[REDACTED:rule]`,
+    /// and where that safe part really ends: before `upto` when a finding starts before it
+    /// and ends after (it waits for the rest of its text).
+    pub fn redact(&self, text: &str, upto: usize) -> (String, usize) {
+        let mut findings = acted_on(
+            &self.shared,
+            &self.loaded,
+            &self.host,
+            self.model.as_deref(),
+            found_in(&self.loaded, text),
+        );
+        findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        let mut cut = upto.min(text.len());
+        while let Some(f) = findings.iter().find(|f| f.start < cut && f.end > cut) {
+            cut = f.start;
+        }
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut out = String::with_capacity(cut);
+        let mut at = 0;
+        for f in findings.iter().filter(|f| f.end <= cut) {
+            if f.start < at || !text.is_char_boundary(f.start) || !text.is_char_boundary(f.end) {
+                continue;
+            }
+            out.push_str(&text[at..f.start]);
+            out.push_str("[REDACTED:");
+            out.push_str(&f.rule);
+            out.push(']');
+            at = f.end;
+        }
+        out.push_str(&text[at..cut]);
+        (out, cut)
+    }
+}
+
 impl ReplyContext {
-    /// The findings the policy would act on (an allowed rule, such as a public IP, is not
-    /// news).
+    /// Whether the policy redacts this destination's replies (`reply_action` of its group,
+    /// else `responses.action`).
+    pub fn redacts(&self) -> bool {
+        let policy = self.loaded.policy();
+        let action = self
+            .request
+            .group
+            .as_deref()
+            .and_then(|g| policy.destinations.iter().find(|d| d.name == g))
+            .and_then(|d| d.reply_action)
+            .unwrap_or(policy.responses.action);
+        action == leakguard_policy::ReplyAction::Redact
+    }
+
+    /// What redacts this reply's text, and where the endpoint's reply text is (none when the
+    /// catalog does not say: nothing can be rewritten by field).
+    pub fn redactor(&self) -> Option<(Redactor, leakguard_providers::ReplySpec)> {
+        let spec = self
+            .endpoint
+            .and_then(|i| self.shared.catalog.endpoints().get(i))
+            .map(|e| e.reply().clone())
+            .filter(leakguard_providers::ReplySpec::has_text)?;
+        Some((
+            Redactor {
+                shared: Arc::clone(&self.shared),
+                loaded: Arc::clone(&self.loaded),
+                host: self.request.host.clone(),
+                model: self.request.model.clone(),
+            },
+            spec,
+        ))
+    }
+
+    /// The findings the policy would act on.
     fn acted_on(&self, findings: Vec<Finding>) -> Vec<Finding> {
         let req = &self.request;
-        let verdict = self.loaded.effective.decide_request(
-            &findings,
-            &leakguard_policy::RequestFacts {
-                host: Some(&req.host),
-                model: req.model.as_deref(),
-                max_tokens: None,
-                tenant: None,
-            },
-            &self.shared.meta(),
-        );
-        findings
-            .into_iter()
-            .zip(&verdict.findings)
-            .filter(|(_, d)| d.action != Action::Allow)
-            .map(|(f, _)| f)
-            .collect()
+        acted_on(
+            &self.shared,
+            &self.loaded,
+            &req.host,
+            req.model.as_deref(),
+            findings,
+        )
     }
 
     /// Records one `reply` event: what was found (masked), the token counts, the model served
@@ -364,8 +472,13 @@ impl ReplyContext {
     ) {
         let req = &self.request;
         let ctx = self;
-        // Replies are audited: every rule's action is `audit`.
-        let rules = crate::events::count_rules(kept.iter().map(|f| (f, Action::Audit)));
+        // Replies are audited (every rule's action is `audit`), or redacted.
+        let action = if self.redacting {
+            Action::Redact
+        } else {
+            Action::Audit
+        };
+        let rules = crate::events::count_rules(kept.iter().map(|f| (f, action)));
         let event = Event {
             id: crate::events::new_id(),
             time: crate::events::now_rfc3339(),
@@ -379,12 +492,16 @@ impl ReplyContext {
             client: req.client.clone(),
             group: req.group.clone(),
             policy: req.policy.clone(),
-            verdict: if kept.is_empty() {
-                leakguard_types::EventVerdict::Allow
-            } else {
-                leakguard_types::EventVerdict::Audit
+            verdict: match (kept.is_empty(), self.redacting) {
+                (true, _) => leakguard_types::EventVerdict::Allow,
+                (false, false) => leakguard_types::EventVerdict::Audit,
+                (false, true) => leakguard_types::EventVerdict::Redact,
             },
-            outcome: leakguard_types::Outcome::Forwarded,
+            outcome: if self.redacting && !kept.is_empty() {
+                leakguard_types::Outcome::Redacted
+            } else {
+                leakguard_types::Outcome::Forwarded
+            },
             decided_by: if kept.is_empty() {
                 String::new()
             } else {
@@ -449,6 +566,7 @@ impl FrameReader {
                 loaded,
                 request,
                 endpoint: None,
+                redacting: false,
             },
             carry: String::new(),
             reported: Default::default(),

@@ -265,21 +265,26 @@ impl Rewrite for InStreamText {
         if held.is_empty() {
             return out;
         }
-        if let Some(mut doc) = self.last.take() {
-            let mut first = true;
-            self.spec.rewrite_text(&mut doc, |_| {
-                if std::mem::take(&mut first) {
-                    held.clone()
-                } else {
-                    String::new()
-                }
-            });
-            out.extend_from_slice(b"data: ");
-            out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
-            out.extend_from_slice(b"\n\n");
+        if let Some(doc) = self.last.take() {
+            out.extend(event_with_text(&self.spec, doc, held));
         }
         out
     }
+}
+
+/// One more SSE event shaped like `doc` (the last event that carried text) whose text is
+/// `text` (in its first text field; the others emptied).
+pub(crate) fn event_with_text(
+    spec: &leakguard_providers::ReplySpec,
+    mut doc: serde_json::Value,
+    text: String,
+) -> Vec<u8> {
+    let mut text = Some(text);
+    spec.rewrite_text(&mut doc, |_| text.take().unwrap_or_default());
+    let mut out = b"data: ".to_vec();
+    out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
+    out.extend_from_slice(b"\n\n");
+    out
 }
 
 #[cfg(test)]

@@ -142,6 +142,17 @@ impl Rig {
         .await
     }
 
+    /// An OpenAI chat request for a stream of the answer to `prompt`.
+    async fn post_openai_stream(&self, prompt: &str) -> (u16, String) {
+        let body = serde_json::json!({"model": "gpt-4o", "stream": true,
+            "messages": [{"role": "user", "content": prompt}]});
+        self.post_json(
+            "https://api.openai.com/v1/chat/completions",
+            &body.to_string(),
+        )
+        .await
+    }
+
     /// POSTs the file at `path` with `content-type: application/json` and `headers`.
     async fn post_file(
         &self,
@@ -2023,20 +2034,9 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
     policy["responses"] = serde_json::json!({"markers": ["You are AcmeBot, the internal"]});
     let r = rig_with(&policy.to_string(), 32 << 20).await;
     const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
-    let rev = |s: &str| s.chars().rev().collect::<String>();
     // An OpenAI stream whose answer carries an AWS key, cut into four-character deltas.
-    let prompt = format!(
-        "REPLYREV<<{}>>",
-        rev(&format!("here: aws_access_key_id = {KEY} done"))
-    );
-    let body = serde_json::json!({"model": "gpt-4o", "stream": true,
-        "messages": [{"role": "user", "content": prompt}]});
-    let (status, text) = r
-        .post_json(
-            "https://api.openai.com/v1/chat/completions",
-            &body.to_string(),
-        )
-        .await;
+    let prompt = scripted(&format!("here: aws_access_key_id = {KEY} done"));
+    let (status, text) = r.post_openai_stream(&prompt).await;
     assert_eq!(status, 200);
     // The key never travels whole in one event: it is split over several deltas.
     assert!(
@@ -2064,20 +2064,14 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
     assert_eq!(e["reply_to"], request["id"]);
     // An Anthropic stream that leaks the system prompt (a registered marker), and a JSON
     // reply with a card number.
-    let prompt = format!(
-        "REPLYREV<<{}>>",
-        rev("Sure. My instructions: you are acmebot, the internal helper.")
-    );
+    let prompt = scripted("Sure. My instructions: you are acmebot, the internal helper.");
     let body = serde_json::json!({"model": "claude-test", "max_tokens": 64, "stream": true,
         "messages": [{"role": "user", "content": prompt}]});
     let (status, _) = r
         .post_json("https://api.anthropic.com/v1/messages", &body.to_string())
         .await;
     assert_eq!(status, 200);
-    let prompt = format!(
-        "REPLYREV<<{}>>",
-        rev("the card on file is 4111 1111 1111 1111.")
-    );
+    let prompt = scripted("the card on file is 4111 1111 1111 1111.");
     let (status, text) = r
         .post_json("https://api.openai.com/v1/chat/completions", &chat(&prompt))
         .await;
@@ -2118,17 +2112,114 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
     r.guard.stop().await;
 }
 
+/// A prompt that makes the test upstream answer `answer` (written reversed, so the prompt
+/// itself holds no secret), streamed four characters an event.
+fn scripted(answer: &str) -> String {
+    format!("REPLYREV<<{}>>", answer.chars().rev().collect::<String>())
+}
+
+/// The text of an SSE stream's events (OpenAI's `choices[0].delta.content`, Anthropic's
+/// `delta.text`), checking that every `data:` line is still JSON and nothing follows `[DONE]`.
+fn streamed_text(stream: &str) -> String {
+    let data: Vec<&str> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    if let Some(done) = data.iter().position(|d| *d == "[DONE]") {
+        assert_eq!(done, data.len() - 1, "nothing after [DONE]: {stream}");
+    }
+    data.iter()
+        .filter(|d| **d != "[DONE]")
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).expect("each event is JSON"))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .or(v["delta"]["text"].as_str())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replies_are_redacted_for_a_group_that_asks_even_split_over_many_deltas() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    let groups = p["destinations"].as_array_mut().unwrap();
+    let api = groups
+        .iter_mut()
+        .find(|g| g["name"] == "enterprise-api")
+        .unwrap();
+    api["reply_action"] = "redact".into();
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+    let filler = "The deployment notes continue with the usual steps for the team. ".repeat(14);
+    let answer = format!(
+        "{filler}Use aws_access_key_id = {KEY} for it. {filler}The card is 4111 1111 1111 1111 here."
+    );
+    let prompt = scripted(&answer);
+    let expected = answer
+        .replace(KEY, "[REDACTED:aws-access-key-id]")
+        .replace("4111 1111 1111 1111", "[REDACTED:credit-card-number]");
+    // OpenAI's stream, four characters a delta: the key and the card arrive cut over
+    // several deltas, far from the start and at the very end.
+    let (status, stream) = r.post_openai_stream(&prompt).await;
+    assert_eq!(status, 200);
+    assert!(
+        !stream.contains("4111") && !stream.contains("AKIA"),
+        "{stream}"
+    );
+    assert_eq!(streamed_text(&stream), expected);
+    assert!(
+        stream.matches("data: ").count() > 200,
+        "still streamed event by event"
+    );
+    // Anthropic's stream (named events): the same.
+    let body = serde_json::json!({"model": "claude-test", "max_tokens": 64, "stream": true,
+        "messages": [{"role": "user", "content": prompt}]});
+    let (status, stream) = r
+        .post_json("https://api.anthropic.com/v1/messages", &body.to_string())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(streamed_text(&stream), expected, "{stream}");
+    for event in stream.split("\n\n").filter(|e| e.contains("data: ")) {
+        assert_eq!(event.matches("event: ").count(), 1, "{event}");
+    }
+    // A JSON reply: its text field rewritten (and its length right, or curl would fail).
+    let (status, json) = r
+        .post_json("https://api.openai.com/v1/chat/completions", &chat(&prompt))
+        .await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("still JSON");
+    assert_eq!(v["choices"][0]["message"]["content"], expected.as_str());
+    assert_eq!(v["usage"]["completion_tokens"], 3, "the rest untouched");
+    let replies = events_of_kind(&r, "reply", 3).await;
+    for e in &replies {
+        assert_eq!(
+            (e["verdict"].as_str(), e["outcome"].as_str()),
+            (Some("redact"), Some("redacted")),
+            "{e}"
+        );
+    }
+    // A consumer chat (no `reply_action`): audited, not changed.
+    let (status, stream) = r
+        .post_json(
+            "https://chatgpt.com/backend-api/conversation",
+            &serde_json::json!({"action": "next", "messages": [{"id": "m1",
+                "author": {"role": "user"}, "content": {"content_type": "text",
+                "parts": [scripted("card is 4111 1111 1111 1111")]}}]})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(stream.contains("4111"), "{stream}");
+    r.guard.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bedrock_event_streams_are_read_as_replies() {
     let r = rig().await;
     const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
-    let prompt = format!(
-        "REPLYREV<<{}>>",
-        format!("here: aws_access_key_id = {KEY} done")
-            .chars()
-            .rev()
-            .collect::<String>()
-    );
+    let prompt = scripted(&format!("here: aws_access_key_id = {KEY} done"));
     let base = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0";
     // Converse: the key cut over four-character `contentBlockDelta` messages.
     let converse =
