@@ -12,6 +12,8 @@ pub struct RequestMeta {
     pub today: u32,
     /// The user paused the guard (within `controls.pause_minutes`): findings are audited.
     pub paused: bool,
+    /// The program that sent the request, `name (pid) /path/to/exe`, when known.
+    pub process: Option<String>,
 }
 
 /// Why a finding got its action.
@@ -273,6 +275,23 @@ impl Policy {
         let dest = e.destinations.is_empty()
             || group.is_some_and(|g| e.destinations.iter().any(|x| x == g));
         let rule = e.rules.is_empty() || e.rules.iter().any(|k| rule_key_matches(k, &f.rule));
-        unexpired && user && groups && dest && rule
+        let process = e.processes.is_empty()
+            || meta
+                .process
+                .as_deref()
+                .is_some_and(|p| e.processes.iter().any(|x| process_named(x, p)));
+        unexpired && user && groups && dest && rule && process
+    }
+}
+
+/// Whether a `processes` entry names the program `process` (`name (pid) /path/to/exe`): an
+/// entry with a `/` is the executable's path, exactly; any other the program's name.
+pub fn process_named(entry: &str, process: &str) -> bool {
+    if entry.contains('/') {
+        process
+            .split_once(") ")
+            .is_some_and(|(_, exe)| exe == entry)
+    } else {
+        process.split_once(" (").map_or(process, |(n, _)| n) == entry
     }
 }

@@ -28,6 +28,12 @@ pub(crate) use serde::Serialize;
 pub(crate) use std::collections::BTreeMap;
 
 impl Policy {
+    /// Whether an exception names programs: then the program behind every request is looked
+    /// up (once per connection), not only behind requests with findings.
+    pub fn has_process_exceptions(&self) -> bool {
+        self.exceptions.iter().any(|e| !e.processes.is_empty())
+    }
+
     /// The destination group of a host, if any.
     pub fn group_of(&self, host: &str) -> Option<&DestinationGroup> {
         // Host patterns are lower-cased at parse time; the host only when it needs it (this

@@ -583,6 +583,10 @@ pub struct Exception {
     /// Rule ids (prefix with `*` as in `actions.rules`).
     #[serde(default)]
     pub rules: Vec<String>,
+    /// Programs that sent the request, by name as the OS reports it (`code`, `python3`; Linux
+    /// today). An exception that names programs never applies where the program is unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<String>,
 }
 
 /// What the user may do to the guard (the app's tray menu and `leakguard pause`).

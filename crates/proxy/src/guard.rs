@@ -27,6 +27,8 @@ pub struct Guard {
     /// The event of a request that goes on, made durable while the upstream works on it
     /// ([`Guard::forward`]) and in any case before the exchange ends (`Drop`).
     pub(crate) to_journal: Option<leakguard_types::Event>,
+    /// The client connection this exchange came on (which program sent it).
+    pub(crate) peer: Option<Arc<crate::peer::Peer>>,
 }
 
 /// The path the guard answers itself on every intercepted host (`leakguard doctor`'s canary).
@@ -40,6 +42,7 @@ impl Guard {
             reply: None,
             memory: crate::body::Reservation::default(),
             to_journal: None,
+            peer: None,
         }
     }
 

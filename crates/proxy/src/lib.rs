@@ -13,6 +13,7 @@ pub mod events;
 mod eventstream;
 pub mod guard;
 pub mod inspect;
+pub mod peer;
 pub mod pipeline;
 mod reply;
 mod reply_redact;

@@ -237,6 +237,32 @@ impl Shared {
 }
 
 impl Guard {
+    /// The program behind this exchange's connection, `name (pid)`: looked up once per
+    /// connection, on the blocking pool (boxed: the request's own future stays small).
+    fn process(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>> {
+        let peer = self.peer.clone();
+        Box::pin(async move {
+            let peer = peer?;
+            if let Some(known) = peer.known() {
+                return known;
+            }
+            tokio::task::spawn_blocking(move || peer.process())
+                .await
+                .ok()
+                .flatten()
+        })
+    }
+
+    /// The facts exceptions and decisions use, with the program (for exceptions that name
+    /// programs; the clean path never awaits this).
+    async fn meta_with_process(&self) -> leakguard_policy::RequestMeta {
+        let mut meta = self.shared.meta();
+        meta.process = self.process().await;
+        meta
+    }
+
     /// One intercepted request: its stages run in [`Guard::exchange`], and its event is
     /// recorded here, once, whatever the path (forwarded, redacted, warned, blocked, refused).
     pub(crate) async fn guard_request(
@@ -251,6 +277,14 @@ impl Guard {
         let mut text_of_reply = None;
         if let Some(mut event) = event {
             event.latency_us = started.elapsed().as_micros() as u64;
+            // Which program sent it: for requests with findings (clean traffic never pays
+            // for reading the process table), once per connection.
+            if !event.rules.is_empty() && event.process.is_none() {
+                event.process = match self.peer.as_ref().and_then(|p| p.known()) {
+                    Some(known) => known,
+                    None => self.process().await,
+                };
+            }
             if pending_restore.is_some() {
                 let catalog = &self.shared.catalog;
                 text_of_reply = catalog
@@ -505,7 +539,11 @@ impl Guard {
             // 5c. No body, but a prompt may be in the address (`chatgpt.com/?q=…`): the query
             //     is scanned, and recorded when it holds a finding or a prompt parameter.
             if let Some(query) = info.path.split_once('?').map(|(_, q)| q) {
-                let meta = shared.meta();
+                let meta = if loaded.policy().has_process_exceptions() {
+                    Box::pin(self.meta_with_process()).await
+                } else {
+                    shared.meta()
+                };
                 let x = crate::inspect::inspect_query(
                     &loaded,
                     &shared.catalog,
@@ -548,7 +586,11 @@ impl Guard {
         // 7. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
         // when the body is large, or may hold a document to unpack (only then are the inputs
         // copied for the blocking pool).
-        let meta = shared.meta();
+        let meta = if loaded.policy().has_process_exceptions() {
+            Box::pin(self.meta_with_process()).await
+        } else {
+            shared.meta()
+        };
         // (A JSON body up to that size may carry a small base64 document: it is read on the
         // I/O thread like the rest of the JSON.)
         let may_hold_document = decoded.len() > 4 << 10
@@ -668,7 +710,11 @@ impl Guard {
         let shared = Arc::clone(&self.shared);
         let host = info.host.clone();
         let spool = Arc::new(spool);
-        let meta = shared.meta();
+        let meta = if loaded.policy().has_process_exceptions() {
+            Box::pin(self.meta_with_process()).await
+        } else {
+            shared.meta()
+        };
         let (l, catalog, sp) = (
             Arc::clone(&loaded),
             Arc::clone(&shared.catalog),

@@ -176,11 +176,19 @@ pub(crate) async fn serve(listener: TcpListener, front: Arc<Front>, stop: onesho
                 backoff = Duration::ZERO;
                 match Arc::clone(&permits).try_acquire_owned() {
                     Ok(permit) => {
+                        let peer =
+                            match (tcp.peer_addr(), tcp.local_addr()) {
+                                (Ok(client), Ok(guard)) => Some(Arc::new(crate::peer::Peer::new(
+                                    crate::peer::ClientAddr { client, guard },
+                                ))),
+                                _ => None,
+                            };
                         let conn = Conn {
                             front: Arc::clone(&front),
                             origin: Origin::Listener,
                             _permit: Arc::new(permit),
                             shutdown: shut_rx.clone(),
+                            peer,
                         };
                         tokio::spawn(conn.serve_client(tcp));
                     }
@@ -308,6 +316,8 @@ struct Conn {
     /// them all.
     _permit: Arc<OwnedSemaphorePermit>,
     shutdown: watch::Receiver<bool>,
+    /// The client's end of the connection (which program sent a request, asked at most once).
+    peer: Option<Arc<crate::peer::Peer>>,
 }
 
 /// Which HTTP a connection speaks: told by ALPN inside TLS, by its first bytes otherwise.
@@ -394,6 +404,7 @@ impl Conn {
             },
         };
         let mut guard = Guard::new(Arc::clone(&self.front.shared));
+        guard.peer.clone_from(&self.peer);
         let req = match guard.dispatch(req).await {
             RequestOrResponse::Request(req) => req,
             RequestOrResponse::Response(res) => return Ok(res),

@@ -165,6 +165,7 @@ impl Shared {
             groups: self.identity.groups.clone(),
             today: u32::try_from(now.div_euclid(86_400_000)).unwrap_or(0),
             paused: self.paused_until_ms.load(Ordering::Relaxed) > now,
+            process: None,
         }
     }
 

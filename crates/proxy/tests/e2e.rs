@@ -2316,3 +2316,86 @@ async fn token_budgets_count_what_the_replies_reported() {
     assert!(answer.contains("60 tokens a minute"), "{answer}");
     r.guard.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_program_that_sent_a_request_with_findings_is_named_clean_ones_are_not_looked_up() {
+    let r = rig().await;
+    let (status, _) = r
+        .post_json(
+            "https://api.openai.com/v1/chat/completions",
+            &chat(&format!("deploy with aws_access_key_id = {AWS_KEY}")),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = r
+        .post_json(
+            "https://api.openai.com/v1/chat/completions",
+            &chat("what is a monad?"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let events = r.events();
+    let blocked = events
+        .iter()
+        .find(|e| e["outcome"] == "blocked")
+        .expect("the block is recorded");
+    // The rig's client is curl, a child process of this test.
+    let process = blocked["process"].as_str().unwrap_or_default();
+    assert!(process.starts_with("curl ("), "{blocked}");
+    let clean = events
+        .iter()
+        .find(|e| e["outcome"] == "forwarded")
+        .expect("the clean request is recorded");
+    assert!(clean.get("process").is_none(), "{clean}");
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_exception_by_program_applies_to_that_program_only() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    p["exceptions"] = serde_json::json!([
+        {"reason": "release tooling in python", "expires": "2099-12-31",
+         "rules": ["aws-access-key-id"], "processes": ["python3"]},
+    ]);
+    let prompt = chat(&format!("deploy with aws_access_key_id = {AWS_KEY}"));
+    let url = "https://api.openai.com/v1/chat/completions";
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    assert_eq!(
+        r.post_json(url, &prompt).await.0,
+        403,
+        "curl is not python3"
+    );
+    r.guard.stop().await;
+    p["exceptions"][0]["processes"] = serde_json::json!(["curl"]);
+    p["exceptions"][0]["reason"] = "the same, for curl".into();
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    assert_eq!(r.post_json(url, &prompt).await.0, 200, "curl is excepted");
+    let events = r.events();
+    let e = events
+        .iter()
+        .find(|e| e["kind"] == "request")
+        .expect("recorded");
+    assert_eq!(e["verdict"], "audit", "{e}");
+    assert_eq!(e["decided_by"], "exceptions[0] (the same, for curl)", "{e}");
+    assert!(
+        e["process"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("curl (")),
+        "{e}"
+    );
+    r.guard.stop().await;
+    // By the executable's path (what cannot be imitated by naming a program `curl`): the
+    // path the kernel reports for curl, and a wrong one.
+    let curl = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("curl"))
+        .find(|p| p.exists())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .expect("curl on the PATH");
+    for (path, status) in [(curl.to_str().unwrap(), 200), ("/opt/other/curl", 403)] {
+        p["exceptions"][0]["processes"] = serde_json::json!([path]);
+        let r = rig_with(&p.to_string(), 32 << 20).await;
+        assert_eq!(r.post_json(url, &prompt).await.0, status, "{path}");
+        r.guard.stop().await;
+    }
+}

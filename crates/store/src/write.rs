@@ -512,6 +512,8 @@ struct Body<'a> {
     justification: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     redacted_prompt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    process: Option<&'a str>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -585,6 +587,7 @@ fn body_json(e: &Event, reply: Option<&Event>) -> Result<String> {
         override_code,
         justification,
         redacted_prompt,
+        process,
     } = e;
     Ok(serde_json::to_string(&Body {
         device,
@@ -619,6 +622,7 @@ fn body_json(e: &Event, reply: Option<&Event>) -> Result<String> {
         override_code: override_code.as_deref(),
         justification: justification.as_deref(),
         redacted_prompt: redacted_prompt.as_deref(),
+        process: process.as_deref(),
     })?)
 }
 

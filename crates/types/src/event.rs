@@ -209,6 +209,10 @@ pub struct Event {
     /// The client's User-Agent, cut to 120 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// The local program that sent it, `name (pid)`, where the OS tells (Linux); looked up
+    /// for requests with findings and where the policy has exceptions by program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// The policy's verdict.

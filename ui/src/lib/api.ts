@@ -92,6 +92,7 @@ export interface LgEvent {
   output_tokens?: number;
   cached_tokens?: number;
   served_model?: string;
+  process?: string;
   unscanned_images?: number;
   reason?: string;
   policy?: string;
