@@ -164,7 +164,7 @@ impl Guard {
                 let ct_lower = ct.as_deref().unwrap_or("").to_ascii_lowercase();
                 let stream = ct_lower.contains("event-stream");
                 let redactor = ctx
-                    .redacts()
+                    .redact
                     .then(|| ctx.redactor())
                     .flatten()
                     .filter(|_| identity && (stream || ct_lower.contains("json")));

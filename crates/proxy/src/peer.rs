@@ -107,13 +107,17 @@ pub fn process_of(_addr: ClientAddr) -> Option<String> {
 fn socket_in(table: &str, addr: ClientAddr) -> Option<(u32, u64)> {
     let text = std::fs::read_to_string(table).ok()?;
     let (local, remote) = (hex_addr(addr.client), hex_addr(addr.guard));
-    text.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() > 9 && f[1].eq_ignore_ascii_case(&local) && f[2].eq_ignore_ascii_case(&remote) {
-            Some((f[7].parse().ok()?, f[9].parse().ok()?))
-        } else {
-            None
+    // Fields: slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode. The
+    // header line's fields are names, which never equal an address.
+    text.lines().find_map(|line| {
+        let mut f = line.split_whitespace();
+        let (l, r) = (f.nth(1)?, f.next()?);
+        if !(l.eq_ignore_ascii_case(&local) && r.eq_ignore_ascii_case(&remote)) {
+            return None;
         }
+        let uid = f.nth(4)?.parse().ok()?;
+        let inode = f.nth(1)?.parse().ok()?;
+        Some((uid, inode))
     })
 }
 

@@ -237,8 +237,8 @@ impl Shared {
 }
 
 impl Guard {
-    /// The program behind this exchange's connection, `name (pid)`: looked up once per
-    /// connection, on the blocking pool (boxed: the request's own future stays small).
+    /// The program behind this exchange's connection, `name (pid) /path/to/exe`: looked up
+    /// once per connection, on the blocking pool (boxed: the request's own future stays small).
     fn process(
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>> {
@@ -255,12 +255,24 @@ impl Guard {
         })
     }
 
-    /// The facts exceptions and decisions use, with the program (for exceptions that name
-    /// programs; the clean path never awaits this).
-    async fn meta_with_process(&self) -> leakguard_policy::RequestMeta {
+    /// The facts exceptions and decisions use; the program too when an exception names
+    /// programs (only then is anything looked up: the clean path gets a ready value).
+    fn request_meta(
+        &self,
+        loaded: &Loaded,
+    ) -> futures_util::future::Either<
+        std::future::Ready<leakguard_policy::RequestMeta>,
+        std::pin::Pin<Box<dyn std::future::Future<Output = leakguard_policy::RequestMeta> + Send>>,
+    > {
         let mut meta = self.shared.meta();
-        meta.process = self.process().await;
-        meta
+        if !loaded.policy().has_process_exceptions() {
+            return futures_util::future::Either::Left(std::future::ready(meta));
+        }
+        let process = self.process();
+        futures_util::future::Either::Right(Box::pin(async move {
+            meta.process = process.await;
+            meta
+        }))
     }
 
     /// One intercepted request: its stages run in [`Guard::exchange`], and its event is
@@ -280,10 +292,7 @@ impl Guard {
             // Which program sent it: for requests with findings (clean traffic never pays
             // for reading the process table), once per connection.
             if !event.rules.is_empty() && event.process.is_none() {
-                event.process = match self.peer.as_ref().and_then(|p| p.known()) {
-                    Some(known) => known,
-                    None => self.process().await,
-                };
+                event.process = self.process().await;
             }
             if pending_restore.is_some() {
                 let catalog = &self.shared.catalog;
@@ -298,7 +307,7 @@ impl Guard {
                 self.reply = crate::reply::ReplyContext::for_request(&self.shared, &event);
                 // A reply to redact is asked for uncompressed (only those are rewritten).
                 if let (Some(true), RequestOrResponse::Request(req)) =
-                    (self.reply.as_ref().map(|c| c.redacts()), &mut result)
+                    (self.reply.as_ref().map(|c| c.redact), &mut result)
                 {
                     req.headers_mut().insert(
                         hyper::header::ACCEPT_ENCODING,
@@ -539,11 +548,7 @@ impl Guard {
             // 5c. No body, but a prompt may be in the address (`chatgpt.com/?q=…`): the query
             //     is scanned, and recorded when it holds a finding or a prompt parameter.
             if let Some(query) = info.path.split_once('?').map(|(_, q)| q) {
-                let meta = if loaded.policy().has_process_exceptions() {
-                    Box::pin(self.meta_with_process()).await
-                } else {
-                    shared.meta()
-                };
+                let meta = self.request_meta(&loaded).await;
                 let x = crate::inspect::inspect_query(
                     &loaded,
                     &shared.catalog,
@@ -586,11 +591,7 @@ impl Guard {
         // 7. Inspect: scan and one verdict. Scanning is CPU work: keep it off the I/O thread
         // when the body is large, or may hold a document to unpack (only then are the inputs
         // copied for the blocking pool).
-        let meta = if loaded.policy().has_process_exceptions() {
-            Box::pin(self.meta_with_process()).await
-        } else {
-            shared.meta()
-        };
+        let meta = self.request_meta(&loaded).await;
         // (A JSON body up to that size may carry a small base64 document: it is read on the
         // I/O thread like the rest of the JSON.)
         let may_hold_document = decoded.len() > 4 << 10
@@ -710,11 +711,7 @@ impl Guard {
         let shared = Arc::clone(&self.shared);
         let host = info.host.clone();
         let spool = Arc::new(spool);
-        let meta = if loaded.policy().has_process_exceptions() {
-            Box::pin(self.meta_with_process()).await
-        } else {
-            shared.meta()
-        };
+        let meta = self.request_meta(&loaded).await;
         let (l, catalog, sp) = (
             Arc::clone(&loaded),
             Arc::clone(&shared.catalog),

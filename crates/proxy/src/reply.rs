@@ -1,8 +1,8 @@
 //! Reading replies: what an intercepted service answers is read as it streams, never held
 //! back. The endpoint's `reply` (policies/endpoints.json) says where the answer text is in a
-//! JSON reply or in each SSE event (or AWS event-stream message), so text streamed as many small deltas is scanned joined up;
-//! it is scanned in windows with a carry, so a secret cut between two windows is still whole
-//! in one. At the end one `reply` event records what was found (secrets, personal data,
+//! JSON reply or in each SSE event (or AWS event-stream message), so text streamed as many
+//! small deltas is scanned joined up; it is scanned in windows with a carry, so a secret cut
+//! between two windows is still whole in one. At the end one `reply` event records what was found (secrets, personal data,
 //! internal names, the policy's prompt-leak markers; masked), the token counts and the model
 //! the provider reported. Replies are audited here; where the policy says `redact` they are
 //! also rewritten on their way to the user (`reply_redact.rs`).
@@ -38,8 +38,11 @@ pub(crate) struct ReplyContext {
     /// The request's endpoint in the catalog (none for WebSocket frames: each frame's
     /// strings are read).
     endpoint: Option<usize>,
-    /// The reply's text is being redacted on its way to the user (`reply_action: redact`):
-    /// what is recorded was also replaced.
+    /// The policy redacts this destination's replies (`reply_action` of its group, else
+    /// `responses.action`).
+    pub redact: bool,
+    /// The reply's text is being redacted on its way to the user: what is recorded was also
+    /// replaced.
     pub redacting: bool,
 }
 
@@ -55,8 +58,17 @@ impl ReplyContext {
             .catalog
             .index_of(&event.endpoint)
             .filter(|&i| !shared.catalog.endpoints()[i].reply().is_empty())?;
+        let policy = loaded.policy();
+        let redact = event
+            .group
+            .as_deref()
+            .and_then(|g| policy.destinations.iter().find(|d| d.name == g))
+            .and_then(|d| d.reply_action)
+            .unwrap_or(policy.responses.action)
+            == leakguard_policy::ReplyAction::Redact;
         Some(ReplyContext {
             endpoint: Some(endpoint),
+            redact,
             redacting: false,
             shared: Arc::clone(shared),
             loaded,
@@ -415,20 +427,6 @@ impl Redactor {
 }
 
 impl ReplyContext {
-    /// Whether the policy redacts this destination's replies (`reply_action` of its group,
-    /// else `responses.action`).
-    pub fn redacts(&self) -> bool {
-        let policy = self.loaded.policy();
-        let action = self
-            .request
-            .group
-            .as_deref()
-            .and_then(|g| policy.destinations.iter().find(|d| d.name == g))
-            .and_then(|d| d.reply_action)
-            .unwrap_or(policy.responses.action);
-        action == leakguard_policy::ReplyAction::Redact
-    }
-
     /// What redacts this reply's text, and where the endpoint's reply text is (none when the
     /// catalog does not say: nothing can be rewritten by field).
     pub fn redactor(&self) -> Option<(Redactor, leakguard_providers::ReplySpec)> {
@@ -566,6 +564,7 @@ impl FrameReader {
                 loaded,
                 request,
                 endpoint: None,
+                redact: false,
                 redacting: false,
             },
             carry: String::new(),

@@ -155,9 +155,7 @@ impl InStream {
             .cloned();
         for (j, line) in lines.iter().enumerate() {
             if j == i {
-                out.extend_from_slice(b"data: ");
-                out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
-                out.extend_from_slice(&line[crate::sse::content(line).len()..]);
+                crate::sse::write_data(out, &doc, &line[crate::sse::content(line).len()..]);
             } else {
                 out.extend_from_slice(line);
             }
@@ -187,12 +185,10 @@ impl Rewrite for InStream {
             self.event.push(rest);
         }
         let mut out = Vec::new();
-        if self.event.is_empty() {
-            self.flush(&mut out);
-        } else {
+        if !self.event.is_empty() {
             self.event_out(&mut out);
-            self.flush(&mut out);
         }
+        self.flush(&mut out);
         out
     }
 }

@@ -240,9 +240,7 @@ impl InStreamText {
             out.extend_from_slice(line);
             return;
         }
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
-        out.extend_from_slice(&line[crate::sse::content(line).len()..]);
+        crate::sse::write_data(out, &doc, &line[crate::sse::content(line).len()..]);
         self.last = Some(doc);
     }
 }
@@ -281,9 +279,8 @@ pub(crate) fn event_with_text(
 ) -> Vec<u8> {
     let mut text = Some(text);
     spec.rewrite_text(&mut doc, |_| text.take().unwrap_or_default());
-    let mut out = b"data: ".to_vec();
-    out.extend_from_slice(&serde_json::to_vec(&doc).expect("a JSON value serialises"));
-    out.extend_from_slice(b"\n\n");
+    let mut out = Vec::new();
+    crate::sse::write_data(&mut out, &doc, b"\n\n");
     out
 }
 

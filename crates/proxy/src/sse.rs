@@ -53,6 +53,14 @@ pub(crate) fn data_json(line: &[u8]) -> Option<serde_json::Value> {
     serde_json::from_slice(data).ok()
 }
 
+/// Writes `doc` as a `data:` line ending with `line_end` (the rewritten event's own `\n` or
+/// `\r\n`, or `\n\n` for an event the guard adds).
+pub(crate) fn write_data(out: &mut Vec<u8>, doc: &serde_json::Value, line_end: &[u8]) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&serde_json::to_vec(doc).expect("a JSON value serialises"));
+    out.extend_from_slice(line_end);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 const AWS_KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
+const OPENAI_CHAT: &str = "https://api.openai.com/v1/chat/completions";
 
 struct Rig {
     up: Upstream,
@@ -146,11 +147,7 @@ impl Rig {
     async fn post_openai_stream(&self, prompt: &str) -> (u16, String) {
         let body = serde_json::json!({"model": "gpt-4o", "stream": true,
             "messages": [{"role": "user", "content": prompt}]});
-        self.post_json(
-            "https://api.openai.com/v1/chat/completions",
-            &body.to_string(),
-        )
-        .await
+        self.post_json(OPENAI_CHAT, &body.to_string()).await
     }
 
     /// POSTs the file at `path` with `content-type: application/json` and `headers`.
@@ -2151,14 +2148,13 @@ async fn replies_are_redacted_for_a_group_that_asks_even_split_over_many_deltas(
         .unwrap();
     api["reply_action"] = "redact".into();
     let r = rig_with(&p.to_string(), 32 << 20).await;
-    const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
     let filler = "The deployment notes continue with the usual steps for the team. ".repeat(14);
     let answer = format!(
-        "{filler}Use aws_access_key_id = {KEY} for it. {filler}The card is 4111 1111 1111 1111 here."
+        "{filler}Use aws_access_key_id = {AWS_KEY} for it. {filler}The card is 4111 1111 1111 1111 here."
     );
     let prompt = scripted(&answer);
     let expected = answer
-        .replace(KEY, "[REDACTED:aws-access-key-id]")
+        .replace(AWS_KEY, "[REDACTED:aws-access-key-id]")
         .replace("4111 1111 1111 1111", "[REDACTED:credit-card-number]");
     // OpenAI's stream, four characters a delta: the key and the card arrive cut over
     // several deltas, far from the start and at the very end.
@@ -2218,8 +2214,7 @@ async fn replies_are_redacted_for_a_group_that_asks_even_split_over_many_deltas(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bedrock_event_streams_are_read_as_replies() {
     let r = rig().await;
-    const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
-    let prompt = scripted(&format!("here: aws_access_key_id = {KEY} done"));
+    let prompt = scripted(&format!("here: aws_access_key_id = {AWS_KEY} done"));
     let base = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0";
     // Converse: the key cut over four-character `contentBlockDelta` messages.
     let converse =
@@ -2229,7 +2224,7 @@ async fn bedrock_event_streams_are_read_as_replies() {
         .await;
     assert_eq!(status, 200);
     assert!(
-        body.contains("contentBlockDelta") && !body.contains(KEY),
+        body.contains("contentBlockDelta") && !body.contains(AWS_KEY),
         "the stream went through as messages: {body}"
     );
     // InvokeModel: the model's own events, base64 in `chunk` messages.
@@ -2320,19 +2315,10 @@ async fn token_budgets_count_what_the_replies_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_program_that_sent_a_request_with_findings_is_named_clean_ones_are_not_looked_up() {
     let r = rig().await;
-    let (status, _) = r
-        .post_json(
-            "https://api.openai.com/v1/chat/completions",
-            &chat(&format!("deploy with aws_access_key_id = {AWS_KEY}")),
-        )
-        .await;
+    let key = chat(&format!("deploy with aws_access_key_id = {AWS_KEY}"));
+    let (status, _) = r.post_json(OPENAI_CHAT, &key).await;
     assert_eq!(status, 403);
-    let (status, _) = r
-        .post_json(
-            "https://api.openai.com/v1/chat/completions",
-            &chat("what is a monad?"),
-        )
-        .await;
+    let (status, _) = r.post_json(OPENAI_CHAT, &chat("what is a monad?")).await;
     assert_eq!(status, 200);
     let events = r.events();
     let blocked = events

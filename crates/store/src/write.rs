@@ -244,16 +244,8 @@ impl Store {
                     id: e.id.clone(),
                     time: e.time.clone(),
                 })?;
-                let categories = {
-                    let cats = e.categories();
-                    if cats.is_empty() {
-                        String::new()
-                    } else {
-                        format!(",{},", cats.join(","))
-                    }
-                };
                 // An answer-only reply: its counts go on its request's row (and into the
-                // day's usage below); a row of its own only when the request is not stored.
+                // day's usage); a row of its own only when the request is not stored.
                 let on_request = match (fold_into.get(&i), answer_only(e)) {
                     (Some(r), _) => seq_of.get(r).copied(),
                     (None, Some(to)) => update_tokens
@@ -263,15 +255,17 @@ impl Store {
                 };
                 if let Some(seq) = on_request {
                     seqs.push(seq);
-                    if !e.host.is_empty() {
-                        let u = usages
-                            .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
-                            .or_insert([0; 8]);
-                        u[6] += e.input_tokens.unwrap_or(0) as i64;
-                        u[7] += e.output_tokens.unwrap_or(0) as i64;
-                    }
+                    add_reply_tokens(&mut usages, e, ts);
                     continue;
                 }
+                let categories = {
+                    let cats = e.categories();
+                    if cats.is_empty() {
+                        String::new()
+                    } else {
+                        format!(",{},", cats.join(","))
+                    }
+                };
                 let n = ins.execute(params![
                     e.id,
                     ts,
@@ -322,13 +316,8 @@ impl Store {
                     u[4] += e.documents.len() as i64;
                     u[5] += e.unscanned_images as i64;
                 }
-                // A reply's counts go on its request's row (same day, host and client).
-                if e.kind.as_str() == "reply" && !e.host.is_empty() {
-                    let u = usages
-                        .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
-                        .or_insert([0; 8]);
-                    u[6] += e.input_tokens.unwrap_or(0) as i64;
-                    u[7] += e.output_tokens.unwrap_or(0) as i64;
+                if e.kind.as_str() == "reply" {
+                    add_reply_tokens(&mut usages, e, ts);
                 }
                 for t in &self.targets {
                     outbox.execute(params![t, seq])?;
@@ -531,6 +520,23 @@ fn answer_only(e: &Event) -> Option<&str> {
         && (e.input_tokens.is_some() || e.output_tokens.is_some() || e.served_model.is_some()))
     .then_some(e.reply_to.as_deref())
     .flatten()
+}
+
+/// A reply's token counts go on its request's row of the day's usage (same day, host and
+/// client family), whether the reply has a row of its own or was folded onto the request's.
+fn add_reply_tokens<'a>(
+    usages: &mut HashMap<(i64, &'a str, &'static str), [i64; 8]>,
+    e: &'a Event,
+    ts: i64,
+) {
+    if e.host.is_empty() {
+        return;
+    }
+    let u = usages
+        .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
+        .or_insert([0; 8]);
+    u[6] += e.input_tokens.unwrap_or(0) as i64;
+    u[7] += e.output_tokens.unwrap_or(0) as i64;
 }
 
 /// A JSON merge patch (`json_patch`) that puts a reply's facts on its request's stored body.

@@ -602,8 +602,6 @@ async fn answer(
     Ok(res)
 }
 
-/// POSTs a JSON `body` through the proxy at `proxy` to `target` (absolute form, plain HTTP),
-/// with extra `headers` (each ending in CRLF); blocking. Returns the status line and the body.
 /// A scripted answer as a model streams it: four characters a delta.
 fn four_char_pieces(text: &str) -> Vec<String> {
     text.chars()
@@ -637,6 +635,8 @@ pub fn eventstream_message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> 
     out
 }
 
+/// POSTs a JSON `body` through the proxy at `proxy` to `target` (absolute form, plain HTTP),
+/// with extra `headers` (each ending in CRLF); blocking. Returns the status line and the body.
 pub fn post_through(
     proxy: SocketAddr,
     target: &str,
