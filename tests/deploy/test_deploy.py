@@ -133,10 +133,15 @@ def start_guard(listen="127.0.0.1:0"):
     return p, text.split("ready on ")[1].split()[0]
 
 
-def write_policy(enforce, check_every_s=1):
+NEW_DESTINATION = "api.newllm.test"
+
+
+def write_policy(enforce, check_every_s=1, new_destination=False):
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "policies", "default.json")) as f:
         policy = json.load(f)
     policy["deployment"] = {"check_every_s": check_every_s, "enforce": enforce}
+    if new_destination:
+        policy["destinations"].append({"name": "in-house-llm", "hosts": [NEW_DESTINATION]})
     tmp = POLICY + ".tmp"
     with open(tmp, "w") as f:
         json.dump(policy, f)
@@ -268,6 +273,26 @@ def run_all():
     check(wait_until(lambda: gsettings("get", "org.gnome.system.proxy", "mode") == "'auto'"),
           "with deployment.enforce the guard puts the proxy setting back")
 
+    # -- a policy adding a destination the CA does not cover: the guard replaces its CA and
+    # trusts the new one wherever the old one was trusted (the system store under the root,
+    # NSS, the runtimes' bundle, the Java keystore); every client still reaches the guard.
+    old_body = body
+    write_policy(enforce=True, new_destination=True)
+    check(wait_until(lambda: events("ca_rotated")), "a policy adding a destination is recorded as ca_rotated")
+    rotated = (events("ca_rotated") or [{}])[0].get("reason", "")
+    check(NEW_DESTINATION in rotated and "now trusted in" in rotated and "still to do" not in rotated,
+          f"the event names the destination and where the new CA is trusted ({rotated})")
+    ca = open(os.path.join(DATA, "ca", "leakguard-ca.pem")).read()
+    body = "".join(l for l in ca.splitlines() if not l.startswith("-----"))
+    check(body != old_body, "the device CA was replaced")
+    r = at("trust", "status", "--java-keystore", KEYSTORE)
+    check(r.returncode == 0 and all(l["state"] in ("ok", "skipped") for l in lines(r)),
+          f"every store trusts the new CA ({[(l['what'], l['state']) for l in lines(r)]})")
+    verdicts, _ = doctor_verdicts()
+    for c in CLIENTS:
+        v = verdicts.get(c, {})
+        check(v.get("state") == "ok", f"after the CA was replaced: {c} still reaches the canary ({v.get('detail')})")
+
     # -- a network change makes the guard check at once: restarted (same port) with an hourly
     # timer, while the user has the proxy off.
     GUARD.terminate()
@@ -320,8 +345,9 @@ def run_all():
     removed = sorted(set(before) - set(after))
     changed = sorted(p for p in set(before) & set(after) if before[p] != after[p])
     check(not added and not removed and not changed, f"nothing left behind (added {added}, removed {removed}, changed {changed})")
-    check(body not in open(os.path.join(ROOT, "etc/ssl/certs/ca-certificates.crt")).read().replace("\n", ""),
-          "the system bundle no longer has the CA")
+    system_bundle = open(os.path.join(ROOT, "etc/ssl/certs/ca-certificates.crt")).read().replace("\n", "")
+    check(body not in system_bundle and old_body not in system_bundle,
+          "the system bundle has neither the CA nor the one it replaced")
     check(nss_certs() == nss_before, "the NSS database lists what it did before")
     check(not os.path.exists(os.path.join(DATA, "deployment.json")), "the record of installed steps is empty and gone")
     ks = subprocess.run(["keytool", "-list", "-keystore", KEYSTORE, "-storepass", "changeit", "-alias", "leakguard-device-ca"],

@@ -186,6 +186,8 @@ struct Inner {
     drift: Mutex<Vec<String>>,
     /// Whether each destination group answered through the guard at the last check.
     reach: Mutex<Vec<crate::surface::Reach>>,
+    /// Asks the protection watch to check now (after the CA was replaced).
+    check_now: Arc<tokio::sync::Notify>,
 }
 
 /// What the Policy view shows beyond the policy itself.
@@ -233,8 +235,9 @@ impl Agent {
                 .await
                 .expect("the policy loader does not panic")?
         };
-        // 4. The device CA: made when missing; a warning when it does not cover the policy.
-        ensure_ca(&config.data_dir.join("ca"), loaded.policy())?;
+        // 4. The device CA: made when missing; replaced (bridged from the old one) when the
+        //    policy names destinations it does not cover.
+        let rotated = ensure_ca(&config.data_dir.join("ca"), loaded.policy())?;
         // 5. Recording: the event store and the SIEM forwarders.
         let recording = Arc::new(
             Recording::start(&config.data_dir, loaded.policy(), &config.identity).map_err(
@@ -292,8 +295,12 @@ impl Agent {
                 pause_end: Mutex::default(),
                 drift: Mutex::default(),
                 reach: Mutex::default(),
+                check_now: Arc::default(),
             }),
         };
+        if let Some(rotated) = rotated {
+            after_rotation(&agent.inner, rotated);
+        }
         // 7. Notices, as the front end chose.
         agent.start_notifier(notices)?;
         // 8. The control channel (token file 0600, socket 0600 in the private data dir), and
@@ -519,7 +526,9 @@ async fn reach_destinations(
         .collect()
 }
 
-fn ensure_ca(dir: &Path, policy: &Policy) -> Result<(), StartError> {
+/// The device CA at start-up: made when missing; replaced when the policy names destinations it
+/// does not cover (what was done is returned, to be recorded once recording runs).
+fn ensure_ca(dir: &Path, policy: &Policy) -> Result<Option<ca::Rotated>, StartError> {
     let hosts = destination_hosts(policy);
     if !dir.join(ca::CERT_FILE).exists() {
         let path = ca::init(dir, &hosts, false)?;
@@ -527,19 +536,116 @@ fn ensure_ca(dir: &Path, policy: &Policy) -> Result<(), StartError> {
             "leakguard: created the device CA {}; trust it to let the guard see LLM traffic",
             path.display()
         );
-        return Ok(());
+        return Ok(None);
     }
-    let missing = ca::uncovered(dir, &hosts);
-    if !missing.is_empty() {
-        eprintln!(
-            "leakguard: warning: the device CA does not cover {} (the policy added them after the CA was made); clients will refuse the guard's certificate for them until you run `leakguard ca rotate` and trust the new CA",
-            missing.join(", ")
-        );
+    if ca::uncovered(dir, &hosts).is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    match ca::rotate_bridged(dir, &hosts) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) => {
+            eprintln!("leakguard: warning: the device CA does not cover every destination of the policy and could not be replaced ({e}); clients will refuse the guard's certificate for those hosts until `leakguard ca rotate` succeeds and the new CA is trusted");
+            Ok(None)
+        }
+    }
 }
 
-fn put_in_force(inner: &Inner, loaded: Loaded) {
+/// A policy about to go in force names destinations the device CA does not cover: the CA is
+/// replaced now (so the new hosts get certificates a client can accept once it trusts the new
+/// CA), bridged from the old one (so nothing the old CA covered breaks meanwhile).
+fn cover_destinations(inner: &Arc<Inner>, policy: &Policy) {
+    let dir = inner.data_dir.join("ca");
+    let hosts = destination_hosts(policy);
+    if ca::uncovered(&dir, &hosts).is_empty() {
+        return;
+    }
+    let replaced =
+        ca::rotate_bridged(&dir, &hosts).and_then(|r| Ok((r, ca::DeviceCa::load(&dir)?)));
+    match replaced {
+        Ok((rotated, loaded)) => {
+            inner.shared.ca.store(Arc::new(loaded));
+            after_rotation(inner, rotated);
+        }
+        Err(e) => eprintln!(
+            "leakguard: warning: the new policy names destinations the device CA does not cover, and the CA could not be replaced ({e}); those hosts fail in clients until `leakguard ca rotate` succeeds"
+        ),
+    }
+}
+
+/// After the CA was replaced: the new CA put wherever the old one was trusted (as far as this
+/// user may), a `ca_rotated` event saying what was done and what is left, and a deployment
+/// check at once (a store still holding only the old CA shows as degraded until fixed).
+fn after_rotation(inner: &Arc<Inner>, rotated: ca::Rotated) {
+    eprintln!(
+        "leakguard: the device CA was replaced ({} -> {}) to cover {}",
+        rotated.previous,
+        rotated.current,
+        rotated.added.join(", ")
+    );
+    let ctx = leakguard_deploy::Context::for_agent(inner.data_dir.clone(), inner.shared.listen);
+    let me = Arc::downgrade(inner);
+    let finish = move |lines: Vec<leakguard_deploy::Line>| {
+        let Some(me) = me.upgrade() else { return };
+        let mut e = policy_event(&me, EventVerdict::CaRotated, Outcome::Reported);
+        e.kind = EventKind::Protection;
+        e.reason = Some(rotation_reason(&rotated, &lines));
+        me.shared.events.record(e);
+        me.check_now.notify_one();
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(async move {
+                let lines =
+                    tokio::task::spawn_blocking(move || leakguard_deploy::check::retrust(&ctx))
+                        .await
+                        .unwrap_or_default();
+                finish(lines);
+            });
+        }
+        Err(_) => finish(leakguard_deploy::check::retrust(&ctx)),
+    }
+}
+
+/// The `ca_rotated` event's reason: why, which CAs, and where the new one is trusted.
+fn rotation_reason(r: &ca::Rotated, lines: &[leakguard_deploy::Line]) -> String {
+    use leakguard_deploy::State;
+    let mut reason = format!(
+        "the policy added {}, which the device CA {} did not cover: the new device CA {} covers them; {}",
+        r.added.join(", "),
+        r.previous,
+        r.current,
+        if r.bridged {
+            "clients that trust the old CA keep working for the hosts it covered"
+        } else {
+            "the old CA was made before CAs could vouch for a successor, so clients that trust only it fail for every intercepted host until they trust the new one"
+        }
+    );
+    let done: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.state == State::Ok)
+        .map(|l| l.what.as_str())
+        .collect();
+    let left: Vec<String> = lines
+        .iter()
+        .filter(|l| matches!(l.state, State::Missing | State::Failed))
+        .map(|l| format!("{}: {}", l.what, l.detail))
+        .collect();
+    if !done.is_empty() {
+        reason.push_str(&format!("; now trusted in {}", done.join(", ")));
+    }
+    if !left.is_empty() {
+        reason.push_str(&format!("; still to do: {}", left.join("; ")));
+    }
+    if lines.is_empty() {
+        reason.push_str(
+            "; trust the new CA where the old one was trusted (`leakguard trust install`)",
+        );
+    }
+    reason
+}
+
+fn put_in_force(inner: &Arc<Inner>, loaded: Loaded) {
+    cover_destinations(inner, loaded.policy());
     if let Err(e) = inner.recording.apply_policy(loaded.policy()) {
         eprintln!("leakguard: the new policy's event settings cannot be applied ({e}); the previous SIEM targets stay in use");
     }
@@ -572,6 +678,7 @@ async fn protection_watch(inner: Weak<Inner>) {
     let mut last_beat = Instant::now();
     let mut next_check = Instant::now();
     let mut last_stamp = None;
+    let mut woken = false;
     loop {
         let Some(me) = inner.upgrade() else {
             return;
@@ -581,7 +688,7 @@ async fn protection_watch(inner: Weak<Inner>) {
         let stamp = leakguard_deploy::check::network_stamp(&ctx);
         let moved = last_stamp.is_some_and(|s| s != stamp);
         last_stamp = Some(stamp);
-        if d.check_every_s > 0 && (moved || Instant::now() >= next_check) {
+        if d.check_every_s > 0 && (moved || woken || Instant::now() >= next_check) {
             next_check = Instant::now() + Duration::from_secs(u64::from(d.check_every_s));
             let enforce = d.enforce;
             let now =
@@ -627,9 +734,13 @@ async fn protection_watch(inner: Weak<Inner>) {
             ));
             me.shared.events.record(e);
         }
+        let wake = Arc::clone(&me.check_now);
         drop(me);
         let until_check = next_check.saturating_duration_since(Instant::now());
-        tokio::time::sleep(until_check.clamp(Duration::from_secs(1), LOOK)).await;
+        woken = tokio::select! {
+            () = tokio::time::sleep(until_check.clamp(Duration::from_secs(1), LOOK)) => false,
+            () = wake.notified() => true,
+        };
     }
 }
 
@@ -788,7 +899,7 @@ impl Control for Agent {
             let mut reasons = Vec::new();
             if !ca_uncovered.is_empty() {
                 reasons.push(format!(
-                    "the device CA does not cover {}: run `leakguard ca rotate` and trust the new CA",
+                    "the device CA does not cover {} and the guard could not replace it (its log says why): run `leakguard ca rotate` and trust the new CA",
                     ca_uncovered.join(", ")
                 ));
             }

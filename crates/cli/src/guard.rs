@@ -170,7 +170,9 @@ pub enum CaCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Replace the CA with a new one (after a policy adds destinations, or on suspicion).
+    /// Replace the CA with a new one the old one does not vouch for (on suspicion of its key;
+    /// trust the new one everywhere). When a policy adds destinations the guard replaces the
+    /// CA itself, vouched for by the old one, and records `ca_rotated`.
     Rotate {
         #[arg(long)]
         data_dir: Option<PathBuf>,

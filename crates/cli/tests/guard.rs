@@ -51,12 +51,17 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
 
 /// The guard's policy events, read back through `leakguard events list` from its store.
 fn policy_events(dir: &Path) -> Vec<serde_json::Value> {
+    events_of(dir, "policy")
+}
+
+/// The guard's events of one kind, read back through `leakguard events list` from its store.
+fn events_of(dir: &Path, kind: &str) -> Vec<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_leakguard"))
         .args([
             "events",
             "list",
             "--kind",
-            "policy",
+            kind,
             "--limit",
             "1000",
             "--json",
@@ -260,6 +265,94 @@ fn ca_commands_create_show_and_rotate_the_device_ca() {
         text.contains("IP:0.0.0.0/0.0.0.0"),
         "every IP address is excluded: {text}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_policy_adding_destinations_replaces_the_ca_and_the_old_trust_keeps_what_it_covered() {
+    let dir = tmpdir("ca-rotation");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let test_ca = leakguard_testkit::TestCa::new("rotation upstream CA");
+    let up_ca = dir.join("up-ca.pem");
+    test_ca.write_pem(&up_ca);
+    let up = rt.block_on(leakguard_testkit::Upstream::start(&test_ca));
+    let policy = dir.join("policy.json");
+    std::fs::write(&policy, policy_named("first")).unwrap();
+    let mut args = vec![
+        "--policy",
+        policy.to_str().unwrap(),
+        "--upstream-ca",
+        up_ca.to_str().unwrap(),
+    ];
+    let resolve: Vec<String> = up.resolve_args();
+    for r in &resolve {
+        args.extend(["--resolve", r.as_str()]);
+    }
+    let data = dir.join("data");
+    let (mut child, addr) = start_with(&data, &args, &[]);
+    let ca_file = data.join("ca").join("leakguard-ca.pem");
+    let old_ca = dir.join("old-ca.pem");
+    std::fs::copy(&ca_file, &old_ca).unwrap();
+    let chat = |text: &str| {
+        serde_json::json!({"action": "next", "messages": [{"author": {"role": "user"}, "content": {"content_type": "text", "parts": [text]}}]}).to_string()
+    };
+    let chatgpt = "https://chatgpt.com/backend-api/conversation";
+    let newllm = "https://intranet.test/v1/chat/completions";
+    let key = chat("key AKIAQYLPMN5HJNGY4F7A");
+    assert_eq!(curl_status(&addr, &old_ca, chatgpt, &chat("hello")), "200");
+    assert_eq!(
+        curl_status(&addr, &old_ca, newllm, &chat("hello")),
+        "000",
+        "not a destination yet: tunnelled to a server the device CA did not sign"
+    );
+
+    // IT adds a destination the device CA does not cover.
+    let mut next: serde_json::Value = serde_json::from_str(&policy_named("second")).unwrap();
+    next["destinations"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "in-house-llm", "hosts": ["intranet.test"]}));
+    std::fs::write(&policy, next.to_string()).unwrap();
+    wait_until(Duration::from_secs(10), || {
+        policy_label(&addr).starts_with("second (")
+    });
+    let rotated = || {
+        events_of(&data, "protection")
+            .into_iter()
+            .find(|e| e["verdict"] == "ca_rotated")
+    };
+    wait_until(Duration::from_secs(10), || rotated().is_some());
+    let event = rotated().unwrap();
+    let reason = event["reason"].as_str().unwrap();
+    assert!(reason.contains("added intranet.test"), "{reason}");
+    let new_ca = std::fs::read_to_string(&ca_file).unwrap();
+    assert_ne!(new_ca, std::fs::read_to_string(&old_ca).unwrap());
+    assert!(data.join("ca").join("leakguard-ca-bridge.pem").is_file());
+
+    // curl (OpenSSL) trusting only the old CA: the hosts it covered still work, decrypted and
+    // inspected by the guard; the new host is refused until the new CA is trusted.
+    assert_eq!(curl_status(&addr, &old_ca, chatgpt, &chat("hello")), "200");
+    assert_eq!(curl_status(&addr, &old_ca, chatgpt, &key), "403");
+    assert_eq!(curl_status(&addr, &old_ca, newllm, &chat("hello")), "000");
+    // Trusting the new CA: everything, the new destination inspected too.
+    assert_eq!(curl_status(&addr, &ca_file, chatgpt, &chat("hello")), "200");
+    assert_eq!(curl_status(&addr, &ca_file, newllm, &chat("hello")), "200");
+    assert_eq!(curl_status(&addr, &ca_file, newllm, &key), "403");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Restarted, the guard finds the bridge on disk and replaces nothing again.
+    let (mut child, addr) = start_with(&data, &args, &[]);
+    assert_eq!(curl_status(&addr, &old_ca, chatgpt, &chat("hello")), "200");
+    assert_eq!(curl_status(&addr, &ca_file, newllm, &chat("hello")), "200");
+    assert_eq!(std::fs::read_to_string(&ca_file).unwrap(), new_ca);
+    let rotations = events_of(&data, "protection")
+        .into_iter()
+        .filter(|e| e["verdict"] == "ca_rotated")
+        .count();
+    assert_eq!(rotations, 1);
+    let _ = child.kill();
+    let _ = child.wait();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -87,6 +87,50 @@ pub fn network_stamp(ctx: &Context) -> u64 {
     h.finish()
 }
 
+/// After the guard replaced its CA: the new CA put wherever the record says the device CA was
+/// trusted, as far as this process may (the system store needs an administrator: its line then
+/// says which command to run). Empty when nothing was ever installed.
+pub fn retrust(ctx: &Context) -> Vec<Line> {
+    let manifest = match Manifest::load(ctx) {
+        Ok(m) => m,
+        Err(e) => return vec![Line::new("trust", State::Failed, e.to_string())],
+    };
+    let installed = installed_trust_targets(&manifest);
+    let system = crate::trust::Target::System;
+    let targets: Vec<_> = installed
+        .iter()
+        .copied()
+        .filter(|t| *t != system || ctx.admin())
+        .collect();
+    let mut lines = Vec::new();
+    if installed.contains(&system) && !ctx.admin() {
+        lines.push(Line::new(
+            "system",
+            State::Missing,
+            "the system store still trusts the previous CA: run `sudo leakguard trust install --system`",
+        ));
+    }
+    if targets.is_empty() {
+        return lines;
+    }
+    // The keystore the earlier install used (under a throw-away root it must be named).
+    let java_keystore = manifest.of(Group::Trust).find_map(|e| match &e.step {
+        crate::Step::Keystore {
+            keystore, alias, ..
+        } if alias == crate::CA_NAME => Some(keystore.clone()),
+        _ => None,
+    });
+    let opts = crate::trust::Options {
+        targets,
+        java_keystore,
+    };
+    match crate::trust::install(ctx, &opts) {
+        Ok(done) => lines.extend(done),
+        Err(e) => lines.push(Line::new("trust", State::Failed, e.to_string())),
+    }
+    lines
+}
+
 fn installed_trust_targets(m: &Manifest) -> Vec<crate::trust::Target> {
     use crate::trust::Target;
     use crate::Step;

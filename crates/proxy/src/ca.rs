@@ -82,17 +82,147 @@ pub fn init(dir: &Path, host_patterns: &[String], replace: bool) -> Result<PathB
         });
     }
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| CaError::Invalid(e.to_string()))?;
-    let params = ca_params(host_patterns)?;
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| CaError::Invalid(e.to_string()))?;
+    let (key, _, cert) = new_ca(host_patterns)?;
     write_private(&key_path, key.serialize_pem().as_bytes())?;
     write_atomic(&cert_path, cert.pem().as_bytes(), 0o644)?;
     let names = permitted_names(host_patterns).join("\n");
     write_atomic(&dir.join(PERMITTED_FILE), names.as_bytes(), 0o644)?;
+    // A CA made anew (by hand, perhaps because the old key is suspect) is never bridged to the
+    // one it replaces.
+    for stale in [BRIDGE_FILE, PREVIOUS_FILE] {
+        remove_if_there(&dir.join(stale))?;
+    }
     Ok(cert_path)
+}
+
+fn remove_if_there(path: &Path) -> Result<(), CaError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The current CA's certificate signed by the CA it replaced: written when the guard replaced
+/// its CA itself because a policy added destinations, and sent after each leaf so that a
+/// client still trusting the old CA keeps working for the hosts the old CA covered.
+pub const BRIDGE_FILE: &str = "leakguard-ca-bridge.pem";
+/// The replaced CA's certificate (public; its key is gone once the bridge is made).
+pub const PREVIOUS_FILE: &str = "previous-ca.pem";
+/// A rotation is written here in full, then moved into place (finished on the next load if the
+/// process died in between); `ready` marks a complete set.
+const STAGE_DIR: &str = "next";
+const STAGE_READY: &str = "ready";
+
+/// What [`rotate_bridged`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    /// The replaced CA's SHA-256 fingerprint (first 8 bytes, hex).
+    pub previous: String,
+    /// The new CA's.
+    pub current: String,
+    /// The names the new CA covers and the old one did not.
+    pub added: Vec<String>,
+    /// Whether the old CA vouches for the new one. A CA made before bridging existed (path
+    /// length 0) cannot: clients trusting only it then fail until the new CA is trusted.
+    pub bridged: bool,
+}
+
+/// Replaces the CA in `dir` with one constrained to `host_patterns`, keeping clients that trust
+/// the old one working for the hosts it covered: the new CA is also signed by the old one (the
+/// bridge, sent after each leaf). The old key is then deleted; the old CA's own constraints
+/// still apply on that path, so the bridge widens nothing the old CA did not already vouch
+/// for. Used when a policy adds destinations the CA does not cover.
+pub fn rotate_bridged(dir: &Path, host_patterns: &[String]) -> Result<Rotated, CaError> {
+    finish_staged(dir)?;
+    let added = uncovered(dir, host_patterns);
+    let (old_pem, old_key) = read_ca(dir)?;
+    let can_bridge = may_sign_a_ca(&old_pem);
+    let old_issuer = Issuer::from_ca_cert_pem(&old_pem, old_key)
+        .map_err(|e| CaError::Invalid(format!("certificate: {e}")))?;
+    let (key, params, cert) = new_ca(host_patterns)?;
+    let bridge = if can_bridge {
+        let b = params
+            .signed_by(&key, &old_issuer)
+            .map_err(|e| CaError::Invalid(e.to_string()))?;
+        Some(b.pem())
+    } else {
+        None
+    };
+    let stage = dir.join(STAGE_DIR);
+    if stage.exists() {
+        fs::remove_dir_all(&stage).map_err(io(&stage))?;
+    }
+    fs::create_dir_all(&stage).map_err(io(&stage))?;
+    write_private(&stage.join(KEY_FILE), key.serialize_pem().as_bytes())?;
+    write_atomic(&stage.join(CERT_FILE), cert.pem().as_bytes(), 0o644)?;
+    if let Some(bridge) = &bridge {
+        write_atomic(&stage.join(BRIDGE_FILE), bridge.as_bytes(), 0o644)?;
+    }
+    write_atomic(&stage.join(PREVIOUS_FILE), old_pem.as_bytes(), 0o644)?;
+    let names = permitted_names(host_patterns).join("\n");
+    write_atomic(&stage.join(PERMITTED_FILE), names.as_bytes(), 0o644)?;
+    write_atomic(&stage.join(STAGE_READY), b"", 0o644)?;
+    finish_staged(dir)?;
+    if !can_bridge {
+        // The successor has no bridge: an older one (for another key) goes.
+        remove_if_there(&dir.join(BRIDGE_FILE))?;
+    }
+    Ok(Rotated {
+        previous: fingerprint(&old_pem),
+        current: fingerprint(&cert.pem()),
+        added,
+        bridged: can_bridge,
+    })
+}
+
+/// May the CA in `pem` sign another CA (its path length allows one below it)?
+fn may_sign_a_ca(pem: &str) -> bool {
+    let Ok(der) = CertificateDer::from_pem_slice(pem.as_bytes()) else {
+        return false;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+        return false;
+    };
+    matches!(
+        cert.basic_constraints(),
+        Ok(Some(bc)) if bc.value.ca && bc.value.path_len_constraint != Some(0)
+    )
+}
+
+/// Moves a complete staged rotation into place (idempotent: a crash between two moves is
+/// finished by the next call); an incomplete one is discarded and the old CA stays.
+fn finish_staged(dir: &Path) -> Result<(), CaError> {
+    let stage = dir.join(STAGE_DIR);
+    if !stage.is_dir() {
+        return Ok(());
+    }
+    if stage.join(STAGE_READY).exists() {
+        for name in [
+            KEY_FILE,
+            CERT_FILE,
+            BRIDGE_FILE,
+            PREVIOUS_FILE,
+            PERMITTED_FILE,
+        ] {
+            let from = stage.join(name);
+            if from.exists() {
+                fs::rename(&from, dir.join(name)).map_err(io(&from))?;
+            }
+        }
+    }
+    fs::remove_dir_all(&stage).map_err(io(&stage))
+}
+
+/// A certificate's SHA-256 fingerprint, first 8 bytes in hex (a label for events and Health).
+pub fn fingerprint(pem: &str) -> String {
+    use sha2::Digest;
+    let der = CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(|d| d.to_vec())
+        .unwrap_or_default();
+    sha2::Sha256::digest(&der)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The names the CA in `dir` was constrained to (written beside it at init).
@@ -122,16 +252,37 @@ pub fn uncovered(dir: &Path, host_patterns: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A new CA key and its self-signed certificate (with the parameters, to sign a bridge).
+fn new_ca(
+    host_patterns: &[String],
+) -> Result<(KeyPair, CertificateParams, rcgen::Certificate), CaError> {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| CaError::Invalid(e.to_string()))?;
+    let params = ca_params(host_patterns)?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| CaError::Invalid(e.to_string()))?;
+    Ok((key, params, cert))
+}
+
 fn ca_params(host_patterns: &[String]) -> Result<CertificateParams, CaError> {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(
         DnType::CommonName,
-        format!("Leakguard device CA {}", hostname_hint()),
+        // Unique per CA: a replaced CA and its successor must never share a name, or the bridge
+        // between them would look self-issued to a client building a path.
+        format!(
+            "Leakguard device CA {} {:08x}",
+            hostname_hint(),
+            random_serial() as u32
+        ),
     );
     dn.push(DnType::OrganizationName, "Leakguard (this device only)");
     params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    // One CA may stand between this one and a leaf: the bridge to its successor (see
+    // [`rotate_bridged`]). Name constraints bind everything below either way.
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -206,10 +357,54 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CaError> {
     Ok(())
 }
 
+/// The CA certificate and key in `dir`, the key refused when others can read it.
+fn read_ca(dir: &Path) -> Result<(String, KeyPair), CaError> {
+    let cert_path = dir.join(CERT_FILE);
+    let key_path = dir.join(KEY_FILE);
+    if !cert_path.exists() || !key_path.exists() {
+        return Err(CaError::Missing {
+            dir: dir.to_path_buf(),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&key_path)
+            .map_err(io(&key_path))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(CaError::KeyPermissions {
+                path: key_path,
+                mode,
+            });
+        }
+    }
+    let cert_pem = fs::read_to_string(&cert_path).map_err(io(&cert_path))?;
+    let key_pem = fs::read_to_string(&key_path).map_err(io(&key_path))?;
+    let key = KeyPair::from_pem(&key_pem).map_err(|e| CaError::Invalid(format!("key: {e}")))?;
+    Ok((cert_pem, key))
+}
+
+/// The bridge in `dir` if it is for this CA's key and still valid (a stale or foreign one is
+/// ignored: the CA alone is sent).
+fn bridge_for(dir: &Path, ca: &CertificateDer<'_>) -> Option<CertificateDer<'static>> {
+    let pem = fs::read(dir.join(BRIDGE_FILE)).ok()?;
+    let bridge = CertificateDer::from_pem_slice(&pem).ok()?;
+    let (_, b) = x509_parser::parse_x509_certificate(&bridge).ok()?;
+    let (_, c) = x509_parser::parse_x509_certificate(ca).ok()?;
+    let same = b.tbs_certificate.subject_pki.raw == c.tbs_certificate.subject_pki.raw
+        && b.tbs_certificate.subject.as_raw() == c.tbs_certificate.subject.as_raw();
+    (same && b.validity().is_valid()).then(|| bridge.clone().into_owned())
+}
+
 /// The loaded device CA, issuing leaves.
 pub struct DeviceCa {
     issuer: Issuer<'static, KeyPair>,
     cert_der: CertificateDer<'static>,
+    /// What follows each leaf: the bridge while one is valid, else the CA itself.
+    chain_tail: CertificateDer<'static>,
     cert_pem: String,
     /// One key for every leaf of this process; never the CA's key.
     leaf_key: KeyPair,
@@ -230,49 +425,34 @@ impl std::fmt::Debug for DeviceCa {
 }
 
 impl DeviceCa {
-    /// Loads the CA from `dir`; refuses a key file other users can read.
+    /// Loads the CA from `dir` (finishing a rotation a crash interrupted); refuses a key file
+    /// other users can read.
     pub fn load(dir: &Path) -> Result<DeviceCa, CaError> {
-        let cert_path = dir.join(CERT_FILE);
-        let key_path = dir.join(KEY_FILE);
-        if !cert_path.exists() || !key_path.exists() {
-            return Err(CaError::Missing {
-                dir: dir.to_path_buf(),
-            });
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&key_path)
-                .map_err(io(&key_path))?
-                .permissions()
-                .mode()
-                & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(CaError::KeyPermissions {
-                    path: key_path,
-                    mode,
-                });
-            }
-        }
-        let cert_pem = fs::read_to_string(&cert_path).map_err(io(&cert_path))?;
-        let key_pem = fs::read_to_string(&key_path).map_err(io(&key_path))?;
-        let key = KeyPair::from_pem(&key_pem).map_err(|e| CaError::Invalid(format!("key: {e}")))?;
+        finish_staged(dir)?;
+        let (cert_pem, key) = read_ca(dir)?;
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| CaError::Invalid(format!("certificate: {e}")))?;
         let issuer = Issuer::from_ca_cert_pem(&cert_pem, key)
             .map_err(|e| CaError::Invalid(format!("certificate: {e}")))?;
+        let chain_tail = bridge_for(dir, &cert_der).unwrap_or_else(|| cert_der.clone());
         let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .map_err(|e| CaError::Invalid(e.to_string()))?;
         let leaf_key_der = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         Ok(DeviceCa {
             issuer,
             cert_der,
+            chain_tail,
             cert_pem,
             leaf_key,
             leaf_key_der,
             provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Is the CA bridged from the one it replaced (see [`rotate_bridged`])?
+    pub fn bridged(&self) -> bool {
+        self.chain_tail != self.cert_der
     }
 
     pub fn cert_pem(&self) -> &str {
@@ -310,6 +490,12 @@ impl DeviceCa {
         Ok(cert.der().clone())
     }
 
+    /// What the guard presents for `host`: a new leaf, then the bridge from the previous CA
+    /// while there is one, else the CA itself.
+    pub fn chain_for(&self, host: &str) -> Result<Vec<CertificateDer<'static>>, CaError> {
+        Ok(vec![self.issue_leaf(host)?, self.chain_tail.clone()])
+    }
+
     /// A rustls server config presenting a leaf for `host` (cached).
     pub fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, CaError> {
         let host = host.to_ascii_lowercase();
@@ -318,15 +504,11 @@ impl DeviceCa {
                 return Ok(Arc::clone(cfg));
             }
         }
-        let leaf = self.issue_leaf(&host)?;
         let mut cfg = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| CaError::Invalid(e.to_string()))?
             .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf, self.cert_der.clone()],
-                self.leaf_key_der.clone_key(),
-            )
+            .with_single_cert(self.chain_for(&host)?, self.leaf_key_der.clone_key())
             .map_err(|e| CaError::Invalid(e.to_string()))?;
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let cfg = Arc::new(cfg);
@@ -405,6 +587,133 @@ mod tests {
             ));
         }
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Does a client trusting only `root_pem` accept what `ca` presents for `host`?
+    fn accepts(root_pem: &str, ca: &DeviceCa, host: &str) -> Result<(), rustls::Error> {
+        use rustls::client::danger::ServerCertVerifier;
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).unwrap())
+            .unwrap();
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .build()
+        .unwrap();
+        let chain = ca.chain_for(host).unwrap();
+        let name = rustls_pki_types::ServerName::try_from(host.to_string()).unwrap();
+        verifier
+            .verify_server_cert(
+                &chain[0],
+                &chain[1..],
+                &name,
+                &[],
+                rustls_pki_types::UnixTime::now(),
+            )
+            .map(|_| ())
+    }
+
+    #[test]
+    fn a_rotation_for_new_destinations_keeps_the_old_trust_working_for_what_it_covered() {
+        let dir = tmp("rotate");
+        init(&dir, &["chatgpt.com".into()], false).unwrap();
+        let old = fs::read_to_string(dir.join(CERT_FILE)).unwrap();
+        let old_key = fs::read_to_string(dir.join(KEY_FILE)).unwrap();
+        let hosts: Vec<String> = vec!["chatgpt.com".into(), "*.x.ai".into()];
+        assert_eq!(uncovered(&dir, &hosts), vec!["x.ai".to_string()]);
+        let r = rotate_bridged(&dir, &hosts).unwrap();
+        assert!(r.bridged);
+        assert_eq!(r.added, vec!["x.ai".to_string()]);
+        assert_eq!(r.previous, fingerprint(&old));
+        let new = fs::read_to_string(dir.join(CERT_FILE)).unwrap();
+        assert_eq!(r.current, fingerprint(&new));
+        assert_ne!(r.previous, r.current);
+        assert!(uncovered(&dir, &hosts).is_empty());
+        assert!(!dir.join(STAGE_DIR).exists(), "the staged set was moved in");
+        assert_ne!(
+            fs::read_to_string(dir.join(KEY_FILE)).unwrap(),
+            old_key,
+            "the old key is gone"
+        );
+        assert_eq!(fs::read_to_string(dir.join(PREVIOUS_FILE)).unwrap(), old);
+        let ca = DeviceCa::load(&dir).unwrap();
+        assert!(ca.bridged());
+        // Trusting the old CA: what it covered still works, the new host does not.
+        accepts(&old, &ca, "chatgpt.com").unwrap();
+        accepts(&old, &ca, "api.x.ai").unwrap_err();
+        // Trusting the new one: both.
+        accepts(&new, &ca, "chatgpt.com").unwrap();
+        accepts(&new, &ca, "api.x.ai").unwrap();
+        // Neither vouches for anything else.
+        accepts(&new, &ca, "bank.example").unwrap_err();
+        accepts(&old, &ca, "bank.example").unwrap_err();
+        // A CA made anew by hand (a suspect key) is never bridged: the old trust stops.
+        init(&dir, &hosts, true).unwrap();
+        let fresh = DeviceCa::load(&dir).unwrap();
+        assert!(!fresh.bridged());
+        accepts(&old, &fresh, "chatgpt.com").unwrap_err();
+        assert!(!dir.join(BRIDGE_FILE).exists() && !dir.join(PREVIOUS_FILE).exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_ca_made_before_bridging_is_replaced_without_a_bridge() {
+        let dir = tmp("legacy");
+        fs::create_dir_all(&dir).unwrap();
+        // As CAs were made before: no CA may stand below it.
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = ca_params(&["chatgpt.com".into()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let old = params.self_signed(&key).unwrap().pem();
+        write_private(&dir.join(KEY_FILE), key.serialize_pem().as_bytes()).unwrap();
+        write_atomic(&dir.join(CERT_FILE), old.as_bytes(), 0o644).unwrap();
+        write_atomic(&dir.join(PERMITTED_FILE), b"chatgpt.com", 0o644).unwrap();
+        assert!(!may_sign_a_ca(&old));
+        let r = rotate_bridged(&dir, &["chatgpt.com".into(), "x.ai".into()]).unwrap();
+        assert!(!r.bridged);
+        assert!(!dir.join(BRIDGE_FILE).exists());
+        let ca = DeviceCa::load(&dir).unwrap();
+        assert!(!ca.bridged());
+        let new = fs::read_to_string(dir.join(CERT_FILE)).unwrap();
+        assert!(
+            may_sign_a_ca(&new),
+            "the new CA can bridge to its own successor"
+        );
+        accepts(&new, &ca, "x.ai").unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_rotation_cut_short_is_finished_when_complete_and_dropped_when_not() {
+        let dir = tmp("staged");
+        let other = tmp("staged-other");
+        init(&dir, &["chatgpt.com".into()], false).unwrap();
+        init(&other, &["claude.ai".into()], false).unwrap();
+        let current = fs::read_to_string(dir.join(CERT_FILE)).unwrap();
+        // Incomplete (no `ready`): dropped, the CA in place stays.
+        let stage = dir.join(STAGE_DIR);
+        fs::create_dir_all(&stage).unwrap();
+        fs::copy(other.join(CERT_FILE), stage.join(CERT_FILE)).unwrap();
+        let ca = DeviceCa::load(&dir).unwrap();
+        assert_eq!(ca.cert_pem(), current);
+        assert!(!stage.exists());
+        // Complete, with the key already moved when the process died: finished.
+        fs::create_dir_all(&stage).unwrap();
+        fs::copy(other.join(CERT_FILE), stage.join(CERT_FILE)).unwrap();
+        fs::copy(other.join(PERMITTED_FILE), stage.join(PERMITTED_FILE)).unwrap();
+        fs::copy(other.join(KEY_FILE), dir.join(KEY_FILE)).unwrap();
+        fs::write(stage.join(STAGE_READY), b"").unwrap();
+        let ca = DeviceCa::load(&dir).unwrap();
+        assert_eq!(
+            ca.cert_pem(),
+            fs::read_to_string(other.join(CERT_FILE)).unwrap()
+        );
+        assert!(!stage.exists());
+        assert_eq!(uncovered(&dir, &["claude.ai".into()]), Vec::<String>::new());
+        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&other).unwrap();
     }
 
     #[test]

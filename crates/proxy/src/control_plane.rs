@@ -64,7 +64,7 @@ impl Guard {
             (&Method::GET, "/leakguard/ca.pem") => respond(
                 StatusCode::OK,
                 "application/x-pem-file",
-                shared.ca.cert_pem().to_string(),
+                shared.ca.load().cert_pem().to_string(),
             ),
             (&Method::GET, "/leakguard/health") => {
                 let loaded = shared.policy.load();

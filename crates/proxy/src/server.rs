@@ -590,7 +590,7 @@ impl Conn {
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let shared = &self.front.shared;
-        let cfg = match shared.ca.server_config(&host) {
+        let cfg = match shared.ca.load().server_config(&host) {
             Ok(c) => c,
             Err(e) => {
                 return refused(

@@ -80,7 +80,8 @@ pub struct Shared {
     pub catalog: Arc<Catalog>,
     pub events: Arc<dyn EventSink>,
     pub routes: Arc<Routes>,
-    pub ca: Arc<DeviceCa>,
+    /// The device CA issuing leaves; replaced whole when the agent rotates it.
+    pub ca: ArcSwap<DeviceCa>,
     pub limits: Limits,
     /// What bodies being inspected may take of memory at once (`limits.in_flight`).
     pub memory: crate::body::Budget,
@@ -125,7 +126,7 @@ impl Shared {
             catalog: Arc::new(catalog),
             events,
             routes: Arc::new(routes),
-            ca,
+            ca: ArcSwap::new(ca),
             memory: crate::body::Budget::new(limits.in_flight),
             limits,
             control_token,

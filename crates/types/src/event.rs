@@ -136,6 +136,9 @@ named! {
         ProtectionRestored = "protection_restored",
         /// The guard is running on this device (sent every `deployment.heartbeat_s`).
         Heartbeat = "heartbeat",
+        /// The device CA was replaced by one covering destinations a new policy added (the
+        /// reason names them, both CAs, and where the new one is trusted).
+        CaRotated = "ca_rotated",
     }
 }
 
