@@ -53,7 +53,7 @@ pub async fn policy_in_force(guard: State<'_, Guard>) -> Answer<PolicyInForce> {
 
 #[tauri::command]
 pub async fn pause(guard: State<'_, Guard>, minutes: u32) -> Answer<PauseState> {
-    guard.control.pause(minutes).await
+    guard.control.pause(minutes, None).await
 }
 
 #[tauri::command]

@@ -42,6 +42,16 @@ pub fn run() {
                 Arc::new(move |link: &str| links::open(&for_links, link));
             let guard = tauri::async_runtime::block_on(guard::connect_or_start(data_dir, open))?;
             let started_guard = guard.info.started_guard;
+            // A guard this app runs that a user stopped (`leakguard stop`, as the policy
+            // allows or with an unlock code): the app goes with it.
+            let own = guard.own.lock().expect("own guard").clone();
+            if let Some(agent) = own {
+                let for_stop = handle.clone();
+                tauri::async_runtime::spawn(async move {
+                    agent.stop_requested().await;
+                    for_stop.exit(0);
+                });
+            }
             app.manage(guard);
 
             // Autostart at login only when no service protects this user.

@@ -62,6 +62,7 @@ fn menu(
     app: &AppHandle,
     pause_max: u32,
     paused: bool,
+    quit: Quit,
     recent: &[(String, String)],
 ) -> tauri::Result<Menu<Wry>> {
     let mut b =
@@ -98,11 +99,33 @@ fn menu(
     }
     b.item(&sub.build()?)
         .separator()
-        .item(
-            &MenuItemBuilder::with_id("quit", "Quit (protection continues if a service runs)")
-                .build(app)?,
-        )
+        .item(&quit_item(app, quit)?)
         .build()
+}
+
+/// Whether Quit stops protection, and whether the policy lets the user do that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quit {
+    /// A service runs the guard: quitting the app leaves it running.
+    LeavesService,
+    /// The app runs the guard and the policy lets the user stop it.
+    StopsGuard,
+    /// The app runs the guard and the policy does not let the user stop it (`controls.quit`).
+    NotAllowed,
+}
+
+fn quit_item(app: &AppHandle, quit: Quit) -> tauri::Result<tauri::menu::MenuItem<Wry>> {
+    let (label, enabled) = match quit {
+        Quit::LeavesService => ("Quit (protection continues: a service runs it)", true),
+        Quit::StopsGuard => ("Quit and stop protection", true),
+        Quit::NotAllowed => (
+            "Quit: not allowed by your organisation (ask IT for an unlock code)",
+            false,
+        ),
+    };
+    MenuItemBuilder::with_id("quit", label)
+        .enabled(enabled)
+        .build(app)
 }
 
 /// Makes the tray icon.
@@ -111,7 +134,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<TrayIcon> {
     TrayIconBuilder::with_id("main")
         .icon(dot(rgb))
         .tooltip(tip)
-        .menu(&menu(app, 0, false, &[])?)
+        .menu(&menu(app, 0, false, Quit::LeavesService, &[])?)
         .show_menu_on_left_click(true)
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .build(app)
@@ -120,7 +143,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<TrayIcon> {
 fn on_menu(app: &AppHandle, id: &str) {
     match id {
         "open" => links::show(app),
-        "quit" => app.exit(0),
+        "quit" => quit(app),
         "resume" => pause(app, 0),
         _ => {
             if let Some(m) = id.strip_prefix("pause:").and_then(|m| m.parse().ok()) {
@@ -132,12 +155,32 @@ fn on_menu(app: &AppHandle, id: &str) {
     }
 }
 
+/// Quit: a guard this app runs is stopped through the agent (which records it and refuses
+/// where the policy does not allow it); a service is left running.
+fn quit(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let guard = app.state::<Guard>();
+        if !guard.info.started_guard {
+            app.exit(0);
+            return;
+        }
+        let control = guard.control.clone();
+        if control.stop(None).await.is_ok() {
+            app.exit(0);
+        } else {
+            // Refused (and recorded): the menu is redrawn with the reason.
+            refresh(&app).await;
+        }
+    });
+}
+
 fn pause(app: &AppHandle, minutes: u32) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let control = app.state::<Guard>().control.clone();
         // The guard records the pause as an event, which refreshes the tray.
-        let _ = control.pause(minutes).await;
+        let _ = control.pause(minutes, None).await;
         refresh(&app).await;
     });
 }
@@ -152,9 +195,17 @@ pub async fn refresh(app: &AppHandle) {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let health = control.health().await.ok();
-    let pause_max = match control.policy_in_force().await {
-        Ok(p) => p.policy.controls.pause_minutes,
-        Err(_) => 0,
+    let (pause_max, quit_allowed) = match control.policy_in_force().await {
+        Ok(p) => (
+            p.policy.controls.pause_minutes,
+            p.policy.controls.quit == leakguard_policy::Quit::Allow,
+        ),
+        Err(_) => (0, true),
+    };
+    let quit = match (app.state::<Guard>().info.started_guard, quit_allowed) {
+        (false, _) => Quit::LeavesService,
+        (true, true) => Quit::StopsGuard,
+        (true, false) => Quit::NotAllowed,
     };
     let recent: Vec<(String, String)> = control
         .events(Filter {
@@ -190,7 +241,7 @@ pub async fn refresh(app: &AppHandle) {
         .is_some_and(|h| h.protection == Protection::Paused);
     let _ = tray.set_icon(Some(dot(rgb)));
     let _ = tray.set_tooltip(Some(tip));
-    if let Ok(m) = menu(app, pause_max, paused, &recent) {
+    if let Ok(m) = menu(app, pause_max, paused, quit, &recent) {
         let _ = tray.set_menu(Some(m));
     }
 }

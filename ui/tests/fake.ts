@@ -32,7 +32,7 @@ export class FakeBackend implements Backend {
   private eventListeners: ((e: LgEvent) => void)[] = [];
   private routeListeners: ((r: Route) => void)[] = [];
   health_: Health = {
-    protection: "protected", reasons: [], version: "0.1.0", started: new Date().toISOString(), uptime_s: 90,
+    protection: "protected", reasons: [], version: "0.1.0", device: "laptop-42", started: new Date().toISOString(), uptime_s: 90,
     listen: "127.0.0.1:8787", pac_url: "http://127.0.0.1:8787/proxy.pac", ca_cert: "", ca_uncovered: [],
     policy: "default (abc123)", paused_until: null, counters: { requests: 3 }, events_db: "/tmp/x/events.db",
     siem: [], control: "/tmp/x/control.sock",

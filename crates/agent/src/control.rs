@@ -161,7 +161,7 @@ fn status_for(code: &str) -> StatusCode {
     match code {
         "unauthorized" => StatusCode::UNAUTHORIZED,
         "unknown_code" | "not_found" => StatusCode::NOT_FOUND,
-        "pause_not_allowed" => StatusCode::FORBIDDEN,
+        "pause_not_allowed" | "quit_not_allowed" | "unlock_refused" => StatusCode::FORBIDDEN,
         "store" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
@@ -216,6 +216,14 @@ struct DayArg {
 #[derive(Serialize, Deserialize)]
 struct MinutesArg {
     minutes: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CodeArg {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
 }
 
 async fn handle<C: Control>(
@@ -282,7 +290,8 @@ async fn handle<C: Control>(
         "usage" => answer(&body, |a: DayArg| control.usage(a.since_day)).await,
         "export" => answer(&body, |r| control.export(r)).await,
         "policy_in_force" => reply(control.policy_in_force().await),
-        "pause" => answer(&body, |a: MinutesArg| control.pause(a.minutes)).await,
+        "pause" => answer(&body, |a: MinutesArg| control.pause(a.minutes, a.code)).await,
+        "stop" => answer(&body, |a: CodeArg| control.stop(a.code)).await,
         "report_false_positive" => {
             answer(&body, |a: IdArg| control.report_false_positive(a.id)).await
         }
@@ -544,8 +553,12 @@ impl Control for Client {
         Box::pin(self.call("policy_in_force", &NoArgs {}))
     }
 
-    fn pause(&self, minutes: u32) -> Reply<'_, PauseState> {
-        Box::pin(async move { self.call("pause", &MinutesArg { minutes }).await })
+    fn pause(&self, minutes: u32, code: Option<String>) -> Reply<'_, PauseState> {
+        Box::pin(async move { self.call("pause", &MinutesArg { minutes, code }).await })
+    }
+
+    fn stop(&self, code: Option<String>) -> Reply<'_, Stopping> {
+        Box::pin(async move { self.call("stop", &CodeArg { code }).await })
     }
 
     fn report_false_positive(&self, event_id: String) -> Reply<'_, ()> {

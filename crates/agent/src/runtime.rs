@@ -188,6 +188,12 @@ struct Inner {
     reach: Mutex<Vec<crate::surface::Reach>>,
     /// Asks the protection watch to check now (after the CA was replaced).
     check_now: Arc<tokio::sync::Notify>,
+    /// This device's name (events, unlock codes).
+    device: String,
+    /// A user stopped the guard through the control channel; the binary stops it.
+    stop_requested: tokio::sync::Notify,
+    /// Serialises the list of unlock codes already used.
+    unlock_used: Mutex<()>,
 }
 
 /// What the Policy view shows beyond the policy itself.
@@ -296,6 +302,9 @@ impl Agent {
                 drift: Mutex::default(),
                 reach: Mutex::default(),
                 check_now: Arc::default(),
+                device: config.identity.device.clone(),
+                stop_requested: tokio::sync::Notify::new(),
+                unlock_used: Mutex::new(()),
             }),
         };
         if let Some(rotated) = rotated {
@@ -375,6 +384,90 @@ impl Agent {
     /// one they started with, recording follows its event settings. The one way to swap it.
     pub fn put_in_force(&self, loaded: Loaded) {
         put_in_force(&self.inner, loaded);
+    }
+
+    /// Resolves when a user stopped the guard through the control channel (`leakguard stop`,
+    /// allowed by the policy or an unlock code; already recorded): the front end then calls
+    /// [`Agent::stop`].
+    pub async fn stop_requested(&self) {
+        self.inner.stop_requested.notified().await;
+    }
+
+    /// Records that the guard is stopping and why (a signal, the app quitting), before
+    /// [`Agent::stop`] commits it with everything else.
+    pub fn record_stopping(&self, reason: &str) {
+        let mut e = policy_event(&self.inner, EventVerdict::Stopped, Outcome::Reported);
+        e.kind = EventKind::Protection;
+        e.reason = Some(reason.to_string());
+        self.inner.shared.events.record(e);
+    }
+
+    /// Checks an unlock code for this device against the policy's `controls.unlock_key` and
+    /// the codes already used; a good one is marked used.
+    fn redeem(
+        &self,
+        code: &str,
+        to_stop: bool,
+    ) -> Result<leakguard_policy::unlock::Unlock, ControlError> {
+        let inner = &self.inner;
+        let key = inner
+            .shared
+            .policy
+            .load()
+            .policy()
+            .controls
+            .unlock_key
+            .clone();
+        let now = inner.clock.now_ms() / 1000;
+        let refused = |message: String| {
+            let mut e = policy_event(inner, EventVerdict::StopRefused, Outcome::Refused);
+            e.kind = EventKind::Protection;
+            e.reason = Some(format!("an unlock code was refused: {message}"));
+            inner.shared.events.record(e);
+            ControlError::new("unlock_refused", message)
+        };
+        let unlock = leakguard_policy::unlock::verify(code, key.as_deref(), &inner.device, now)
+            .map_err(|e| refused(e.to_string()))?;
+        let stops = unlock.action == leakguard_policy::unlock::UnlockAction::Stop;
+        if stops != to_stop {
+            // Refused before it is marked used: the user can still use it for what it is for.
+            return Err(refused(if stops {
+                "this unlock code is for stopping Leakguard (`leakguard stop --code`), not for a pause".into()
+            } else {
+                "this unlock code is for a pause (`leakguard pause --code`), not for stopping Leakguard".into()
+            }));
+        }
+        let _held = inner.unlock_used.lock().expect("unlock list");
+        let path = inner.data_dir.join("unlock-codes-used");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        // `nonce expiry` per line; expired ones are dropped (an expired code is refused anyway).
+        let mut kept: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.split_once(' ')
+                    .and_then(|(_, t)| t.parse::<i64>().ok())
+                    .is_some_and(|t| t >= now)
+            })
+            .collect();
+        if kept
+            .iter()
+            .any(|l| l.split(' ').next() == Some(unlock.nonce.as_str()))
+        {
+            return Err(refused(
+                leakguard_policy::unlock::UnlockError::Used.to_string(),
+            ));
+        }
+        let line = format!("{} {}", unlock.nonce, unlock.expires);
+        kept.push(&line);
+        crate::write_private(&path, format!("{}\n", kept.join("\n")).as_bytes()).map_err(|e| {
+            ControlError::new(
+                "internal",
+                format!(
+                    "the list of used unlock codes cannot be written ({e}); the code stays unused"
+                ),
+            )
+        })?;
+        Ok(unlock)
     }
 
     /// Stops everything: background tasks, the control channel, the proxy (open exchanges
@@ -948,6 +1041,7 @@ impl Control for Agent {
                 protection,
                 reasons,
                 version: env!("CARGO_PKG_VERSION").to_string(),
+                device: inner.device.clone(),
                 started: rfc3339_ms(inner.started_ms),
                 uptime_s: inner.started.elapsed().as_secs(),
                 listen: shared.listen.to_string(),
@@ -1139,7 +1233,7 @@ impl Control for Agent {
         })
     }
 
-    fn pause(&self, minutes: u32) -> Reply<'_, PauseState> {
+    fn pause(&self, minutes: u32, code: Option<String>) -> Reply<'_, PauseState> {
         Box::pin(async move {
             let inner = &self.inner;
             let max = inner.shared.policy.load().policy().controls.pause_minutes;
@@ -1147,7 +1241,7 @@ impl Control for Agent {
                 paused_until: until.map(rfc3339_ms),
                 max_minutes: max,
             };
-            if minutes == 0 {
+            if minutes == 0 && code.is_none() {
                 if let Some(t) = inner.pause_end.lock().expect("pause").take() {
                     t.abort();
                 }
@@ -1163,25 +1257,39 @@ impl Control for Agent {
                 }
                 return Ok(state(None));
             }
-            if max == 0 {
-                return Err(ControlError::new(
-                    "pause_not_allowed",
-                    "your organisation's policy does not allow pausing Leakguard (controls.pause_minutes); ask IT for an exception instead",
-                ));
-            }
-            if minutes > max {
-                return Err(ControlError::new(
-                    "pause_too_long",
-                    format!("the policy allows a pause of at most {max} minutes"),
-                ));
-            }
+            let (minutes, with) = match code {
+                Some(code) => {
+                    let unlock = self.redeem(&code, false)?;
+                    let leakguard_policy::unlock::UnlockAction::Pause { minutes } = unlock.action
+                    else {
+                        return Err(ControlError::new("internal", "a stop code reached the pause"));
+                    };
+                    (
+                        u32::from(minutes),
+                        format!(" with unlock code {} from IT", unlock.nonce),
+                    )
+                }
+                None if max == 0 => {
+                    return Err(ControlError::new(
+                        "pause_not_allowed",
+                        format!("your organisation's policy does not allow pausing Leakguard (controls.pause_minutes); ask IT for an unlock code for this device ({})", inner.device),
+                    ))
+                }
+                None if minutes > max => {
+                    return Err(ControlError::new(
+                        "pause_too_long",
+                        format!("the policy allows a pause of at most {max} minutes"),
+                    ))
+                }
+                None => (minutes, String::new()),
+            };
             let until = inner.clock.now_ms() + i64::from(minutes) * 60_000;
             inner.shared.pause_until(until);
             let e = pause_event(
                 inner,
                 EventVerdict::Pause,
                 Outcome::Paused,
-                format!("the user paused protection for {minutes} minutes (findings are recorded, not stopped)"),
+                format!("the user paused protection for {minutes} minutes{with} (findings are recorded, not stopped)"),
             );
             inner.shared.events.record(e);
             // Resumes by itself, and says so.
@@ -1203,6 +1311,36 @@ impl Control for Agent {
                 old.abort();
             }
             Ok(state(Some(until)))
+        })
+    }
+
+    fn stop(&self, code: Option<String>) -> Reply<'_, Stopping> {
+        Box::pin(async move {
+            use leakguard_policy::Quit;
+            let inner = &self.inner;
+            let quit = inner.shared.policy.load().policy().controls.quit;
+            let allowed_by = match (quit, code) {
+                (Quit::Allow, _) => "controls.quit: allow".to_string(),
+                (Quit::UnlockCode, Some(code)) => {
+                    let unlock = self.redeem(&code, true)?;
+                    format!("unlock code {} from IT", unlock.nonce)
+                }
+                (Quit::UnlockCode, None) | (Quit::Never, _) => {
+                    let message = if quit == Quit::Never {
+                        "your organisation's policy does not allow stopping Leakguard (controls.quit: never)".to_string()
+                    } else {
+                        format!("your organisation's policy allows stopping Leakguard only with an unlock code from IT for this device ({}): `leakguard stop --code CODE`", inner.device)
+                    };
+                    let mut e = policy_event(inner, EventVerdict::StopRefused, Outcome::Refused);
+                    e.kind = EventKind::Protection;
+                    e.reason = Some(format!("the user tried to stop the guard: {message}"));
+                    inner.shared.events.record(e);
+                    return Err(ControlError::new("quit_not_allowed", message));
+                }
+            };
+            self.record_stopping(&format!("the user stopped the guard ({allowed_by})"));
+            inner.stop_requested.notify_one();
+            Ok(Stopping { allowed_by })
         })
     }
 

@@ -60,8 +60,12 @@ pub trait Control: Send + Sync {
     fn export(&self, request: ExportRequest) -> Reply<'_, Exported>;
     /// The policy in force, where it came from, its signature, reloads and rejected updates.
     fn policy_in_force(&self) -> Reply<'_, PolicyInForce>;
-    /// Pauses enforcement for `minutes` (0 resumes), where the policy allows it.
-    fn pause(&self, minutes: u32) -> Reply<'_, PauseState>;
+    /// Pauses enforcement for `minutes` (0 resumes), where the policy allows it, or for the
+    /// minutes an unlock code from IT names (`code`).
+    fn pause(&self, minutes: u32, code: Option<String>) -> Reply<'_, PauseState>;
+    /// Stops the guard, where the policy allows it (`controls.quit`), or with an unlock code
+    /// from IT for this device. The stop is recorded; the guard then exits.
+    fn stop(&self, code: Option<String>) -> Reply<'_, Stopping>;
     /// Records that an event was a false positive.
     fn report_false_positive(&self, event_id: String) -> Reply<'_, ()>;
     /// What rules are, for people: description, category, severity and how to avoid a finding
@@ -89,6 +93,9 @@ pub struct Health {
     /// Why not `protected`, each with what to do.
     pub reasons: Vec<String>,
     pub version: String,
+    /// This device's name, as its events carry it (what IT needs to make an unlock code).
+    #[serde(default)]
+    pub device: String,
     /// RFC 3339 start time and seconds since.
     pub started: String,
     pub uptime_s: u64,
@@ -262,6 +269,13 @@ pub struct PolicyInForce {
     /// The policy (the managed one, or the only one) and the local one on top.
     pub policy: Policy,
     pub local: Option<Policy>,
+}
+
+/// `stop`'s answer: the guard stops after answering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stopping {
+    /// Why it was allowed (`controls.quit: allow`, or the unlock code's nonce).
+    pub allowed_by: String,
 }
 
 /// `pause`'s answer.

@@ -357,15 +357,18 @@ async fn a_managed_policy_outranks_the_local_one_and_is_read_only() {
 async fn a_timed_pause_is_allowed_only_by_the_policy_recorded_and_ends() {
     let dir = ScratchDir::new("lg-rt-pause");
     let (agent, _) = start_local(&dir, &policy("strict", 0)).await;
-    let refused = agent.pause(5).await.unwrap_err();
+    let refused = agent.pause(5, None).await.unwrap_err();
     assert_eq!(refused.code, "pause_not_allowed");
     agent.stop().await;
 
     let dir = ScratchDir::new("lg-rt-pause2");
     let (agent, _) = start_local(&dir, &policy("lenient", 10)).await;
     let client = Client::for_data_dir(&dir).unwrap();
-    assert_eq!(client.pause(11).await.unwrap_err().code, "pause_too_long");
-    let state = client.pause(10).await.unwrap();
+    assert_eq!(
+        client.pause(11, None).await.unwrap_err().code,
+        "pause_too_long"
+    );
+    let state = client.pause(10, None).await.unwrap();
     assert_eq!(state.max_minutes, 10);
     assert!(state.paused_until.is_some());
     let h = client.health().await.unwrap();
@@ -373,7 +376,7 @@ async fn a_timed_pause_is_allowed_only_by_the_policy_recorded_and_ends() {
     // While paused a secret is recorded, not stopped.
     let (status, _) = send(&agent, &format!("key {AWS_KEY}")).await;
     assert!(status.contains(" 502 "), "forwarded: {status}");
-    assert_eq!(client.pause(0).await.unwrap().paused_until, None);
+    assert_eq!(client.pause(0, None).await.unwrap().paused_until, None);
     let (status, _) = send(&agent, &format!("key {AWS_KEY}")).await;
     assert!(status.contains(" 403 "), "guarded again: {status}");
     agent.flush().unwrap();

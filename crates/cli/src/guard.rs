@@ -142,8 +142,9 @@ pub fn run(args: RunArgs, front: Front) -> Result<()> {
         std::io::stdout().flush().ok();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => agent.record_stopping("interrupted in its terminal (Ctrl+C)"),
+            _ = term.recv() => agent.record_stopping("stopped by the operating system or the service manager (SIGTERM)"),
+            () = agent.stop_requested() => {}
         }
         eprintln!("leakguard: stopping");
         agent.stop().await;
@@ -259,8 +260,22 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
-    /// Minutes (at most the policy's `controls.pause_minutes`); 0 resumes.
+    /// Minutes (at most the policy's `controls.pause_minutes`); 0 resumes. With `--code`, the
+    /// code's minutes apply.
+    #[arg(default_value_t = 0, required_unless_present = "code")]
     minutes: u32,
+    /// An unlock code from IT for this device.
+    #[arg(long)]
+    code: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// An unlock code from IT for this device (where the policy's `controls.quit` asks for one).
+    #[arg(long)]
+    code: Option<String>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
@@ -323,11 +338,33 @@ pub fn status(args: StatusArgs) -> Result<()> {
 }
 
 pub fn pause(args: PauseArgs) -> Result<()> {
-    let minutes = args.minutes;
-    let state = with_client(args.data_dir, move |c| c.pause(minutes))?;
+    let (minutes, code) = (args.minutes, args.code);
+    let state = with_client(args.data_dir, move |c| c.pause(minutes, code))?;
     match state.paused_until {
         Some(until) => println!("paused until {until}: findings are recorded, not stopped"),
         None => println!("protection resumed"),
     }
+    Ok(())
+}
+
+pub fn stop(args: StopArgs) -> Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let code = args.code;
+    let stopping = with_client(Some(data_dir.clone()), move |c| c.stop(code))?;
+    // The guard answers, then stops: wait until its control channel is gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while Client::for_data_dir(&data_dir).is_ok_and(|c| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .is_ok_and(|rt| rt.block_on(c.health()).is_ok())
+    }) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the guard accepted the stop but still answers after 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    println!("Leakguard stopped ({})", stopping.allowed_by);
     Ok(())
 }

@@ -46,8 +46,11 @@ enum Command {
     },
     /// Is the running guard protecting this device? (asks it over its control channel)
     Status(guard::StatusArgs),
-    /// Pause protection for N minutes where the policy allows it (0 resumes).
+    /// Pause protection for N minutes where the policy allows it (0 resumes), or with an
+    /// unlock code from IT.
     Pause(guard::PauseArgs),
+    /// Stop the running guard, where the policy allows it or with an unlock code from IT.
+    Stop(guard::StopArgs),
     /// Trust the device CA on this machine (system store, browsers, runtimes, Java), or check it.
     Trust {
         #[command(subcommand)]
@@ -141,6 +144,31 @@ enum PolicyCommand {
         key: PathBuf,
         policy: PathBuf,
     },
+    /// Make a one-time unlock code for one device (the helpdesk's answer to a user whose
+    /// policy does not let them stop or pause Leakguard): signed with the private key whose
+    /// public half is the policy's `controls.unlock_key`; the user runs `leakguard stop --code`
+    /// or `leakguard pause --code`.
+    UnlockCode {
+        /// The private key (`policy keygen`'s `.key`; keep a separate pair for unlock codes).
+        #[arg(long)]
+        key: PathBuf,
+        /// The device's name, as its events and `leakguard status` show it.
+        #[arg(long)]
+        device: String,
+        /// The code lets the user stop the guard.
+        #[arg(
+            long,
+            conflicts_with = "pause_minutes",
+            required_unless_present = "pause_minutes"
+        )]
+        stop: bool,
+        /// The code lets the user pause for this many minutes.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        pause_minutes: Option<u16>,
+        /// Minutes the user has to use the code.
+        #[arg(long, default_value_t = 60)]
+        valid_minutes: u32,
+    },
     /// Verify POLICY.sig against a public key. Exit 0 when it verifies, 2 otherwise.
     Verify {
         #[arg(long)]
@@ -223,6 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => deploy_cmd::doctor(args),
         Command::Status(args) => guard::status(args).map(|()| ExitCode::SUCCESS),
         Command::Pause(args) => guard::pause(args).map(|()| ExitCode::SUCCESS),
+        Command::Stop(args) => guard::stop(args).map(|()| ExitCode::SUCCESS),
         Command::Ca { command } => guard::ca(command).map(|()| ExitCode::SUCCESS),
         Command::Allow(args) => guard::allow(args).map(|()| ExitCode::SUCCESS),
         Command::Events { command } => events_cmd::run(command).map(|()| ExitCode::SUCCESS),
@@ -330,6 +359,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: PolicyCommand::Keygen { out },
         } => {
             signing::keygen(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy {
+            command:
+                PolicyCommand::UnlockCode {
+                    key,
+                    device,
+                    stop,
+                    pause_minutes,
+                    valid_minutes,
+                },
+        } => {
+            let action = match (stop, pause_minutes) {
+                (true, _) | (false, None) => leakguard_policy::unlock::UnlockAction::Stop,
+                (false, Some(minutes)) => leakguard_policy::unlock::UnlockAction::Pause { minutes },
+            };
+            println!(
+                "{}",
+                signing::unlock_code(&key, &device, action, valid_minutes)?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy {

@@ -58,3 +58,23 @@ pub fn sign_file(policy: &Path, key: &Path) -> Result<()> {
 pub fn verify_file(policy: &Path, public_key: &Path) -> Result<()> {
     Ok(leakguard_agent::policy::files::verify(policy, public_key)?)
 }
+
+/// A one-time unlock code for `device`, valid for `valid_minutes`.
+pub fn unlock_code(
+    key: &Path,
+    device: &str,
+    action: leakguard_policy::unlock::UnlockAction,
+    valid_minutes: u32,
+) -> Result<String> {
+    let private =
+        std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let mut nonce = [0u8; 8];
+    getrandom::getrandom(&mut nonce)
+        .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let expires = now + i64::from(valid_minutes) * 60;
+    leakguard_policy::unlock::issue(&private, device, action, expires, nonce)
+        .with_context(|| key.display().to_string())
+}

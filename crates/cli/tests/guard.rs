@@ -357,6 +357,143 @@ fn a_policy_adding_destinations_replaces_the_ca_and_the_old_trust_keeps_what_it_
 }
 
 #[test]
+fn stopping_and_pausing_follow_the_policy_and_one_time_codes_for_this_device() {
+    let dir = tmpdir("unlock");
+    let helpdesk = dir.join("helpdesk");
+    assert!(
+        lg(&["policy", "keygen", "--out", helpdesk.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let key = dir.join("helpdesk.key");
+    let mut locked: serde_json::Value = serde_json::from_str(&policy_named("locked")).unwrap();
+    locked["controls"] = serde_json::json!({
+        "quit": "unlock_code",
+        "unlock_key": std::fs::read_to_string(dir.join("helpdesk.pub")).unwrap().trim(),
+    });
+    let policy = dir.join("policy.json");
+    std::fs::write(&policy, locked.to_string()).unwrap();
+    let data = dir.join("data");
+    let (mut child, _addr) = start(&data, &policy);
+    let at = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_leakguard"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let code = |device: &str, action: &[&str]| {
+        let mut args = vec![
+            "policy",
+            "unlock-code",
+            "--key",
+            key.to_str().unwrap(),
+            "--device",
+            device,
+        ];
+        args.extend(action);
+        let out = lg(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let health: serde_json::Value =
+        serde_json::from_slice(&at(&["status", "--json"]).stdout).unwrap();
+    let device = health["device"].as_str().unwrap().to_string();
+    assert!(!device.is_empty());
+
+    // Without a code: refused, and told what to ask IT for.
+    let out = at(&["stop"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unlock code") && text(&out).contains(&device),
+        "{}",
+        text(&out)
+    );
+    let out = at(&["pause", "5"]);
+    assert!(!out.status.success() && text(&out).contains("does not allow pausing"));
+    // A code for another device, or changed by one character: refused.
+    let out = at(&["stop", "--code", &code("someone-elses-laptop", &["--stop"])]);
+    assert!(text(&out).contains("another device"), "{}", text(&out));
+    let mut tampered = code(&device, &["--stop"]).into_bytes();
+    let last = tampered.len() - 3;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let out = at(&["stop", "--code", &String::from_utf8(tampered).unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    // A pause code works beyond `pause_minutes` (0 here), once, and cannot stop the guard.
+    let pause = code(&device, &["--pause-minutes", "45"]);
+    let out = at(&["stop", "--code", &pause]);
+    assert!(text(&out).contains("for a pause"), "{}", text(&out));
+    let out = at(&["pause", "--code", &pause]);
+    assert!(out.status.success(), "{}", text(&out));
+    let health: serde_json::Value =
+        serde_json::from_slice(&at(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(health["protection"], "paused");
+    let out = at(&["pause", "--code", &pause]);
+    assert!(text(&out).contains("already used"), "{}", text(&out));
+    assert!(at(&["pause", "0"]).status.success());
+    // A stop code for this device: the guard records it and exits cleanly.
+    let out = at(&["stop", "--code", &code(&device, &["--stop"])]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Leakguard stopped (unlock code"));
+    wait_until(Duration::from_secs(15), || {
+        child.try_wait().unwrap().is_some()
+    });
+    assert!(child.wait().unwrap().success());
+    let protection = events_of(&data, "protection");
+    let verdicts = |v: &str| -> Vec<String> {
+        protection
+            .iter()
+            .filter(|e| e["verdict"] == v)
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let refused = verdicts("stop_refused");
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    assert!(refused.iter().any(|r| r.contains("tried to stop")));
+    assert!(refused.iter().any(|r| r.contains("another device")));
+    assert!(refused.iter().any(|r| r.contains("already used")));
+    let stopped = verdicts("stopped");
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!(stopped[0].contains("unlock code"), "{stopped:?}");
+    let pauses = events_of(&data, "pause");
+    assert!(pauses.iter().any(|e| e["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("45 minutes with unlock code")));
+
+    // Where the policy allows it, `leakguard stop` needs no code; a SIGTERM is recorded too.
+    std::fs::write(&policy, policy_named("open")).unwrap();
+    let (mut child, _) = start(&data, &policy);
+    let out = at(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("controls.quit: allow"));
+    assert!(child.wait().unwrap().success());
+    let (mut child, _) = start(&data, &policy);
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    let stopped: Vec<String> = events_of(&data, "protection")
+        .iter()
+        .filter(|e| e["verdict"] == "stopped")
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(stopped.len(), 3, "{stopped:?}");
+    assert!(stopped.iter().any(|r| r.contains("SIGTERM")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn the_guard_refuses_a_non_loopback_address() {
     let dir = tmpdir("loopback");
     let out = Command::new(env!("CARGO_BIN_EXE_leakguard"))

@@ -15,6 +15,7 @@ mod effective;
 mod governance;
 mod schema;
 pub mod signing;
+pub mod unlock;
 mod validate;
 
 pub use decide::*;

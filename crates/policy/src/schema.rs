@@ -599,6 +599,35 @@ pub struct Controls {
     /// pause and its end are recorded and forwarded.
     #[serde(default)]
     pub pause_minutes: u32,
+    /// Whether the user may stop the guard (`leakguard stop`; the app's Quit when the app
+    /// runs the guard itself): `allow` (the default); `unlock_code`, only with a one-time code
+    /// from IT for this device (`leakguard policy unlock-code`); `never`. Each stop is an event.
+    /// Stops by the operating system (shutdown, `systemctl --user stop`, a kill) cannot be
+    /// refused: they are recorded when the guard gets to, and the missing heartbeat shows it.
+    #[serde(default, skip_serializing_if = "Quit::is_default")]
+    pub quit: Quit,
+    /// The public key (the `.pub` text `leakguard policy keygen` writes) that verifies unlock
+    /// codes: a code lets a user stop the guard where `quit` is `unlock_code`, or pause it for
+    /// the minutes the code names whatever `pause_minutes` says. Keep its private half with the
+    /// helpdesk, apart from the policy signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlock_key: Option<String>,
+}
+
+/// Whether the user may stop the guard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Quit {
+    #[default]
+    Allow,
+    UnlockCode,
+    Never,
+}
+
+impl Quit {
+    fn is_default(&self) -> bool {
+        *self == Quit::Allow
+    }
 }
 
 impl Controls {

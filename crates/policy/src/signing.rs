@@ -14,7 +14,7 @@ const PUBLIC: &str = "leakguard-policy-public-key-ed25519:";
 const SIGNATURE: &str = "leakguard-policy-signature-ed25519:";
 
 /// Why signing or verification failed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignatureError {
     #[error("not a Leakguard {0} (expected a line starting `{1}`); make one with `leakguard policy keygen`")]
@@ -42,6 +42,21 @@ fn decode<const N: usize>(
         .map_err(|_| SignatureError::Format(what, prefix))
 }
 
+/// The private key in a key text (`leakguard policy keygen`'s `.key` file).
+pub(crate) fn signing_key(text: &str) -> Result<SigningKey, SignatureError> {
+    Ok(SigningKey::from_bytes(&decode::<32>(
+        text,
+        PRIVATE,
+        "private key",
+    )?))
+}
+
+/// The public key in a key text (the `.pub` file).
+pub(crate) fn verifying_key(text: &str) -> Result<VerifyingKey, SignatureError> {
+    VerifyingKey::from_bytes(&decode::<32>(text, PUBLIC, "public key")?)
+        .map_err(|_| SignatureError::Format("public key", PUBLIC))
+}
+
 /// A key pair from 32 random bytes: (private key text, public key text).
 pub fn keypair(seed: [u8; 32]) -> (String, String) {
     let key = SigningKey::from_bytes(&seed);
@@ -59,7 +74,7 @@ pub fn keypair(seed: [u8; 32]) -> (String, String) {
 /// # Errors
 /// A malformed private key text.
 pub fn sign(policy: &[u8], private_key: &str) -> Result<String, SignatureError> {
-    let key = SigningKey::from_bytes(&decode::<32>(private_key, PRIVATE, "private key")?);
+    let key = signing_key(private_key)?;
     Ok(format!(
         "{SIGNATURE}{}\n",
         STANDARD.encode(key.sign(policy).to_bytes())
@@ -71,8 +86,7 @@ pub fn sign(policy: &[u8], private_key: &str) -> Result<String, SignatureError> 
 /// # Errors
 /// A malformed key or signature, or a signature that does not verify.
 pub fn verify(policy: &[u8], signature: &str, public_key: &str) -> Result<(), SignatureError> {
-    let key = VerifyingKey::from_bytes(&decode::<32>(public_key, PUBLIC, "public key")?)
-        .map_err(|_| SignatureError::Format("public key", PUBLIC))?;
+    let key = verifying_key(public_key)?;
     let sig = Signature::from_bytes(&decode::<64>(signature, SIGNATURE, "signature")?);
     key.verify(policy, &sig)
         .map_err(|_| SignatureError::Mismatch)

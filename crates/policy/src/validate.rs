@@ -165,6 +165,16 @@ impl Policy {
                 ));
             }
         }
+        if let Some(key) = &self.controls.unlock_key {
+            if let Err(e) = crate::signing::verifying_key(key) {
+                return Err(field("controls.unlock_key".into(), e.to_string()));
+            }
+        } else if self.controls.quit == Quit::UnlockCode {
+            return Err(field(
+                "controls.quit".into(),
+                "`unlock_code` needs `controls.unlock_key` (the public key that verifies the codes; `leakguard policy keygen` makes a pair)".into(),
+            ));
+        }
         for (i, t) in self.events.siem.iter().enumerate() {
             let ok = match t.kind {
                 SiemKind::SyslogUdp | SiemKind::SyslogTcp | SiemKind::SyslogTls => t

@@ -139,6 +139,11 @@ named! {
         /// The device CA was replaced by one covering destinations a new policy added (the
         /// reason names them, both CAs, and where the new one is trusted).
         CaRotated = "ca_rotated",
+        /// The guard stopped (the reason says who: the user as the policy allows, an unlock
+        /// code, the operating system).
+        Stopped = "stopped",
+        /// A user's attempt to stop the guard, or an unlock code, was refused.
+        StopRefused = "stop_refused",
     }
 }
 

@@ -16,6 +16,8 @@ export interface Health {
   protection: Protection;
   reasons: string[];
   version: string;
+  /** This device's name, as its events carry it (what IT needs to make an unlock code). */
+  device: string;
   started: string;
   uptime_s: number;
   listen: string;
