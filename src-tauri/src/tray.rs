@@ -1,5 +1,6 @@
-//! The tray icon: its colour and tooltip show the state (protected, paused with the time left,
-//! degraded with the first reason, guard unreachable); its menu opens the app, pauses for the
+//! The tray icon: its colour and tooltip (on Linux, the menu's first line: a StatusNotifierItem
+//! has no tooltip) show the state (protected, paused with the time left, degraded with the
+//! first reason, guard unreachable); its menu opens the app, pauses for the
 //! minutes the policy allows, lists recent blocks and quits. Refreshed on every live event and
 //! once a minute (for a pause's time left).
 
@@ -60,13 +61,22 @@ pub fn dot(rgb: [u8; 3]) -> Image<'static> {
 
 fn menu(
     app: &AppHandle,
+    state: &str,
     pause_max: u32,
     paused: bool,
     quit: Quit,
     recent: &[(String, String)],
 ) -> tauri::Result<Menu<Wry>> {
-    let mut b =
-        MenuBuilder::new(app).item(&MenuItemBuilder::with_id("open", "Open Leakguard").build(app)?);
+    // The state first, as a line that cannot be clicked: on Linux a StatusNotifierItem has no
+    // tooltip, so this is where the words go (the dot's colour says the same).
+    let mut b = MenuBuilder::new(app)
+        .item(
+            &MenuItemBuilder::with_id("state", state.trim_start_matches("Leakguard: "))
+                .enabled(false)
+                .build(app)?,
+        )
+        .separator()
+        .item(&MenuItemBuilder::with_id("open", "Open Leakguard").build(app)?);
     if paused {
         b = b.item(&MenuItemBuilder::with_id("resume", "Resume protection").build(app)?);
     } else if pause_max > 0 {
@@ -133,8 +143,8 @@ pub fn build(app: &AppHandle) -> tauri::Result<TrayIcon> {
     let (rgb, tip) = look(None, 0);
     TrayIconBuilder::with_id("main")
         .icon(dot(rgb))
-        .tooltip(tip)
-        .menu(&menu(app, 0, false, Quit::LeavesService, &[])?)
+        .tooltip(&tip)
+        .menu(&menu(app, &tip, 0, false, Quit::LeavesService, &[])?)
         .show_menu_on_left_click(true)
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .build(app)
@@ -240,8 +250,8 @@ pub async fn refresh(app: &AppHandle) {
         .as_ref()
         .is_some_and(|h| h.protection == Protection::Paused);
     let _ = tray.set_icon(Some(dot(rgb)));
-    let _ = tray.set_tooltip(Some(tip));
-    if let Ok(m) = menu(app, pause_max, paused, quit, &recent) {
+    let _ = tray.set_tooltip(Some(&tip));
+    if let Ok(m) = menu(app, &tip, pause_max, paused, quit, &recent) {
         let _ = tray.set_menu(Some(m));
     }
 }

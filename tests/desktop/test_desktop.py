@@ -20,6 +20,9 @@ from selenium.common.exceptions import StaleElementReferenceException, WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
+sys.path.insert(0, os.path.dirname(__file__))
+from tray import Tray, Watcher, png_centre  # noqa: E402
+
 ADDR = os.environ["LG_ADDR"]
 CA = os.environ["LG_CA"]
 APP = os.environ["LG_APP"]
@@ -36,6 +39,7 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         failures.append(what)
+    return cond
 
 
 def free_port():
@@ -179,7 +183,16 @@ def stop(pids, group=None):
                 pass
 
 
+WATCHER = None
+# The dot's colours (src-tauri/src/tray.rs `look`).
+GREEN, AMBER = (0x1E, 0x9D, 0x3C), (0xE0, 0x9A, 0x10)
+
+
 def main():
+    global WATCHER
+    # The desktop shell's half of the tray: the StatusNotifierWatcher the app registers with.
+    WATCHER = Watcher()
+    WATCHER.start()
     with_driver(run, dict(os.environ))
     # A laptop without the service: the app starts the guard itself.
     own = dict(os.environ)
@@ -210,6 +223,16 @@ def run_standalone(port, env):
         autostart = os.path.join(env["XDG_CONFIG_HOME"], "autostart")
         entries = os.listdir(autostart) if os.path.isdir(autostart) else []
         check(any(e.endswith(".desktop") for e in entries), f"autostart at login is set up in the throw-away HOME ({entries})")
+        # Its tray's Quit says that quitting stops protection (the policy allows it here).
+        items = WATCHER.registered()
+        if check(bool(items), "the app that runs the guard has a tray item too"):
+            tray = Tray(*items[-1])
+            try:
+                quit_entry = wait_until(lambda: [e for e in tray.menu() if e[1].startswith("Quit")], timeout=10)
+                check(bool(quit_entry) and quit_entry[0][1] == "Quit and stop protection" and quit_entry[0][2],
+                      f"its Quit stops protection, as the policy allows ({quit_entry})")
+            finally:
+                tray.close()
     finally:
         d.quit()
 
@@ -334,7 +357,12 @@ def run(port):
         opened = wait_until(lambda: d.find_elements(By.CSS_SELECTOR, "[data-testid=detail-headline]"), timeout=10)
         check(bool(opened) and "aws-access-key-id" in opened[0].text, f"{link} opens that event")
 
-        # 7. Memory with the 100,000-event record loaded.
+        # 7. The tray as a desktop shell sees it (a StatusNotifierItem and its D-Bus menu): the
+        # state as the first line and the dot's colour, the policy's pauses, the recent block;
+        # pausing from the menu pauses the guard (the window's header follows), Resume undoes it.
+        tray_checks(d)
+
+        # 8. Memory with the 100,000-event record loaded.
         pids = app_processes()
         figures["app RSS, app + WebKit processes (MB)"] = round(sum(rss_kb(p) for p in pids) / 1024, 1)
         figures["app PSS, app + WebKit processes (MB, shared pages split)"] = round(sum(pss_kb(p) for p in pids) / 1024, 1)
@@ -345,6 +373,42 @@ def run(port):
             screenshots(d)
     finally:
         d.quit()
+
+
+def tray_checks(d):
+    items = wait_until(WATCHER.registered, timeout=10)
+    if not check(bool(items), f"the app registers a tray item with the desktop's watcher ({items})"):
+        return
+    tray = Tray(*items[-1])
+    try:
+        def state():
+            entries = tray.menu()
+            return entries[0] if entries else (0, "", True)
+
+        first = wait_until(lambda: state()[1].startswith("protected") and state(), timeout=10)
+        check(bool(first) and not first[2], f"the tray menu's first line is the state, not clickable ({state()})")
+        labels = [label for _, label, _ in tray.menu()]
+        for want in ("Open Leakguard", "Pause for 15 minutes", "Pause for 30 minutes", "Recent blocks",
+                     "Quit (protection continues: a service runs it)"):
+            check(want in labels, f"the tray menu has {want!r}")
+        check(not any(l.startswith("Pause for 60") for l in labels), "no pause longer than the policy's 30 minutes")
+        check(any("aws-access-key-id" in l or "AWS" in l for l in labels), f"the recent blocks list the AWS key ({labels})")
+        icon = tray.props()["IconName"]
+        check(png_centre(icon) == GREEN, f"the dot is green while protected ({png_centre(icon)})")
+
+        check(tray.click("Pause for 15 minutes") is not None, "Pause for 15 minutes is clicked in the tray")
+        paused = wait_until(lambda: state()[1].startswith("paused, 1") and state()[1], timeout=10)
+        check(bool(paused), f"the tray says paused with the minutes left ({state()[1]!r})")
+        check("Resume protection" in [l for _, l, _ in tray.menu()], "the menu offers Resume")
+        check(png_centre(tray.props()["IconName"]) == AMBER, "the dot turns amber")
+        header = wait_until(lambda: "aused" in d.find_element(By.CSS_SELECTOR, "[data-testid=protection]").text
+                            and d.find_element(By.CSS_SELECTOR, "[data-testid=protection]").text, timeout=10)
+        check(bool(header), f"the window's header follows the pause from the tray ({header!r})")
+        tray.click("Resume protection")
+        back = wait_until(lambda: state()[1].startswith("protected"), timeout=10)
+        check(bool(back) and png_centre(tray.props()["IconName"]) == GREEN, "Resume from the tray: protected and green again")
+    finally:
+        tray.close()
 
 
 def screenshots(d):
