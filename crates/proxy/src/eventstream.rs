@@ -1,8 +1,9 @@
 //! AWS event streams (`application/vnd.amazon.eventstream`), the binary framing Bedrock's
 //! `converse-stream` and `invoke-with-response-stream` answer in: each message is a 12-byte
 //! prelude (total length, headers length, CRC), headers (`:event-type`, `:message-type`, …),
-//! a payload and a CRC. The guard only reads them (the client checks the CRCs); a message
-//! whose lengths make no sense ends the reading, never the stream.
+//! a payload and a CRC. The guard reads them, and rewrites a message whose text it redacts
+//! (new lengths and CRCs, the same headers); a message whose lengths make no sense ends the
+//! reading, never the stream.
 
 /// The largest message AWS sends is 16 MiB; anything claiming more is not an event stream.
 const MAX_MESSAGE: usize = 16 << 20;
@@ -16,7 +17,26 @@ pub(crate) struct Message<'a> {
     pub event_type: Option<&'a str>,
     /// `:message-type`: `event`, or `exception` / `error`.
     pub message_type: Option<&'a str>,
+    /// The headers as they were sent (to write the message again around a new payload).
+    pub headers: &'a [u8],
     pub payload: &'a [u8],
+    /// The whole message as it was sent.
+    pub raw: &'a [u8],
+}
+
+/// A message with `headers` (as sent) around `payload`: prelude, headers, payload, CRCs.
+pub(crate) fn encode(headers: &[u8], payload: &[u8]) -> Vec<u8> {
+    let total = PRELUDE + headers.len() + payload.len() + TRAILER;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&(total as u32).to_be_bytes());
+    out.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+    let prelude_crc = crc32fast::hash(&out);
+    out.extend_from_slice(&prelude_crc.to_be_bytes());
+    out.extend_from_slice(headers);
+    out.extend_from_slice(payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
 }
 
 /// Bytes of the stream as they arrive, cut into messages.
@@ -32,6 +52,7 @@ impl Frames {
     /// not (or no longer) a well-framed event stream, and reading stopped.
     pub fn feed(&mut self, data: &[u8], mut each: impl FnMut(Message<'_>)) -> bool {
         if self.broken {
+            // Nothing more is kept: a rewriter passes what follows itself.
             return false;
         }
         self.buf.extend_from_slice(data);
@@ -41,8 +62,9 @@ impl Frames {
             let total = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
             let headers = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
             if total > MAX_MESSAGE || total < PRELUDE + TRAILER + headers {
+                // What is left stays for `take_rest` (a rewriter passes it on as it is).
                 self.broken = true;
-                self.buf = Vec::new();
+                self.buf.drain(..at);
                 return false;
             }
             if b.len() < total {
@@ -54,12 +76,25 @@ impl Frames {
             each(Message {
                 event_type,
                 message_type,
+                headers: head,
                 payload,
+                raw: &b[..total],
             });
             at += total;
         }
         self.buf.drain(..at);
         true
+    }
+
+    /// The bytes not yet cut into messages (a message cut short at the end, or everything
+    /// from where the framing broke).
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// The framing broke: nothing more is cut.
+    pub fn broken(&self) -> bool {
+        self.broken
     }
 }
 
@@ -123,6 +158,21 @@ mod tests {
             ],
             payload.as_bytes(),
         )
+    }
+
+    #[test]
+    fn a_message_written_again_is_what_aws_would_send() {
+        let original = event("contentBlockDelta", r#"{"delta":{"text":"Hel"}}"#);
+        let mut frames = Frames::default();
+        let mut again = Vec::new();
+        frames.feed(&original, |m| {
+            again = super::encode(m.headers, m.payload);
+            assert_eq!(m.raw, &original[..]);
+        });
+        assert_eq!(
+            again, original,
+            "same headers and payload: same bytes, CRCs included"
+        );
     }
 
     #[test]

@@ -163,23 +163,27 @@ impl Guard {
                     .is_none_or(|e| e.eq_ignore_ascii_case("identity"));
                 let ct_lower = ct.as_deref().unwrap_or("").to_ascii_lowercase();
                 let stream = ct_lower.contains("event-stream");
-                let redactor = ctx
-                    .redact
-                    .then(|| ctx.redactor())
-                    .flatten()
-                    .filter(|_| identity && (stream || ct_lower.contains("json")));
+                let aws_stream = ct_lower.contains("vnd.amazon.eventstream");
+                let redactor =
+                    ctx.redact.then(|| ctx.redactor()).flatten().filter(|_| {
+                        identity && (stream || aws_stream || ct_lower.contains("json"))
+                    });
                 ctx.redacting = redactor.is_some();
                 if ctx.redacting {
                     parts.headers.remove(CONTENT_LENGTH);
                 }
                 let body = ctx.read(ct.as_deref(), ce.as_deref(), body);
-                use crate::reply_redact::{InJson, InStream};
+                use crate::reply_redact::{InEventStream, InJson, InStream};
                 use crate::restore::Rewriting;
                 use http_body_util::combinators::BoxBody;
                 let body = match redactor {
                     Some((r, spec)) if stream => {
                         Body::from(BoxBody::new(Rewriting::new(body, InStream::new(r, spec))))
                     }
+                    Some((r, spec)) if aws_stream => Body::from(BoxBody::new(Rewriting::new(
+                        body,
+                        InEventStream::new(r, spec),
+                    ))),
                     Some((r, spec)) => {
                         Body::from(BoxBody::new(Rewriting::new(body, InJson::new(r, spec))))
                     }

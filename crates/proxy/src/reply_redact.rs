@@ -66,6 +66,17 @@ impl Rewrite for InJson {
     }
 }
 
+/// What may go of the held text (all of it at the end), redacted.
+fn release(held: &mut String, redactor: &Redactor, all: bool) -> String {
+    if !all && held.len() < HOLD + STEP {
+        return String::new();
+    }
+    let upto = if all { held.len() } else { held.len() - HOLD };
+    let (out, cut) = redactor.redact(held, upto);
+    held.drain(..cut);
+    out
+}
+
 /// An SSE stream whose events the catalog describes: each event's text joins the text held
 /// back, and what is safe of it (all but the last [`HOLD`] bytes, and never part of a finding)
 /// goes out redacted in that event. Before an event without text (the end of the answer, its
@@ -103,23 +114,12 @@ impl InStream {
         }
     }
 
-    /// What may go of the held text (all of it at the end), redacted.
-    fn release(held: &mut String, redactor: &Redactor, all: bool) -> String {
-        if !all && held.len() < HOLD + STEP {
-            return String::new();
-        }
-        let upto = if all { held.len() } else { held.len() - HOLD };
-        let (out, cut) = redactor.redact(held, upto);
-        held.drain(..cut);
-        out
-    }
-
     /// Everything held, in one more event shaped like the last one with text.
     fn flush(&mut self, out: &mut Vec<u8>) {
         if self.held.is_empty() {
             return;
         }
-        let text = Self::release(&mut self.held, &self.redactor, true);
+        let text = release(&mut self.held, &self.redactor, true);
         let Some((name, doc)) = self.last.clone() else {
             return;
         };
@@ -140,7 +140,7 @@ impl InStream {
         let had_text = doc.as_mut().is_some_and(|d| {
             self.spec.rewrite_text(d, |text| {
                 held.push_str(text);
-                Self::release(held, redactor, false)
+                release(held, redactor, false)
             })
         });
         let (Some(i), Some(doc), true) = (data_at, doc, had_text) else {
@@ -189,6 +189,133 @@ impl Rewrite for InStream {
             self.event_out(&mut out);
         }
         self.flush(&mut out);
+        out
+    }
+}
+
+/// An AWS event stream (Bedrock's `converse-stream` and `invoke-with-response-stream`), redacted
+/// as [`InStream`] redacts SSE: each event message's text (Converse's `delta.text`; in a
+/// `chunk`, the model's own event, base64 in `bytes`) joins the text held back, what is safe
+/// of it goes out in that message, written again with the same headers, a new length and new
+/// CRCs; before a message without text (the end of the block, `metadata`, an exception)
+/// everything held goes out in one more message shaped like the last one with text. If the
+/// framing breaks, what follows passes as it came (the reading records it as read in part).
+pub struct InEventStream {
+    redactor: Redactor,
+    spec: ReplySpec,
+    frames: crate::eventstream::Frames,
+    held: String,
+    /// The last message with text: its headers, its payload and, for a `chunk`, the model's
+    /// event inside it.
+    last: Option<(Vec<u8>, serde_json::Value, Option<serde_json::Value>)>,
+}
+
+impl std::fmt::Debug for InEventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InEventStream")
+            .field("held", &self.held.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InEventStream {
+    pub fn new(redactor: Redactor, spec: ReplySpec) -> InEventStream {
+        InEventStream {
+            redactor,
+            spec,
+            frames: crate::eventstream::Frames::default(),
+            held: String::new(),
+            last: None,
+        }
+    }
+
+    /// A message's payload around `inner` (a `chunk`'s model event, base64 in `bytes`).
+    fn payload(outer: &serde_json::Value, inner: Option<&serde_json::Value>) -> Vec<u8> {
+        use base64::Engine as _;
+        match inner {
+            Some(event) => {
+                let mut outer = outer.clone();
+                let raw = serde_json::to_vec(event).unwrap_or_default();
+                outer["bytes"] = base64::engine::general_purpose::STANDARD.encode(raw).into();
+                serde_json::to_vec(&outer).unwrap_or_default()
+            }
+            None => serde_json::to_vec(outer).unwrap_or_default(),
+        }
+    }
+
+    /// Everything held, in one more message shaped like the last one with text.
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        if self.held.is_empty() {
+            return;
+        }
+        let text = release(&mut self.held, &self.redactor, true);
+        let Some((headers, mut outer, mut inner)) = self.last.clone() else {
+            return;
+        };
+        let mut text = Some(text);
+        let doc = inner.as_mut().unwrap_or(&mut outer);
+        self.spec
+            .rewrite_text(doc, |_| text.take().unwrap_or_default());
+        let payload = Self::payload(&outer, inner.as_ref());
+        out.extend(crate::eventstream::encode(&headers, &payload));
+    }
+
+    fn message(&mut self, m: &crate::eventstream::Message<'_>, out: &mut Vec<u8>) {
+        let parsed = (m.message_type == Some("event"))
+            .then(|| serde_json::from_slice::<serde_json::Value>(m.payload).ok())
+            .flatten();
+        let Some(mut outer) = parsed else {
+            self.flush(out);
+            out.extend_from_slice(m.raw);
+            return;
+        };
+        let mut inner = (m.event_type == Some("chunk"))
+            .then(|| outer.get("bytes").and_then(serde_json::Value::as_str))
+            .flatten()
+            .and_then(|b| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.decode(b).ok()
+            })
+            .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok());
+        let (held, redactor) = (&mut self.held, &self.redactor);
+        let doc = inner.as_mut().unwrap_or(&mut outer);
+        let had_text = self.spec.rewrite_text(doc, |text| {
+            held.push_str(text);
+            release(held, redactor, false)
+        });
+        if !had_text {
+            self.flush(out);
+            out.extend_from_slice(m.raw);
+            return;
+        }
+        let payload = Self::payload(&outer, inner.as_ref());
+        out.extend(crate::eventstream::encode(m.headers, &payload));
+        self.last = Some((m.headers.to_vec(), outer, inner));
+    }
+}
+
+impl Rewrite for InEventStream {
+    fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() + 64);
+        if self.frames.broken() {
+            out.extend_from_slice(data);
+            return out;
+        }
+        let mut frames = std::mem::take(&mut self.frames);
+        let framed = frames.feed(data, |m| self.message(&m, &mut out));
+        if !framed {
+            // Not an event stream (any more): what is held, then the rest as it came.
+            self.flush(&mut out);
+            out.extend(frames.take_rest());
+        }
+        self.frames = frames;
+        out
+    }
+
+    fn end(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.flush(&mut out);
+        out.extend(self.frames.take_rest());
         out
     }
 }

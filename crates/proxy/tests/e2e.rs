@@ -2251,6 +2251,95 @@ async fn bedrock_event_streams_are_read_as_replies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bedrock_event_streams_are_redacted_message_by_message_with_valid_crcs() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    let groups = p["destinations"].as_array_mut().unwrap();
+    let cloud = groups.iter_mut().find(|g| g["name"] == "cloud-ai").unwrap();
+    cloud["reply_action"] = "redact".into();
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    let filler = "The deployment notes continue with the usual steps for the team. ".repeat(14);
+    let answer = format!(
+        "{filler}Use aws_access_key_id = {AWS_KEY} for it. {filler}The card is 4111 1111 1111 1111 here."
+    );
+    let expected = answer
+        .replace(AWS_KEY, "[REDACTED:aws-access-key-id]")
+        .replace("4111 1111 1111 1111", "[REDACTED:credit-card-number]");
+    let prompt = scripted(&answer);
+    let base = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0";
+    let converse =
+        serde_json::json!({"messages": [{"role": "user", "content": [{"text": prompt}]}]});
+    let invoke = serde_json::json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
+        "messages": [{"role": "user", "content": prompt}]});
+    let dir = std::env::temp_dir().join(format!("lg-e2e-es-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (api, body) in [
+        ("converse-stream", converse),
+        ("invoke-with-response-stream", invoke),
+    ] {
+        let file = dir.join(api);
+        let (status, _) = r
+            .curl(&[
+                &format!("{base}/{api}"),
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                &body.to_string(),
+                "-o",
+                file.to_str().unwrap(),
+            ])
+            .await;
+        assert_eq!(status, 200, "{api}");
+        // Every message's lengths and CRCs check out, as boto3 would insist.
+        let messages = leakguard_testkit::eventstream_messages(&std::fs::read(&file).unwrap());
+        let mut texts = Vec::new();
+        for (headers, payload) in &messages {
+            assert!(headers
+                .iter()
+                .any(|(n, v)| n == ":message-type" && v == "event"));
+            let outer: serde_json::Value = serde_json::from_slice(payload).unwrap();
+            let doc = match outer["bytes"].as_str() {
+                Some(b64) => {
+                    use base64::Engine as _;
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .unwrap();
+                    serde_json::from_slice(&raw).unwrap()
+                }
+                None => outer,
+            };
+            if let Some(t) = doc["delta"]["text"].as_str() {
+                texts.push(t.to_string());
+            }
+        }
+        assert_eq!(texts.concat(), expected, "{api}");
+        assert!(
+            texts.len() > 200,
+            "{api}: still streamed message by message"
+        );
+        let kinds: Vec<&str> = messages
+            .iter()
+            .filter_map(|(h, _)| h.iter().find(|(n, _)| n == ":event-type"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert!(
+            kinds.contains(&"metadata") || kinds.contains(&"chunk"),
+            "{api}: {kinds:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let replies = events_of_kind(&r, "reply", 2).await;
+    for e in &replies {
+        assert_eq!(
+            (e["verdict"].as_str(), e["outcome"].as_str()),
+            (Some("redact"), Some("redacted")),
+            "{e}"
+        );
+    }
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_placeholder_streamed_over_several_events_is_restored_whole() {
     let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
     p["tests"] = serde_json::json!([]);

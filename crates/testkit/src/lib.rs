@@ -635,6 +635,42 @@ pub fn eventstream_message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> 
     out
 }
 
+/// One event-stream message as a client reads it: its string headers and its payload.
+pub type EventStreamMessage = (Vec<(String, String)>, Vec<u8>);
+
+/// The messages of an AWS event stream as a client reads them: each one's string headers and
+/// payload. Panics on a wrong length or CRC, as an SDK would refuse the stream.
+pub fn eventstream_messages(mut bytes: &[u8]) -> Vec<EventStreamMessage> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        assert!(
+            bytes.len() >= 16,
+            "a message cut short: {} bytes left",
+            bytes.len()
+        );
+        let total = u32::from_be_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        let head_len = u32::from_be_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        let prelude_crc = u32::from_be_bytes(bytes[8..12].try_into().unwrap());
+        assert_eq!(crc32fast::hash(&bytes[..8]), prelude_crc, "prelude CRC");
+        assert!(total <= bytes.len() && 16 + head_len <= total, "lengths");
+        let crc = u32::from_be_bytes(bytes[total - 4..total].try_into().unwrap());
+        assert_eq!(crc32fast::hash(&bytes[..total - 4]), crc, "message CRC");
+        let mut h = &bytes[12..12 + head_len];
+        let mut headers = Vec::new();
+        while let Some((&n, rest)) = h.split_first() {
+            let name = String::from_utf8(rest[..usize::from(n)].to_vec()).unwrap();
+            let rest = &rest[usize::from(n)..];
+            assert_eq!(rest[0], 7, "string headers only");
+            let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
+            headers.push((name, String::from_utf8(rest[3..3 + len].to_vec()).unwrap()));
+            h = &rest[3 + len..];
+        }
+        out.push((headers, bytes[12 + head_len..total - 4].to_vec()));
+        bytes = &bytes[total..];
+    }
+    out
+}
+
 /// POSTs a JSON `body` through the proxy at `proxy` to `target` (absolute form, plain HTTP),
 /// with extra `headers` (each ending in CRLF); blocking. Returns the status line and the body.
 pub fn post_through(
