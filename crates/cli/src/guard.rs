@@ -132,6 +132,11 @@ pub fn run(args: RunArgs, front: Front) -> Result<()> {
             );
         }
         let data_dir = config.data_dir.clone();
+        // The signals are caught from before the guard says it is ready: a SIGTERM right after
+        // the ready line is a clean, recorded stop, not the default death.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
         let agent = Agent::start(config, notices).await?;
         let addr = agent.addr();
         println!(
@@ -140,9 +145,8 @@ pub fn run(args: RunArgs, front: Front) -> Result<()> {
             agent.control_location()
         );
         std::io::stdout().flush().ok();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => agent.record_stopping("interrupted in its terminal (Ctrl+C)"),
+            _ = interrupt.recv() => agent.record_stopping("interrupted in its terminal (Ctrl+C)"),
             _ = term.recv() => agent.record_stopping("stopped by the operating system or the service manager (SIGTERM)"),
             () = agent.stop_requested() => {}
         }
