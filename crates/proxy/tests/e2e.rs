@@ -1438,6 +1438,8 @@ where
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
+    // A TLS stream buffers what it cannot write at once: flushed, the request is on its way.
+    s.flush().await.unwrap();
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out).await;
     String::from_utf8_lossy(&out).into_owned()
@@ -1745,6 +1747,8 @@ async fn raw_https(r: &Rig, host: &str, head: &str, body: &[u8]) -> String {
     .into_bytes();
     req.extend_from_slice(body);
     tls.write_all(&req).await.unwrap();
+    // TLS buffers what it cannot write at once; without a flush the request may sit there.
+    tls.flush().await.unwrap();
     let mut out = Vec::new();
     let _ = tls.read_to_end(&mut out).await;
     String::from_utf8_lossy(&out).into_owned()
