@@ -31,6 +31,8 @@ pub struct ReplySpec {
     output_tokens: Vec<Selector>,
     cached_tokens: Vec<Selector>,
     model: Vec<Selector>,
+    /// What all of them reach (to parse a reply without the rest).
+    reach: crate::selector::Reach,
 }
 
 /// Token counts and the model, as the provider reported them.
@@ -53,18 +55,41 @@ impl ReplySpec {
         let sel = |list: &[String]| -> Result<Vec<Selector>, String> {
             list.iter().map(|s| Selector::parse(s)).collect()
         };
-        Ok(ReplySpec {
+        let mut spec = ReplySpec {
             text: sel(&raw.text)?,
             input_tokens: sel(&raw.input_tokens)?,
             output_tokens: sel(&raw.output_tokens)?,
             cached_tokens: sel(&raw.cached_tokens)?,
             model: sel(&raw.model)?,
-        })
+            reach: Default::default(),
+        };
+        spec.reach = crate::selector::Reach::of(
+            spec.text
+                .iter()
+                .chain(&spec.input_tokens)
+                .chain(&spec.output_tokens)
+                .chain(&spec.cached_tokens)
+                .chain(&spec.model),
+        );
+        Ok(spec)
     }
 
     /// Whether the catalog says anything about this endpoint's replies.
     pub fn is_empty(&self) -> bool {
         self.text.is_empty() && self.input_tokens.is_empty() && self.output_tokens.is_empty()
+    }
+
+    /// Reads one JSON reply or event's data from its bytes, building only the parts the
+    /// selectors reach (the same result as [`ReplySpec::read`] on the whole document, for a
+    /// fraction of the work). `false`: not JSON.
+    pub fn read_bytes(&self, bytes: &[u8], text: &mut String, usage: &mut Usage) -> bool {
+        match self.reach.parse(bytes) {
+            Some(doc) => {
+                self.read(&doc, text, usage);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Reads one JSON reply, or one SSE event's data (a JSON array, as Gemini streams without
@@ -145,11 +170,16 @@ mod tests {
             .clone()
     }
 
+    /// Reads the events both ways, whole documents and only what the selectors reach, and
+    /// checks they agree.
     fn read_stream(spec: &ReplySpec, events: &[&str]) -> (String, Usage) {
         let (mut text, mut usage) = (String::new(), Usage::default());
+        let (mut pruned_text, mut pruned_usage) = (String::new(), Usage::default());
         for e in events {
             spec.read(&serde_json::from_str(e).unwrap(), &mut text, &mut usage);
+            assert!(spec.read_bytes(e.as_bytes(), &mut pruned_text, &mut pruned_usage));
         }
+        assert_eq!((&pruned_text, &pruned_usage), (&text, &usage), "{events:?}");
         (text, usage)
     }
 

@@ -113,6 +113,168 @@ impl Selector {
     }
 }
 
+/// What a set of selectors can reach in a document, as a tree: parsing a document through it
+/// ([`Reach::parse`]) builds only those parts and skips the rest without allocating, which is
+/// most of a provider's reply (ids, roles, log-probabilities, safety ratings).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Reach {
+    /// A selector ends here: the value is kept whole.
+    leaf: bool,
+    fields: Vec<(String, Reach)>,
+    any_field: Option<Box<Reach>>,
+    items: Option<Box<Reach>>,
+}
+
+impl Reach {
+    pub(crate) fn of<'s>(selectors: impl IntoIterator<Item = &'s Selector>) -> Reach {
+        let mut root = Reach::default();
+        for s in selectors {
+            root.insert(&s.steps);
+        }
+        root
+    }
+
+    fn insert(&mut self, steps: &[Step]) {
+        match steps.split_first() {
+            None => self.leaf = true,
+            Some((Step::Field(name), rest)) => {
+                let at = match self.fields.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        self.fields.push((name.clone(), Reach::default()));
+                        self.fields.len() - 1
+                    }
+                };
+                self.fields[at].1.insert(rest);
+            }
+            Some((Step::AllValues, rest)) => self.any_field.get_or_insert_default().insert(rest),
+            Some((Step::Index(_) | Step::AllItems, rest)) => {
+                self.items.get_or_insert_default().insert(rest)
+            }
+        }
+    }
+
+    /// `bytes` as JSON with only what the selectors reach (`None`: not JSON). An array is
+    /// read element by element with the same reach where no selector says otherwise (a
+    /// stream sent as one JSON array of events).
+    pub(crate) fn parse(&self, bytes: &[u8]) -> Option<Value> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let v = self.deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(v)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &Reach {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.leaf {
+            return serde::Deserialize::deserialize(d);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+/// A key as the deserializer has it: borrowed when it holds no escapes.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v.to_string()))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &Reach {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let item = self.items.as_deref().unwrap_or(self);
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(item)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let child = self
+                .fields
+                .iter()
+                .find(|(n, _)| *n == *key)
+                .map(|(_, r)| r)
+                .or(self.any_field.as_deref());
+            match child {
+                Some(r) => {
+                    let v = map.next_value_seed(r)?;
+                    out.insert(key.into_owned(), v);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn walk<'v>(steps: &[Step], v: &'v Value, path: &mut Vec<Key>, out: &mut Vec<(Vec<Key>, &'v str)>) {
     let Some((step, rest)) = steps.split_first() else {
         if let Value::String(s) = v {
@@ -218,6 +380,29 @@ pub(crate) fn get_mut<'v>(mut v: &'v mut Value, path: &[Key]) -> Option<&'v mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_parsed_through_its_reach_keeps_what_selectors_reach_and_nothing_else() {
+        let sels: Vec<Selector> = ["choices[*].delta.content", "usage.prompt_tokens", "model"]
+            .iter()
+            .map(|s| Selector::parse(s).unwrap())
+            .collect();
+        let reach = Reach::of(&sels);
+        let doc = br#"{"id":"c\u0031","mod\u0065l":"gpt","choices":[{"index":0,"delta":{"role":"a","content":"x\ny"},"logprobs":{"content":[1,2,3]}}],"usage":{"prompt_tokens":7,"total_tokens":9},"extra":[{"a":1}]}"#;
+        let v = reach.parse(doc).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"model":"gpt","choices":[{"delta":{"content":"x\ny"}}],"usage":{"prompt_tokens":7}}),
+            "an escaped key is matched, the rest left out"
+        );
+        // A stream sent as one JSON array is read element by element.
+        let arr = reach
+            .parse(br#"[{"model":"a","id":1},{"model":"b"}]"#)
+            .unwrap();
+        assert_eq!(arr, serde_json::json!([{"model":"a"},{"model":"b"}]));
+        assert!(reach.parse(b"{not json").is_none());
+        assert!(reach.parse(br#"{"model":"a"} trailing"#).is_none());
+    }
     use serde_json::json;
 
     fn texts(sel: &str, doc: &Value) -> Vec<(String, String)> {

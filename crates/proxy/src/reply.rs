@@ -202,8 +202,8 @@ impl State {
     fn sse(&mut self, data: &[u8]) {
         let mut lines = std::mem::take(&mut self.lines);
         lines.feed(data, |line| {
-            if let Some(doc) = crate::sse::data_json(line) {
-                self.read_doc(&doc);
+            if let Some(json) = crate::sse::data_payload(line) {
+                self.read_json(json);
             }
         });
         if lines.pending() > MAX_KEPT {
@@ -211,6 +211,14 @@ impl State {
             lines.take_rest();
         }
         self.lines = lines;
+    }
+
+    /// One JSON reply or event's data, parsed only as far as the endpoint's reply fields reach.
+    fn read_json(&mut self, json: &[u8]) {
+        let endpoints = self.ctx.shared.catalog.endpoints();
+        if let Some(e) = self.ctx.endpoint.and_then(|i| endpoints.get(i)) {
+            e.reply().read_bytes(json, &mut self.text, &mut self.usage);
+        }
     }
 
     fn read_doc(&mut self, doc: &serde_json::Value) {
@@ -250,11 +258,7 @@ impl State {
             let limits = &self.ctx.shared.limits;
             if let Ok(plain) = crate::body::decode(&raw, self.encoding.as_deref(), limits) {
                 match self.kind {
-                    Kind::Json => {
-                        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&plain) {
-                            self.read_doc(&doc);
-                        }
-                    }
+                    Kind::Json => self.read_json(&plain),
                     Kind::Sse => {
                         self.encoding = None;
                         self.sse(&plain);
@@ -266,8 +270,9 @@ impl State {
                 }
             }
         }
-        if let Some(doc) = crate::sse::data_json(&self.lines.take_rest()) {
-            self.read_doc(&doc);
+        let rest = self.lines.take_rest();
+        if let Some(json) = crate::sse::data_payload(&rest) {
+            self.read_json(json);
         }
         self.scan(true);
         let State {

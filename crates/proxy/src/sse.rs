@@ -45,12 +45,14 @@ pub(crate) fn content(line: &[u8]) -> &[u8] {
 /// The JSON object or array of a `data:` line; `None` for other lines, `[DONE]` and what does
 /// not parse.
 pub(crate) fn data_json(line: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice(data_payload(line)?).ok()
+}
+
+/// A `data:` line's JSON text (an object or an array), unparsed.
+pub(crate) fn data_payload(line: &[u8]) -> Option<&[u8]> {
     let data = content(line).strip_prefix(b"data:")?;
     let data = data.strip_prefix(b" ").unwrap_or(data);
-    if !matches!(data.first(), Some(b'{' | b'[')) {
-        return None;
-    }
-    serde_json::from_slice(data).ok()
+    matches!(data.first(), Some(b'{' | b'[')).then_some(data)
 }
 
 /// Writes `doc` as a `data:` line ending with `line_end` (the rewritten event's own `\n` or
