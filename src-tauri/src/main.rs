@@ -9,13 +9,5 @@ fn main() {
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
-    // No JavaScript JIT in the app's web process: its pages are small (the Events view renders
-    // a window of rows), the interpreter keeps a page of rows within 16 ms, and the web process
-    // uses about 17 MB less (tests/desktop; 206 -> 189 MB RSS). Fewer ways in, too: a JIT is
-    // the usual target of a renderer exploit. A user's own setting wins.
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("JSC_useJIT").is_none() {
-        std::env::set_var("JSC_useJIT", "0");
-    }
     leakguard_desktop::run();
 }
