@@ -241,9 +241,8 @@ impl Agent {
                 .await
                 .expect("the policy loader does not panic")?
         };
-        // 4. The device CA: made when missing; replaced (bridged from the old one) when the
-        //    policy names destinations it does not cover.
-        let rotated = ensure_ca(&config.data_dir.join("ca"), loaded.policy())?;
+        // 4. The device CA, made when missing.
+        ensure_ca(&config.data_dir.join("ca"), loaded.policy())?;
         // 5. Recording: the event store and the SIEM forwarders.
         let recording = Arc::new(
             Recording::start(&config.data_dir, loaded.policy(), &config.identity).map_err(
@@ -307,9 +306,10 @@ impl Agent {
                 unlock_used: Mutex::new(()),
             }),
         };
-        if let Some(rotated) = rotated {
-            after_rotation(&agent.inner, rotated);
-        }
+        // The CA replaced (bridged from the old one) if the policy names destinations it
+        // does not cover, as on every reload.
+        let policy = Arc::clone(&agent.inner.shared.policy.load());
+        cover_destinations(&agent.inner, policy.policy());
         // 7. Notices, as the front end chose.
         agent.start_notifier(notices)?;
         // 8. The control channel (token file 0600, socket 0600 in the private data dir), and
@@ -619,28 +619,17 @@ async fn reach_destinations(
         .collect()
 }
 
-/// The device CA at start-up: made when missing; replaced when the policy names destinations it
-/// does not cover (what was done is returned, to be recorded once recording runs).
-fn ensure_ca(dir: &Path, policy: &Policy) -> Result<Option<ca::Rotated>, StartError> {
-    let hosts = destination_hosts(policy);
+/// The device CA at start-up, made when missing (one that does not cover the policy is
+/// replaced once the agent runs: [`cover_destinations`]).
+fn ensure_ca(dir: &Path, policy: &Policy) -> Result<(), StartError> {
     if !dir.join(ca::CERT_FILE).exists() {
-        let path = ca::init(dir, &hosts, false)?;
+        let path = ca::init(dir, &destination_hosts(policy), false)?;
         eprintln!(
             "leakguard: created the device CA {}; trust it to let the guard see LLM traffic",
             path.display()
         );
-        return Ok(None);
     }
-    if ca::uncovered(dir, &hosts).is_empty() {
-        return Ok(None);
-    }
-    match ca::rotate_bridged(dir, &hosts) {
-        Ok(r) => Ok(Some(r)),
-        Err(e) => {
-            eprintln!("leakguard: warning: the device CA does not cover every destination of the policy and could not be replaced ({e}); clients will refuse the guard's certificate for those hosts until `leakguard ca rotate` succeeds and the new CA is trusted");
-            Ok(None)
-        }
-    }
+    Ok(())
 }
 
 /// A policy about to go in force names destinations the device CA does not cover: the CA is

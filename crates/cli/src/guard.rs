@@ -356,19 +356,27 @@ pub fn stop(args: StopArgs) -> Result<()> {
     let code = args.code;
     let stopping = with_client(Some(data_dir.clone()), move |c| c.stop(code))?;
     // The guard answers, then stops: wait until its control channel is gone.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while Client::for_data_dir(&data_dir).is_ok_and(|c| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .is_ok_and(|rt| rt.block_on(c.health()).is_ok())
-    }) {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "the guard accepted the stop but still answers after 30 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let answers = match Client::for_data_dir(&data_dir) {
+                Ok(c) => c.health().await.is_ok(),
+                Err(_) => false,
+            };
+            if !answers {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the guard accepted the stop but still answers after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })?;
     println!("Leakguard stopped ({})", stopping.allowed_by);
     Ok(())
 }

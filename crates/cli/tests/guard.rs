@@ -129,6 +129,27 @@ fn ready_addr(child: &mut Child) -> String {
         .to_string()
 }
 
+/// The test upstream (TLS with a CA of its own) the guard is pointed at, and the guard's
+/// arguments for it: `--upstream-ca` and a `--resolve` for every host it impersonates.
+struct TestUpstream {
+    up: leakguard_testkit::Upstream,
+    args: Vec<String>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn test_upstream(dir: &Path, name: &str) -> TestUpstream {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let test_ca = leakguard_testkit::TestCa::new(name);
+    let up_ca = dir.join("up-ca.pem");
+    test_ca.write_pem(&up_ca);
+    let up = rt.block_on(leakguard_testkit::Upstream::start(&test_ca));
+    let mut args = vec!["--upstream-ca".to_string(), up_ca.display().to_string()];
+    for r in up.resolve_args() {
+        args.extend(["--resolve".to_string(), r]);
+    }
+    TestUpstream { up, args, _rt: rt }
+}
+
 fn policy_named(name: &str) -> String {
     let mut p: serde_json::Value =
         serde_json::from_str(include_str!("../../../policies/default.json")).unwrap();
@@ -271,23 +292,11 @@ fn ca_commands_create_show_and_rotate_the_device_ca() {
 #[test]
 fn a_policy_adding_destinations_replaces_the_ca_and_the_old_trust_keeps_what_it_covered() {
     let dir = tmpdir("ca-rotation");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let test_ca = leakguard_testkit::TestCa::new("rotation upstream CA");
-    let up_ca = dir.join("up-ca.pem");
-    test_ca.write_pem(&up_ca);
-    let up = rt.block_on(leakguard_testkit::Upstream::start(&test_ca));
+    let upstream = test_upstream(&dir, "rotation upstream CA");
     let policy = dir.join("policy.json");
     std::fs::write(&policy, policy_named("first")).unwrap();
-    let mut args = vec![
-        "--policy",
-        policy.to_str().unwrap(),
-        "--upstream-ca",
-        up_ca.to_str().unwrap(),
-    ];
-    let resolve: Vec<String> = up.resolve_args();
-    for r in &resolve {
-        args.extend(["--resolve", r.as_str()]);
-    }
+    let mut args = vec!["--policy", policy.to_str().unwrap()];
+    args.extend(upstream.args.iter().map(String::as_str));
     let data = dir.join("data");
     let (mut child, addr) = start_with(&data, &args, &[]);
     let ca_file = data.join("ca").join("leakguard-ca.pem");
@@ -553,11 +562,7 @@ fn curl_status(addr: &str, ca: &Path, url: &str, body: &str) -> String {
 #[test]
 fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
     let dir = tmpdir("managed");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let test_ca = leakguard_testkit::TestCa::new("cli upstream CA");
-    let up_ca = dir.join("up-ca.pem");
-    test_ca.write_pem(&up_ca);
-    let up = rt.block_on(leakguard_testkit::Upstream::start(&test_ca));
+    let upstream = test_upstream(&dir, "cli upstream CA");
 
     let managed = dir.join("managed.json");
     std::fs::write(&managed, policy_named("managed")).unwrap();
@@ -575,16 +580,8 @@ fn a_signed_managed_policy_outranks_the_local_one_which_can_only_tighten() {
     )
     .unwrap();
 
-    let mut args = vec![
-        "--policy",
-        local.to_str().unwrap(),
-        "--upstream-ca",
-        up_ca.to_str().unwrap(),
-    ];
-    let resolve: Vec<String> = up.resolve_args();
-    for r in &resolve {
-        args.extend(["--resolve", r.as_str()]);
-    }
+    let mut args = vec!["--policy", local.to_str().unwrap()];
+    args.extend(upstream.args.iter().map(String::as_str));
     let env = [
         ("LEAKGUARD_MANAGED_POLICY", managed.as_path()),
         ("LEAKGUARD_POLICY_KEY", pubkey.as_path()),
@@ -691,11 +688,8 @@ fn the_mdm_examples_install_where_the_guard_reads_and_check_before_replacing() {
 #[test]
 fn a_policy_pulled_over_https_applies_with_etag_and_signature_checks() {
     let dir = tmpdir("pull");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let test_ca = leakguard_testkit::TestCa::new("pull CA");
-    let up_ca = dir.join("up-ca.pem");
-    test_ca.write_pem(&up_ca);
-    let up = rt.block_on(leakguard_testkit::Upstream::start(&test_ca));
+    let upstream = test_upstream(&dir, "pull CA");
+    let up = &upstream.up;
     assert!(lg(&[
         "policy",
         "keygen",
@@ -721,17 +715,13 @@ fn a_policy_pulled_over_https_applies_with_etag_and_signature_checks() {
     };
     publish(&policy_named("pulled-1"), true);
     let old_sig = std::fs::read(dir.join("publish.json.sig")).unwrap();
-    let resolve = format!("intranet.test:443:{}", up.addr);
-    let args = [
+    let mut args = vec![
         "--policy-url",
         "https://intranet.test/leakguard/policy.json",
         "--policy-pull-secs",
         "1",
-        "--resolve",
-        &resolve,
-        "--upstream-ca",
-        up_ca.to_str().unwrap(),
     ];
+    args.extend(upstream.args.iter().map(String::as_str));
     let pubkey = dir.join("it.pub");
     let nothing = dir.join("no-managed-policy.json");
     let env = [

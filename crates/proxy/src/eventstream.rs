@@ -24,6 +24,20 @@ pub(crate) struct Message<'a> {
     pub raw: &'a [u8],
 }
 
+/// The model's own event inside an InvokeModel stream's `chunk` message (`bytes`, base64), or
+/// `None` for any other message.
+pub(crate) fn chunk_event(
+    event_type: Option<&str>,
+    payload: &serde_json::Value,
+) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let b64 = (event_type == Some("chunk"))
+        .then(|| payload.get("bytes").and_then(serde_json::Value::as_str))
+        .flatten()?;
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
 /// A message with `headers` (as sent) around `payload`: prelude, headers, payload, CRCs.
 pub(crate) fn encode(headers: &[u8], payload: &[u8]) -> Vec<u8> {
     let total = PRELUDE + headers.len() + payload.len() + TRAILER;

@@ -179,15 +179,7 @@ impl State {
             let Ok(doc) = serde_json::from_slice::<serde_json::Value>(m.payload) else {
                 return;
             };
-            let inner = (m.event_type == Some("chunk"))
-                .then(|| doc.get("bytes").and_then(serde_json::Value::as_str))
-                .flatten()
-                .and_then(|b| {
-                    use base64::Engine as _;
-                    base64::engine::general_purpose::STANDARD.decode(b).ok()
-                })
-                .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok());
-            docs.push(inner.unwrap_or(doc));
+            docs.push(crate::eventstream::chunk_event(m.event_type, &doc).unwrap_or(doc));
         });
         if !framed {
             self.truncated = true;

@@ -269,14 +269,7 @@ impl InEventStream {
             out.extend_from_slice(m.raw);
             return;
         };
-        let mut inner = (m.event_type == Some("chunk"))
-            .then(|| outer.get("bytes").and_then(serde_json::Value::as_str))
-            .flatten()
-            .and_then(|b| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.decode(b).ok()
-            })
-            .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok());
+        let mut inner = crate::eventstream::chunk_event(m.event_type, &outer);
         let (held, redactor) = (&mut self.held, &self.redactor);
         let doc = inner.as_mut().unwrap_or(&mut outer);
         let had_text = self.spec.rewrite_text(doc, |text| {

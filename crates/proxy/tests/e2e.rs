@@ -2115,6 +2115,29 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
 
 /// A prompt that makes the test upstream answer `answer` (written reversed, so the prompt
 /// itself holds no secret), streamed four characters an event.
+/// A rig whose policy redacts the replies of destination group `group`.
+async fn rig_redacting_replies_of(group: &str) -> Rig {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    let groups = p["destinations"].as_array_mut().unwrap();
+    let g = groups.iter_mut().find(|g| g["name"] == group).unwrap();
+    g["reply_action"] = "redact".into();
+    rig_with(&p.to_string(), 32 << 20).await
+}
+
+/// A prompt that makes the test upstream answer about 1.9 KB with an AWS key in the middle and
+/// a card at the very end, and that answer as the user must see it, redacted.
+fn answer_to_redact() -> (String, String) {
+    let filler = "The deployment notes continue with the usual steps for the team. ".repeat(14);
+    let answer = format!(
+        "{filler}Use aws_access_key_id = {AWS_KEY} for it. {filler}The card is 4111 1111 1111 1111 here."
+    );
+    let expected = answer
+        .replace(AWS_KEY, "[REDACTED:aws-access-key-id]")
+        .replace("4111 1111 1111 1111", "[REDACTED:credit-card-number]");
+    (scripted(&answer), expected)
+}
+
 fn scripted(answer: &str) -> String {
     format!("REPLYREV<<{}>>", answer.chars().rev().collect::<String>())
 }
@@ -2143,23 +2166,8 @@ fn streamed_text(stream: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replies_are_redacted_for_a_group_that_asks_even_split_over_many_deltas() {
-    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
-    p["tests"] = serde_json::json!([]);
-    let groups = p["destinations"].as_array_mut().unwrap();
-    let api = groups
-        .iter_mut()
-        .find(|g| g["name"] == "enterprise-api")
-        .unwrap();
-    api["reply_action"] = "redact".into();
-    let r = rig_with(&p.to_string(), 32 << 20).await;
-    let filler = "The deployment notes continue with the usual steps for the team. ".repeat(14);
-    let answer = format!(
-        "{filler}Use aws_access_key_id = {AWS_KEY} for it. {filler}The card is 4111 1111 1111 1111 here."
-    );
-    let prompt = scripted(&answer);
-    let expected = answer
-        .replace(AWS_KEY, "[REDACTED:aws-access-key-id]")
-        .replace("4111 1111 1111 1111", "[REDACTED:credit-card-number]");
+    let r = rig_redacting_replies_of("enterprise-api").await;
+    let (prompt, expected) = answer_to_redact();
     // OpenAI's stream, four characters a delta: the key and the card arrive cut over
     // several deltas, far from the start and at the very end.
     let (status, stream) = r.post_openai_stream(&prompt).await;
@@ -2256,20 +2264,8 @@ async fn bedrock_event_streams_are_read_as_replies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bedrock_event_streams_are_redacted_message_by_message_with_valid_crcs() {
-    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
-    p["tests"] = serde_json::json!([]);
-    let groups = p["destinations"].as_array_mut().unwrap();
-    let cloud = groups.iter_mut().find(|g| g["name"] == "cloud-ai").unwrap();
-    cloud["reply_action"] = "redact".into();
-    let r = rig_with(&p.to_string(), 32 << 20).await;
-    let filler = "The deployment notes continue with the usual steps for the team. ".repeat(14);
-    let answer = format!(
-        "{filler}Use aws_access_key_id = {AWS_KEY} for it. {filler}The card is 4111 1111 1111 1111 here."
-    );
-    let expected = answer
-        .replace(AWS_KEY, "[REDACTED:aws-access-key-id]")
-        .replace("4111 1111 1111 1111", "[REDACTED:credit-card-number]");
-    let prompt = scripted(&answer);
+    let r = rig_redacting_replies_of("cloud-ai").await;
+    let (prompt, expected) = answer_to_redact();
     let base = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0";
     let converse =
         serde_json::json!({"messages": [{"role": "user", "content": [{"text": prompt}]}]});
