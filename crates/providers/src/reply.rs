@@ -85,7 +85,7 @@ impl ReplySpec {
     pub fn read_bytes(&self, bytes: &[u8], text: &mut String, usage: &mut Usage) -> bool {
         match self.reach.parse(bytes) {
             Some(doc) => {
-                self.read(&doc, text, usage);
+                self.read_tree(&doc, text, usage);
                 true
             }
             None => false,
@@ -97,20 +97,20 @@ impl ReplySpec {
     /// each kind seen (streams repeat or grow them; Anthropic's input count comes first and
     /// its output count last).
     pub fn read(&self, doc: &Value, text: &mut String, usage: &mut Usage) {
-        if let Value::Array(items) = doc {
-            if !items.is_empty() && items.iter().all(Value::is_object) {
+        self.read_tree(doc, text, usage);
+    }
+
+    fn read_tree<T: crate::selector::Tree>(&self, doc: &T, text: &mut String, usage: &mut Usage) {
+        if let Some(items) = doc.items() {
+            if !items.is_empty() && items.iter().all(T::is_object) {
                 for item in items {
-                    self.read(item, text, usage);
+                    self.read_tree(item, text, usage);
                 }
                 return;
             }
         }
-        let mut found = Vec::new();
         for sel in &self.text {
-            sel.strings(doc, &mut found);
-        }
-        for (_, s) in found {
-            text.push_str(s);
+            sel.each_str(doc, &mut |s| text.push_str(s));
         }
         let count = |sels: &[Selector], slot: &mut Option<u64>| {
             for n in sels.iter().filter_map(|s| s.first_number(doc)) {
@@ -120,11 +120,15 @@ impl ReplySpec {
         count(&self.input_tokens, &mut usage.input_tokens);
         count(&self.output_tokens, &mut usage.output_tokens);
         count(&self.cached_tokens, &mut usage.cached_tokens);
-        let mut models = Vec::new();
+        let mut model = None;
         for sel in &self.model {
-            sel.strings(doc, &mut models);
+            sel.each_str(doc, &mut |m| {
+                if model.is_none() && !m.is_empty() {
+                    model = Some(m);
+                }
+            });
         }
-        if let Some((_, m)) = models.into_iter().find(|(_, m)| !m.is_empty()) {
+        if let Some(m) = model {
             usage.model = Some(m.to_string());
         }
     }

@@ -95,21 +95,147 @@ impl Selector {
         walk(&self.steps, doc, &mut path, out);
     }
 
-    /// The first whole number the selector reaches (token counts).
-    pub(crate) fn first_number(&self, doc: &Value) -> Option<u64> {
-        fn go(steps: &[Step], v: &Value) -> Option<u64> {
+    /// Every string value the selector reaches, in document order, without its location.
+    pub(crate) fn each_str<'v, T: Tree>(&self, doc: &'v T, f: &mut dyn FnMut(&'v str)) {
+        fn go<'v, T: Tree>(steps: &[Step], v: &'v T, f: &mut dyn FnMut(&'v str)) {
             let Some((step, rest)) = steps.split_first() else {
-                return v.as_u64();
+                if let Some(s) = v.text() {
+                    f(s);
+                }
+                return;
             };
-            match (step, v) {
-                (Step::Field(name), Value::Object(map)) => go(rest, map.get(name)?),
-                (Step::Index(i), Value::Array(items)) => go(rest, items.get(*i)?),
-                (Step::AllItems, Value::Array(items)) => items.iter().find_map(|c| go(rest, c)),
-                (Step::AllValues, Value::Object(map)) => map.values().find_map(|c| go(rest, c)),
-                _ => None,
+            match step {
+                Step::Field(name) => {
+                    if let Some(child) = v.field(name) {
+                        go(rest, child, f);
+                    }
+                }
+                Step::Index(i) => {
+                    if let Some(child) = v.items().and_then(|items| items.get(*i)) {
+                        go(rest, child, f);
+                    }
+                }
+                Step::AllItems => {
+                    for child in v.items().unwrap_or_default() {
+                        go(rest, child, f);
+                    }
+                }
+                Step::AllValues => v.values(&mut |child| go(rest, child, f)),
+            }
+        }
+        go(&self.steps, doc, f);
+    }
+
+    /// The first whole number the selector reaches (token counts).
+    pub(crate) fn first_number<T: Tree>(&self, doc: &T) -> Option<u64> {
+        fn go<T: Tree>(steps: &[Step], v: &T) -> Option<u64> {
+            let Some((step, rest)) = steps.split_first() else {
+                return v.whole();
+            };
+            match step {
+                Step::Field(name) => go(rest, v.field(name)?),
+                Step::Index(i) => go(rest, v.items()?.get(*i)?),
+                Step::AllItems => v.items()?.iter().find_map(|c| go(rest, c)),
+                Step::AllValues => {
+                    let mut first = None;
+                    v.values(&mut |c| {
+                        if first.is_none() {
+                            first = go(rest, c);
+                        }
+                    });
+                    first
+                }
             }
         }
         go(&self.steps, doc)
+    }
+}
+
+/// What selectors walk: a whole `serde_json::Value`, or a [`Node`] parsed through a
+/// [`Reach`].
+pub(crate) trait Tree: Sized {
+    /// The string this is, if it is one.
+    fn text(&self) -> Option<&str>;
+    /// The whole non-negative number this is, if it is one.
+    fn whole(&self) -> Option<u64>;
+    /// The value of field `name`, if this is an object that has it.
+    fn field(&self, name: &str) -> Option<&Self>;
+    /// The items, if this is an array.
+    fn items(&self) -> Option<&[Self]>;
+    /// Each field's value, if this is an object.
+    fn values<'s>(&'s self, f: &mut dyn FnMut(&'s Self));
+    fn is_object(&self) -> bool;
+}
+
+impl Tree for Value {
+    fn text(&self) -> Option<&str> {
+        self.as_str()
+    }
+    fn whole(&self) -> Option<u64> {
+        self.as_u64()
+    }
+    fn field(&self, name: &str) -> Option<&Self> {
+        self.as_object()?.get(name)
+    }
+    fn items(&self) -> Option<&[Self]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn values<'s>(&'s self, f: &mut dyn FnMut(&'s Self)) {
+        if let Value::Object(map) = self {
+            map.values().for_each(f);
+        }
+    }
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+}
+
+/// A document as far as a [`Reach`] goes: strings borrowed from the input where they hold no
+/// escapes, objects as their fields in order (nothing hashed, nothing else kept).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node<'a> {
+    Str(std::borrow::Cow<'a, str>),
+    /// A number: `Some` when it is whole and not negative.
+    Num(Option<u64>),
+    /// `null` or a boolean.
+    Other,
+    Arr(Vec<Node<'a>>),
+    Obj(Vec<(std::borrow::Cow<'a, str>, Node<'a>)>),
+}
+
+impl Tree for Node<'_> {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn whole(&self) -> Option<u64> {
+        match self {
+            Node::Num(n) => *n,
+            _ => None,
+        }
+    }
+    fn field(&self, name: &str) -> Option<&Self> {
+        match self {
+            // The last of repeated keys, as a parsed `Value` keeps it.
+            Node::Obj(fields) => fields.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn items(&self) -> Option<&[Self]> {
+        match self {
+            Node::Arr(items) => Some(items),
+            _ => None,
+        }
+    }
+    fn values<'s>(&'s self, f: &mut dyn FnMut(&'s Self)) {
+        if let Node::Obj(fields) = self {
+            fields.iter().for_each(|(_, v)| f(v));
+        }
+    }
+    fn is_object(&self) -> bool {
+        matches!(self, Node::Obj(_))
     }
 }
 
@@ -118,8 +244,6 @@ impl Selector {
 /// most of a provider's reply (ids, roles, log-probabilities, safety ratings).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Reach {
-    /// A selector ends here: the value is kept whole.
-    leaf: bool,
     fields: Vec<(String, Reach)>,
     any_field: Option<Box<Reach>>,
     items: Option<Box<Reach>>,
@@ -136,7 +260,9 @@ impl Reach {
 
     fn insert(&mut self, steps: &[Step]) {
         match steps.split_first() {
-            None => self.leaf = true,
+            // A selector ends here: what it reaches is a string or a number, which every
+            // reached position keeps.
+            None => {}
             Some((Step::Field(name), rest)) => {
                 let at = match self.fields.iter().position(|(n, _)| n == name) {
                     Some(i) => i,
@@ -157,7 +283,7 @@ impl Reach {
     /// `bytes` as JSON with only what the selectors reach (`None`: not JSON). An array is
     /// read element by element with the same reach where no selector says otherwise (a
     /// stream sent as one JSON array of events).
-    pub(crate) fn parse(&self, bytes: &[u8]) -> Option<Value> {
+    pub(crate) fn parse<'b>(&self, bytes: &'b [u8]) -> Option<Node<'b>> {
         use serde::de::DeserializeSeed;
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let v = self.deserialize(&mut de).ok()?;
@@ -167,12 +293,9 @@ impl Reach {
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for &Reach {
-    type Value = Value;
+    type Value = Node<'de>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        if self.leaf {
-            return serde::Deserialize::deserialize(d);
-        }
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
@@ -205,25 +328,59 @@ impl<'de> serde::de::Visitor<'de> for KeySeed {
 }
 
 impl<'de> serde::de::Visitor<'de> for &Reach {
-    type Value = Value;
+    type Value = Node<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("JSON")
     }
 
-    crate::strict_json::json_scalars!();
+    fn visit_bool<E>(self, _: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_i64<E>(self, v: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Num(u64::try_from(v).ok()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Num(Some(v)))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Node<'de>, E> {
+        Ok(Node::Num(None))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(std::borrow::Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(std::borrow::Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Str(std::borrow::Cow::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Other)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
         let item = self.items.as_deref().unwrap_or(self);
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(item)? {
             out.push(v);
         }
-        Ok(Value::Array(out))
+        Ok(Node::Arr(out))
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut out = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let child = self
                 .fields
@@ -232,16 +389,13 @@ impl<'de> serde::de::Visitor<'de> for &Reach {
                 .map(|(_, r)| r)
                 .or(self.any_field.as_deref());
             match child {
-                Some(r) => {
-                    let v = map.next_value_seed(r)?;
-                    out.insert(key.into_owned(), v);
-                }
+                Some(r) => out.push((key, map.next_value_seed(r)?)),
                 None => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
             }
         }
-        Ok(Value::Object(out))
+        Ok(Node::Obj(out))
     }
 }
 
@@ -360,16 +514,40 @@ mod tests {
         let reach = Reach::of(&sels);
         let doc = br#"{"id":"c\u0031","mod\u0065l":"gpt","choices":[{"index":0,"delta":{"role":"a","content":"x\ny"},"logprobs":{"content":[1,2,3]}}],"usage":{"prompt_tokens":7,"total_tokens":9},"extra":[{"a":1}]}"#;
         let v = reach.parse(doc).unwrap();
+        use std::borrow::Cow::Borrowed as B;
         assert_eq!(
             v,
-            serde_json::json!({"model":"gpt","choices":[{"delta":{"content":"x\ny"}}],"usage":{"prompt_tokens":7}}),
+            Node::Obj(vec![
+                (B("model"), Node::Str(B("gpt"))),
+                (
+                    B("choices"),
+                    Node::Arr(vec![Node::Obj(vec![(
+                        B("delta"),
+                        Node::Obj(vec![(B("content"), Node::Str("x\ny".to_string().into()))])
+                    )])])
+                ),
+                (
+                    B("usage"),
+                    Node::Obj(vec![(B("prompt_tokens"), Node::Num(Some(7)))])
+                ),
+            ]),
             "an escaped key is matched, the rest left out"
         );
         // A stream sent as one JSON array is read element by element.
         let arr = reach
             .parse(br#"[{"model":"a","id":1},{"model":"b"}]"#)
             .unwrap();
-        assert_eq!(arr, serde_json::json!([{"model":"a"},{"model":"b"}]));
+        assert_eq!(
+            arr,
+            Node::Arr(vec![
+                Node::Obj(vec![(B("model"), Node::Str(B("a")))]),
+                Node::Obj(vec![(B("model"), Node::Str(B("b")))]),
+            ])
+        );
+        let mut found = Vec::new();
+        sels[0].each_str(&v, &mut |s| found.push(s.to_string()));
+        assert_eq!(found, ["x\ny"]);
+        assert_eq!(sels[1].first_number(&v), Some(7));
         assert!(reach.parse(b"{not json").is_none());
         assert!(reach.parse(br#"{"model":"a"} trailing"#).is_none());
     }

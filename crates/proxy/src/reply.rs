@@ -245,7 +245,11 @@ impl State {
     /// The reply is over (or the client went away): read what was kept, scan the rest and
     /// record the `reply` event when there is something to record.
     fn finish(mut self) {
-        if !self.kept.is_empty() {
+        if !self.kept.is_empty() && self.encoding.is_none() {
+            // A JSON reply as it came: read where it was kept.
+            let kept = std::mem::take(&mut self.kept);
+            self.read_json(&kept);
+        } else if !self.kept.is_empty() {
             let raw = Bytes::from(std::mem::take(&mut self.kept));
             let limits = &self.ctx.shared.limits;
             if let Ok(plain) = crate::body::decode(&raw, self.encoding.as_deref(), limits) {
@@ -268,7 +272,7 @@ impl State {
         }
         self.scan(true);
         let State {
-            ctx,
+            mut ctx,
             findings,
             usage,
             truncated,
@@ -291,7 +295,8 @@ impl State {
         if kept.is_empty() && usage.is_empty() {
             return;
         }
-        ctx.record(&kept, &usage, served, reply_bytes, truncated);
+        let req = std::mem::take(&mut ctx.request);
+        ctx.record(req, &kept, &usage, served, reply_bytes, truncated);
     }
 }
 
@@ -352,6 +357,9 @@ fn acted_on(
     model: Option<&str>,
     findings: Vec<Finding>,
 ) -> Vec<Finding> {
+    if findings.is_empty() {
+        return findings;
+    }
     let verdict = loaded.effective.decide_request(
         &findings,
         &leakguard_policy::RequestFacts {
@@ -456,17 +464,26 @@ impl ReplyContext {
     }
 
     /// Records one `reply` event: what was found (masked), the token counts, the model served
-    /// when it is not the one asked for.
+    /// when it is not the one asked for. `req` is the request's event (as kept for this).
     fn record(
         &self,
+        req: Event,
         kept: &[Finding],
         usage: &Usage,
         served: Option<String>,
         reply_bytes: usize,
         truncated: bool,
     ) {
-        let req = &self.request;
         let ctx = self;
+        let reason = served
+            .as_ref()
+            .map(|m| {
+                format!(
+                    "served by {m}, not the {} the request named",
+                    req.model.as_deref().unwrap_or("model")
+                )
+            })
+            .or_else(|| truncated.then(|| "the reply was read only in part (too large)".into()));
         // Replies are audited (every rule's action is `audit`), or redacted.
         let action = if self.redacting {
             Action::Redact
@@ -478,15 +495,15 @@ impl ReplyContext {
             id: crate::events::new_id(),
             time: crate::events::now_rfc3339(),
             kind: leakguard_types::EventKind::Reply,
-            host: req.host.clone(),
-            method: req.method.clone(),
-            path: req.path.clone(),
-            endpoint: req.endpoint.clone(),
-            provider: req.provider.clone(),
-            model: req.model.clone(),
-            client: req.client.clone(),
-            group: req.group.clone(),
-            policy: req.policy.clone(),
+            host: req.host,
+            method: req.method,
+            path: req.path,
+            endpoint: req.endpoint,
+            provider: req.provider,
+            model: req.model,
+            client: req.client,
+            group: req.group,
+            policy: req.policy,
             verdict: match (kept.is_empty(), self.redacting) {
                 (true, _) => leakguard_types::EventVerdict::Allow,
                 (false, false) => leakguard_types::EventVerdict::Audit,
@@ -505,21 +522,11 @@ impl ReplyContext {
             previews: crate::events::previews(kept, ctx.loaded.policy().events.previews),
             rules,
             bytes: reply_bytes,
-            reply_to: (!req.id.is_empty()).then(|| req.id.clone()),
+            reply_to: (!req.id.is_empty()).then_some(req.id),
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
             cached_tokens: usage.cached_tokens,
-            reason: served
-                .as_ref()
-                .map(|m| {
-                    format!(
-                        "served by {m}, not the {} the request named",
-                        req.model.as_deref().unwrap_or("model")
-                    )
-                })
-                .or_else(|| {
-                    truncated.then(|| "the reply was read only in part (too large)".into())
-                }),
+            reason,
             served_model: served,
             ..Event::default()
         };
@@ -595,8 +602,9 @@ impl FrameReader {
             .collect();
         let kept = self.ctx.acted_on(new);
         if !kept.is_empty() {
+            let req = self.ctx.request.clone();
             self.ctx
-                .record(&kept, &Usage::default(), None, data.len(), false);
+                .record(req, &kept, &Usage::default(), None, data.len(), false);
         }
         let mut cut = hay.len().saturating_sub(CARRY);
         while !hay.is_char_boundary(cut) {

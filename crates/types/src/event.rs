@@ -342,7 +342,7 @@ impl Event {
 }
 
 /// RFC 3339 UTC with milliseconds for a Unix time in ms (`2026-11-21T13:07:22.123Z`), the
-/// form every event time has.
+/// form every event time has (years outside 0000-9999 are clamped to them).
 pub fn rfc3339_ms(unix_ms: i64) -> String {
     let (days, ms_of_day) = (
         unix_ms.div_euclid(86_400_000),
@@ -359,13 +359,23 @@ pub fn rfc3339_ms(unix_ms: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let s = ms_of_day / 1000;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        ms_of_day % 1000
-    )
+    // Written digit by digit: this runs for every event, and `format!` cost more than the
+    // date arithmetic.
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year.clamp(0, 9999));
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, s / 3600);
+    put(14, 2, s / 60 % 60);
+    put(17, 2, s % 60);
+    put(20, 3, ms_of_day % 1000);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn is_zero(n: &usize) -> bool {
