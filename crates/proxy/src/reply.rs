@@ -58,14 +58,7 @@ impl ReplyContext {
             .catalog
             .index_of(&event.endpoint)
             .filter(|&i| !shared.catalog.endpoints()[i].reply().is_empty())?;
-        let policy = loaded.policy();
-        let redact = event
-            .group
-            .as_deref()
-            .and_then(|g| policy.destinations.iter().find(|d| d.name == g))
-            .and_then(|d| d.reply_action)
-            .unwrap_or(policy.responses.action)
-            == leakguard_policy::ReplyAction::Redact;
+        let redact = redacts(&loaded, event.group.as_deref());
         Some(ReplyContext {
             endpoint: Some(endpoint),
             redact,
@@ -121,6 +114,17 @@ impl ReplyContext {
             }),
         }))
     }
+}
+
+/// Whether the policy redacts the replies of destination group `group` (its `reply_action`,
+/// else `responses.action`).
+fn redacts(loaded: &Loaded, group: Option<&str>) -> bool {
+    let policy = loaded.policy();
+    group
+        .and_then(|g| policy.destinations.iter().find(|d| d.name == g))
+        .and_then(|d| d.reply_action)
+        .unwrap_or(policy.responses.action)
+        == leakguard_policy::ReplyAction::Redact
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,6 +403,12 @@ impl Redactor {
     /// and where that safe part really ends: before `upto` when a finding starts before it
     /// and ends after (it waits for the rest of its text).
     pub fn redact(&self, text: &str, upto: usize) -> (String, usize) {
+        let (out, cut, _) = self.redact_noting(text, upto);
+        (out, cut)
+    }
+
+    /// The same, with the findings replaced.
+    fn redact_noting(&self, text: &str, upto: usize) -> (String, usize, Vec<Finding>) {
         let mut findings = acted_on(
             &self.shared,
             &self.loaded,
@@ -416,7 +426,8 @@ impl Redactor {
         }
         let mut out = String::with_capacity(cut);
         let mut at = 0;
-        for f in findings.iter().filter(|f| f.end <= cut) {
+        let mut replaced = Vec::new();
+        for f in findings.into_iter().filter(|f| f.end <= cut) {
             if f.start < at || !text.is_char_boundary(f.start) || !text.is_char_boundary(f.end) {
                 continue;
             }
@@ -425,9 +436,10 @@ impl Redactor {
             out.push_str(&f.rule);
             out.push(']');
             at = f.end;
+            replaced.push(f);
         }
         out.push_str(&text[at..cut]);
-        (out, cut)
+        (out, cut, replaced)
     }
 }
 
@@ -538,11 +550,19 @@ impl ReplyContext {
 /// (the strings of a JSON frame, SignalR's records too; a binary frame as text where it is
 /// text) is scanned with the end of the frames before it, so a secret cut between frames is
 /// still whole; a value reported once on the connection is not reported again (services
-/// that resend the whole answer so far in every update). Frames go on untouched.
+/// that resend the whole answer so far in every update). Frames go on untouched, unless the
+/// policy redacts this destination's replies: then each frame's strings (a JSON frame's,
+/// SignalR's records', a text frame's whole text) have what the policy acts on replaced before
+/// the frame goes on. A frame is a message of its own to the page, so nothing is held back
+/// across frames: a value cut between two frames is reported, and only a frame that holds it
+/// whole (as services that resend the answer so far do) has it replaced.
 pub(crate) struct FrameReader {
     ctx: ReplyContext,
+    redactor: Option<Redactor>,
     carry: String,
     reported: std::collections::HashSet<(String, String)>,
+    /// Values replaced in a frame, reported once each as redacted.
+    reported_redacted: std::collections::HashSet<(String, String)>,
 }
 
 impl FrameReader {
@@ -562,24 +582,68 @@ impl FrameReader {
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };
+        let redact = redacts(&loaded, request.group.as_deref());
+        let redactor = redact.then(|| Redactor {
+            shared: Arc::clone(shared),
+            loaded: Arc::clone(&loaded),
+            host: host.to_string(),
+            model: None,
+        });
         Some(FrameReader {
             ctx: ReplyContext {
                 shared: Arc::clone(shared),
                 loaded,
                 request,
                 endpoint: None,
-                redact: false,
+                redact,
                 redacting: false,
             },
+            redactor,
             carry: String::new(),
             reported: Default::default(),
+            reported_redacted: Default::default(),
         })
     }
 
-    /// One frame from the server.
-    pub fn frame(&mut self, data: &[u8]) {
+    /// One frame from the server; `Some`: the frame to send instead (redacted).
+    pub fn frame(&mut self, data: &[u8]) -> Option<Vec<u8>> {
         let text = String::from_utf8_lossy(data);
         let frame = leakguard_providers::Extracted::text_frame(&text);
+        // Redacted string by string, where the frame is text (a binary frame that is not
+        // UTF-8 has no place to put a replacement).
+        let utf8 = matches!(text, std::borrow::Cow::Borrowed(_));
+        let mut redacted = Vec::new();
+        let replaced = match (&self.redactor, utf8) {
+            (Some(r), true) => {
+                let mut replacements = Vec::new();
+                for (i, seg) in frame.segments.iter().enumerate() {
+                    let (out, _, found) = r.redact_noting(&seg.text, seg.text.len());
+                    if !found.is_empty() {
+                        for f in found {
+                            let value = seg.text[f.start..f.end].to_string();
+                            if self.reported_redacted.insert((f.rule.clone(), value)) {
+                                redacted.push(f);
+                            }
+                        }
+                        replacements.push((i, out));
+                    }
+                }
+                if replacements.is_empty() {
+                    None
+                } else {
+                    leakguard_providers::rewrite(&frame, data, &replacements).ok()
+                }
+            }
+            _ => None,
+        };
+        if replaced.is_some() && !redacted.is_empty() {
+            // What this frame had replaced, the first time each value was.
+            self.ctx.redacting = true;
+            let req = self.ctx.request.clone();
+            self.ctx
+                .record(req, &redacted, &Usage::default(), None, data.len(), false);
+            self.ctx.redacting = false;
+        }
         let mut hay = std::mem::take(&mut self.carry);
         // A frame's strings apart, consecutive frames joined as they are (deltas of one text).
         for (i, seg) in frame.segments.iter().enumerate() {
@@ -588,11 +652,17 @@ impl FrameReader {
             }
             hay.push_str(&seg.text);
         }
-        if self.reported.len() > 4096 {
+        if self.reported.len() + self.reported_redacted.len() > 4096 {
             // A connection open for days: forget what was reported long ago.
             self.reported.clear();
+            self.reported_redacted.clear();
         }
-        let found = found_in(&self.ctx.loaded, &hay);
+        // Reported as read (audited) when the frame went on as it came.
+        let found = if replaced.is_some() {
+            Vec::new()
+        } else {
+            found_in(&self.ctx.loaded, &hay)
+        };
         let new: Vec<Finding> = found
             .into_iter()
             .filter(|f| {
@@ -611,6 +681,7 @@ impl FrameReader {
             cut += 1;
         }
         self.carry = hay.split_off(cut);
+        replaced
     }
 }
 

@@ -8,7 +8,8 @@
 //! frames, text and binary, go through the same scan-decide pipeline as request bodies
 //! ([`crate::Shared::websocket_text`], [`crate::Shared::websocket_binary`]: scan cache, one
 //! verdict with the upgrade's tenant facts, rate limits, warn overrides); server-to-client
-//! frames are read as replies ([`crate::reply::FrameReader`]: audited, passed untouched);
+//! frames are read as replies ([`crate::reply::FrameReader`]: audited and passed untouched, or
+//! redacted frame by frame where the policy redacts the destination's replies);
 //! control frames pass as they are.
 //!
 //! `Sec-WebSocket-Extensions` is not forwarded: with permessage-deflate the frames would be
@@ -147,12 +148,17 @@ pub(crate) async fn relay(
         };
         let mut replies = crate::reply::FrameReader::for_websocket(&shared, &host, &path);
         let to_client = async {
-            while let Some(Ok(msg)) = up_stream.next().await {
+            while let Some(Ok(mut msg)) = up_stream.next().await {
                 if let Some(r) = replies.as_mut() {
-                    match &msg {
-                        Message::Text(t) => r.frame(t.as_bytes()),
-                        Message::Binary(b) => r.frame(b),
-                        _ => {}
+                    let redacted = match &msg {
+                        Message::Text(t) => r
+                            .frame(t.as_bytes())
+                            .and_then(|b| String::from_utf8(b).ok().map(Message::text)),
+                        Message::Binary(b) => r.frame(b).map(Message::binary),
+                        _ => None,
+                    };
+                    if let Some(m) = redacted {
+                        msg = m;
                     }
                 }
                 if client_sink.send(msg).await.is_err() {

@@ -1291,6 +1291,71 @@ async fn websocket_server_frames_are_read_and_binary_frames_scanned() {
     r.guard.stop().await;
 }
 
+/// Issue 21: where the policy redacts a destination's replies, what a WebSocket server sends is
+/// redacted frame by frame: a JSON frame's strings (the card inside it), a text frame that
+/// holds a value whole (the service's resend of the answer so far). A key cut between two
+/// frames cannot be taken back from the frame already sent: it is reported as audited, and its
+/// whole resend as redacted; each value is reported once as redacted.
+#[tokio::test]
+async fn websocket_server_frames_are_redacted_where_the_group_redacts_replies() {
+    use hudsucker::futures::SinkExt;
+    use hudsucker::tokio_tungstenite::tungstenite::Message;
+    let r = rig_redacting_replies_of("consumer-chat").await;
+    let mut ws = websocket_through(&r, "wss://chatgpt.com/backend-api/ws").await;
+    let answer = format!("the key {AWS_KEY} is yours");
+    ws.send(Message::text(scripted(&answer))).await.unwrap();
+    let (a, b, c) = (
+        next_text(&mut ws).await,
+        next_text(&mut ws).await,
+        next_text(&mut ws).await,
+    );
+    assert_eq!(
+        format!("{a}{b}"),
+        answer,
+        "the halves pass: neither holds the key"
+    );
+    assert_eq!(c, "the key [REDACTED:aws-access-key-id] is yours");
+    // A JSON answer: the frame that carries it whole has its strings redacted and stays JSON.
+    let json = r#"{"type":"delta","text":"pay with 4111 1111 1111 1111 today","n":3}"#;
+    ws.send(Message::text(scripted(json))).await.unwrap();
+    let (first, second, whole) = (
+        next_text(&mut ws).await,
+        next_text(&mut ws).await,
+        next_text(&mut ws).await,
+    );
+    // The halves are not JSON: each is redacted as text where it holds the card whole.
+    assert_eq!(first, r#"{"type":"delta","text":"pay with "#);
+    assert_eq!(second, r#"[REDACTED:credit-card-number] today","n":3}"#);
+    let v: serde_json::Value = serde_json::from_str(&whole).expect("still JSON");
+    assert_eq!(
+        v,
+        serde_json::json!({"type":"delta","text":"pay with [REDACTED:credit-card-number] today","n":3})
+    );
+    ws.close(None).await.unwrap();
+    let events = r.events();
+    let replies: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| e["kind"] == "reply")
+        .map(|e| {
+            (
+                e["verdict"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+                e["rules"][0]["rule"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            ("audit", "forwarded", "aws-access-key-id"),
+            ("redact", "redacted", "aws-access-key-id"),
+            ("redact", "redacted", "credit-card-number"),
+        ],
+        "{events:?}"
+    );
+    r.guard.stop().await;
+}
+
 #[tokio::test]
 async fn http2_to_the_upstream_when_enabled_keeps_bodies_and_redaction_right() {
     let r = rig_opts(default_policy(), 32 << 20, true).await;
