@@ -4,7 +4,7 @@
 //! as ambiguous instead of guessed at.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 use std::fmt;
 
 /// The message of the error a repeated key raises (serde_json adds the position).
@@ -26,46 +26,6 @@ impl<'de> Deserialize<'de> for Strict {
     }
 }
 
-/// A JSON visitor's scalar arms (booleans, numbers, strings, null) into a [`Value`], shared by
-/// the visitors that differ only in how they build arrays and objects.
-macro_rules! json_scalars {
-    () => {
-        fn visit_bool<E>(self, v: bool) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Value::Bool(v))
-        }
-
-        fn visit_i64<E>(self, v: i64) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Value::Number(v.into()))
-        }
-
-        fn visit_u64<E>(self, v: u64) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Value::Number(v.into()))
-        }
-
-        fn visit_f64<E>(self, v: f64) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Number::from_f64(v)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number))
-        }
-
-        fn visit_str<E>(self, v: &str) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Value::String(v.to_owned()))
-        }
-
-        fn visit_string<E>(self, v: String) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Value::String(v))
-        }
-
-        fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Value::Null)
-        }
-
-        fn visit_none<E>(self) -> Result<serde_json::Value, E> {
-            Ok(serde_json::Value::Null)
-        }
-    };
-}
-pub(crate) use json_scalars;
-
 struct StrictVisitor;
 
 impl<'de> Visitor<'de> for StrictVisitor {
@@ -75,7 +35,37 @@ impl<'de> Visitor<'de> for StrictVisitor {
         f.write_str("a JSON value")
     }
 
-    crate::strict_json::json_scalars!();
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         Strict::deserialize(d).map(|s| s.0)

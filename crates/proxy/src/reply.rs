@@ -452,15 +452,17 @@ impl ReplyContext {
             .and_then(|i| self.shared.catalog.endpoints().get(i))
             .map(|e| e.reply().clone())
             .filter(leakguard_providers::ReplySpec::has_text)?;
-        Some((
-            Redactor {
-                shared: Arc::clone(&self.shared),
-                loaded: Arc::clone(&self.loaded),
-                host: self.request.host.clone(),
-                model: self.request.model.clone(),
-            },
-            spec,
-        ))
+        Some((self.text_redactor(), spec))
+    }
+
+    /// What replaces the findings the policy acts on in this reply's text.
+    fn text_redactor(&self) -> Redactor {
+        Redactor {
+            shared: Arc::clone(&self.shared),
+            loaded: Arc::clone(&self.loaded),
+            host: self.request.host.clone(),
+            model: self.request.model.clone(),
+        }
     }
 
     /// The findings the policy would act on.
@@ -582,23 +584,17 @@ impl FrameReader {
             policy: Some(loaded.label.clone()),
             ..Event::default()
         };
-        let redact = redacts(&loaded, request.group.as_deref());
-        let redactor = redact.then(|| Redactor {
+        let ctx = ReplyContext {
             shared: Arc::clone(shared),
-            loaded: Arc::clone(&loaded),
-            host: host.to_string(),
-            model: None,
-        });
+            redact: redacts(&loaded, request.group.as_deref()),
+            loaded,
+            request,
+            endpoint: None,
+            redacting: false,
+        };
         Some(FrameReader {
-            ctx: ReplyContext {
-                shared: Arc::clone(shared),
-                loaded,
-                request,
-                endpoint: None,
-                redact,
-                redacting: false,
-            },
-            redactor,
+            redactor: ctx.redact.then(|| ctx.text_redactor()),
+            ctx,
             carry: String::new(),
             reported: Default::default(),
             reported_redacted: Default::default(),
