@@ -21,6 +21,8 @@ pub(crate) struct RawReply {
     cached_tokens: Vec<String>,
     #[serde(default)]
     model: Vec<String>,
+    #[serde(default)]
+    finish: Vec<String>,
 }
 
 /// Where the reply's parts are, in a JSON reply or in each SSE event's data.
@@ -31,6 +33,9 @@ pub struct ReplySpec {
     output_tokens: Vec<Selector>,
     cached_tokens: Vec<Selector>,
     model: Vec<Selector>,
+    /// Where a stream event says the answer is over (a finish reason): the last event with
+    /// text, where everything a redaction held back must go.
+    finish: Vec<Selector>,
     /// What all of them reach (to parse a reply without the rest).
     reach: crate::selector::Reach,
 }
@@ -61,6 +66,7 @@ impl ReplySpec {
             output_tokens: sel(&raw.output_tokens)?,
             cached_tokens: sel(&raw.cached_tokens)?,
             model: sel(&raw.model)?,
+            finish: sel(&raw.finish)?,
             reach: Default::default(),
         };
         spec.reach = crate::selector::Reach::of(
@@ -141,21 +147,31 @@ impl ReplySpec {
         !self.text.is_empty()
     }
 
-    /// Rewrites each string of the reply's text in `doc`, in order, with `f`. `false`: the
-    /// document holds none.
-    pub fn rewrite_text(&self, doc: &mut Value, mut f: impl FnMut(&str) -> String) -> bool {
+    /// Rewrites each string of the reply's text in `doc`, in order, with `f` (told whether it
+    /// is the document's last). `false`: the document holds none.
+    pub fn rewrite_text(&self, doc: &mut Value, mut f: impl FnMut(&str, bool) -> String) -> bool {
         let mut paths = Vec::new();
         for sel in &self.text {
             let mut found = Vec::new();
             sel.strings(doc, &mut found);
             paths.extend(found.into_iter().map(|(p, _)| p));
         }
-        for p in &paths {
+        let n = paths.len();
+        for (i, p) in paths.iter().enumerate() {
             if let Some(Value::String(s)) = crate::selector::get_mut(doc, p) {
-                *s = f(s);
+                *s = f(s, i + 1 == n);
             }
         }
-        !paths.is_empty()
+        n > 0
+    }
+
+    /// Whether this stream event ends the answer (it holds a finish reason).
+    pub fn finishes(&self, doc: &Value) -> bool {
+        let mut found = false;
+        for sel in &self.finish {
+            sel.each_str(doc, &mut |s| found |= !s.is_empty());
+        }
+        found
     }
 }
 
@@ -194,11 +210,37 @@ mod tests {
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ab"}}"#,
         )
         .unwrap();
-        assert!(spec.rewrite_text(&mut doc, |t| t.to_uppercase()));
+        assert!(spec.rewrite_text(&mut doc, |t, last| {
+            assert!(last);
+            t.to_uppercase()
+        }));
         assert_eq!(doc["delta"]["text"], "AB");
         assert_eq!(doc["delta"]["type"], "text_delta");
         let mut stop: Value = serde_json::from_str(r#"{"type":"message_stop"}"#).unwrap();
-        assert!(!spec.rewrite_text(&mut stop, |t| t.to_uppercase()));
+        assert!(!spec.rewrite_text(&mut stop, |t, _| t.to_uppercase()));
+        // Gemini's last event of a stream says so (a finish reason); the others do not.
+        let gemini = super::tests::spec("gemini-generate-content");
+        let mut parts: Value = serde_json::from_str(
+            r#"{"candidates":[{"content":{"parts":[{"text":"a"},{"text":"b"}]},"finishReason":"STOP"}]}"#,
+        )
+        .unwrap();
+        assert!(gemini.finishes(&parts));
+        let mut lasts = Vec::new();
+        gemini.rewrite_text(&mut parts, |t, last| {
+            lasts.push(last);
+            t.into()
+        });
+        assert_eq!(lasts, [false, true]);
+        let mid: Value =
+            serde_json::from_str(r#"{"candidates":[{"content":{"parts":[{"text":"a"}]}}]}"#)
+                .unwrap();
+        assert!(!gemini.finishes(&mid));
+        let openai = super::tests::spec("openai-chat-completions");
+        let null: Value = serde_json::from_str(
+            r#"{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}"#,
+        )
+        .unwrap();
+        assert!(!openai.finishes(&null));
     }
 
     #[test]

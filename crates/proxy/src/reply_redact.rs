@@ -1,70 +1,23 @@
 //! Redacting replies (`reply_action: redact`): what the policy acts on in the answer's text is
 //! replaced by `[REDACTED:rule]` before the user sees it. A JSON reply is held whole and its
-//! text fields rewritten; an SSE stream keeps flowing event by event, but its text is released
+//! text fields rewritten; a stream (SSE events, AWS event-stream messages, the items of a JSON
+//! array as Gemini streams without SSE) keeps flowing event by event, but its text is released
 //! [`HOLD`] bytes behind what arrived, so a value the model streams over many deltas is seen
-//! whole before any of it leaves. Both are [`Rewrite`]s of the reply body, after the reading
+//! whole before any of it leaves. All are [`Rewrite`]s of the reply body, after the reading
 //! that records the `reply` event and before any restore of the user's own values.
 
 use crate::reply::Redactor;
 use crate::restore::Rewrite;
 use leakguard_providers::ReplySpec;
+use serde_json::Value;
 
 /// Text held back in a stream: a finding that starts in it may not have arrived whole.
 const HOLD: usize = 512;
 /// Text is scanned again once this much more than [`HOLD`] waits (not at every delta).
 const STEP: usize = 256;
-/// A JSON reply larger than this is passed on as it is (and the reading records it as read
-/// only in part).
+/// A JSON reply (or one item of a JSON array stream) larger than this is passed on as it is
+/// (and the reading records it as read only in part).
 const MAX_HELD: usize = 8 << 20;
-
-/// A JSON reply, held whole and its text fields redacted at the end.
-#[derive(Debug)]
-pub struct InJson {
-    redactor: Redactor,
-    spec: ReplySpec,
-    held: Vec<u8>,
-    /// Too large to hold: what came after passes as it is.
-    passing: bool,
-}
-
-impl InJson {
-    pub fn new(redactor: Redactor, spec: ReplySpec) -> InJson {
-        InJson {
-            redactor,
-            spec,
-            held: Vec::new(),
-            passing: false,
-        }
-    }
-}
-
-impl Rewrite for InJson {
-    fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
-        if self.passing {
-            return data.to_vec();
-        }
-        if self.held.len() + data.len() > MAX_HELD {
-            self.passing = true;
-            let mut out = std::mem::take(&mut self.held);
-            out.extend_from_slice(data);
-            return out;
-        }
-        self.held.extend_from_slice(data);
-        Vec::new()
-    }
-
-    fn end(&mut self) -> Vec<u8> {
-        let held = std::mem::take(&mut self.held);
-        let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&held) else {
-            return held;
-        };
-        let r = &self.redactor;
-        if !self.spec.rewrite_text(&mut doc, |t| r.redact(t, t.len()).0) {
-            return held;
-        }
-        serde_json::to_vec(&doc).unwrap_or(held)
-    }
-}
 
 /// What may go of the held text (all of it at the end), redacted.
 fn release(held: &mut String, redactor: &Redactor, all: bool) -> String {
@@ -77,56 +30,349 @@ fn release(held: &mut String, redactor: &Redactor, all: bool) -> String {
     out
 }
 
-/// An SSE stream whose events the catalog describes: each event's text joins the text held
-/// back, and what is safe of it (all but the last [`HOLD`] bytes, and never part of a finding)
-/// goes out redacted in that event. Before an event without text (the end of the answer, its
-/// usage, `[DONE]`) everything held goes out in one more event shaped like the last one with
-/// text, so clients that stop at `[DONE]` miss nothing.
-pub struct InStream {
+/// The answer text of a stream on its way through: each event's text joins what is held
+/// back, and what is safe of it goes out in that event. An event that ends the answer (a
+/// finish reason, as Gemini's last event carries with its last text) takes all that is held.
+/// What is held when an event without text comes (the end, usage, `[DONE]`) goes out in one
+/// more event shaped like the last one with text ([`Held::rest`]).
+struct Held {
     redactor: Redactor,
     spec: ReplySpec,
+    text: String,
+}
+
+impl Held {
+    fn new(redactor: Redactor, spec: ReplySpec) -> Held {
+        Held {
+            redactor,
+            spec,
+            text: String::new(),
+        }
+    }
+
+    /// Takes the text of one event's `doc` in and puts back what may go. `false`: no text.
+    fn take(&mut self, doc: &mut Value) -> bool {
+        let all = self.spec.finishes(doc);
+        let (held, redactor) = (&mut self.text, &self.redactor);
+        self.spec.rewrite_text(doc, |text, last| {
+            held.push_str(text);
+            release(held, redactor, all && last)
+        })
+    }
+
+    /// Everything held, in `doc` (a copy of the last event with text): its first text field
+    /// gets it, the others are emptied. `None`: nothing is held.
+    fn rest(&mut self, mut doc: Value) -> Option<Value> {
+        if self.text.is_empty() {
+            return None;
+        }
+        let mut text = Some(release(&mut self.text, &self.redactor, true));
+        self.spec
+            .rewrite_text(&mut doc, |_, _| text.take().unwrap_or_default());
+        Some(doc)
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("text", &self.text.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A JSON reply: held whole and its text fields redacted at the end; or, when it is a JSON
+/// array (Gemini's `streamGenerateContent` without `alt=sse`), redacted item by item as the
+/// items complete, like the events of a stream.
+#[derive(Debug)]
+pub struct InJson {
+    held: Held,
+    bytes: Vec<u8>,
+    /// Too large to hold, or not what it seemed: what comes passes as it is.
+    passing: bool,
+    /// The reply is a JSON array, read item by item.
+    items: Option<Items>,
+    /// The last item with text, as a shape for what is held.
+    last: Option<Value>,
+}
+
+impl InJson {
+    pub fn new(redactor: Redactor, spec: ReplySpec) -> InJson {
+        InJson {
+            held: Held::new(redactor, spec),
+            bytes: Vec::new(),
+            passing: false,
+            items: None,
+            last: None,
+        }
+    }
+
+    /// What is held, as one more item: `before` the next item (after the separator already
+    /// sent: the item and then a separator), else after the last one (a separator, then the
+    /// item).
+    fn flush_item(&mut self, out: &mut Vec<u8>, before: bool) {
+        let Some(doc) = self.last.clone().and_then(|d| self.held.rest(d)) else {
+            return;
+        };
+        if !before {
+            out.push(b',');
+        }
+        out.extend(serde_json::to_vec(&doc).unwrap_or_default());
+        if before {
+            out.push(b',');
+        }
+    }
+
+    fn item_out(&mut self, item: &[u8], out: &mut Vec<u8>) {
+        let mut doc = serde_json::from_slice::<Value>(item).ok();
+        if doc.as_mut().is_some_and(|d| self.held.take(d)) {
+            let doc = doc.unwrap_or_default();
+            out.extend(serde_json::to_vec(&doc).unwrap_or_default());
+            self.last = Some(doc);
+        } else {
+            // No text here: what is held goes first.
+            self.flush_item(out, true);
+            out.extend_from_slice(item);
+        }
+    }
+
+    fn array_chunk(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let Some(mut items) = self.items.take() else {
+            return;
+        };
+        let mut pieces = Vec::new();
+        items.feed(data, &mut pieces);
+        for piece in pieces {
+            match piece {
+                Piece::Between(b) => out.extend_from_slice(&b),
+                Piece::Item(item) => self.item_out(&item, out),
+                Piece::Close(b) => {
+                    self.flush_item(out, false);
+                    out.extend_from_slice(&b);
+                }
+                Piece::Broken(b) => {
+                    // After a separator: what is held goes as an item of its own first.
+                    self.flush_item(out, true);
+                    out.extend_from_slice(&b);
+                    self.passing = true;
+                }
+            }
+        }
+        if !self.passing {
+            self.items = Some(items);
+        }
+    }
+}
+
+impl Rewrite for InJson {
+    fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
+        if self.passing {
+            return data.to_vec();
+        }
+        if self.items.is_none() && self.bytes.iter().all(u8::is_ascii_whitespace) {
+            // The first byte that is not white space says whether the reply is an array.
+            if let Some(&first) = data.iter().find(|b| !b.is_ascii_whitespace()) {
+                if first == b'[' {
+                    let mut out = std::mem::take(&mut self.bytes);
+                    self.items = Some(Items::default());
+                    self.array_chunk(data, &mut out);
+                    return out;
+                }
+            }
+        }
+        if self.items.is_some() {
+            let mut out = Vec::with_capacity(data.len() + 64);
+            self.array_chunk(data, &mut out);
+            return out;
+        }
+        if self.bytes.len() + data.len() > MAX_HELD {
+            self.passing = true;
+            let mut out = std::mem::take(&mut self.bytes);
+            out.extend_from_slice(data);
+            return out;
+        }
+        self.bytes.extend_from_slice(data);
+        Vec::new()
+    }
+
+    fn end(&mut self) -> Vec<u8> {
+        if let Some(mut items) = self.items.take() {
+            // Cut short: what is held, then what was left as it came.
+            let mut out = Vec::new();
+            let rest = items.take_rest();
+            self.flush_item(&mut out, !rest.is_empty());
+            out.extend(rest);
+            return out;
+        }
+        let held = std::mem::take(&mut self.bytes);
+        let Ok(mut doc) = serde_json::from_slice::<Value>(&held) else {
+            return held;
+        };
+        let r = &self.held.redactor;
+        if !self
+            .held
+            .spec
+            .rewrite_text(&mut doc, |t, _| r.redact(t, t.len()).0)
+        {
+            return held;
+        }
+        serde_json::to_vec(&doc).unwrap_or(held)
+    }
+}
+
+/// A part of a JSON array as its bytes arrive.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece {
+    /// The opening bracket, separators and white space: passed as they are.
+    Between(Vec<u8>),
+    /// One whole object item.
+    Item(Vec<u8>),
+    /// The closing bracket and what follows.
+    Close(Vec<u8>),
+    /// Not an array of objects (or an item too large to hold): the rest as it came.
+    Broken(Vec<u8>),
+}
+
+/// Cuts a JSON array of objects into its items as they complete, whatever the chunks.
+#[derive(Debug, Default)]
+struct Items {
+    /// Bytes of the item being read.
+    item: Vec<u8>,
+    /// Nesting inside the array (1: between items).
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    closed: bool,
+}
+
+impl Items {
+    fn feed(&mut self, data: &[u8], out: &mut Vec<Piece>) {
+        let mut between = Vec::new();
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            if self.closed {
+                between.extend_from_slice(&data[i..]);
+                break;
+            }
+            if self.depth <= 1 {
+                match b {
+                    b'[' if self.depth == 0 => {
+                        self.depth = 1;
+                        between.push(b);
+                    }
+                    b'{' if self.depth == 1 => {
+                        if !between.is_empty() {
+                            out.push(Piece::Between(std::mem::take(&mut between)));
+                        }
+                        self.depth = 2;
+                        self.item.push(b);
+                    }
+                    b']' if self.depth == 1 => {
+                        if !between.is_empty() {
+                            out.push(Piece::Between(std::mem::take(&mut between)));
+                        }
+                        self.closed = true;
+                        out.push(Piece::Close(data[i..].to_vec()));
+                        return;
+                    }
+                    b',' if self.depth == 1 => between.push(b),
+                    b if b.is_ascii_whitespace() => between.push(b),
+                    _ => {
+                        between.extend_from_slice(&data[i..]);
+                        out.push(Piece::Broken(between));
+                        return;
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            // Inside an item: copy up to the byte that closes it.
+            let start = i;
+            let mut done = false;
+            while i < data.len() {
+                let b = data[i];
+                i += 1;
+                if self.in_string {
+                    if self.escaped {
+                        self.escaped = false;
+                    } else if b == b'\\' {
+                        self.escaped = true;
+                    } else if b == b'"' {
+                        self.in_string = false;
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => {
+                        self.depth -= 1;
+                        if self.depth == 1 {
+                            done = true;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.item.extend_from_slice(&data[start..i]);
+            if done {
+                out.push(Piece::Item(std::mem::take(&mut self.item)));
+            } else if self.item.len() > MAX_HELD {
+                let mut rest = std::mem::take(&mut self.item);
+                rest.extend_from_slice(&data[i..]);
+                out.push(Piece::Broken(rest));
+                return;
+            }
+        }
+        if !between.is_empty() {
+            out.push(Piece::Between(between));
+        }
+    }
+
+    /// What was read of an item not finished.
+    fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.item)
+    }
+}
+
+/// An SSE stream whose events the catalog describes: each event's text goes through
+/// [`Held`]; before an event without text (the end of the answer, its usage, `[DONE]`)
+/// everything held goes out in one more event shaped like the last one with text, so clients
+/// that stop at `[DONE]` miss nothing.
+#[derive(Debug)]
+pub struct InStream {
+    held: Held,
     lines: crate::sse::Lines,
     /// The lines of the event being read (up to its blank line).
     event: Vec<Vec<u8>>,
-    /// Answer text received and not yet sent.
-    held: String,
     /// The last event with text: its `event:` line and its data, as a shape for what is held.
-    last: Option<(Option<Vec<u8>>, serde_json::Value)>,
-}
-
-impl std::fmt::Debug for InStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InStream")
-            .field("held", &self.held.len())
-            .finish_non_exhaustive()
-    }
+    last: Option<(Option<Vec<u8>>, Value)>,
 }
 
 impl InStream {
     pub fn new(redactor: Redactor, spec: ReplySpec) -> InStream {
         InStream {
-            redactor,
-            spec,
+            held: Held::new(redactor, spec),
             lines: crate::sse::Lines::default(),
             event: Vec::new(),
-            held: String::new(),
             last: None,
         }
     }
 
     /// Everything held, in one more event shaped like the last one with text.
     fn flush(&mut self, out: &mut Vec<u8>) {
-        if self.held.is_empty() {
-            return;
-        }
-        let text = release(&mut self.held, &self.redactor, true);
         let Some((name, doc)) = self.last.clone() else {
+            return;
+        };
+        let Some(doc) = self.held.rest(doc) else {
             return;
         };
         if let Some(name) = name {
             out.extend_from_slice(&name);
         }
-        out.extend(crate::restore::event_with_text(&self.spec, doc, text));
+        crate::sse::write_data(out, &doc, b"\n\n");
     }
 
     /// One whole event (its lines up to and with the blank line).
@@ -136,13 +382,7 @@ impl InStream {
             .iter()
             .position(|l| crate::sse::content(l).starts_with(b"data:"));
         let mut doc = data_at.and_then(|i| crate::sse::data_json(&lines[i]));
-        let (held, redactor) = (&mut self.held, &self.redactor);
-        let had_text = doc.as_mut().is_some_and(|d| {
-            self.spec.rewrite_text(d, |text| {
-                held.push_str(text);
-                release(held, redactor, false)
-            })
-        });
+        let had_text = doc.as_mut().is_some_and(|d| self.held.take(d));
         let (Some(i), Some(doc), true) = (data_at, doc, had_text) else {
             // No text here: what is held goes first (the answer is over, or pausing).
             self.flush(out);
@@ -195,42 +435,31 @@ impl Rewrite for InStream {
 
 /// An AWS event stream (Bedrock's `converse-stream` and `invoke-with-response-stream`), redacted
 /// as [`InStream`] redacts SSE: each event message's text (Converse's `delta.text`; in a
-/// `chunk`, the model's own event, base64 in `bytes`) joins the text held back, what is safe
-/// of it goes out in that message, written again with the same headers, a new length and new
-/// CRCs; before a message without text (the end of the block, `metadata`, an exception)
-/// everything held goes out in one more message shaped like the last one with text. If the
-/// framing breaks, what follows passes as it came (the reading records it as read in part).
+/// `chunk`, the model's own event, base64 in `bytes`) goes through [`Held`], and the message
+/// is written again with the same headers, a new length and new CRCs; before a message
+/// without text (the end of the block, `metadata`, an exception) everything held goes out in
+/// one more message shaped like the last one with text. If the framing breaks, what follows
+/// passes as it came (the reading records it as read in part).
+#[derive(Debug)]
 pub struct InEventStream {
-    redactor: Redactor,
-    spec: ReplySpec,
+    held: Held,
     frames: crate::eventstream::Frames,
-    held: String,
     /// The last message with text: its headers, its payload and, for a `chunk`, the model's
     /// event inside it.
-    last: Option<(Vec<u8>, serde_json::Value, Option<serde_json::Value>)>,
-}
-
-impl std::fmt::Debug for InEventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InEventStream")
-            .field("held", &self.held.len())
-            .finish_non_exhaustive()
-    }
+    last: Option<(Vec<u8>, Value, Option<Value>)>,
 }
 
 impl InEventStream {
     pub fn new(redactor: Redactor, spec: ReplySpec) -> InEventStream {
         InEventStream {
-            redactor,
-            spec,
+            held: Held::new(redactor, spec),
             frames: crate::eventstream::Frames::default(),
-            held: String::new(),
             last: None,
         }
     }
 
     /// A message's payload around `inner` (a `chunk`'s model event, base64 in `bytes`).
-    fn payload(outer: &serde_json::Value, inner: Option<&serde_json::Value>) -> Vec<u8> {
+    fn payload(outer: &Value, inner: Option<&Value>) -> Vec<u8> {
         use base64::Engine as _;
         match inner {
             Some(event) => {
@@ -245,24 +474,26 @@ impl InEventStream {
 
     /// Everything held, in one more message shaped like the last one with text.
     fn flush(&mut self, out: &mut Vec<u8>) {
-        if self.held.is_empty() {
-            return;
-        }
-        let text = release(&mut self.held, &self.redactor, true);
-        let Some((headers, mut outer, mut inner)) = self.last.clone() else {
+        let Some((headers, outer, inner)) = self.last.clone() else {
             return;
         };
-        let mut text = Some(text);
-        let doc = inner.as_mut().unwrap_or(&mut outer);
-        self.spec
-            .rewrite_text(doc, |_| text.take().unwrap_or_default());
+        let (outer, inner) = match inner {
+            Some(inner) => match self.held.rest(inner) {
+                Some(inner) => (outer, Some(inner)),
+                None => return,
+            },
+            None => match self.held.rest(outer) {
+                Some(outer) => (outer, None),
+                None => return,
+            },
+        };
         let payload = Self::payload(&outer, inner.as_ref());
         out.extend(crate::eventstream::encode(&headers, &payload));
     }
 
     fn message(&mut self, m: &crate::eventstream::Message<'_>, out: &mut Vec<u8>) {
         let parsed = (m.message_type == Some("event"))
-            .then(|| serde_json::from_slice::<serde_json::Value>(m.payload).ok())
+            .then(|| serde_json::from_slice::<Value>(m.payload).ok())
             .flatten();
         let Some(mut outer) = parsed else {
             self.flush(out);
@@ -270,13 +501,7 @@ impl InEventStream {
             return;
         };
         let mut inner = crate::eventstream::chunk_event(m.event_type, &outer);
-        let (held, redactor) = (&mut self.held, &self.redactor);
-        let doc = inner.as_mut().unwrap_or(&mut outer);
-        let had_text = self.spec.rewrite_text(doc, |text| {
-            held.push_str(text);
-            release(held, redactor, false)
-        });
-        if !had_text {
+        if !self.held.take(inner.as_mut().unwrap_or(&mut outer)) {
             self.flush(out);
             out.extend_from_slice(m.raw);
             return;
@@ -310,5 +535,86 @@ impl Rewrite for InEventStream {
         self.flush(&mut out);
         out.extend(self.frames.take_rest());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(chunks: &[&str]) -> Vec<Piece> {
+        let mut items = Items::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            items.feed(c.as_bytes(), &mut out);
+        }
+        out
+    }
+
+    fn between(s: &str) -> Piece {
+        Piece::Between(s.as_bytes().to_vec())
+    }
+
+    fn item(s: &str) -> Piece {
+        Piece::Item(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_json_array_is_cut_into_its_items_as_they_complete() {
+        // Gemini's shape: items on their own lines, commas between; strings with brackets,
+        // braces, quotes and escapes in them; chunks cut anywhere.
+        let a = r#"{"candidates":[{"content":{"parts":[{"text":"x } ] \" \\"}]}}]}"#;
+        let b = r#"{"usageMetadata":{"promptTokenCount":5}}"#;
+        let whole = format!("[{a}\n,\r\n{b}\n]");
+        let pieces = cut(&[&whole]);
+        assert_eq!(
+            pieces,
+            [
+                between("["),
+                item(a),
+                between("\n,\r\n"),
+                item(b),
+                between("\n"),
+                Piece::Close(b"]".to_vec())
+            ]
+        );
+        // Byte by byte: the same items, each given out as soon as its last byte came.
+        let bytes: Vec<String> = whole.chars().map(String::from).collect();
+        let mut items = Items::default();
+        let mut seen = Vec::new();
+        for (i, c) in bytes.iter().enumerate() {
+            let mut out = Vec::new();
+            items.feed(c.as_bytes(), &mut out);
+            for p in out {
+                if let Piece::Item(it) = p {
+                    seen.push((i, String::from_utf8(it).unwrap()));
+                }
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (a.len(), a.to_string()),
+                (a.len() + 4 + b.len(), b.to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn what_is_not_an_array_of_objects_breaks_off_and_passes_as_it_came() {
+        assert_eq!(
+            cut(&["[{\"a\":1}, 2, {\"b\":2}]"]),
+            [
+                between("["),
+                item("{\"a\":1}"),
+                Piece::Broken(b", 2, {\"b\":2}]".to_vec())
+            ]
+        );
+        // An item cut short stays in the cutter for the end to pass on.
+        let mut items = Items::default();
+        let mut out = Vec::new();
+        items.feed(b"[{\"a\":\"unfinished", &mut out);
+        assert_eq!(out, [between("[")]);
+        assert_eq!(items.take_rest(), b"{\"a\":\"unfinished");
     }
 }

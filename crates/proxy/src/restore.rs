@@ -228,11 +228,13 @@ impl InStreamText {
             out.extend_from_slice(line);
             return;
         };
+        // The event that ends the answer takes what is held (nothing may wait for later).
+        let all = self.spec.finishes(&doc);
         let (pairs, held) = (&self.pairs, &mut self.held);
-        let had_text = self.spec.rewrite_text(&mut doc, |text| {
+        let had_text = self.spec.rewrite_text(&mut doc, |text, last| {
             let mut joined = std::mem::take(held);
             joined.push_str(text);
-            let (done, open) = pairs.apply(joined.as_bytes(), false);
+            let (done, open) = pairs.apply(joined.as_bytes(), all && last);
             *held = String::from_utf8(open).unwrap_or_default();
             String::from_utf8(done).unwrap_or_default()
         });
@@ -278,7 +280,7 @@ pub(crate) fn event_with_text(
     text: String,
 ) -> Vec<u8> {
     let mut text = Some(text);
-    spec.rewrite_text(&mut doc, |_| text.take().unwrap_or_default());
+    spec.rewrite_text(&mut doc, |_, _| text.take().unwrap_or_default());
     let mut out = Vec::new();
     crate::sse::write_data(&mut out, &doc, b"\n\n");
     out

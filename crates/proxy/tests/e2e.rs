@@ -2289,6 +2289,69 @@ async fn replies_are_redacted_for_a_group_that_asks_even_split_over_many_deltas(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gemini_streams_are_redacted_item_by_item_and_end_once() {
+    let r = rig_redacting_replies_of("enterprise-api").await;
+    let (prompt, expected) = answer_to_redact();
+    let body = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]});
+    let base = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent";
+    // The texts and the events that end the answer (finish reason, usage) of Gemini items.
+    let read = |items: &[serde_json::Value]| {
+        let text: String = items
+            .iter()
+            .filter_map(|i| i["candidates"][0]["content"]["parts"][0]["text"].as_str())
+            .collect();
+        let finishes = items
+            .iter()
+            .filter(|i| i["candidates"][0]["finishReason"].is_string())
+            .count();
+        let usages = items
+            .iter()
+            .filter(|i| i["usageMetadata"].is_object())
+            .count();
+        (text, finishes, usages, items.len())
+    };
+    // One JSON array (no `alt=sse`): still one JSON array, item by item, the key and the card
+    // cut over four-character items replaced, the finish reason and usage once, last.
+    let (status, array) = r.post_json(base, &body.to_string()).await;
+    assert_eq!(status, 200);
+    let items: Vec<serde_json::Value> = serde_json::from_str(&array).expect("still one JSON array");
+    let (text, finishes, usages, n) = read(&items);
+    assert_eq!(text, expected);
+    assert_eq!((finishes, usages), (1, 1), "{array}");
+    assert!(items[n - 1]["candidates"][0]["finishReason"].is_string());
+    assert!(n > 200, "still item by item: {n}");
+    assert!(
+        !array.contains("AKIA") && !array.contains("4111"),
+        "{array}"
+    );
+    // SSE (`alt=sse`, as the SDKs ask): the same, event by event.
+    let (status, stream) = r
+        .post_json(&format!("{base}?alt=sse"), &body.to_string())
+        .await;
+    assert_eq!(status, 200);
+    let items: Vec<serde_json::Value> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).expect("each event is JSON"))
+        .collect();
+    let (text, finishes, usages, n) = read(&items);
+    assert_eq!(text, expected);
+    assert_eq!((finishes, usages), (1, 1), "{stream}");
+    assert!(n > 200, "still event by event: {n}");
+    let replies = events_of_kind(&r, "reply", 2).await;
+    for e in &replies {
+        assert_eq!(e["endpoint"], "gemini-generate-content", "{e}");
+        assert_eq!(
+            (e["verdict"].as_str(), e["outcome"].as_str()),
+            (Some("redact"), Some("redacted")),
+            "{e}"
+        );
+        assert_eq!(e["output_tokens"], 42, "{e}");
+    }
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bedrock_event_streams_are_read_as_replies() {
     let r = rig().await;
     let prompt = scripted(&format!("here: aws_access_key_id = {AWS_KEY} done"));

@@ -498,6 +498,60 @@ async fn answer(
             .expect("response");
         return Ok(res);
     }
+    // Gemini's streamGenerateContent: SSE events with `alt=sse` (as the SDKs ask), else one
+    // JSON array whose items arrive as the model writes them; the last item carries the last
+    // text with the finish reason and the usage, as Gemini sends it.
+    if let (true, Some(text)) = (path.ends_with(":streamGenerateContent"), scripted.as_ref()) {
+        let sse = parts.uri.query().unwrap_or("").contains("alt=sse");
+        let pieces = four_char_pieces(text);
+        let n = pieces.len();
+        let items: Vec<String> = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut item = serde_json::json!({"candidates": [{"content": {"parts": [{"text": p}],
+                    "role": "model"}, "index": 0}], "modelVersion": "gemini-test"});
+                if i + 1 == n {
+                    item["candidates"][0]["finishReason"] = "STOP".into();
+                    item["usageMetadata"] = serde_json::json!({"promptTokenCount": 11,
+                        "candidatesTokenCount": 42, "totalTokenCount": 53});
+                }
+                item.to_string()
+            })
+            .collect();
+        let frames: Vec<String> = if sse {
+            items.iter().map(|i| format!("data: {i}\r\n\r\n")).collect()
+        } else {
+            let mut frames: Vec<String> = items
+                .iter()
+                .enumerate()
+                .map(|(k, i)| {
+                    if k == 0 {
+                        format!("[{i}")
+                    } else {
+                        format!("\n,\r\n{i}")
+                    }
+                })
+                .collect();
+            frames.push("\n]".into());
+            frames
+        };
+        let stream = futures_util::stream::iter(
+            frames
+                .into_iter()
+                .map(|f| Ok::<_, Infallible>(Frame::data(Bytes::from(f)))),
+        );
+        let ct = if sse {
+            "text/event-stream"
+        } else {
+            "application/json; charset=UTF-8"
+        };
+        let res = Response::builder()
+            .header("content-type", ct)
+            .body(BodyExt::boxed(StreamBody::new(stream)))
+            .expect("response");
+        return Ok(res);
+    }
     if let (true, Some(text)) = (wants_stream, scripted.as_ref()) {
         let pieces = four_char_pieces(text);
         let mut events: Vec<String> = Vec::new();
