@@ -23,6 +23,8 @@ pub(crate) struct RawReply {
     model: Vec<String>,
     #[serde(default)]
     finish: Vec<String>,
+    #[serde(default)]
+    lines: bool,
 }
 
 /// Where the reply's parts are, in a JSON reply or in each SSE event's data.
@@ -36,6 +38,9 @@ pub struct ReplySpec {
     /// Where a stream event says the answer is over (a finish reason): the last event with
     /// text, where everything a redaction held back must go.
     finish: Vec<Selector>,
+    /// The reply streams numbered lines (`N:json`, Le Chat's protocol), each read as the
+    /// object `{"N": json}`.
+    lines: bool,
     /// What all of them reach (to parse a reply without the rest).
     reach: crate::selector::Reach,
 }
@@ -67,6 +72,7 @@ impl ReplySpec {
             cached_tokens: sel(&raw.cached_tokens)?,
             model: sel(&raw.model)?,
             finish: sel(&raw.finish)?,
+            lines: raw.lines,
             reach: Default::default(),
         };
         spec.reach = crate::selector::Reach::of(
@@ -163,6 +169,11 @@ impl ReplySpec {
             }
         }
         n > 0
+    }
+
+    /// Whether the reply streams numbered lines (`N:json`), each read as `{"N": json}`.
+    pub fn lines(&self) -> bool {
+        self.lines
     }
 
     /// Whether this stream event ends the answer (it holds a finish reason).
@@ -292,6 +303,18 @@ mod tests {
             (u.input_tokens, u.output_tokens, u.cached_tokens),
             (Some(25), Some(15), Some(3))
         );
+        // Le Chat's numbered lines, each read as `{"N": json}`: `0:"text"` in one generation of
+        // the web app, JSON patches of the message's content chunks in the next.
+        let (t, _) = read_stream(
+            &spec("lechat-web-chat"),
+            &[
+                r#"{"0":"Hel"}"#,
+                r#"{"1":{"messageId":"m1"}}"#,
+                r#"{"15":{"json":{"type":"message","patches":[{"op":"replace","path":"/contentChunks","value":[{"type":"text","text":"lo "}]}]}}}"#,
+                r#"{"15":{"json":{"patches":[{"op":"append","path":"/contentChunks/0/text","value":"there"}]}}}"#,
+            ],
+        );
+        assert_eq!(t, "Hello there");
         // Gemini: candidates' parts, usageMetadata, modelVersion; also as one JSON array.
         let gemini = spec("gemini-generate-content");
         let (t, u) = read_stream(

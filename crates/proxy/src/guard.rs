@@ -162,21 +162,27 @@ impl Guard {
                     .as_deref()
                     .is_none_or(|e| e.eq_ignore_ascii_case("identity"));
                 let ct_lower = ct.as_deref().unwrap_or("").to_ascii_lowercase();
-                let stream = ct_lower.contains("event-stream");
                 let aws_stream = ct_lower.contains("vnd.amazon.eventstream");
-                let redactor =
-                    ctx.redact.then(|| ctx.redactor()).flatten().filter(|_| {
-                        identity && (stream || aws_stream || ct_lower.contains("json"))
-                    });
+                let json = !aws_stream && ct_lower.contains("json");
+                let lines = !aws_stream && !json && ctx.spec().is_some_and(|s| s.lines());
+                let stream = !lines && ct_lower.contains("event-stream");
+                let redactor = ctx
+                    .redact
+                    .then(|| ctx.redactor())
+                    .flatten()
+                    .filter(|_| identity && (stream || aws_stream || json || lines));
                 ctx.redacting = redactor.is_some();
                 if ctx.redacting {
                     parts.headers.remove(CONTENT_LENGTH);
                 }
                 let body = ctx.read(ct.as_deref(), ce.as_deref(), body);
-                use crate::reply_redact::{InEventStream, InJson, InStream};
+                use crate::reply_redact::{InEventStream, InJson, InLines, InStream};
                 use crate::restore::Rewriting;
                 use http_body_util::combinators::BoxBody;
                 let body = match redactor {
+                    Some((r, spec)) if lines => {
+                        Body::from(BoxBody::new(Rewriting::new(body, InLines::new(r, spec))))
+                    }
                     Some((r, spec)) if stream => {
                         Body::from(BoxBody::new(Rewriting::new(body, InStream::new(r, spec))))
                     }

@@ -85,12 +85,14 @@ impl ReplyContext {
     /// Wraps a reply body in a reader, when it is JSON or SSE; anything else goes as it is.
     pub fn read(self, content_type: Option<&str>, encoding: Option<&str>, body: Body) -> Body {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
-        let kind = if ct.contains("event-stream") {
-            Kind::Sse
-        } else if ct.contains("vnd.amazon.eventstream") {
+        let kind = if ct.contains("vnd.amazon.eventstream") {
             Kind::EventStream
         } else if ct.contains("json") {
             Kind::Json
+        } else if self.spec().is_some_and(|s| s.lines()) {
+            Kind::Lines
+        } else if ct.contains("event-stream") {
+            Kind::Sse
         } else {
             return body;
         };
@@ -133,6 +135,8 @@ enum Kind {
     Json,
     /// AWS event-stream framing (Bedrock's `converse-stream`, `invoke-with-response-stream`).
     EventStream,
+    /// Numbered lines (`0:"text"`, `15:{...}`: Le Chat), whatever the content type says.
+    Lines,
 }
 
 struct State {
@@ -166,6 +170,7 @@ impl State {
         }
         match self.kind {
             Kind::EventStream => self.event_stream(data),
+            Kind::Lines => self.numbered_lines(data),
             _ => self.sse(data),
         }
         self.scan(false);
@@ -207,6 +212,23 @@ impl State {
             lines.take_rest();
         }
         self.lines = lines;
+    }
+
+    /// Numbered lines as they complete: each line `N:json` is read as `{"N": json}`.
+    fn numbered_lines(&mut self, data: &[u8]) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(data, |line| self.numbered_line(line));
+        if lines.pending() > MAX_KEPT {
+            self.truncated = true;
+            lines.take_rest();
+        }
+        self.lines = lines;
+    }
+
+    fn numbered_line(&mut self, line: &[u8]) {
+        if let Some((n, json)) = crate::sse::numbered(line) {
+            self.read_json(&crate::sse::numbered_object(n, json));
+        }
     }
 
     /// One JSON reply or event's data, parsed only as far as the endpoint's reply fields reach.
@@ -267,11 +289,17 @@ impl State {
                         self.encoding = None;
                         self.event_stream(&plain);
                     }
+                    Kind::Lines => {
+                        self.encoding = None;
+                        self.numbered_lines(&plain);
+                    }
                 }
             }
         }
         let rest = self.lines.take_rest();
-        if let Some(json) = crate::sse::data_payload(&rest) {
+        if self.kind == Kind::Lines {
+            self.numbered_line(&rest);
+        } else if let Some(json) = crate::sse::data_payload(&rest) {
             self.read_json(json);
         }
         self.scan(true);
@@ -447,12 +475,15 @@ impl ReplyContext {
     /// What redacts this reply's text, and where the endpoint's reply text is (none when the
     /// catalog does not say: nothing can be rewritten by field).
     pub fn redactor(&self) -> Option<(Redactor, leakguard_providers::ReplySpec)> {
-        let spec = self
-            .endpoint
-            .and_then(|i| self.shared.catalog.endpoints().get(i))
-            .map(|e| e.reply().clone())
-            .filter(leakguard_providers::ReplySpec::has_text)?;
+        let spec = self.spec().filter(|s| s.has_text())?.clone();
         Some((self.text_redactor(), spec))
+    }
+
+    /// Where the endpoint's replies hold their parts (none for WebSocket frames).
+    pub fn spec(&self) -> Option<&leakguard_providers::ReplySpec> {
+        self.endpoint
+            .and_then(|i| self.shared.catalog.endpoints().get(i))
+            .map(|e| e.reply())
     }
 
     /// What replaces the findings the policy acts on in this reply's text.

@@ -406,17 +406,17 @@ impl InStream {
 
 impl Rewrite for InStream {
     fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(data.len() + 64);
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(data, |line| {
-            let blank = crate::sse::content(line).is_empty();
-            self.event.push(line.to_vec());
-            if blank {
-                self.event_out(&mut out);
-            }
-        });
-        self.lines = lines;
-        out
+        crate::sse::rewrite_lines(
+            self,
+            data,
+            |s| &mut s.lines,
+            |s, line, out| {
+                s.event.push(line.to_vec());
+                if crate::sse::content(line).is_empty() {
+                    s.event_out(out);
+                }
+            },
+        )
     }
 
     fn end(&mut self) -> Vec<u8> {
@@ -427,6 +427,74 @@ impl Rewrite for InStream {
         let mut out = Vec::new();
         if !self.event.is_empty() {
             self.event_out(&mut out);
+        }
+        self.flush(&mut out);
+        out
+    }
+}
+
+/// A stream of numbered lines (`0:"text"`, `15:{"json":{"patches":[...]}}`: Le Chat), each read
+/// as `{"N": json}`: each line's text goes through [`Held`] and the line is written again with
+/// its number; before a line without text (the end, the message's metadata) everything held
+/// goes out in one more line shaped like the last one with text. Other lines pass as they came.
+#[derive(Debug)]
+pub struct InLines {
+    held: Held,
+    lines: crate::sse::Lines,
+    /// The last line with text (as `{"N": json}`), as a shape for what is held.
+    last: Option<Value>,
+}
+
+impl InLines {
+    pub fn new(redactor: Redactor, spec: ReplySpec) -> InLines {
+        InLines {
+            held: Held::new(redactor, spec),
+            lines: crate::sse::Lines::default(),
+            last: None,
+        }
+    }
+
+    /// `doc` (`{"N": json}`) as its line, ending with `end`.
+    fn write(out: &mut Vec<u8>, doc: &Value, end: &[u8]) {
+        if let Some((n, json)) = doc.as_object().and_then(|o| o.iter().next()) {
+            out.extend_from_slice(n.as_bytes());
+            out.push(b':');
+            out.extend(serde_json::to_vec(json).unwrap_or_default());
+            out.extend_from_slice(end);
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        if let Some(doc) = self.last.clone().and_then(|d| self.held.rest(d)) {
+            Self::write(out, &doc, b"\n");
+        }
+    }
+
+    fn line_out(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let mut doc = crate::sse::numbered(line).and_then(|(n, json)| {
+            serde_json::from_slice::<Value>(&crate::sse::numbered_object(n, json)).ok()
+        });
+        if !doc.as_mut().is_some_and(|d| self.held.take(d)) {
+            self.flush(out);
+            out.extend_from_slice(line);
+            return;
+        }
+        let doc = doc.unwrap_or_default();
+        Self::write(out, &doc, &line[crate::sse::content(line).len()..]);
+        self.last = Some(doc);
+    }
+}
+
+impl Rewrite for InLines {
+    fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
+        crate::sse::rewrite_lines(self, data, |s| &mut s.lines, Self::line_out)
+    }
+
+    fn end(&mut self) -> Vec<u8> {
+        let rest = self.lines.take_rest();
+        let mut out = Vec::new();
+        if !rest.is_empty() {
+            self.line_out(&rest, &mut out);
         }
         self.flush(&mut out);
         out

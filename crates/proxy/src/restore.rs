@@ -250,11 +250,7 @@ impl InStreamText {
 impl Rewrite for InStreamText {
     /// The complete lines of `data` (with what an earlier chunk left), restored.
     fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(data.len() + 64);
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(data, |line| self.line_out(line, &mut out));
-        self.lines = lines;
-        out
+        crate::sse::rewrite_lines(self, data, |s| &mut s.lines, Self::line_out)
     }
 
     /// What is still held at the end of the stream, in one more event shaped like the last one

@@ -36,6 +36,21 @@ impl Lines {
     }
 }
 
+/// What `each` writes for every line `data` completes (given `owner` and the output), the
+/// lines cut by `owner`'s own [`Lines`] (which `lines` reaches).
+pub(crate) fn rewrite_lines<T>(
+    owner: &mut T,
+    data: &[u8],
+    lines: impl Fn(&mut T) -> &mut Lines,
+    mut each: impl FnMut(&mut T, &[u8], &mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    let mut cut = std::mem::take(lines(owner));
+    cut.feed(data, |line| each(owner, line, &mut out));
+    *lines(owner) = cut;
+    out
+}
+
 /// The line without its line end (`\n`, `\r\n`).
 pub(crate) fn content(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -55,6 +70,27 @@ pub(crate) fn data_payload(line: &[u8]) -> Option<&[u8]> {
     matches!(data.first(), Some(b'{' | b'[')).then_some(data)
 }
 
+/// A numbered line of a line protocol (`0:"text"`, `15:{...}`, as Le Chat streams): its
+/// number and its JSON.
+pub(crate) fn numbered(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let line = content(line);
+    let colon = memchr::memchr(b':', line)?;
+    let (n, json) = (&line[..colon], &line[colon + 1..]);
+    (!n.is_empty() && n.len() <= 4 && n.iter().all(u8::is_ascii_digit) && !json.is_empty())
+        .then_some((n, json))
+}
+
+/// A numbered line as the JSON object `{"N": json}` (what the endpoint's selectors read).
+pub(crate) fn numbered_object(n: &[u8], json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() + n.len() + 5);
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(n);
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(json);
+    out.push(b'}');
+    out
+}
+
 /// Writes `doc` as a `data:` line ending with `line_end` (the rewritten event's own `\n` or
 /// `\r\n`, or `\n\n` for an event the guard adds).
 pub(crate) fn write_data(out: &mut Vec<u8>, doc: &serde_json::Value, line_end: &[u8]) {
@@ -66,6 +102,17 @@ pub(crate) fn write_data(out: &mut Vec<u8>, doc: &serde_json::Value, line_end: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_lines_are_read_as_objects_of_their_number() {
+        let (n, json) = numbered(b"0:\"Hel\\nlo\"\r\n").unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&numbered_object(n, json)).unwrap();
+        assert_eq!(doc["0"], "Hel\nlo");
+        assert!(numbered(b"data: {}\n").is_none());
+        assert!(numbered(b":keep-alive\n").is_none());
+        assert!(numbered(b"12345:1\n").is_none());
+        assert!(numbered(b"3:\n").is_none());
+    }
 
     #[test]
     fn lines_complete_across_chunks_and_data_lines_parse() {

@@ -1143,6 +1143,23 @@ async fn websocket_through(
 }
 
 /// The next text frame.
+/// Asks the test upstream's WebSocket for `answer` and returns the last of the three frames it
+/// sends (its halves, then the whole of it), as the page gets it.
+async fn whole_answer<S>(
+    ws: &mut hudsucker::tokio_tungstenite::WebSocketStream<S>,
+    answer: &str,
+) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use hudsucker::futures::SinkExt;
+    use hudsucker::tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::text(scripted(answer))).await.unwrap();
+    next_text(ws).await;
+    next_text(ws).await;
+    next_text(ws).await
+}
+
 async fn next_text<S>(ws: &mut hudsucker::tokio_tungstenite::WebSocketStream<S>) -> String
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -1353,6 +1370,53 @@ async fn websocket_server_frames_are_redacted_where_the_group_redacts_replies() 
         ],
         "{events:?}"
     );
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn poe_answers_on_its_update_channel_are_read_and_redacted_inside_their_json_string() {
+    // Poe's web app sends the prompt with a GraphQL mutation and reads the answer on a
+    // WebSocket to `tch<N>.tch.poe.com`: each frame's `messages` are JSON written into strings,
+    // `messageAdded.text` the answer so far (multi-line code included, as `\n` inside the
+    // inner JSON).
+    let text =
+        format!("Here:\n```\naws_access_key_id = {AWS_KEY}\n```\nPay with 4111 1111 1111 1111.");
+    let inner = serde_json::json!({"message_type": "subscriptionUpdate", "payload": {
+        "subscription_name": "messageAdded", "data": {"messageAdded": {"text": text,
+        "state": "complete", "author": "capybara"}}}});
+    let frame = serde_json::json!({"messages": [inner.to_string()], "min_seq": 7});
+    let url = "wss://tch1.tch.poe.com/up/chan1-8888/updates?min_seq=1&channel=poe-chan1-8888";
+    // Audited (the default policy): the frames pass as they came, the key and the card found.
+    let r = rig().await;
+    let mut ws = websocket_through(&r, url).await;
+    let whole = whole_answer(&mut ws, &frame.to_string()).await;
+    assert_eq!(whole, frame.to_string());
+    ws.close(None).await.unwrap();
+    let replies = events_of_kind(&r, "reply", 1).await;
+    let rules: Vec<&str> = replies
+        .iter()
+        .flat_map(|e| e["rules"].as_array().unwrap().iter())
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(rules.contains(&"aws-access-key-id"), "{replies:?}");
+    assert!(rules.contains(&"credit-card-number"), "{replies:?}");
+    assert!(replies.iter().all(|e| e["host"] == "tch1.tch.poe.com"));
+    r.guard.stop().await;
+    // Redacted where the group says so: the whole frame is still JSON, its message still JSON
+    // in a string, the answer's text with the key and the card replaced.
+    let r = rig_redacting_replies_of("consumer-chat").await;
+    let mut ws = websocket_through(&r, url).await;
+    let whole = whole_answer(&mut ws, &frame.to_string()).await;
+    let outer: serde_json::Value = serde_json::from_str(&whole).expect("still JSON");
+    let message: serde_json::Value =
+        serde_json::from_str(outer["messages"][0].as_str().unwrap()).expect("still JSON inside");
+    assert_eq!(
+        message["payload"]["data"]["messageAdded"]["text"],
+        text.replace(AWS_KEY, "[REDACTED:aws-access-key-id]")
+            .replace("4111 1111 1111 1111", "[REDACTED:credit-card-number]")
+    );
+    assert_eq!(outer["min_seq"], 7);
+    ws.close(None).await.unwrap();
     r.guard.stop().await;
 }
 
@@ -2203,6 +2267,19 @@ fn answer_to_redact() -> (String, String) {
     (scripted(&answer), expected)
 }
 
+/// Waits for `n` `reply` events and checks each says its reply was redacted.
+async fn assert_replies_redacted(r: &Rig, n: usize) -> Vec<serde_json::Value> {
+    let replies = events_of_kind(r, "reply", n).await;
+    for e in &replies {
+        assert_eq!(
+            (e["verdict"].as_str(), e["outcome"].as_str()),
+            (Some("redact"), Some("redacted")),
+            "{e}"
+        );
+    }
+    replies
+}
+
 fn scripted(answer: &str) -> String {
     format!("REPLYREV<<{}>>", answer.chars().rev().collect::<String>())
 }
@@ -2265,14 +2342,7 @@ async fn replies_are_redacted_for_a_group_that_asks_even_split_over_many_deltas(
     let v: serde_json::Value = serde_json::from_str(&json).expect("still JSON");
     assert_eq!(v["choices"][0]["message"]["content"], expected.as_str());
     assert_eq!(v["usage"]["completion_tokens"], 3, "the rest untouched");
-    let replies = events_of_kind(&r, "reply", 3).await;
-    for e in &replies {
-        assert_eq!(
-            (e["verdict"].as_str(), e["outcome"].as_str()),
-            (Some("redact"), Some("redacted")),
-            "{e}"
-        );
-    }
+    assert_replies_redacted(&r, 3).await;
     // A consumer chat (no `reply_action`): audited, not changed.
     let (status, stream) = r
         .post_json(
@@ -2338,16 +2408,97 @@ async fn gemini_streams_are_redacted_item_by_item_and_end_once() {
     assert_eq!(text, expected);
     assert_eq!((finishes, usages), (1, 1), "{stream}");
     assert!(n > 200, "still event by event: {n}");
-    let replies = events_of_kind(&r, "reply", 2).await;
-    for e in &replies {
+    for e in assert_replies_redacted(&r, 2).await {
         assert_eq!(e["endpoint"], "gemini-generate-content", "{e}");
-        assert_eq!(
-            (e["verdict"].as_str(), e["outcome"].as_str()),
-            (Some("redact"), Some("redacted")),
-            "{e}"
-        );
         assert_eq!(e["output_tokens"], 42, "{e}");
     }
+    r.guard.stop().await;
+}
+
+/// The text of a Le Chat reply (numbered lines: `0:"text"`, or JSON patches of the content
+/// chunks), checking that every line is still `N:json`.
+fn lechat_text(reply: &str) -> String {
+    let mut text = String::new();
+    for line in reply.lines() {
+        let (n, json) = line.split_once(':').expect("a numbered line");
+        assert!(n.parse::<u32>().is_ok(), "{line}");
+        let v: serde_json::Value = serde_json::from_str(json).expect("each line is JSON");
+        if let Some(t) = v.as_str() {
+            text.push_str(t);
+        }
+        for p in v["json"]["patches"].as_array().into_iter().flatten() {
+            match &p["value"] {
+                serde_json::Value::String(t) => text.push_str(t),
+                serde_json::Value::Array(chunks) => chunks
+                    .iter()
+                    .filter_map(|c| c["text"].as_str())
+                    .for_each(|t| text.push_str(t)),
+                _ => {}
+            }
+        }
+    }
+    text
+}
+
+/// Le Chat's `/api/chat` with `body`: the reply (after a 200).
+async fn post_lechat(r: &Rig, body: &serde_json::Value) -> String {
+    let (status, reply) = r
+        .post_json("https://chat.mistral.ai/api/chat", &body.to_string())
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn le_chat_replies_are_read_and_redacted_line_by_line() {
+    let (prompt, expected) = answer_to_redact();
+    // Both generations of the web app: the message as a string (`0:"text"` lines back), and
+    // as typed parts (JSON patches back).
+    let bodies = [
+        serde_json::json!({"chatId": "c1", "mode": "append", "messageInput": prompt,
+            "messageId": "m1", "model": "mistral-large-latest"}),
+        serde_json::json!({"chatId": "c1", "mode": "append", "messageId": "m2",
+            "messageInput": [{"type": "text", "text": prompt}], "messageFiles": []}),
+    ];
+    // Audited (the default policy): the reply goes as it came, the key and the card found.
+    let r = rig().await;
+    for body in &bodies {
+        let reply = post_lechat(&r, body).await;
+        assert!(
+            lechat_text(&reply).contains("4111 1111 1111 1111"),
+            "untouched: {reply}"
+        );
+    }
+    let replies = events_of_kind(&r, "reply", 2).await;
+    for e in &replies {
+        assert_eq!(e["endpoint"], "lechat-web-chat", "{e}");
+        let rules: Vec<&str> = e["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["rule"].as_str())
+            .collect();
+        assert!(rules.contains(&"aws-access-key-id"), "{e}");
+        assert!(rules.contains(&"credit-card-number"), "{e}");
+    }
+    r.guard.stop().await;
+    // Redacted where the group says so: line by line, still numbered JSON lines, the key and
+    // the card cut over four-character lines replaced, the status line last.
+    let r = rig_redacting_replies_of("consumer-chat").await;
+    for body in &bodies {
+        let reply = post_lechat(&r, body).await;
+        assert!(
+            !reply.contains("4111") && !reply.contains("AKIA"),
+            "{reply}"
+        );
+        assert_eq!(lechat_text(&reply), expected);
+        assert!(reply.lines().count() > 200, "still line by line");
+        assert!(
+            reply.trim_end().ends_with(r#"2:{"status":"completed"}"#),
+            "{reply}"
+        );
+    }
+    assert_replies_redacted(&r, 2).await;
     r.guard.stop().await;
 }
 
@@ -2456,14 +2607,7 @@ async fn bedrock_event_streams_are_redacted_message_by_message_with_valid_crcs()
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    let replies = events_of_kind(&r, "reply", 2).await;
-    for e in &replies {
-        assert_eq!(
-            (e["verdict"].as_str(), e["outcome"].as_str()),
-            (Some("redact"), Some("redacted")),
-            "{e}"
-        );
-    }
+    assert_replies_redacted(&r, 2).await;
     r.guard.stop().await;
 }
 

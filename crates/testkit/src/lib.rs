@@ -147,6 +147,8 @@ pub const HOSTS: &[&str] = &[
     "intranet.test",
     "bedrock-runtime.us-east-1.amazonaws.com",
     "generativelanguage.googleapis.com",
+    "chat.mistral.ai",
+    "tch1.tch.poe.com",
 ];
 
 /// A running upstream.
@@ -495,6 +497,36 @@ async fn answer(
             .body(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
                 frames,
             ))))
+            .expect("response");
+        return Ok(res);
+    }
+    // Le Chat's `/api/chat`: numbered lines, four characters a line; `0:"text"` when the
+    // message came as a string (the older web app), JSON patches of the message's content
+    // chunks when it came as typed parts (the newer one); a last metadata line without text.
+    if let (true, Some(text)) = (
+        sni == "chat.mistral.ai" && path == "/api/chat",
+        scripted.as_ref(),
+    ) {
+        let typed = serde_json::from_slice::<serde_json::Value>(&body)
+            .is_ok_and(|v| v["messageInput"].is_array());
+        let mut lines = vec!["1:{\"messageId\":\"m1\"}\n".to_string()];
+        for (i, p) in four_char_pieces(text).iter().enumerate() {
+            let value = serde_json::to_string(p).expect("a string serialises");
+            lines.push(match (typed, i) {
+                (false, _) => format!("0:{value}\n"),
+                (true, 0) => format!("15:{{\"json\":{{\"type\":\"message\",\"patches\":[{{\"op\":\"replace\",\"path\":\"/contentChunks\",\"value\":[{{\"type\":\"text\",\"text\":{value}}}]}}]}}}}\n"),
+                (true, _) => format!("15:{{\"json\":{{\"patches\":[{{\"op\":\"append\",\"path\":\"/contentChunks/0/text\",\"value\":{value}}}]}}}}\n"),
+            });
+        }
+        lines.push("2:{\"status\":\"completed\"}\n".into());
+        let stream = futures_util::stream::iter(
+            lines
+                .into_iter()
+                .map(|l| Ok::<_, Infallible>(Frame::data(Bytes::from(l)))),
+        );
+        let res = Response::builder()
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(BodyExt::boxed(StreamBody::new(stream)))
             .expect("response");
         return Ok(res);
     }
