@@ -6,6 +6,13 @@
 //! /proc): by default `target/release/leakguard run` with the built-in policy; with
 //! `--peer mitmproxy` the same upstream is measured through mitmdump and the regex-redaction
 //! addon in bench/mitm_redact.py, for the side-by-side table.
+//!
+//! `--paired [--policy FILE] [--leakguard BIN] [--other-policy FILE] [--other-leakguard BIN]
+//! [--rounds R] [--load-requests N]`: two guards (A, and B with the other policy or binary)
+//! loaded at the same time, four keep-alive connections each, N requests each per round (4 KB
+//! prompts, a small JSON reply with token counts); each guard's CPU per request from /proc and
+//! B/A per round and overall. Both run under the same machine load at the same moment, so the
+//! ratio holds where whole-run figures drift between runs on a shared machine.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -313,6 +320,99 @@ fn start_mitmproxy(mitmdump: &Path, dir: &Path, up: &Upstream, upstream_ca: &Pat
     }
 }
 
+/// `n` requests through `via` on four keep-alive connections; the guard's CPU per request.
+async fn load(via: Arc<Target>, pid: u32, n: u64, tag: u64) -> Duration {
+    let host = "api.openai.com";
+    let cpu0 = proc_cpu(pid);
+    let mut tasks = Vec::new();
+    for conn in 0..4u64 {
+        let via = Arc::clone(&via);
+        tasks.push(tokio::spawn(async move {
+            let mut s = open(&via, host).await;
+            for i in 0..n.div_ceil(4) {
+                let body = prompt(4 << 10, tag << 48 | (conn + 1) << 40 | i);
+                exchange(&mut s, host, &body).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (proc_cpu(pid) - cpu0) / (n.div_ceil(4) * 4) as u32
+}
+
+/// Two guards loaded at the same time: CPU per request of each, and B/A.
+async fn paired(arg: impl Fn(&str) -> Option<String>, root: &Path, dir: &Path) {
+    let ca = TestCa::new("bench upstream CA");
+    let upstream_ca = dir.join("upstream-ca.pem");
+    ca.write_pem(&upstream_ca);
+    let up = Upstream::start(&ca).await;
+    let bin = |k: &str| {
+        arg(k)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/release/leakguard"))
+    };
+    let (bin_a, bin_b) = (bin("--leakguard"), bin("--other-leakguard"));
+    let (policy_a, policy_b) = (arg("--policy"), arg("--other-policy"));
+    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(6);
+    let n: u64 = arg("--load-requests")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4000);
+    let mut peers = Vec::new();
+    let mut targets = Vec::new();
+    for (name, bin, policy) in [("a", &bin_a, &policy_a), ("b", &bin_b, &policy_b)] {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let peer = start_leakguard(bin, &d, &up, &upstream_ca, policy.as_deref());
+        targets.push(Arc::new(Target {
+            proxy: Some(peer.addr.clone()),
+            tls: roots(&peer.ca),
+            upstream: up.addr.to_string(),
+        }));
+        peers.push(peer);
+    }
+    let (pid_a, pid_b) = (peers[0].child.id(), peers[1].child.id());
+    println!(
+        "# paired: A = {} {}, B = {} {}; {n} requests each per round, both at once",
+        bin_a.display(),
+        policy_a.as_deref().unwrap_or("(built-in policy)"),
+        bin_b.display(),
+        policy_b.as_deref().unwrap_or("(built-in policy)")
+    );
+    // Warm-up: connections, caches, the recorder's first writes.
+    load(Arc::clone(&targets[0]), pid_a, 400, 0).await;
+    load(Arc::clone(&targets[1]), pid_b, 400, 0).await;
+    println!("| round | A CPU per request (ms) | B CPU per request (ms) | B/A |");
+    println!("| --- | --- | --- | --- |");
+    let (mut sum_a, mut sum_b, mut ratios) = (Duration::ZERO, Duration::ZERO, Vec::new());
+    for r in 1..=rounds {
+        let tag = r as u64;
+        let (a, b) = tokio::join!(
+            load(Arc::clone(&targets[0]), pid_a, n, tag),
+            load(Arc::clone(&targets[1]), pid_b, n, tag)
+        );
+        let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-9);
+        println!("| {r} | {} | {} | {ratio:.3} |", ms(a), ms(b));
+        sum_a += a;
+        sum_b += b;
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "| all | {} | {} | {:.3} (rounds {:.3}-{:.3}, median {:.3}) |",
+        ms(sum_a / rounds as u32),
+        ms(sum_b / rounds as u32),
+        sum_b.as_secs_f64() / sum_a.as_secs_f64().max(1e-9),
+        ratios[0],
+        ratios[ratios.len() - 1],
+        ratios[ratios.len() / 2]
+    );
+    for mut p in peers {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -327,6 +427,11 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("lg-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    if args.iter().any(|a| a == "--paired") {
+        paired(arg, &root, &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     let ca = TestCa::new("bench upstream CA");
     let upstream_ca = dir.join("upstream-ca.pem");
     ca.write_pem(&upstream_ca);
