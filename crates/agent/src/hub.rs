@@ -121,6 +121,16 @@ impl EventSink for Hub {
         self.recorder.record_journaled(event)
     }
 
+    /// Straight onto the request's row: an answer with nothing to report is no news to a
+    /// listener (the request's own event was told), and costs the store no row.
+    fn record_answer(
+        &self,
+        answer: leakguard_types::Answer,
+        _reply: &mut dyn FnMut(leakguard_types::Answer) -> Event,
+    ) {
+        self.recorder.record_answer(answer);
+    }
+
     fn failure(&self) -> Option<String> {
         self.recorder.counters.failure()
     }

@@ -120,6 +120,16 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
         self.record(event);
         true
     }
+    /// Takes what an answer with nothing to report says (its token counts, the model that
+    /// served it), which belongs on its request's event. `reply` makes it a `reply` event of
+    /// its own, for a sink that keeps only events: the default records that.
+    fn record_answer(
+        &self,
+        answer: leakguard_types::Answer,
+        reply: &mut dyn FnMut(leakguard_types::Answer) -> Event,
+    ) {
+        self.record(reply(answer));
+    }
     /// Why events cannot be kept right now (a full disk), if they cannot.
     fn failure(&self) -> Option<String> {
         None
@@ -200,10 +210,14 @@ pub fn new_id() -> String {
 
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
+    leakguard_types::rfc3339_ms(now_ms())
+}
+
+/// Now, in Unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    leakguard_types::rfc3339_ms(now)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

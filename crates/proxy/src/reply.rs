@@ -327,8 +327,31 @@ impl State {
         if kept.is_empty() && usage.is_empty() {
             return;
         }
-        let req = std::mem::take(&mut ctx.request);
-        ctx.record(req, &kept, &usage, served, reply_bytes, truncated);
+        let mut req = std::mem::take(&mut ctx.request);
+        if kept.is_empty() && !truncated {
+            // Nothing to report but the counts: they go onto the request's event (a sink
+            // that keeps only events gets the `reply` event instead).
+            let answer = leakguard_types::Answer {
+                reply_to: std::mem::take(&mut req.id),
+                time_ms: crate::events::now_ms(),
+                host: std::mem::take(&mut req.host),
+                client: req.client.take(),
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                cached_tokens: usage.cached_tokens,
+                served_model: served,
+            };
+            let mut req = Some(req);
+            ctx.shared.events.record_answer(answer, &mut |a| {
+                let mut req = req.take().unwrap_or_default();
+                let served = a.served_model.clone();
+                (req.id, req.host, req.client) = (a.reply_to, a.host, a.client);
+                ctx.event(req, &[], &usage, served, reply_bytes, false)
+            });
+            return;
+        }
+        let event = ctx.event(req, &kept, &usage, served, reply_bytes, truncated);
+        ctx.shared.events.record(event);
     }
 }
 
@@ -508,9 +531,9 @@ impl ReplyContext {
         )
     }
 
-    /// Records one `reply` event: what was found (masked), the token counts, the model served
-    /// when it is not the one asked for. `req` is the request's event (as kept for this).
-    fn record(
+    /// One `reply` event: what was found (masked), the token counts, the model served when it
+    /// is not the one asked for. `req` is the request's event (as kept for this).
+    fn event(
         &self,
         req: Event,
         kept: &[Finding],
@@ -518,7 +541,7 @@ impl ReplyContext {
         served: Option<String>,
         reply_bytes: usize,
         truncated: bool,
-    ) {
+    ) -> Event {
         let ctx = self;
         let reason = served
             .as_ref()
@@ -536,7 +559,7 @@ impl ReplyContext {
             Action::Audit
         };
         let rules = crate::events::count_rules(kept.iter().map(|f| (f, action)));
-        let event = Event {
+        Event {
             id: crate::events::new_id(),
             time: crate::events::now_rfc3339(),
             kind: leakguard_types::EventKind::Reply,
@@ -574,8 +597,7 @@ impl ReplyContext {
             reason,
             served_model: served,
             ..Event::default()
-        };
-        ctx.shared.events.record(event);
+        }
     }
 }
 
@@ -667,8 +689,10 @@ impl FrameReader {
             // What this frame had replaced, the first time each value was.
             self.ctx.redacting = true;
             let req = self.ctx.request.clone();
-            self.ctx
-                .record(req, &redacted, &Usage::default(), None, data.len(), false);
+            let event = self
+                .ctx
+                .event(req, &redacted, &Usage::default(), None, data.len(), false);
+            self.ctx.shared.events.record(event);
             self.ctx.redacting = false;
         }
         let mut hay = std::mem::take(&mut self.carry);
@@ -700,8 +724,10 @@ impl FrameReader {
         let kept = self.ctx.acted_on(new);
         if !kept.is_empty() {
             let req = self.ctx.request.clone();
-            self.ctx
-                .record(req, &kept, &Usage::default(), None, data.len(), false);
+            let event = self
+                .ctx
+                .event(req, &kept, &Usage::default(), None, data.len(), false);
+            self.ctx.shared.events.record(event);
         }
         let mut cut = hay.len().saturating_sub(CARRY);
         while !hay.is_char_boundary(cut) {

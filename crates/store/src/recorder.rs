@@ -41,6 +41,8 @@ impl Default for RecorderOptions {
 enum Msg {
     /// An event, and for a journaled one the journal's length after its line.
     Event(Box<Event>, Option<u64>),
+    /// What an answer with nothing to report says, for its request's row.
+    Answer(Box<leakguard_types::Answer>),
     Flush(mpsc::SyncSender<()>),
     Configure(Retention, Vec<String>, u64),
 }
@@ -180,6 +182,14 @@ impl Recorder {
         }
     }
 
+    /// Queues what an answer with nothing to report says (token counts, the model that
+    /// served it): it goes onto its request's row, with no row of its own.
+    pub fn record_answer(&self, answer: leakguard_types::Answer) {
+        if let Some(tx) = self.tx.lock().expect("recorder").as_ref() {
+            let _ = tx.send(Msg::Answer(Box::new(answer)));
+        }
+    }
+
     /// Appends the event to the journal, then queues it: when this returns `true` the event
     /// survives a crash of the process. `false`: the journal could not be written (a full
     /// disk); the event is queued all the same and the failure is reported.
@@ -293,12 +303,13 @@ fn writer(
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 // Stopping: one last try for what is held.
-                w.commit(&mut store, &mut Vec::new(), &options);
+                w.commit(&mut store, &mut Vec::new(), &mut Vec::new(), &options);
                 w.trim_journal(0);
                 break;
             }
         };
         let mut batch: Vec<Event> = Vec::new();
+        let mut answers = Vec::new();
         let mut flushes = Vec::new();
         let gather_from = Instant::now();
         let mut gathered = false;
@@ -317,10 +328,11 @@ fn writer(
                         w.journal_mark = m;
                     }
                 }
+                Msg::Answer(a) => answers.push(*a),
                 Msg::Flush(done) => flushes.push(done),
                 Msg::Configure(retention, targets, cap) => {
                     // Events queued so far go to the targets they were queued under.
-                    w.commit(&mut store, &mut batch, &options);
+                    w.commit(&mut store, &mut batch, &mut answers, &options);
                     options.retention = retention;
                     store.set_targets(targets, cap);
                 }
@@ -328,12 +340,12 @@ fn writer(
             // Group commit: events arriving within GATHER of the first share its transaction
             // (one commit per burst instead of one per request); a flush or a full batch
             // ends the gathering.
-            next = if batch.len() >= BATCH || !flushes.is_empty() {
+            next = if batch.len() + answers.len() >= BATCH || !flushes.is_empty() {
                 None
             } else {
                 match rx.try_recv() {
                     Ok(m) => Some(m),
-                    Err(_) if !batch.is_empty() && !gathered => {
+                    Err(_) if !gathered && batch.len() + answers.len() > 0 => {
                         // Sleep rather than wait on the channel: senders then never pay
                         // for waking this thread, one wake-up per burst instead of per event.
                         gathered = true;
@@ -344,7 +356,7 @@ fn writer(
                 }
             };
         }
-        w.commit(&mut store, &mut batch, &options);
+        w.commit(&mut store, &mut batch, &mut answers, &options);
         w.trim_journal(JOURNAL_TRIM);
         for done in flushes {
             let _ = done.send(());
@@ -394,13 +406,27 @@ impl Writer<'_> {
     /// Commits what is held and `batch` (or spills them); what neither takes is held in
     /// memory, up to [`HELD_MAX`] events (beyond that the oldest are dropped and counted).
     /// Pokes the SIEM forwarders.
-    fn commit(&mut self, store: &mut Store, batch: &mut Vec<Event>, options: &RecorderOptions) {
-        if batch.is_empty() && self.held.is_empty() {
+    fn commit(
+        &mut self,
+        store: &mut Store,
+        batch: &mut Vec<Event>,
+        answers: &mut Vec<leakguard_types::Answer>,
+        options: &RecorderOptions,
+    ) {
+        if batch.is_empty() && answers.is_empty() && self.held.is_empty() {
             return;
         }
         let mut all: Vec<Event> = self.held.drain(..).collect();
         all.append(batch);
-        let ok = match store.insert(&all).or_else(|_| store.insert(&all)) {
+        let stored = store
+            .insert_with(&all, answers)
+            .or_else(|_| store.insert_with(&all, answers));
+        if stored.is_err() {
+            // Spilled or held with the events, as `reply` events the store folds in later.
+            all.extend(answers.drain(..).map(leakguard_types::Answer::into_event));
+        }
+        answers.clear();
+        let ok = match stored {
             Ok(_) => {
                 self.counters
                     .committed

@@ -3,6 +3,7 @@
 //! owns it); other connections read, and the SIEM forwarder acknowledges outbox rows.
 
 use crate::{db_path, parse_time, schema, Event, Result, StoreError};
+use leakguard_types::Answer;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -182,7 +183,55 @@ impl Store {
     /// # Errors
     /// A bad event time, or the database refused the write; then nothing of the batch is
     /// stored.
-    pub fn insert<'a>(&mut self, events: &'a [Event]) -> Result<Vec<i64>> {
+    pub fn insert(&mut self, events: &[Event]) -> Result<Vec<i64>> {
+        self.insert_with(events, &[])
+    }
+
+    /// Inserts `events` and puts `answers` (token counts and served models of answers with
+    /// nothing to report) on their requests' rows, in one transaction; returns the events'
+    /// `seq`s. An answer whose request is neither in the batch nor stored is stored as a
+    /// `reply` event of its own ([`Answer::into_event`]).
+    ///
+    /// # Errors
+    /// As [`Store::insert`]; then nothing of the batch is stored.
+    pub fn insert_with(&mut self, events: &[Event], answers: &[Answer]) -> Result<Vec<i64>> {
+        if answers.is_empty() {
+            return self.insert_batch(events, &[]);
+        }
+        let in_batch: std::collections::HashSet<&str> = events
+            .iter()
+            .filter(|e| e.kind != leakguard_types::EventKind::Reply)
+            .map(|e| e.id.as_str())
+            .collect();
+        let mut orphans = Vec::new();
+        {
+            let mut stored = self
+                .conn
+                .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?;
+            for (i, a) in answers.iter().enumerate() {
+                if !in_batch.contains(a.reply_to.as_str()) && !stored.exists([&a.reply_to])? {
+                    orphans.push(i);
+                }
+            }
+        }
+        if orphans.is_empty() {
+            return self.insert_batch(events, answers);
+        }
+        // Rare (the request's event was lost or pruned): the orphans go in as events.
+        let mut all = events.to_vec();
+        all.extend(orphans.iter().map(|&i| answers[i].clone().into_event()));
+        let rest: Vec<Answer> = answers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !orphans.contains(i))
+            .map(|(_, a)| a.clone())
+            .collect();
+        let mut seqs = self.insert_batch(&all, &rest)?;
+        seqs.truncate(events.len());
+        Ok(seqs)
+    }
+
+    fn insert_batch<'a>(&mut self, events: &'a [Event], answers: &'a [Answer]) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
         let mut seqs = Vec::with_capacity(events.len());
         let mut added = 0u64;
@@ -217,27 +266,44 @@ impl Store {
             type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
             let mut rollups: HashMap<RollupKey<'a>, (i64, i64)> = HashMap::new();
             let mut usages: HashMap<(i64, &'a str, &'static str), [i64; 8]> = HashMap::new();
-            // Answer-only replies whose request is in this batch (the usual case: a reply
-            // comes within the writer's gathering window) go onto its row as it is written;
-            // the others update the stored row.
-            let mut folded: HashMap<usize, &Event> = HashMap::new();
+            // Answer-only replies (and answers) whose request is in this batch (the usual case:
+            // a reply comes within the writer's gathering window) go onto its row as it is
+            // written; the others update the stored row.
+            let mut folded: HashMap<usize, Facts<'a>> = HashMap::new();
             let mut fold_into: HashMap<usize, usize> = HashMap::new();
-            if events.iter().any(|e| answer_only(e).is_some()) {
+            let mut update_tokens = tx.prepare_cached(
+                "UPDATE events SET body = json_patch(body, ?2) WHERE id = ?1 RETURNING seq",
+            )?;
+            if !answers.is_empty() || events.iter().any(|e| answer_only(e).is_some()) {
                 let mut requests: HashMap<&str, usize> = HashMap::new();
                 for (i, e) in events.iter().enumerate() {
                     if let Some(to) = answer_only(e) {
                         if let Some(&r) = requests.get(to) {
-                            folded.insert(r, e);
+                            folded.insert(r, Facts::of_event(e));
                             fold_into.insert(i, r);
                         }
                     } else if e.kind != leakguard_types::EventKind::Reply {
                         requests.insert(&e.id, i);
                     }
                 }
+                for a in answers {
+                    let facts = Facts::of_answer(a);
+                    facts.add_to(&mut usages, &a.host, a.client.as_deref(), a.time_ms);
+                    match requests.get(a.reply_to.as_str()) {
+                        Some(&r) => {
+                            folded.insert(r, facts);
+                        }
+                        None => {
+                            // Stored before (`insert_with` made sure of it).
+                            update_tokens
+                                .query_row(params![a.reply_to, facts.patch()], |r| {
+                                    r.get::<_, i64>(0)
+                                })
+                                .optional()?;
+                        }
+                    }
+                }
             }
-            let mut update_tokens = tx.prepare_cached(
-                "UPDATE events SET body = json_patch(body, ?2) WHERE id = ?1 RETURNING seq",
-            )?;
             let mut seq_of: HashMap<usize, i64> = HashMap::new();
             for (i, e) in events.iter().enumerate() {
                 let ts = parse_time(&e.time).ok_or_else(|| StoreError::BadTime {
@@ -249,13 +315,13 @@ impl Store {
                 let on_request = match (fold_into.get(&i), answer_only(e)) {
                     (Some(r), _) => seq_of.get(r).copied(),
                     (None, Some(to)) => update_tokens
-                        .query_row(params![to, answer_patch(e)], |r| r.get(0))
+                        .query_row(params![to, Facts::of_event(e).patch()], |r| r.get(0))
                         .optional()?,
                     (None, None) => None,
                 };
                 if let Some(seq) = on_request {
                     seqs.push(seq);
-                    add_reply_tokens(&mut usages, e, ts);
+                    Facts::of_event(e).add_to(&mut usages, &e.host, e.client.as_deref(), ts);
                     continue;
                 }
                 let categories = {
@@ -274,13 +340,13 @@ impl Store {
                     e.verdict.as_str(),
                     e.outcome.as_str(),
                     categories,
-                    body_json(e, folded.get(&i).copied())?
+                    body_json(e, folded.get(&i))?
                 ])?;
                 if n == 0 {
                     let seq = existing.query_row([&e.id], |r| r.get(0))?;
-                    if let Some(reply) = folded.get(&i) {
+                    if let Some(facts) = folded.get(&i) {
                         update_tokens
-                            .query_row(params![e.id, answer_patch(reply)], |r| r.get::<_, i64>(0))
+                            .query_row(params![e.id, facts.patch()], |r| r.get::<_, i64>(0))
                             .optional()?;
                     }
                     seq_of.insert(i, seq);
@@ -317,7 +383,7 @@ impl Store {
                     u[5] += e.unscanned_images as i64;
                 }
                 if e.kind.as_str() == "reply" {
-                    add_reply_tokens(&mut usages, e, ts);
+                    Facts::of_event(e).add_to(&mut usages, &e.host, e.client.as_deref(), ts);
                 }
                 for t in &self.targets {
                     outbox.execute(params![t, seq])?;
@@ -522,36 +588,68 @@ fn answer_only(e: &Event) -> Option<&str> {
     .flatten()
 }
 
-/// A reply's token counts go on its request's row of the day's usage (same day, host and
-/// client family), whether the reply has a row of its own or was folded onto the request's.
-fn add_reply_tokens<'a>(
-    usages: &mut HashMap<(i64, &'a str, &'static str), [i64; 8]>,
-    e: &'a Event,
-    ts: i64,
-) {
-    if e.host.is_empty() {
-        return;
-    }
-    let u = usages
-        .entry((ts / 86_400_000, &e.host, client_family(e.client.as_deref())))
-        .or_insert([0; 8]);
-    u[6] += e.input_tokens.unwrap_or(0) as i64;
-    u[7] += e.output_tokens.unwrap_or(0) as i64;
+/// What an answer says for its request's row: token counts and the model that served it.
+#[derive(Debug, Clone, Copy)]
+struct Facts<'a> {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cached_tokens: Option<u64>,
+    served_model: Option<&'a str>,
 }
 
-/// A JSON merge patch (`json_patch`) that puts a reply's facts on its request's stored body.
-fn answer_patch(reply: &Event) -> String {
-    serde_json::json!({
-        "input_tokens": reply.input_tokens,
-        "output_tokens": reply.output_tokens,
-        "cached_tokens": reply.cached_tokens,
-        "served_model": reply.served_model,
-    })
-    .to_string()
+impl<'a> Facts<'a> {
+    fn of_event(e: &'a Event) -> Facts<'a> {
+        Facts {
+            input_tokens: e.input_tokens,
+            output_tokens: e.output_tokens,
+            cached_tokens: e.cached_tokens,
+            served_model: e.served_model.as_deref(),
+        }
+    }
+
+    fn of_answer(a: &'a Answer) -> Facts<'a> {
+        Facts {
+            input_tokens: a.input_tokens,
+            output_tokens: a.output_tokens,
+            cached_tokens: a.cached_tokens,
+            served_model: a.served_model.as_deref(),
+        }
+    }
+
+    /// A JSON merge patch (`json_patch`) that puts the facts on the request's stored body.
+    fn patch(&self) -> String {
+        serde_json::json!({
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "served_model": self.served_model,
+        })
+        .to_string()
+    }
+
+    /// The token counts go on the request's row of the day's usage (same day, host and
+    /// client family), whether the reply has a row of its own or was folded onto the
+    /// request's.
+    fn add_to(
+        &self,
+        usages: &mut HashMap<(i64, &'a str, &'static str), [i64; 8]>,
+        host: &'a str,
+        client: Option<&str>,
+        ts: i64,
+    ) {
+        if host.is_empty() {
+            return;
+        }
+        let u = usages
+            .entry((ts / 86_400_000, host, client_family(client)))
+            .or_insert([0; 8]);
+        u[6] += self.input_tokens.unwrap_or(0) as i64;
+        u[7] += self.output_tokens.unwrap_or(0) as i64;
+    }
 }
 
 /// `reply`: an answer-only reply folded onto this request (its counts and served model).
-fn body_json(e: &Event, reply: Option<&Event>) -> Result<String> {
+fn body_json(e: &Event, reply: Option<&Facts<'_>>) -> Result<String> {
     // Destructured without `..`: a field added to `Event` does not compile here until the
     // body (or a column) takes it.
     let Event {
@@ -621,7 +719,7 @@ fn body_json(e: &Event, reply: Option<&Event>) -> Result<String> {
         input_tokens: reply.map_or(*input_tokens, |r| r.input_tokens),
         output_tokens: reply.map_or(*output_tokens, |r| r.output_tokens),
         cached_tokens: reply.map_or(*cached_tokens, |r| r.cached_tokens),
-        served_model: reply.map_or(served_model.as_deref(), |r| r.served_model.as_deref()),
+        served_model: reply.map_or(served_model.as_deref(), |r| r.served_model),
         unscanned_images: *unscanned_images as u64,
         reason: reason.as_deref(),
         policy: policy.as_deref(),

@@ -288,6 +288,73 @@ fn a_reply_with_only_counts_and_the_model_is_stored_on_its_requests_row() {
 }
 
 #[test]
+fn answers_go_onto_their_requests_rows_in_the_batch_later_or_as_a_row_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let answer = |request: &leakguard_types::Event, tokens: (u64, u64)| leakguard_types::Answer {
+        reply_to: request.id.clone(),
+        time_ms: BASE,
+        host: request.host.clone(),
+        client: request.client.clone(),
+        input_tokens: Some(tokens.0),
+        output_tokens: Some(tokens.1),
+        cached_tokens: Some(1),
+        served_model: None,
+    };
+    let (a, b) = (sample_event(1, BASE), sample_event(2, BASE));
+    // In the same batch as its request; then in a later one, with the model that answered;
+    // then for a request the store never saw (a row of its own, stored once however often).
+    store
+        .insert_with(&[a.clone(), b.clone()], &[answer(&a, (10, 1))])
+        .unwrap();
+    let mut later = answer(&b, (20, 2));
+    later.served_model = Some("gpt-test".into());
+    let mut stray = answer(&sample_event(3, BASE), (40, 4));
+    stray.reply_to = "no-such-request".into();
+    let seqs = store
+        .insert_with(&[sample_event(4, BASE)], &[later, stray.clone()])
+        .unwrap();
+    assert_eq!(seqs.len(), 1, "one seq per event given");
+    store.insert_with(&[], &[stray]).unwrap();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let row = |id: &str| reader.get(id).unwrap().expect("stored").event;
+    assert_eq!(
+        (
+            row(&a.id).input_tokens,
+            row(&a.id).output_tokens,
+            row(&a.id).cached_tokens
+        ),
+        (Some(10), Some(1), Some(1))
+    );
+    assert_eq!(row(&b.id).input_tokens, Some(20));
+    assert_eq!(row(&b.id).served_model.as_deref(), Some("gpt-test"));
+    let own = row("no-such-request-answer");
+    assert_eq!(own.kind, leakguard_types::EventKind::Reply);
+    assert_eq!(own.reply_to.as_deref(), Some("no-such-request"));
+    assert_eq!(
+        reader.count().unwrap(),
+        4,
+        "three requests and the stray answer"
+    );
+    let usage = reader.usage("2000-01-01").unwrap();
+    let sum = |f: fn(&leakguard_store::UsageRow) -> u64| usage.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|u| u.requests), 3);
+    assert_eq!(
+        (sum(|u| u.input_tokens), sum(|u| u.output_tokens)),
+        (70, 7),
+        "each answer counted once: the stray's second recording was a repeat"
+    );
+    // Through the recorder, as the guard sends them: the request's event, then its answer.
+    let recorder =
+        Recorder::start(&dir.path().join("events.db"), RecorderOptions::default()).unwrap();
+    let d = sample_event(5, BASE);
+    recorder.record(d.clone());
+    recorder.record_answer(answer(&d, (50, 5)));
+    recorder.flush().unwrap();
+    assert_eq!(row(&d.id).output_tokens, Some(5));
+}
+
+#[test]
 fn outbox_queues_in_the_same_transaction_and_drops_only_beyond_its_cap() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_in(dir.path()).unwrap();

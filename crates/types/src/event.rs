@@ -341,6 +341,48 @@ impl Event {
     }
 }
 
+/// What an answer with nothing to report says: the provider's token counts and the model that
+/// served it. It belongs on its request's stored event (`reply_to`), not in an event of its
+/// own, so the event store takes it as it is (no id, no listeners) and folds it onto that row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// The request's event id.
+    pub reply_to: String,
+    /// When the answer ended (Unix ms).
+    pub time_ms: i64,
+    /// The request's host and client (the usage record's keys).
+    pub host: String,
+    pub client: Option<String>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
+    /// The model that answered, when it is not the one the request named.
+    pub served_model: Option<String>,
+}
+
+impl Answer {
+    /// The answer as a `reply` event of its own (for a store that cannot put it on its
+    /// request's row: a spill file, a request that was never stored). Its id is the request's
+    /// with `-answer`, so recording it twice stores it once.
+    pub fn into_event(self) -> Event {
+        Event {
+            id: format!("{}-answer", self.reply_to),
+            time: rfc3339_ms(self.time_ms),
+            kind: EventKind::Reply,
+            host: self.host,
+            client: self.client,
+            verdict: EventVerdict::Allow,
+            outcome: Outcome::Forwarded,
+            reply_to: Some(self.reply_to),
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cached_tokens: self.cached_tokens,
+            served_model: self.served_model,
+            ..Event::default()
+        }
+    }
+}
+
 /// RFC 3339 UTC with milliseconds for a Unix time in ms (`2026-11-21T13:07:22.123Z`), the
 /// form every event time has (years outside 0000-9999 are clamped to them).
 pub fn rfc3339_ms(unix_ms: i64) -> String {

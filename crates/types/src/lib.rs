@@ -12,7 +12,7 @@ pub mod context;
 pub mod event;
 pub mod tenant;
 pub use context::{Clock, Identity, SystemClock};
-pub use event::{rfc3339_ms, Event, EventKind, EventVerdict, Outcome, RuleCount};
+pub use event::{rfc3339_ms, Answer, Event, EventKind, EventVerdict, Outcome, RuleCount};
 pub use tenant::{TenantFact, TenantFacts, TenantMatch};
 
 use schemars::JsonSchema;
