@@ -1376,7 +1376,8 @@ async fn websocket_server_frames_are_redacted_where_the_group_redacts_replies() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn poe_answers_on_its_update_channel_are_read_and_redacted_inside_their_json_string() {
     // Poe's web app sends the prompt with a GraphQL mutation and reads the answer on a
-    // WebSocket to `tch<N>.tch.poe.com`: each frame's `messages` are JSON written into strings,
+    // WebSocket to `tch<N>.tch.poe.com` (inside the policy's `poe.com`, which covers its
+    // subdomains): each frame's `messages` are JSON written into strings,
     // `messageAdded.text` the answer so far (multi-line code included, as `\n` inside the
     // inner JSON).
     let text =
