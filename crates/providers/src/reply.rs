@@ -171,6 +171,13 @@ impl ReplySpec {
         n > 0
     }
 
+    /// Puts `text` in `doc`'s first text field and empties the others (an event added to a
+    /// stream to carry what was held back).
+    pub fn put_text(&self, doc: &mut Value, text: String) {
+        let mut text = Some(text);
+        self.rewrite_text(doc, |_, _| text.take().unwrap_or_default());
+    }
+
     /// Whether the reply streams numbered lines (`N:json`), each read as `{"N": json}`.
     pub fn lines(&self) -> bool {
         self.lines

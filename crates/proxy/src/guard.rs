@@ -161,37 +161,38 @@ impl Guard {
                 let identity = ce
                     .as_deref()
                     .is_none_or(|e| e.eq_ignore_ascii_case("identity"));
-                let ct_lower = ct.as_deref().unwrap_or("").to_ascii_lowercase();
-                let aws_stream = ct_lower.contains("vnd.amazon.eventstream");
-                let json = !aws_stream && ct_lower.contains("json");
-                let lines = !aws_stream && !json && ctx.spec().is_some_and(|s| s.lines());
-                let stream = !lines && ct_lower.contains("event-stream");
+                let kind = ctx.kind(ct.as_deref());
                 let redactor = ctx
                     .redact
                     .then(|| ctx.redactor())
                     .flatten()
-                    .filter(|_| identity && (stream || aws_stream || json || lines));
+                    .filter(|_| identity && kind.is_some());
                 ctx.redacting = redactor.is_some();
                 if ctx.redacting {
                     parts.headers.remove(CONTENT_LENGTH);
                 }
-                let body = ctx.read(ct.as_deref(), ce.as_deref(), body);
+                use crate::reply::Kind;
                 use crate::reply_redact::{InEventStream, InJson, InLines, InStream};
                 use crate::restore::Rewriting;
                 use http_body_util::combinators::BoxBody;
-                let body = match redactor {
-                    Some((r, spec)) if lines => {
-                        Body::from(BoxBody::new(Rewriting::new(body, InLines::new(r, spec))))
-                    }
-                    Some((r, spec)) if stream => {
-                        Body::from(BoxBody::new(Rewriting::new(body, InStream::new(r, spec))))
-                    }
-                    Some((r, spec)) if aws_stream => Body::from(BoxBody::new(Rewriting::new(
-                        body,
-                        InEventStream::new(r, spec),
-                    ))),
-                    Some((r, spec)) => {
-                        Body::from(BoxBody::new(Rewriting::new(body, InJson::new(r, spec))))
+                let body = match kind {
+                    Some(kind) => {
+                        let body = ctx.read(kind, ce.as_deref(), body);
+                        match (redactor, kind) {
+                            (None, _) => body,
+                            (Some((r, spec)), Kind::Lines) => Body::from(BoxBody::new(
+                                Rewriting::new(body, InLines::new(r, spec)),
+                            )),
+                            (Some((r, spec)), Kind::Sse) => Body::from(BoxBody::new(
+                                Rewriting::new(body, InStream::new(r, spec)),
+                            )),
+                            (Some((r, spec)), Kind::EventStream) => Body::from(BoxBody::new(
+                                Rewriting::new(body, InEventStream::new(r, spec)),
+                            )),
+                            (Some((r, spec)), Kind::Json) => {
+                                Body::from(BoxBody::new(Rewriting::new(body, InJson::new(r, spec))))
+                            }
+                        }
                     }
                     None => body,
                 };

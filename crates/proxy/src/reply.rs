@@ -82,10 +82,11 @@ impl ReplyContext {
         })
     }
 
-    /// Wraps a reply body in a reader, when it is JSON or SSE; anything else goes as it is.
-    pub fn read(self, content_type: Option<&str>, encoding: Option<&str>, body: Body) -> Body {
+    /// How a reply with `content_type` is read (and redacted): `None` for what is neither JSON
+    /// nor a stream the guard knows (it goes as it is).
+    pub fn kind(&self, content_type: Option<&str>) -> Option<Kind> {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
-        let kind = if ct.contains("vnd.amazon.eventstream") {
+        Some(if ct.contains("vnd.amazon.eventstream") {
             Kind::EventStream
         } else if ct.contains("json") {
             Kind::Json
@@ -94,8 +95,12 @@ impl ReplyContext {
         } else if ct.contains("event-stream") {
             Kind::Sse
         } else {
-            return body;
-        };
+            return None;
+        })
+    }
+
+    /// Wraps a reply body of `kind` ([`ReplyContext::kind`]) in a reader.
+    pub fn read(self, kind: Kind, encoding: Option<&str>, body: Body) -> Body {
         let encoding = encoding
             .filter(|e| !e.eq_ignore_ascii_case("identity"))
             .map(str::to_string);
@@ -129,8 +134,9 @@ fn redacts(loaded: &Loaded, group: Option<&str>) -> bool {
         == leakguard_policy::ReplyAction::Redact
 }
 
+/// How a reply is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Sse,
     Json,
     /// AWS event-stream framing (Bedrock's `converse-stream`, `invoke-with-response-stream`).
@@ -170,8 +176,7 @@ impl State {
         }
         match self.kind {
             Kind::EventStream => self.event_stream(data),
-            Kind::Lines => self.numbered_lines(data),
-            _ => self.sse(data),
+            _ => self.lines(data),
         }
         self.scan(false);
     }
@@ -199,35 +204,25 @@ impl State {
         }
     }
 
-    /// SSE lines as they complete: each `data:` line's JSON is read.
-    fn sse(&mut self, data: &[u8]) {
+    /// Lines as they complete (an SSE stream's, or numbered lines), each read by [`State::line`].
+    fn lines(&mut self, data: &[u8]) {
         let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(data, |line| {
-            if let Some(json) = crate::sse::data_payload(line) {
-                self.read_json(json);
+        lines.feed(data, |line| self.line(line));
+        if lines.pending() > MAX_KEPT {
+            self.truncated = true;
+            lines.take_rest();
+        }
+        self.lines = lines;
+    }
+
+    /// One line: an SSE `data:` line's JSON, or a numbered line `N:json` as `{"N": json}`.
+    fn line(&mut self, line: &[u8]) {
+        if self.kind == Kind::Lines {
+            if let Some((n, json)) = crate::sse::numbered(line) {
+                self.read_json(&crate::sse::numbered_object(n, json));
             }
-        });
-        if lines.pending() > MAX_KEPT {
-            self.truncated = true;
-            lines.take_rest();
-        }
-        self.lines = lines;
-    }
-
-    /// Numbered lines as they complete: each line `N:json` is read as `{"N": json}`.
-    fn numbered_lines(&mut self, data: &[u8]) {
-        let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(data, |line| self.numbered_line(line));
-        if lines.pending() > MAX_KEPT {
-            self.truncated = true;
-            lines.take_rest();
-        }
-        self.lines = lines;
-    }
-
-    fn numbered_line(&mut self, line: &[u8]) {
-        if let Some((n, json)) = crate::sse::numbered(line) {
-            self.read_json(&crate::sse::numbered_object(n, json));
+        } else if let Some(json) = crate::sse::data_payload(line) {
+            self.read_json(json);
         }
     }
 
@@ -281,27 +276,19 @@ impl State {
             if let Ok(plain) = crate::body::decode(&raw, self.encoding.as_deref(), limits) {
                 match self.kind {
                     Kind::Json => self.read_json(&plain),
-                    Kind::Sse => {
+                    Kind::Sse | Kind::Lines => {
                         self.encoding = None;
-                        self.sse(&plain);
+                        self.lines(&plain);
                     }
                     Kind::EventStream => {
                         self.encoding = None;
                         self.event_stream(&plain);
                     }
-                    Kind::Lines => {
-                        self.encoding = None;
-                        self.numbered_lines(&plain);
-                    }
                 }
             }
         }
         let rest = self.lines.take_rest();
-        if self.kind == Kind::Lines {
-            self.numbered_line(&rest);
-        } else if let Some(json) = crate::sse::data_payload(&rest) {
-            self.read_json(json);
-        }
+        self.line(&rest);
         self.scan(true);
         let State {
             mut ctx,

@@ -60,15 +60,15 @@ impl Held {
         })
     }
 
-    /// Everything held, in `doc` (a copy of the last event with text): its first text field
-    /// gets it, the others are emptied. `None`: nothing is held.
-    fn rest(&mut self, mut doc: Value) -> Option<Value> {
+    /// Everything held, in a copy of `shape` (the last event with text): its first text field
+    /// gets it, the others are emptied. `None` (and no copy): nothing is held.
+    fn rest(&mut self, shape: &Value) -> Option<Value> {
         if self.text.is_empty() {
             return None;
         }
-        let mut text = Some(release(&mut self.text, &self.redactor, true));
-        self.spec
-            .rewrite_text(&mut doc, |_, _| text.take().unwrap_or_default());
+        let mut doc = shape.clone();
+        let text = release(&mut self.text, &self.redactor, true);
+        self.spec.put_text(&mut doc, text);
         Some(doc)
     }
 }
@@ -111,7 +111,7 @@ impl InJson {
     /// sent: the item and then a separator), else after the last one (a separator, then the
     /// item).
     fn flush_item(&mut self, out: &mut Vec<u8>, before: bool) {
-        let Some(doc) = self.last.clone().and_then(|d| self.held.rest(d)) else {
+        let Some(doc) = self.last.as_ref().and_then(|d| self.held.rest(d)) else {
             return;
         };
         if !before {
@@ -363,14 +363,14 @@ impl InStream {
 
     /// Everything held, in one more event shaped like the last one with text.
     fn flush(&mut self, out: &mut Vec<u8>) {
-        let Some((name, doc)) = self.last.clone() else {
+        let Some((name, shape)) = &self.last else {
             return;
         };
-        let Some(doc) = self.held.rest(doc) else {
+        let Some(doc) = self.held.rest(shape) else {
             return;
         };
         if let Some(name) = name {
-            out.extend_from_slice(&name);
+            out.extend_from_slice(name);
         }
         crate::sse::write_data(out, &doc, b"\n\n");
     }
@@ -465,7 +465,7 @@ impl InLines {
     }
 
     fn flush(&mut self, out: &mut Vec<u8>) {
-        if let Some(doc) = self.last.clone().and_then(|d| self.held.rest(d)) {
+        if let Some(doc) = self.last.as_ref().and_then(|d| self.held.rest(d)) {
             Self::write(out, &doc, b"\n");
         }
     }
@@ -542,21 +542,20 @@ impl InEventStream {
 
     /// Everything held, in one more message shaped like the last one with text.
     fn flush(&mut self, out: &mut Vec<u8>) {
-        let Some((headers, outer, inner)) = self.last.clone() else {
+        let Some((headers, outer, inner)) = &self.last else {
             return;
         };
-        let (outer, inner) = match inner {
+        let payload = match inner {
             Some(inner) => match self.held.rest(inner) {
-                Some(inner) => (outer, Some(inner)),
+                Some(inner) => Self::payload(outer, Some(&inner)),
                 None => return,
             },
             None => match self.held.rest(outer) {
-                Some(outer) => (outer, None),
+                Some(outer) => Self::payload(&outer, None),
                 None => return,
             },
         };
-        let payload = Self::payload(&outer, inner.as_ref());
-        out.extend(crate::eventstream::encode(&headers, &payload));
+        out.extend(crate::eventstream::encode(headers, &payload));
     }
 
     fn message(&mut self, m: &crate::eventstream::Message<'_>, out: &mut Vec<u8>) {

@@ -275,8 +275,7 @@ pub(crate) fn event_with_text(
     mut doc: serde_json::Value,
     text: String,
 ) -> Vec<u8> {
-    let mut text = Some(text);
-    spec.rewrite_text(&mut doc, |_, _| text.take().unwrap_or_default());
+    spec.put_text(&mut doc, text);
     let mut out = Vec::new();
     crate::sse::write_data(&mut out, &doc, b"\n\n");
     out

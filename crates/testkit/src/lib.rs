@@ -519,16 +519,7 @@ async fn answer(
             });
         }
         lines.push("2:{\"status\":\"completed\"}\n".into());
-        let stream = futures_util::stream::iter(
-            lines
-                .into_iter()
-                .map(|l| Ok::<_, Infallible>(Frame::data(Bytes::from(l)))),
-        );
-        let res = Response::builder()
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(BodyExt::boxed(StreamBody::new(stream)))
-            .expect("response");
-        return Ok(res);
+        return Ok(streamed("text/plain; charset=utf-8", lines));
     }
     // Gemini's streamGenerateContent: SSE events with `alt=sse` (as the SDKs ask), else one
     // JSON array whose items arrive as the model writes them; the last item carries the last
@@ -568,21 +559,12 @@ async fn answer(
             frames.push("\n]".into());
             frames
         };
-        let stream = futures_util::stream::iter(
-            frames
-                .into_iter()
-                .map(|f| Ok::<_, Infallible>(Frame::data(Bytes::from(f)))),
-        );
         let ct = if sse {
             "text/event-stream"
         } else {
             "application/json; charset=UTF-8"
         };
-        let res = Response::builder()
-            .header("content-type", ct)
-            .body(BodyExt::boxed(StreamBody::new(stream)))
-            .expect("response");
-        return Ok(res);
+        return Ok(streamed(ct, frames));
     }
     if let (true, Some(text)) = (wants_stream, scripted.as_ref()) {
         let pieces = four_char_pieces(text);
@@ -604,16 +586,7 @@ async fn answer(
         } else {
             events.push("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-test\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":42,\"prompt_tokens_details\":{\"cached_tokens\":3}}}\n\ndata: [DONE]\n\n".into());
         }
-        let stream = futures_util::stream::iter(
-            events
-                .into_iter()
-                .map(|e| Ok::<_, Infallible>(Frame::data(Bytes::from(e)))),
-        );
-        let res = Response::builder()
-            .header("content-type", "text/event-stream")
-            .body(BodyExt::boxed(StreamBody::new(stream)))
-            .expect("response");
-        return Ok(res);
+        return Ok(streamed("text/event-stream", events));
     }
     if wants_stream {
         let events: Vec<String> = match sni.as_str() {
@@ -686,6 +659,21 @@ async fn answer(
         .body(BodyExt::boxed(Full::new(Bytes::from(json.to_string()))))
         .expect("response");
     Ok(res)
+}
+
+/// A reply of `content_type` sent as `chunks`, each one a frame of its own (as a service
+/// streams them).
+fn streamed(content_type: &str, chunks: Vec<String>) -> Response<Body> {
+    let frames: Vec<_> = chunks
+        .into_iter()
+        .map(|c| Ok::<_, Infallible>(Frame::data(Bytes::from(c))))
+        .collect();
+    Response::builder()
+        .header("content-type", content_type)
+        .body(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+            frames,
+        ))))
+        .expect("response")
 }
 
 /// A scripted answer as a model streams it: four characters a delta.
