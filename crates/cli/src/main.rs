@@ -217,6 +217,12 @@ pub fn today() -> u32 {
     leakguard_types::SystemClock.today()
 }
 
+/// A request allocates many small short-lived buffers on two worker threads at once, which
+/// jemalloc serves with less CPU than glibc's malloc (6 % less per request, docs/proxy.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {

@@ -102,6 +102,26 @@ fn distinct_texts(c: &mut Criterion) {
     }
 }
 
+/// The fixed cost of a scan: the short strings a request carries besides its prompt (a role,
+/// a model name, a short answer), each scanned on its own.
+fn short_texts(c: &mut Criterion) {
+    let engine = Engine::new().unwrap();
+    engine.warm();
+    let mut group = c.benchmark_group("scan_short");
+    for (name, text) in [
+        ("role", "user"),
+        ("model", "gpt-4o-2024-08-06"),
+        ("answer", "Hello from upstream"),
+        (
+            "sentence",
+            "Please review the quarterly planning notes and suggest a clearer structure.",
+        ),
+    ] {
+        group.bench_function(name, |b| b.iter(|| engine.scan(black_box(text))));
+    }
+    group.finish();
+}
+
 fn build_time(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine");
     group.sample_size(20);
@@ -116,5 +136,12 @@ fn build_time(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, reference, throughput, distinct_texts, build_time);
+criterion_group!(
+    benches,
+    reference,
+    throughput,
+    distinct_texts,
+    short_texts,
+    build_time
+);
 criterion_main!(benches);

@@ -323,6 +323,12 @@ impl State {
                 time_ms: crate::events::now_ms(),
                 host: std::mem::take(&mut req.host),
                 client: req.client.take(),
+                method: std::mem::take(&mut req.method),
+                path: std::mem::take(&mut req.path),
+                endpoint: std::mem::take(&mut req.endpoint),
+                provider: req.provider.take(),
+                model: req.model.take(),
+                group: req.group.take(),
                 input_tokens: usage.input_tokens,
                 output_tokens: usage.output_tokens,
                 cached_tokens: usage.cached_tokens,
@@ -333,6 +339,8 @@ impl State {
                 let mut req = req.take().unwrap_or_default();
                 let served = a.served_model.clone();
                 (req.id, req.host, req.client) = (a.reply_to, a.host, a.client);
+                (req.method, req.path, req.endpoint) = (a.method, a.path, a.endpoint);
+                (req.provider, req.model, req.group) = (a.provider, a.model, a.group);
                 ctx.event(req, &[], &usage, served, reply_bytes, false)
             });
             return;

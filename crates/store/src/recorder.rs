@@ -126,6 +126,7 @@ impl Recorder {
         let mut store = Store::open(path)?;
         store.set_full_durability(options.full_durability)?;
         store.set_targets(options.targets.clone(), options.outbox_cap);
+        store.set_identity(&options.device, &options.os_user);
         let spill = spill_path(path);
         import_spill(&mut store, &spill)?;
         let journal_path = path.with_file_name("events-journal.jsonl");
@@ -290,6 +291,9 @@ fn writer(
         journal_mark: 0,
         committed_mark: 0,
     };
+    // Emptied by every commit; their room is kept from one burst to the next.
+    let mut batch: Vec<Event> = Vec::new();
+    let mut answers = Vec::new();
     loop {
         let wait = if !w.held.is_empty() {
             RETRY
@@ -308,8 +312,6 @@ fn writer(
                 break;
             }
         };
-        let mut batch: Vec<Event> = Vec::new();
-        let mut answers = Vec::new();
         let mut flushes = Vec::new();
         let gather_from = Instant::now();
         let mut gathered = false;
@@ -416,14 +418,23 @@ impl Writer<'_> {
         if batch.is_empty() && answers.is_empty() && self.held.is_empty() {
             return;
         }
-        let mut all: Vec<Event> = self.held.drain(..).collect();
-        all.append(batch);
+        // The batch itself is written (and emptied afterwards, keeping its room for the next
+        // one); what is held goes in front of it.
+        if !self.held.is_empty() {
+            batch.splice(0..0, self.held.drain(..));
+        }
+        let all = batch;
         let stored = store
-            .insert_with(&all, answers)
-            .or_else(|_| store.insert_with(&all, answers));
+            .insert_with(all, answers)
+            .or_else(|_| store.insert_with(all, answers));
         if stored.is_err() {
             // Spilled or held with the events, as `reply` events the store folds in later.
-            all.extend(answers.drain(..).map(leakguard_types::Answer::into_event));
+            all.extend(answers.drain(..).map(|a| {
+                let mut e = a.into_event();
+                e.device.clone_from(&options.device);
+                e.os_user.clone_from(&options.os_user);
+                e
+            }));
         }
         answers.clear();
         let ok = match stored {
@@ -437,7 +448,7 @@ impl Writer<'_> {
                 }
                 true
             }
-            Err(e) => match append_spill(&self.spill, &all) {
+            Err(e) => match append_spill(&self.spill, all) {
                 Ok(()) => {
                     eprintln!(
                         "leakguard: cannot store {} events ({e}); kept in {} until the database takes them",
@@ -460,7 +471,7 @@ impl Writer<'_> {
                     self.counters.set_failure(Some(why));
                     // The oldest go first when the queue is full.
                     let over = all.len().saturating_sub(HELD_MAX);
-                    let mut held = std::collections::VecDeque::from(all);
+                    let mut held = std::collections::VecDeque::from(std::mem::take(all));
                     held.drain(..over);
                     self.counters
                         .dropped
@@ -474,6 +485,7 @@ impl Writer<'_> {
                 }
             },
         };
+        all.clear();
         if ok {
             if self.dropped_unrecorded > 0 {
                 let note = dropped_event(self.dropped_unrecorded, options);

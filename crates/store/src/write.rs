@@ -40,6 +40,9 @@ pub struct Store {
     outbox_cap: u64,
     /// Per target: an upper bound of its outbox rows (exact after each trim).
     outbox_len: HashMap<String, u64>,
+    /// The device and OS user an answer stored as a row of its own is stamped with (the
+    /// recorder stamps every event it queues; such an answer becomes one here).
+    identity: (String, String),
 }
 
 /// Opens (creating it 0600) and configures a connection on `path`.
@@ -141,7 +144,13 @@ impl Store {
             targets: Vec::new(),
             outbox_cap: 100_000,
             outbox_len,
+            identity: Default::default(),
         })
+    }
+
+    /// The device and OS user for answers stored as rows of their own.
+    pub fn set_identity(&mut self, device: &str, os_user: &str) {
+        self.identity = (device.to_string(), os_user.to_string());
     }
 
     pub fn path(&self) -> &Path {
@@ -219,7 +228,11 @@ impl Store {
         }
         // Rare (the request's event was lost or pruned): the orphans go in as events.
         let mut all = events.to_vec();
-        all.extend(orphans.iter().map(|&i| answers[i].clone().into_event()));
+        all.extend(orphans.iter().map(|&i| {
+            let mut e = answers[i].clone().into_event();
+            (e.device, e.os_user) = self.identity.clone();
+            e
+        }));
         let rest: Vec<Answer> = answers
             .iter()
             .enumerate()

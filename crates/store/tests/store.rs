@@ -296,6 +296,12 @@ fn answers_go_onto_their_requests_rows_in_the_batch_later_or_as_a_row_of_their_o
         time_ms: BASE,
         host: request.host.clone(),
         client: request.client.clone(),
+        method: request.method.clone(),
+        path: request.path.clone(),
+        endpoint: request.endpoint.clone(),
+        provider: request.provider.clone(),
+        model: request.model.clone(),
+        group: request.group.clone(),
         input_tokens: Some(tokens.0),
         output_tokens: Some(tokens.1),
         cached_tokens: Some(1),
@@ -309,8 +315,10 @@ fn answers_go_onto_their_requests_rows_in_the_batch_later_or_as_a_row_of_their_o
         .unwrap();
     let mut later = answer(&b, (20, 2));
     later.served_model = Some("gpt-test".into());
-    let mut stray = answer(&sample_event(3, BASE), (40, 4));
+    let never_stored = sample_event(3, BASE);
+    let mut stray = answer(&never_stored, (40, 4));
     stray.reply_to = "no-such-request".into();
+    store.set_identity("laptop-7", "alice");
     let seqs = store
         .insert_with(&[sample_event(4, BASE)], &[later, stray.clone()])
         .unwrap();
@@ -331,6 +339,24 @@ fn answers_go_onto_their_requests_rows_in_the_batch_later_or_as_a_row_of_their_o
     let own = row("no-such-request-answer");
     assert_eq!(own.kind, leakguard_types::EventKind::Reply);
     assert_eq!(own.reply_to.as_deref(), Some("no-such-request"));
+    // It says what its request said, and which laptop and user it came from.
+    assert_eq!(
+        (
+            own.method.as_str(),
+            own.path.as_str(),
+            own.endpoint.as_str()
+        ),
+        (
+            never_stored.method.as_str(),
+            never_stored.path.as_str(),
+            never_stored.endpoint.as_str()
+        )
+    );
+    assert!(!own.path.is_empty() && !own.endpoint.is_empty());
+    assert_eq!(
+        (own.device.as_str(), own.os_user.as_str()),
+        ("laptop-7", "alice")
+    );
     assert_eq!(
         reader.count().unwrap(),
         4,

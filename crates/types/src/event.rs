@@ -353,6 +353,14 @@ pub struct Answer {
     /// The request's host and client (the usage record's keys).
     pub host: String,
     pub client: Option<String>,
+    /// What else the request's event says of it, for the rare row of its own (a request
+    /// that was never stored): moved from the reply's copy of it, not cloned.
+    pub method: String,
+    pub path: String,
+    pub endpoint: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub group: Option<String>,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,
@@ -363,7 +371,8 @@ pub struct Answer {
 impl Answer {
     /// The answer as a `reply` event of its own (for a store that cannot put it on its
     /// request's row: a spill file, a request that was never stored). Its id is the request's
-    /// with `-answer`, so recording it twice stores it once.
+    /// with `-answer`, so recording it twice stores it once. The device and OS user are the
+    /// recorder's to stamp, as on every event.
     pub fn into_event(self) -> Event {
         Event {
             id: format!("{}-answer", self.reply_to),
@@ -371,6 +380,12 @@ impl Answer {
             kind: EventKind::Reply,
             host: self.host,
             client: self.client,
+            method: self.method,
+            path: self.path,
+            endpoint: self.endpoint,
+            provider: self.provider,
+            model: self.model,
+            group: self.group,
             verdict: EventVerdict::Allow,
             outcome: Outcome::Forwarded,
             reply_to: Some(self.reply_to),
