@@ -14,7 +14,7 @@ UP="$(awk '/^ready /{print $2}' "$WORK/up.out")"
 
 resolve=()
 for h in api.openai.com api.anthropic.com chatgpt.com claude.ai intranet.test \
-  bedrock-runtime.us-east-1.amazonaws.com generativelanguage.googleapis.com; do
+  bedrock-runtime.us-east-1.amazonaws.com generativelanguage.googleapis.com gemini.google.com; do
   resolve+=(--resolve "$h:443:$UP")
 done
 "$BIN/leakguard" run --no-notify --listen 127.0.0.1:0 --data-dir "$WORK/guard" \
@@ -29,7 +29,7 @@ echo "== e2e: official OpenAI, Anthropic, Google Gen AI and AWS (boto3) SDKs thr
 HTTPS_PROXY="http://$ADDR" NO_PROXY="" LG_DEVICE_CA="$CA" LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" \
   "$VENV/bin/python" -W ignore::ResourceWarning "$ROOT/tests/e2e/test_sdks.py" || failed=1
 
-echo "== e2e: headless Chromium, ChatGPT-web-shaped request"
+echo "== e2e: headless Chromium: ChatGPT's and Gemini's web shapes, a prompt in the address"
 LG_ADDR="$ADDR" LG_DEVICE_CA="$CA" LG_WORK="$WORK" LG_UPSTREAM_LOG="$WORK/up/upstream.jsonl" \
   "$VENV/bin/python" "$ROOT/tests/e2e/test_chromium.py" || failed=1
 
@@ -53,6 +53,10 @@ expect_event() {
 expect_event "no blocked aws-access-key-id event in the store" --outcome blocked --rule aws-access-key-id
 expect_event "no reply event for the key in Bedrock's event stream" --kind reply \
   --rule aws-access-key-id --host bedrock-runtime.us-east-1.amazonaws.com
+expect_event "no reply event for the key in ChatGPT's web stream (read in Chromium)" --kind reply \
+  --rule aws-access-key-id --host chatgpt.com
+expect_event "no blocked event for the key in Gemini's nested form (sent by Chromium)" \
+  --outcome blocked --rule aws-access-key-id --host gemini.google.com
 if grep -qa 'AKIAQYLPMN5HJNGY4F7A' "$WORK/guard"/events.db*; then
   echo "e2e: FAIL: a raw secret reached the event store" >&2
   failed=1

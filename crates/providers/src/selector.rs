@@ -12,6 +12,21 @@ enum Step {
     AllItems,
     /// `.*`: every value of an object.
     AllValues,
+    /// `[field=value]`: the object itself, or each object of an array, whose `field` is the
+    /// string `value`; `[!field]`: whose `field` is absent (the ops of a JSON-patch stream
+    /// that touch one path, and the bare ones that continue the last).
+    Where(String, Option<String>),
+}
+
+impl Step {
+    /// Whether `v` is an object the `Where` step `(field, value)` takes.
+    fn takes<T: Tree>(field: &str, value: Option<&str>, v: &T) -> bool {
+        v.is_object()
+            && match value {
+                Some(want) => v.field(field).and_then(Tree::text) == Some(want),
+                None => v.field(field).is_none(),
+            }
+    }
 }
 
 /// One step of a concrete location in a document.
@@ -37,7 +52,7 @@ impl fmt::Display for Selector {
 }
 
 impl Selector {
-    /// Parses `a.b[*].c[0].*@base64`.
+    /// Parses `a.b[*].c[0].*@base64`, `v[p=/message/content/parts/0].v`, `[!p].v`.
     pub fn parse(source: &str) -> Result<Selector, String> {
         let (path, base64) = match source.strip_suffix("@base64") {
             Some(p) => (p, true),
@@ -67,9 +82,15 @@ impl Selector {
                 let inner = &rest[1..close];
                 if inner == "*" {
                     steps.push(Step::AllItems);
+                } else if let Some(field) = inner.strip_prefix('!').filter(|f| !f.is_empty()) {
+                    steps.push(Step::Where(field.to_string(), None));
+                } else if let Some((field, value)) =
+                    inner.split_once('=').filter(|(f, _)| !f.is_empty())
+                {
+                    steps.push(Step::Where(field.to_string(), Some(value.to_string())));
                 } else {
                     let n = inner.parse::<usize>().map_err(|_| {
-                        format!("selector `{source}`: `[{inner}]` must be `[*]` or an index")
+                        format!("selector `{source}`: `[{inner}]` must be `[*]`, an index, `[field=value]` or `[!field]`")
                     })?;
                     steps.push(Step::Index(n));
                 }
@@ -121,6 +142,14 @@ impl Selector {
                     }
                 }
                 Step::AllValues => v.values(&mut |child| go(rest, child, f)),
+                Step::Where(field, value) => match v.items() {
+                    Some(items) => items
+                        .iter()
+                        .filter(|c| Step::takes(field, value.as_deref(), *c))
+                        .for_each(|c| go(rest, c, f)),
+                    None if Step::takes(field, value.as_deref(), v) => go(rest, v, f),
+                    None => {}
+                },
             }
         }
         go(&self.steps, doc, f);
@@ -136,6 +165,14 @@ impl Selector {
                 Step::Field(name) => go(rest, v.field(name)?),
                 Step::Index(i) => go(rest, v.items()?.get(*i)?),
                 Step::AllItems => v.items()?.iter().find_map(|c| go(rest, c)),
+                Step::Where(field, value) => match v.items() {
+                    Some(items) => items
+                        .iter()
+                        .filter(|c| Step::takes(field, value.as_deref(), *c))
+                        .find_map(|c| go(rest, c)),
+                    None if Step::takes(field, value.as_deref(), v) => go(rest, v),
+                    None => None,
+                },
                 Step::AllValues => {
                     let mut first = None;
                     v.values(&mut |c| {
@@ -274,6 +311,16 @@ impl Reach {
                 self.fields[at].1.insert(rest);
             }
             Some((Step::AllValues, rest)) => self.any_field.get_or_insert_default().insert(rest),
+            // The test's field is kept wherever the step may apply: on this object, or on
+            // each item of this array.
+            Some((Step::Where(field, _), rest)) => {
+                let test = [Step::Field(field.clone())];
+                self.insert(&test);
+                self.insert(rest);
+                let items = self.items.get_or_insert_default();
+                items.insert(&test);
+                items.insert(rest);
+            }
             Some((Step::Index(_) | Step::AllItems, rest)) => {
                 self.items.get_or_insert_default().insert(rest)
             }
@@ -428,6 +475,20 @@ fn walk<'v>(steps: &[Step], v: &'v Value, path: &mut Vec<Key>, out: &mut Vec<(Ve
                 path.pop();
             }
         }
+        (Step::Where(field, value), Value::Array(items)) => {
+            for (i, child) in items.iter().enumerate() {
+                if Step::takes(field, value.as_deref(), child) {
+                    path.push(Key::Index(i));
+                    walk(rest, child, path, out);
+                    path.pop();
+                }
+            }
+        }
+        (Step::Where(field, value), Value::Object(_))
+            if Step::takes(field, value.as_deref(), v) =>
+        {
+            walk(rest, v, path, out);
+        }
         (Step::AllValues, Value::Object(map)) => {
             for (k, child) in map {
                 path.push(Key::Field(k.clone()));
@@ -581,8 +642,46 @@ mod tests {
     }
 
     #[test]
+    fn a_where_step_takes_the_objects_whose_field_matches_or_is_absent() {
+        const PART: &str = "[p=/message/content/parts/0].v";
+        // ChatGPT's delta encoding: an append at the text's pointer, a bare continuation,
+        // a status change, and a patch holding both kinds.
+        let append = json!({"p": "/message/content/parts/0", "o": "append", "v": "Hel"});
+        let bare = json!({"v": "lo"});
+        let status = json!({"p": "/message/status", "o": "replace", "v": "done"});
+        let patch = json!({"p": "", "o": "patch", "v": [
+            {"p": "/message/content/parts/0", "o": "append", "v": "!"},
+            {"p": "/message/status", "o": "replace", "v": "finished_successfully"},
+            {"p": "/message/content/parts/0", "o": "append", "v": "?"}]});
+        assert_eq!(texts(PART, &append), vec![("v".into(), "Hel".into())]);
+        assert!(texts(PART, &bare).is_empty() && texts(PART, &status).is_empty());
+        assert_eq!(texts("[!p].v", &bare), vec![("v".into(), "lo".into())]);
+        assert!(texts("[!p].v", &append).is_empty() && texts("[!p].v", &patch).is_empty());
+        assert_eq!(
+            texts("v[p=/message/content/parts/0].v", &patch),
+            vec![("v[0].v".into(), "!".into()), ("v[2].v".into(), "?".into())],
+            "the status change is not text"
+        );
+        // The light tree keeps the tested field, so it reads the same.
+        let sel = Selector::parse("v[p=/message/content/parts/0].v").unwrap();
+        let reach = Reach::of([&sel]);
+        let text = patch.to_string();
+        let node = reach.parse(text.as_bytes()).unwrap();
+        let mut found = Vec::new();
+        sel.each_str(&node, &mut |s| found.push(s.to_string()));
+        assert_eq!(found, ["!", "?"]);
+        let count = Selector::parse("u[k=out].n").unwrap();
+        let counts = json!({"u": [{"k": "in", "n": 3}, {"k": "out", "n": 5}]});
+        assert_eq!(count.first_number(&counts), Some(5));
+        assert!(
+            Selector::parse("v[p=]").is_ok(),
+            "an empty value is a value"
+        );
+    }
+
+    #[test]
     fn bad_selectors_are_refused_with_the_reason() {
-        for bad in ["", "a..b", "a[x]", "a[", "a]b", "a[*]b"] {
+        for bad in ["", "a..b", "a[x]", "a[", "a]b", "a[*]b", "a[!]", "a[=x]"] {
             assert!(Selector::parse(bad).is_err(), "{bad} should be refused");
         }
         assert!(Selector::parse("a.b@base64").unwrap().base64);

@@ -2268,6 +2268,19 @@ fn answer_to_redact() -> (String, String) {
     (scripted(&answer), expected)
 }
 
+/// Checks a `reply` event of `endpoint` names both values of [`answer_to_redact`].
+fn assert_audited_key_and_card(e: &serde_json::Value, endpoint: &str) {
+    assert_eq!(e["endpoint"], endpoint, "{e}");
+    let rules: Vec<&str> = e["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(rules.contains(&"aws-access-key-id"), "{e}");
+    assert!(rules.contains(&"credit-card-number"), "{e}");
+}
+
 /// Waits for `n` `reply` events and checks each says its reply was redacted.
 async fn assert_replies_redacted(r: &Rig, n: usize) -> Vec<serde_json::Value> {
     let replies = events_of_kind(r, "reply", n).await;
@@ -2472,15 +2485,7 @@ async fn le_chat_replies_are_read_and_redacted_line_by_line() {
     }
     let replies = events_of_kind(&r, "reply", 2).await;
     for e in &replies {
-        assert_eq!(e["endpoint"], "lechat-web-chat", "{e}");
-        let rules: Vec<&str> = e["rules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|f| f["rule"].as_str())
-            .collect();
-        assert!(rules.contains(&"aws-access-key-id"), "{e}");
-        assert!(rules.contains(&"credit-card-number"), "{e}");
+        assert_audited_key_and_card(e, "lechat-web-chat");
     }
     r.guard.stop().await;
     // Redacted where the group says so: line by line, still numbered JSON lines, the key and
@@ -2500,6 +2505,79 @@ async fn le_chat_replies_are_read_and_redacted_line_by_line() {
         );
     }
     assert_replies_redacted(&r, 2).await;
+    r.guard.stop().await;
+}
+
+/// The answer's text in a ChatGPT web stream (`v1` delta encoding): appends to the message's
+/// first part, whether with their pointer, bare (continuing the last one) or inside a patch.
+fn chatgpt_text(reply: &str) -> String {
+    const PART: &str = "/message/content/parts/0";
+    let mut text = String::new();
+    let mut last_pointer = String::new();
+    for data in reply.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if data == "[DONE]" {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(data).unwrap_or_else(|_| panic!("every event is JSON: {data}"));
+        if let Some(p) = v["p"].as_str() {
+            last_pointer = p.to_string();
+        }
+        match &v["v"] {
+            serde_json::Value::String(t) if last_pointer == PART => text.push_str(t),
+            serde_json::Value::Array(ops) => {
+                for op in ops.iter().filter(|op| op["p"] == PART) {
+                    text.push_str(op["v"].as_str().unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chatgpt_web_replies_are_read_and_redacted_in_its_delta_encoding() {
+    let (prompt, expected) = answer_to_redact();
+    let body = serde_json::json!({"action": "next", "model": "auto",
+        "parent_message_id": "client-created-root", "conversation_id": "c1",
+        "messages": [{"id": "u1", "author": {"role": "user"},
+            "content": {"content_type": "text", "parts": [prompt]}}]});
+    let url = "https://chatgpt.com/backend-api/f/conversation";
+    // Audited (the default policy): the stream goes as it came, the key and the card found,
+    // the model that served `auto` recorded.
+    let r = rig().await;
+    let (status, reply) = r.post_json(url, &body.to_string()).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        chatgpt_text(&reply).contains("4111 1111 1111 1111"),
+        "untouched: {reply}"
+    );
+    let e = &events_of_kind(&r, "reply", 1).await[0];
+    assert_audited_key_and_card(e, "chatgpt-web-conversation");
+    assert_eq!(e["served_model"], "gpt-test", "{e}");
+    r.guard.stop().await;
+    // Redacted where the group says so: still the same delta encoding event by event (bare
+    // continuations and the final patch included), the key and the card replaced.
+    let r = rig_redacting_replies_of("consumer-chat").await;
+    let (status, reply) = r.post_json(url, &body.to_string()).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(
+        !reply.contains("4111") && !reply.contains("AKIA"),
+        "{reply}"
+    );
+    assert_eq!(chatgpt_text(&reply), expected);
+    assert!(
+        reply.matches("event: delta\n").count() > 100,
+        "still delta by delta"
+    );
+    assert_eq!(
+        reply.matches("finished_successfully").count(),
+        1,
+        "the status change kept, once: the event that ends the answer takes the held text"
+    );
+    assert!(reply.trim_end().ends_with("data: [DONE]"), "{reply}");
+    assert_replies_redacted(&r, 1).await;
     r.guard.stop().await;
 }
 

@@ -147,6 +147,7 @@ pub const HOSTS: &[&str] = &[
     "intranet.test",
     "bedrock-runtime.us-east-1.amazonaws.com",
     "generativelanguage.googleapis.com",
+    "gemini.google.com",
     "chat.mistral.ai",
     "tch1.tch.poe.com",
 ];
@@ -229,9 +230,10 @@ impl Upstream {
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
-/// A page served as https://chatgpt.com/leakguard-e2e.html: it sends three ChatGPT-web-shaped
-/// prompts (clean, with a secret, with a card number) from the page, as the real web app does,
-/// and writes what came back into the document for the test to read.
+/// A page served as https://chatgpt.com/leakguard-e2e.html: it sends four ChatGPT-web-shaped
+/// prompts (clean, with a secret, with a card number, and one whose scripted answer carries an
+/// AWS key) from the page, as the real web app does, and writes what came back into the
+/// document for the test to read.
 pub const E2E_PAGE: &str = r#"<!doctype html><html><head><title>leakguard e2e</title></head><body>waiting
 <script>
 async function send(text) {
@@ -239,13 +241,36 @@ async function send(text) {
     messages: [{id: crypto.randomUUID(), author: {role: "user"}, content: {content_type: "text", parts: [text]}}]};
   const r = await fetch("/backend-api/f/conversation", {method: "POST",
     headers: {"content-type": "application/json", "accept": "text/event-stream"}, body: JSON.stringify(body)});
-  return {status: r.status, text: (await r.text()).slice(0, 400)};
+  return {status: r.status, text: (await r.text()).slice(0, 20000)};
 }
 (async () => {
   const out = [];
   out.push(await send("What is a good name for a pet turtle?"));
   out.push(await send("deploy with aws_access_key_id = AKIAQYLPMN5HJNGY4F7A"));
   out.push(await send("the customer card is 4111 1111 1111 1111, is that valid?"));
+  // The answer, written reversed so that the prompt holds no key: "Use AKIA… for the deploy."
+  const answer = "Use AKIAQYLPMN5HJNGY4F7A for the deploy.";
+  out.push(await send("REPLYREV<<" + answer.split("").reverse().join("") + ">>"));
+  document.body.textContent = "RESULT " + JSON.stringify(out);
+})().catch(e => { document.body.textContent = "ERROR " + e; });
+</script></body></html>"#;
+
+/// A page served as https://gemini.google.com/leakguard-e2e-gemini.html: it sends a prompt the
+/// way Gemini's web app does (a form whose `f.req` is JSON holding JSON holding the prompt),
+/// once with a pasted function that carries an AWS key and once clean, and writes the statuses
+/// into the document.
+pub const E2E_GEMINI_PAGE: &str = r#"<!doctype html><html><head><title>leakguard e2e gemini</title></head><body>waiting
+<script>
+async function send(prompt) {
+  const inner = JSON.stringify([[prompt, 0, null, null, null, null, 0], ["en"], ["c_1", "r_1", "rc_1"]]);
+  const form = new URLSearchParams({"f.req": JSON.stringify([null, inner]), "at": "AJvLN6M:1700000000000"});
+  const r = await fetch("/_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate?bl=boq_assistant&rt=c",
+    {method: "POST", body: form});
+  return {status: r.status, text: (await r.text()).slice(0, 2000)};
+}
+(async () => {
+  const code = "def deploy():\n    client = boto3.client(\"s3\",\n        aws_access_key_id=\"AKIAQYLPMN5HJNGY4F7A\")\n    return client\n";
+  const out = [await send("Why does this fail?\n" + code), await send("What is a good name for a pet turtle?")];
   document.body.textContent = "RESULT " + JSON.stringify(out);
 })().catch(e => { document.body.textContent = "ERROR " + e; });
 </script></body></html>"#;
@@ -416,11 +441,16 @@ async fn answer(
         .chars()
         .take(2000)
         .collect::<String>();
-    if path == "/leakguard-e2e.html" {
+    let page = match path.as_str() {
+        "/leakguard-e2e.html" => Some(E2E_PAGE),
+        "/leakguard-e2e-gemini.html" => Some(E2E_GEMINI_PAGE),
+        _ => None,
+    };
+    if let Some(page) = page {
         let res = Response::builder()
             .header("content-type", "text/html; charset=utf-8")
             .body(BodyExt::boxed(Full::new(Bytes::from_static(
-                E2E_PAGE.as_bytes(),
+                page.as_bytes(),
             ))))
             .expect("response");
         return Ok(res);
@@ -520,6 +550,34 @@ async fn answer(
         }
         lines.push("2:{\"status\":\"completed\"}\n".into());
         return Ok(streamed("text/plain; charset=utf-8", lines));
+    }
+    // ChatGPT's web app: SSE in its `v1` delta encoding, four characters a delta: the message
+    // added whole (empty), the first piece appended at its JSON pointer, the next ones as bare
+    // `{"v": …}` (they continue the last pointer and operation), the last one inside a `patch`
+    // with the status change, then the stream's end markers.
+    if let (true, Some(text)) = (
+        sni == "chatgpt.com" && path.ends_with("/conversation"),
+        scripted.as_ref(),
+    ) {
+        let pieces = four_char_pieces(text);
+        let n = pieces.len();
+        let mut events = vec![
+            "event: delta_encoding\ndata: \"v1\"\n\n".to_string(),
+            "event: delta\ndata: {\"p\": \"\", \"o\": \"add\", \"v\": {\"message\": {\"id\": \"m1\", \"author\": {\"role\": \"assistant\"}, \"content\": {\"content_type\": \"text\", \"parts\": [\"\"]}, \"status\": \"in_progress\", \"metadata\": {\"model_slug\": \"gpt-test\"}}, \"conversation_id\": \"c1\"}, \"c\": 0}\n\n".to_string(),
+        ];
+        for (i, p) in pieces.iter().enumerate() {
+            let v = serde_json::to_string(p).expect("a string serialises");
+            events.push(match i {
+                0 => format!("event: delta\ndata: {{\"p\": \"/message/content/parts/0\", \"o\": \"append\", \"v\": {v}}}\n\n"),
+                i if i + 1 == n => format!("event: delta\ndata: {{\"p\": \"\", \"o\": \"patch\", \"v\": [{{\"p\": \"/message/content/parts/0\", \"o\": \"append\", \"v\": {v}}}, {{\"p\": \"/message/status\", \"o\": \"replace\", \"v\": \"finished_successfully\"}}]}}\n\n"),
+                _ => format!("event: delta\ndata: {{\"v\": {v}}}\n\n"),
+            });
+        }
+        events.push(
+            "data: {\"type\": \"message_stream_complete\", \"conversation_id\": \"c1\"}\n\n".into(),
+        );
+        events.push("data: [DONE]\n\n".into());
+        return Ok(streamed("text/event-stream; charset=utf-8", events));
     }
     // Gemini's streamGenerateContent: SSE events with `alt=sse` (as the SDKs ask), else one
     // JSON array whose items arrive as the model writes them; the last item carries the last
