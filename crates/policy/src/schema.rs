@@ -150,7 +150,8 @@ pub struct DestinationGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
     /// Put the original values back where the reply echoes a redaction placeholder (also in
-    /// SSE streams), so the answer reads right; the provider still never sees them.
+    /// streams, where the model may cut it over several events), so the answer reads right;
+    /// the provider still never sees them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restore_redacted: bool,
     /// What a finding in this group's replies does, instead of `responses.action`.

@@ -203,49 +203,75 @@ impl Guard {
         let Some(pending) = self.restore.take() else {
             return res;
         };
-        // Only identity-encoded text replies are rewritten; anything else goes back untouched.
+        // Only identity-encoded replies are rewritten; anything else goes back untouched.
         let encoded = res
             .headers()
             .get(CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
+        if encoded {
+            return res;
+        }
         let ct = res
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let sse = ct.contains("event-stream");
-        if encoded || !(sse || ct.contains("json") || ct.starts_with("text/")) {
-            return res;
-        }
-        let (mut parts, body) = res.into_parts();
-        parts.headers.remove(CONTENT_LENGTH);
-        // A stream whose events the catalog describes: restored in the text of its events, so
-        // a placeholder split over several events comes back whole. Anything else: in the
-        // bytes, chunk by chunk.
+        // A reply whose framing the catalog describes (SSE events, numbered lines, AWS
+        // event-stream messages, JSON): restored in the text of its events, as reply redaction
+        // rewrites it, so a placeholder split over several events comes back whole and every
+        // event stays what it was. Other text: in the bytes, chunk by chunk.
         let spec = pending
             .endpoint
-            .filter(|_| sse)
             .and_then(|i| self.shared.catalog.endpoints().get(i))
-            .map(|e| e.reply().clone());
-        use crate::restore::{InBytes, InStreamText, Pairs, Rewriting};
-        let body = match spec {
-            Some(spec) => Body::from(http_body_util::combinators::BoxBody::new(Rewriting::new(
-                body,
-                InStreamText::new(pending.pairs, spec),
-            ))),
-            None => {
-                let pairs = Pairs::new(pending.pairs, true);
-                if pairs.is_empty() {
-                    return Response::from_parts(parts, body);
-                }
-                Body::from(http_body_util::combinators::BoxBody::new(Rewriting::new(
-                    body,
-                    InBytes::new(pairs),
-                )))
+            .map(|e| e.reply().clone())
+            .filter(|s| s.has_text());
+        let kind = spec
+            .as_ref()
+            .and_then(|s| crate::reply::kind_of(Some(&ct), Some(s)));
+        let textual = ct.contains("event-stream") || ct.contains("json") || ct.starts_with("text/");
+        use crate::reply::Kind;
+        use crate::reply_redact::{InEventStream, InJson, InLines, InStream};
+        use crate::restore::{InBytes, Pairs, Restorer, Rewriting};
+        use http_body_util::combinators::BoxBody;
+        let (mut parts, body) = res.into_parts();
+        // Then any placeholder left whole elsewhere (a field the catalog does not list, a
+        // tool call's arguments): in the bytes, JSON-escaped (never inside AWS event-stream
+        // messages, whose lengths and CRCs cover their bytes).
+        let in_bytes = Pairs::new(pending.pairs.clone(), true);
+        let body = match (spec, kind) {
+            (Some(spec), Some(kind)) => {
+                let r = Restorer::new(pending.pairs);
+                let body = match kind {
+                    Kind::Sse => {
+                        Body::from(BoxBody::new(Rewriting::new(body, InStream::new(r, spec))))
+                    }
+                    Kind::Lines => {
+                        Body::from(BoxBody::new(Rewriting::new(body, InLines::new(r, spec))))
+                    }
+                    Kind::EventStream => {
+                        parts.headers.remove(CONTENT_LENGTH);
+                        return Response::from_parts(
+                            parts,
+                            Body::from(BoxBody::new(Rewriting::new(
+                                body,
+                                InEventStream::new(r, spec),
+                            ))),
+                        );
+                    }
+                    Kind::Json => {
+                        Body::from(BoxBody::new(Rewriting::new(body, InJson::new(r, spec))))
+                    }
+                };
+                Body::from(BoxBody::new(Rewriting::new(body, InBytes::new(in_bytes))))
             }
+            _ if textual && !in_bytes.is_empty() => {
+                Body::from(BoxBody::new(Rewriting::new(body, InBytes::new(in_bytes))))
+            }
+            _ => return Response::from_parts(parts, body),
         };
+        parts.headers.remove(CONTENT_LENGTH);
         Response::from_parts(parts, body)
     }
 

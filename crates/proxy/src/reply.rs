@@ -28,6 +28,26 @@ const CARRY: usize = 512;
 /// size; a larger one is passed on and recorded as read only in part.
 const MAX_KEPT: usize = 8 << 20;
 
+/// How a reply with `content_type` to an endpoint whose replies `spec` describes is framed:
+/// `None` for what is neither JSON nor a stream the guard knows (it goes as it is).
+pub(crate) fn kind_of(
+    content_type: Option<&str>,
+    spec: Option<&leakguard_providers::ReplySpec>,
+) -> Option<Kind> {
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    Some(if ct.contains("vnd.amazon.eventstream") {
+        Kind::EventStream
+    } else if ct.contains("json") {
+        Kind::Json
+    } else if spec.is_some_and(|s| s.lines()) {
+        Kind::Lines
+    } else if ct.contains("event-stream") {
+        Kind::Sse
+    } else {
+        return None;
+    })
+}
+
 /// What a forwarded request leaves for reading its reply.
 #[derive(Debug)]
 pub(crate) struct ReplyContext {
@@ -85,18 +105,7 @@ impl ReplyContext {
     /// How a reply with `content_type` is read (and redacted): `None` for what is neither JSON
     /// nor a stream the guard knows (it goes as it is).
     pub fn kind(&self, content_type: Option<&str>) -> Option<Kind> {
-        let ct = content_type.unwrap_or("").to_ascii_lowercase();
-        Some(if ct.contains("vnd.amazon.eventstream") {
-            Kind::EventStream
-        } else if ct.contains("json") {
-            Kind::Json
-        } else if self.spec().is_some_and(|s| s.lines()) {
-            Kind::Lines
-        } else if ct.contains("event-stream") {
-            Kind::Sse
-        } else {
-            return None;
-        })
+        kind_of(content_type, self.spec())
     }
 
     /// Wraps a reply body of `kind` ([`ReplyContext::kind`]) in a reader.

@@ -1,5 +1,7 @@
-//! Redacting replies (`reply_action: redact`): what the policy acts on in the answer's text is
-//! replaced by `[REDACTED:rule]` before the user sees it. A JSON reply is held whole and its
+//! Rewriting the answer's text in a reply, whatever its framing: redacting it
+//! (`reply_action: redact`: what the policy acts on is replaced by `[REDACTED:rule]` before the
+//! user sees it) or restoring the user's own values in place of the placeholders the model
+//! echoes (`restore_redacted`). Both are a [`Transform`] of the text; the framings are shared. A JSON reply is held whole and its
 //! text fields rewritten; a stream (SSE events, AWS event-stream messages, the items of a JSON
 //! array as Gemini streams without SSE) keeps flowing event by event, but its text is released
 //! [`HOLD`] bytes behind what arrived, so a value the model streams over many deltas is seen
@@ -19,15 +21,35 @@ const STEP: usize = 256;
 /// (and the reading records it as read only in part).
 const MAX_HELD: usize = 8 << 20;
 
-/// What may go of the held text (all of it at the end), redacted.
-fn release(held: &mut String, redactor: &Redactor, all: bool) -> String {
-    if !all && held.len() < HOLD + STEP {
-        return String::new();
+/// What a reply's text becomes on its way to the user, as it streams.
+pub(crate) trait Transform: Send + Sync {
+    /// What may go now of `held` (the text so far not yet sent; all of it when `all`), taken
+    /// out of `held`.
+    fn release(&self, held: &mut String, all: bool) -> String;
+
+    /// A whole text (a JSON reply's field), transformed.
+    fn whole(&self, text: &str) -> String {
+        let mut held = text.to_string();
+        self.release(&mut held, true)
     }
-    let upto = if all { held.len() } else { held.len() - HOLD };
-    let (out, cut) = redactor.redact(held, upto);
-    held.drain(..cut);
-    out
+}
+
+impl Transform for Redactor {
+    /// Redacted, [`HOLD`] bytes behind what arrived: a value streamed over many deltas is
+    /// seen whole before any of it leaves.
+    fn release(&self, held: &mut String, all: bool) -> String {
+        if !all && held.len() < HOLD + STEP {
+            return String::new();
+        }
+        let upto = if all { held.len() } else { held.len() - HOLD };
+        let (out, cut) = self.redact(held, upto);
+        held.drain(..cut);
+        out
+    }
+
+    fn whole(&self, text: &str) -> String {
+        self.redact(text, text.len()).0
+    }
 }
 
 /// The answer text of a stream on its way through: each event's text joins what is held
@@ -36,15 +58,15 @@ fn release(held: &mut String, redactor: &Redactor, all: bool) -> String {
 /// What is held when an event without text comes (the end, usage, `[DONE]`) goes out in one
 /// more event shaped like the last one with text ([`Held::rest`]).
 struct Held {
-    redactor: Redactor,
+    transform: Box<dyn Transform>,
     spec: ReplySpec,
     text: String,
 }
 
 impl Held {
-    fn new(redactor: Redactor, spec: ReplySpec) -> Held {
+    fn new(transform: impl Transform + 'static, spec: ReplySpec) -> Held {
         Held {
-            redactor,
+            transform: Box::new(transform),
             spec,
             text: String::new(),
         }
@@ -53,10 +75,10 @@ impl Held {
     /// Takes the text of one event's `doc` in and puts back what may go. `false`: no text.
     fn take(&mut self, doc: &mut Value) -> bool {
         let all = self.spec.finishes(doc);
-        let (held, redactor) = (&mut self.text, &self.redactor);
+        let (held, transform) = (&mut self.text, &self.transform);
         self.spec.rewrite_text(doc, |text, last| {
             held.push_str(text);
-            release(held, redactor, all && last)
+            transform.release(held, all && last)
         })
     }
 
@@ -67,7 +89,7 @@ impl Held {
             return None;
         }
         let mut doc = shape.clone();
-        let text = release(&mut self.text, &self.redactor, true);
+        let text = self.transform.release(&mut self.text, true);
         self.spec.put_text(&mut doc, text);
         Some(doc)
     }
@@ -97,9 +119,9 @@ pub struct InJson {
 }
 
 impl InJson {
-    pub fn new(redactor: Redactor, spec: ReplySpec) -> InJson {
+    pub(crate) fn new(transform: impl Transform + 'static, spec: ReplySpec) -> InJson {
         InJson {
-            held: Held::new(redactor, spec),
+            held: Held::new(transform, spec),
             bytes: Vec::new(),
             passing: false,
             items: None,
@@ -208,11 +230,11 @@ impl Rewrite for InJson {
         let Ok(mut doc) = serde_json::from_slice::<Value>(&held) else {
             return held;
         };
-        let r = &self.held.redactor;
+        let t = &self.held.transform;
         if !self
             .held
             .spec
-            .rewrite_text(&mut doc, |t, _| r.redact(t, t.len()).0)
+            .rewrite_text(&mut doc, |text, _| t.whole(text))
         {
             return held;
         }
@@ -352,9 +374,9 @@ pub struct InStream {
 }
 
 impl InStream {
-    pub fn new(redactor: Redactor, spec: ReplySpec) -> InStream {
+    pub(crate) fn new(transform: impl Transform + 'static, spec: ReplySpec) -> InStream {
         InStream {
-            held: Held::new(redactor, spec),
+            held: Held::new(transform, spec),
             lines: crate::sse::Lines::default(),
             event: Vec::new(),
             last: None,
@@ -446,9 +468,9 @@ pub struct InLines {
 }
 
 impl InLines {
-    pub fn new(redactor: Redactor, spec: ReplySpec) -> InLines {
+    pub(crate) fn new(transform: impl Transform + 'static, spec: ReplySpec) -> InLines {
         InLines {
-            held: Held::new(redactor, spec),
+            held: Held::new(transform, spec),
             lines: crate::sse::Lines::default(),
             last: None,
         }
@@ -518,9 +540,9 @@ pub struct InEventStream {
 }
 
 impl InEventStream {
-    pub fn new(redactor: Redactor, spec: ReplySpec) -> InEventStream {
+    pub(crate) fn new(transform: impl Transform + 'static, spec: ReplySpec) -> InEventStream {
         InEventStream {
-            held: Held::new(redactor, spec),
+            held: Held::new(transform, spec),
             frames: crate::eventstream::Frames::default(),
             last: None,
         }

@@ -186,104 +186,37 @@ impl Rewrite for InBytes {
     }
 }
 
-/// Placeholders restored in the text of an SSE stream whose events the catalog describes: each
-/// event's text fields are parsed out, joined with what an earlier event left open, restored,
-/// and written back, so a placeholder the model streams over several events
-/// (`[REDACTED:em` … `ail-address#1]`) comes back whole and every event stays valid JSON. The
-/// start of a placeholder is held back until the event that completes it (or the end of the
-/// stream, where what was held goes out in one more event of the same shape). Lines that are
-/// not a `data:` event with text pass as they came.
-pub struct InStreamText {
-    pairs: Pairs,
-    spec: leakguard_providers::ReplySpec,
-    lines: crate::sse::Lines,
-    /// Answer text held back: the start of a placeholder.
-    held: String,
-    /// The last event that carried text, as a shape for sending what is held at the end.
-    last: Option<serde_json::Value>,
-}
+/// Placeholders restored in the answer's text, as a [`Transform`] of the framings the reply
+/// redaction reads (SSE events, numbered lines, AWS event-stream messages, a JSON reply or the
+/// items of a JSON array): each event's text fields are parsed out, joined with what an
+/// earlier event left open, restored and written back, so a placeholder the model streams over
+/// several events (`[REDACTED:em` … `ail-address#1]`) comes back whole and every event stays
+/// what it was (valid JSON, a message with its lengths and CRCs). The start of a placeholder
+/// is held back until the event that completes it (or the event that ends the answer, or one
+/// more event of the same shape).
+#[derive(Debug)]
+pub(crate) struct Restorer(Pairs);
 
-impl std::fmt::Debug for InStreamText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InStreamText")
-            .field("placeholders", &self.pairs.0.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl InStreamText {
+impl Restorer {
     /// `pairs` are placeholder -> the original value, as the user wrote it (not escaped).
-    pub fn new(pairs: Vec<(String, String)>, spec: leakguard_providers::ReplySpec) -> InStreamText {
-        InStreamText {
-            pairs: Pairs::new(pairs, false),
-            spec,
-            lines: crate::sse::Lines::default(),
-            held: String::new(),
-            last: None,
-        }
-    }
-
-    fn line_out(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        let Some(mut doc) = crate::sse::data_json(line) else {
-            out.extend_from_slice(line);
-            return;
-        };
-        // The event that ends the answer takes what is held (nothing may wait for later).
-        let all = self.spec.finishes(&doc);
-        let (pairs, held) = (&self.pairs, &mut self.held);
-        let had_text = self.spec.rewrite_text(&mut doc, |text, last| {
-            let mut joined = std::mem::take(held);
-            joined.push_str(text);
-            let (done, open) = pairs.apply(joined.as_bytes(), all && last);
-            *held = String::from_utf8(open).unwrap_or_default();
-            String::from_utf8(done).unwrap_or_default()
-        });
-        if !had_text {
-            out.extend_from_slice(line);
-            return;
-        }
-        crate::sse::write_data(out, &doc, &line[crate::sse::content(line).len()..]);
-        self.last = Some(doc);
+    pub(crate) fn new(pairs: Vec<(String, String)>) -> Restorer {
+        Restorer(Pairs::new(pairs, false))
     }
 }
 
-impl Rewrite for InStreamText {
-    /// The complete lines of `data` (with what an earlier chunk left), restored.
-    fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
-        crate::sse::rewrite_lines(self, data, |s| &mut s.lines, Self::line_out)
+impl crate::reply_redact::Transform for Restorer {
+    fn release(&self, held: &mut String, all: bool) -> String {
+        let (done, open) = self.0.apply(held.as_bytes(), all);
+        // Placeholders are ASCII and the held part starts at a `[`: both halves stay UTF-8.
+        *held = String::from_utf8(open).unwrap_or_default();
+        String::from_utf8(done).unwrap_or_default()
     }
-
-    /// What is still held at the end of the stream, in one more event shaped like the last one
-    /// that carried text.
-    fn end(&mut self) -> Vec<u8> {
-        let mut out = self.lines.take_rest();
-        let held = std::mem::take(&mut self.held);
-        if held.is_empty() {
-            return out;
-        }
-        if let Some(doc) = self.last.take() {
-            out.extend(event_with_text(&self.spec, doc, held));
-        }
-        out
-    }
-}
-
-/// One more SSE event shaped like `doc` (the last event that carried text) whose text is
-/// `text` (in its first text field; the others emptied).
-pub(crate) fn event_with_text(
-    spec: &leakguard_providers::ReplySpec,
-    mut doc: serde_json::Value,
-    text: String,
-) -> Vec<u8> {
-    spec.put_text(&mut doc, text);
-    let mut out = Vec::new();
-    crate::sse::write_data(&mut out, &doc, b"\n\n");
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reply_redact::InStream;
 
     #[test]
     fn a_placeholder_split_over_stream_events_is_restored_in_the_text() {
@@ -309,11 +242,11 @@ mod tests {
             + "data: [DONE]\n\n";
         // Every way of cutting the stream into chunks gives the same answer.
         for cut in [1, 7, 64, events.len()] {
-            let mut r = InStreamText::new(
-                vec![(
+            let mut r = InStream::new(
+                Restorer::new(vec![(
                     "[REDACTED:email-address#1]".into(),
                     "jane \"j\" doe@acme.com".into(),
-                )],
+                )]),
                 spec.clone(),
             );
             let mut out = Vec::new();
@@ -339,7 +272,10 @@ mod tests {
             assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
         }
         // A placeholder still open when the stream ends goes out in one more event.
-        let mut r = InStreamText::new(vec![("[REDACTED:x#1]".into(), "v".into())], spec);
+        let mut r = InStream::new(
+            Restorer::new(vec![("[REDACTED:x#1]".into(), "v".into())]),
+            spec,
+        );
         let mut out = r
             .chunk(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a [REDAC\"}}]}\n\n");
         out.extend(r.end());

@@ -2620,6 +2620,33 @@ async fn bedrock_event_streams_are_read_as_replies() {
     r.guard.stop().await;
 }
 
+/// The texts of an AWS event stream's messages (Converse's `delta.text`, InvokeModel's base64
+/// `chunk`s of the model's events), checking that every message's lengths and CRCs check
+/// out, as boto3 would insist.
+fn eventstream_texts(bytes: &[u8]) -> Vec<String> {
+    let mut texts = Vec::new();
+    for (headers, payload) in &leakguard_testkit::eventstream_messages(bytes) {
+        assert!(headers
+            .iter()
+            .any(|(n, v)| n == ":message-type" && v == "event"));
+        let outer: serde_json::Value = serde_json::from_slice(payload).unwrap();
+        let doc = match outer["bytes"].as_str() {
+            Some(b64) => {
+                use base64::Engine as _;
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
+                serde_json::from_slice(&raw).unwrap()
+            }
+            None => outer,
+        };
+        if let Some(t) = doc["delta"]["text"].as_str() {
+            texts.push(t.to_string());
+        }
+    }
+    texts
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bedrock_event_streams_are_redacted_message_by_message_with_valid_crcs() {
     let r = rig_redacting_replies_of("cloud-ai").await;
@@ -2648,28 +2675,9 @@ async fn bedrock_event_streams_are_redacted_message_by_message_with_valid_crcs()
             ])
             .await;
         assert_eq!(status, 200, "{api}");
-        // Every message's lengths and CRCs check out, as boto3 would insist.
-        let messages = leakguard_testkit::eventstream_messages(&std::fs::read(&file).unwrap());
-        let mut texts = Vec::new();
-        for (headers, payload) in &messages {
-            assert!(headers
-                .iter()
-                .any(|(n, v)| n == ":message-type" && v == "event"));
-            let outer: serde_json::Value = serde_json::from_slice(payload).unwrap();
-            let doc = match outer["bytes"].as_str() {
-                Some(b64) => {
-                    use base64::Engine as _;
-                    let raw = base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .unwrap();
-                    serde_json::from_slice(&raw).unwrap()
-                }
-                None => outer,
-            };
-            if let Some(t) = doc["delta"]["text"].as_str() {
-                texts.push(t.to_string());
-            }
-        }
+        let bytes = std::fs::read(&file).unwrap();
+        let texts = eventstream_texts(&bytes);
+        let messages = leakguard_testkit::eventstream_messages(&bytes);
         assert_eq!(texts.concat(), expected, "{api}");
         assert!(
             texts.len() > 200,
@@ -2725,6 +2733,104 @@ async fn a_placeholder_streamed_over_several_events_is_restored_whole() {
         texts.concat(),
         "your card 4111 1111 1111 1111 is noted",
         "{stream}"
+    );
+    r.guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn placeholders_are_restored_whole_in_every_providers_stream_shape() {
+    let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
+    p["tests"] = serde_json::json!([]);
+    for d in p["destinations"].as_array_mut().unwrap() {
+        d["restore_redacted"] = true.into();
+    }
+    for group in ["enterprise-api", "cloud-ai"] {
+        p["actions"]["groups"][group]["categories"]["pii"] = "redact".into();
+    }
+    let r = rig_with(&p.to_string(), 32 << 20).await;
+    // The model echoes the placeholder the service saw, four characters an event, so the
+    // placeholder is cut over several events in every shape.
+    let answer: String = "your card [REDACTED:credit-card-number#1] is noted"
+        .chars()
+        .rev()
+        .collect();
+    let prompt = format!("the card is 4111 1111 1111 1111 REPLYREV<<{answer}>>");
+    let expected = "your card 4111 1111 1111 1111 is noted";
+    let post = |url: &'static str, body: serde_json::Value| {
+        let r = &r;
+        async move {
+            let (status, reply) = r.post_json(url, &body.to_string()).await;
+            assert_eq!(status, 200, "{url}: {reply}");
+            reply
+        }
+    };
+    // OpenAI's chunks.
+    let stream = post(
+        "https://api.openai.com/v1/chat/completions",
+        serde_json::json!({"model": "gpt-4o", "stream": true,
+            "messages": [{"role": "user", "content": prompt}]}),
+    )
+    .await;
+    assert_eq!(streamed_text(&stream), expected, "openai: {stream}");
+    // Gemini: SSE events and one JSON array of items.
+    let gemini = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": prompt}]}]});
+    let gemini_text = |items: Vec<serde_json::Value>| -> String {
+        items
+            .iter()
+            .filter_map(|i| i["candidates"][0]["content"]["parts"][0]["text"].as_str())
+            .collect()
+    };
+    let stream = post("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", gemini.clone()).await;
+    let items = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).expect("each event is JSON"))
+        .collect();
+    assert_eq!(gemini_text(items), expected, "gemini sse: {stream}");
+    let array = post("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent", gemini).await;
+    let items = serde_json::from_str(&array).expect("still one JSON array");
+    assert_eq!(gemini_text(items), expected, "gemini array: {array}");
+    // Le Chat's numbered lines, ChatGPT's delta encoding.
+    let lines = post(
+        "https://chat.mistral.ai/api/chat",
+        serde_json::json!({"chatId": "c1", "mode": "append", "messageInput": prompt}),
+    )
+    .await;
+    assert_eq!(lechat_text(&lines), expected, "le chat: {lines}");
+    let deltas = post(
+        "https://chatgpt.com/backend-api/f/conversation",
+        serde_json::json!({"action": "next", "model": "auto", "messages": [{"id": "u1",
+            "author": {"role": "user"}, "content": {"content_type": "text", "parts": [prompt]}}]}),
+    )
+    .await;
+    assert_eq!(chatgpt_text(&deltas), expected, "chatgpt: {deltas}");
+    // Bedrock's AWS event stream: messages rewritten with their lengths and CRCs.
+    let file = std::env::temp_dir().join(format!("lg-e2e-restore-{}", std::process::id()));
+    let converse =
+        serde_json::json!({"messages": [{"role": "user", "content": [{"text": prompt}]}]});
+    let (status, _) = r
+        .curl(&[
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0/converse-stream",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            &converse.to_string(),
+            "-o",
+            file.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(status, 200);
+    let texts = eventstream_texts(&std::fs::read(&file).unwrap());
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(texts.concat(), expected, "bedrock");
+    assert!(texts.len() > 5, "still message by message");
+    // No service ever saw the card.
+    let seen = r.upstream_bodies();
+    assert_eq!(seen.len(), 6);
+    assert!(
+        seen.iter()
+            .all(|b| b.contains("[REDACTED:credit-card-number#1]") && !b.contains("4111")),
+        "{seen:?}"
     );
     r.guard.stop().await;
 }
