@@ -2163,6 +2163,8 @@ async fn events_of_kind(r: &Rig, kind: &str, n: usize) -> Vec<serde_json::Value>
 async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
     let mut policy: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
     policy["responses"] = serde_json::json!({"markers": ["You are AcmeBot, the internal"]});
+    policy["rules"]["dictionaries"] = serde_json::json!([{"name": "internal-hosts",
+        "category": "classified", "severity": "high", "terms": ["*.fab.acme-semi.com"]}]);
     let r = rig_with(&policy.to_string(), 32 << 20).await;
     const KEY: &str = "AKIAQYLPMN5HJNGY4F7A";
     // An OpenAI stream whose answer carries an AWS key, cut into four-character deltas.
@@ -2211,7 +2213,13 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
         text.contains("4111 1111 1111 1111"),
         "replies are audited, not changed: {text}"
     );
-    let replies = events_of_kind(&r, "reply", 3).await;
+    // An answer that names one of the organisation's internal hosts.
+    let prompt = scripted("The nightly build runs on ci7.fab.acme-semi.com, ask there.");
+    let (status, _) = r
+        .post_json("https://api.openai.com/v1/chat/completions", &chat(&prompt))
+        .await;
+    assert_eq!(status, 200);
+    let replies = events_of_kind(&r, "reply", 4).await;
     let rules: Vec<&str> = replies
         .iter()
         .map(|e| e["rules"][0]["rule"].as_str().unwrap_or(""))
@@ -2221,7 +2229,8 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
         [
             "aws-access-key-id",
             "prompt-leak-marker",
-            "credit-card-number"
+            "credit-card-number",
+            "dictionary:internal-hosts:host"
         ]
     );
     assert_eq!(replies[1]["output_tokens"], 42);
@@ -2232,19 +2241,17 @@ async fn replies_are_read_as_they_stream_and_recorded_with_their_usage() {
         .post_json("https://api.openai.com/v1/chat/completions", &chat("hello"))
         .await;
     assert_eq!(status, 200);
-    let replies = events_of_kind(&r, "reply", 4).await;
-    assert_eq!(replies[3]["verdict"], "allow");
+    let replies = events_of_kind(&r, "reply", 5).await;
+    assert_eq!(replies[4]["verdict"], "allow");
     assert!(
-        replies[3]["rules"].as_array().is_none_or(|a| a.is_empty()),
+        replies[4]["rules"].as_array().is_none_or(|a| a.is_empty()),
         "{}",
-        replies[3]
+        replies[4]
     );
-    assert_eq!(replies[3]["input_tokens"], 5);
+    assert_eq!(replies[4]["input_tokens"], 5);
     r.guard.stop().await;
 }
 
-/// A prompt that makes the test upstream answer `answer` (written reversed, so the prompt
-/// itself holds no secret), streamed four characters an event.
 /// A rig whose policy redacts the replies of destination group `group`.
 async fn rig_redacting_replies_of(group: &str) -> Rig {
     let mut p: serde_json::Value = serde_json::from_str(default_policy()).unwrap();
