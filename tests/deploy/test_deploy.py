@@ -246,7 +246,7 @@ def run_all():
            "https://chatgpt.com/leakguard-e2e.html"]
     results = page_results(cmd, env=env())
     if check(results is not None, "Chromium loaded the page through the GNOME setting and the NSS trust"):
-        clean, secret, _ = results
+        clean, secret = results[0], results[1]
         check(clean["status"] == 200, "a clean prompt is answered")
         check(secret["status"] == 403 and AWS_KEY not in secret["text"], "the prompt with an AWS key is blocked")
     seen = open(os.environ["LG_UPSTREAM_LOG"]).read()
