@@ -36,6 +36,8 @@ need chromium || apt_packages+=(chromium)
 # Desktop notifications are tested against a real notification daemon (dunst) on a private
 # D-Bus session under Xvfb; SIEM forwarding against Debian's rsyslog (TLS via its GnuTLS driver).
 need Xvfb || apt_packages+=(xvfb)
+# The desktop test answers the system's save dialog as a user would, with typed keys.
+need xdotool || apt_packages+=(xdotool)
 need dunst || apt_packages+=(dunst)
 need dbus-daemon || apt_packages+=(dbus-daemon)
 need dbus-monitor || apt_packages+=(dbus-bin)

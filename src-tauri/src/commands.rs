@@ -3,11 +3,12 @@
 
 use crate::guard::{AppInfo, Guard};
 use leakguard_agent::{
-    Allowed, ControlError, Explanation, ExportRequest, Exported, Health, PauseState, PolicyInForce,
-    RuleDescription, StatsQuery,
+    Allowed, ControlError, Explanation, ExportFormat, ExportRequest, Exported, Health, PauseState,
+    PolicyInForce, RuleDescription, StatsQuery,
 };
 use leakguard_store::{Filter, Page, Stats, StoredEvent, UsageRow};
-use tauri::State;
+use serde::Deserialize;
+use tauri::{AppHandle, Manager, State};
 
 type Answer<T> = Result<T, ControlError>;
 
@@ -41,9 +42,58 @@ pub async fn usage(guard: State<'_, Guard>, since_day: String) -> Answer<Vec<Usa
     guard.control.usage(since_day).await
 }
 
+/// What the Events view's Export buttons send: the filter and the format. Where the file goes
+/// is the user's choice in the system's save dialog, never the page's.
+#[derive(Debug, Deserialize)]
+pub struct ExportAsk {
+    filter: Filter,
+    format: ExportFormat,
+}
+
+/// Asks where to save with the system's save dialog, then has the guard write the events
+/// there. `None`: the user cancelled.
 #[tauri::command]
-pub async fn export_events(guard: State<'_, Guard>, request: ExportRequest) -> Answer<Exported> {
-    guard.control.export(request).await
+pub async fn export_events(
+    app: AppHandle,
+    guard: State<'_, Guard>,
+    request: ExportAsk,
+) -> Answer<Option<Exported>> {
+    use tauri_plugin_dialog::DialogExt;
+    let (ext, kind) = match request.format {
+        ExportFormat::Jsonl => ("jsonl", "JSON lines"),
+        ExportFormat::Csv => ("csv", "CSV"),
+    };
+    let mut dialog = app
+        .dialog()
+        .file()
+        .set_title("Export events")
+        .set_file_name(format!("leakguard-events.{ext}"))
+        .add_filter(kind, &[ext]);
+    if let Some(window) = app.get_webview_window("main") {
+        dialog = dialog.set_parent(&window);
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    dialog.save_file(move |picked| {
+        let _ = tx.send(picked);
+    });
+    let Some(picked) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let path = picked.into_path().map_err(|e| {
+        ControlError::new(
+            "export_path",
+            format!("The save dialog gave no file path ({e}); choose a local folder."),
+        )
+    })?;
+    guard
+        .control
+        .export(ExportRequest {
+            filter: request.filter,
+            format: request.format,
+            path: path.to_string_lossy().into_owned(),
+        })
+        .await
+        .map(Some)
 }
 
 #[tauri::command]

@@ -188,6 +188,48 @@ WATCHER = None
 GREEN, AMBER = (0x1E, 0x9D, 0x3C), (0xE0, 0x9A, 0x10)
 
 
+def export_events(d):
+    """Export JSONL: the system's save dialog (GTK's, a window of its own on the X display)
+    asks where, and the test answers it as a user does (Escape once; then the path typed and
+    Enter); the guard writes the filtered events there, masked."""
+    def dialog():
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Export events$"],
+                               capture_output=True, text=True).stdout.split()
+        return found[0] if found else None
+
+    def answer(*keys, then="Escape"):
+        """Types `keys` into the save dialog once it is open, then `then` until it closes (a
+        typed path may first have GTK's completion take the Enter); whether it closed."""
+        window = wait_until(dialog, timeout=10)
+        if not check(bool(window), "Export opens the system's save dialog"):
+            return False
+        subprocess.run(["xdotool", "windowfocus", window], check=True, timeout=10)
+        if keys:
+            subprocess.run(["xdotool", *keys], check=True, timeout=10)
+        closed = False
+        for _ in range(3):
+            subprocess.run(["xdotool", "key", then], check=True, timeout=10)
+            closed = bool(wait_until(lambda: dialog() is None, timeout=3))
+            if closed:
+                break
+        return check(closed, f"the save dialog closes when answered ({then})")
+
+    target = os.path.join(WORK, "exported", "events.jsonl")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    d.find_element(By.CSS_SELECTOR, "[data-testid=export-jsonl]").click()
+    answer()
+    d.find_element(By.CSS_SELECTOR, "[data-testid=export-jsonl]").click()
+    answer("key", "ctrl+a", "type", "--delay", "2", target, then="Return")
+    note = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=events-note]").text, timeout=30)
+    check(bool(note) and note.startswith("Exported ") and note.endswith(target),
+          f"the app says how many events went where ({note!r})")
+    lines = open(target, encoding="utf-8").read().splitlines() if os.path.exists(target) else []
+    check(len(lines) > 100 and all(json.loads(l).get("id") for l in lines[:50]),
+          f"the chosen file holds the events as JSON lines ({len(lines)})")
+    check(SECRET not in "\n".join(lines), "and never the raw key")
+    check(not d.find_elements(By.CSS_SELECTOR, "section.events [role=alert]"), "no error after a cancelled and a completed export")
+
+
 def main():
     global WATCHER
     # The desktop shell's half of the tray: the StatusNotifierWatcher the app registers with.
@@ -312,6 +354,7 @@ def run(port):
               f"its details name the rule and never show the key ({headline!r})")
         advice = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=detail-advice]").get_attribute("textContent"), timeout=5)
         check(bool(advice) and "placeholder" in advice, f"and say what the rule is and how to avoid it ({(advice or '')[:80]!r})")
+        export_events(d)
 
         # 3. The Overview's counts changed.
         d.find_element(By.CSS_SELECTOR, "[data-testid=nav-overview]").click()

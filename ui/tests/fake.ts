@@ -75,7 +75,12 @@ export class FakeBackend implements Backend {
     };
   }
   async usage() { return [{ day: "2026-12-05", host: "chatgpt.com", client: "browser", requests: 4, bytes: 400, est_tokens: 100, blocked: 2 }]; }
-  async exportEvents(_f: Filter, _format: "jsonl" | "csv", path: string) { return { events: this.store.length, path }; }
+  /** What the save dialog answers: a path, or null (cancelled). */
+  exportTo: string | null = "/home/user/leakguard-events.jsonl";
+  async exportEvents() {
+    this.calls.push("exportEvents");
+    return this.exportTo === null ? null : { events: this.store.length, path: this.exportTo };
+  }
   async policyInForce() { return this.policy_; }
   async pause(minutes: number) { return { paused_until: minutes ? new Date(Date.now() + minutes * 60000).toISOString() : null, max_minutes: 30 }; }
   async allowOnce(code: string, reason: string) {

@@ -50,6 +50,21 @@ describe("the app", () => {
     expect(screen.getAllByTestId("event-row").map((r) => r.dataset.id)).not.toContain("ev5");
   });
 
+  it("exports where the save dialog says, and does nothing when it is cancelled", async () => {
+    const b = new FakeBackend();
+    for (let i = 1; i <= 4; i++) b.store.push(event(i));
+    b.exportTo = null;
+    app(b);
+    await fireEvent.click(screen.getByTestId("nav-events"));
+    await waitFor(() => expect(screen.getAllByTestId("event-row")).toHaveLength(4));
+    await fireEvent.click(screen.getByTestId("export-jsonl"));
+    await waitFor(() => expect(b.calls).toContain("exportEvents"));
+    expect(screen.queryByTestId("events-note")).toBeNull();
+    b.exportTo = "/home/user/out.csv";
+    await fireEvent.click(screen.getByTestId("export-csv"));
+    expect((await screen.findByTestId("events-note")).textContent).toBe("Exported 4 events to /home/user/out.csv");
+  });
+
   it("renders only a window of rows out of 100,000 and shows the selected one's details", async () => {
     const b = new FakeBackend();
     for (let i = 1; i <= 100_000; i++) b.store.push(event(i));

@@ -284,7 +284,8 @@ export interface Backend {
   event(id: string): Promise<StoredEvent | null>;
   stats(query: StatsQuery): Promise<Stats>;
   usage(sinceDay: string): Promise<UsageRow[]>;
-  exportEvents(filter: Filter, format: "jsonl" | "csv", path: string): Promise<Exported>;
+  /** Asks where to save (the system's save dialog) and exports there; null: cancelled. */
+  exportEvents(filter: Filter, format: "jsonl" | "csv"): Promise<Exported | null>;
   policyInForce(): Promise<PolicyInForce>;
   pause(minutes: number): Promise<PauseState>;
   allowOnce(code: string, reason: string): Promise<Allowed>;
