@@ -27,6 +27,20 @@ impl Step {
                 None => v.field(field).is_none(),
             }
     }
+
+    /// Where a `Where` step goes on from `v`: the items of an array it takes, or `v` itself.
+    fn taken<'v, 's, T: Tree>(
+        field: &'s str,
+        value: Option<&'s str>,
+        v: &'v T,
+    ) -> impl Iterator<Item = &'v T> + use<'v, 's, T> {
+        let own = v.items().is_none() && Step::takes(field, value, v);
+        v.items()
+            .unwrap_or_default()
+            .iter()
+            .filter(move |c| Step::takes(field, value, *c))
+            .chain(own.then_some(v))
+    }
 }
 
 /// One step of a concrete location in a document.
@@ -142,14 +156,9 @@ impl Selector {
                     }
                 }
                 Step::AllValues => v.values(&mut |child| go(rest, child, f)),
-                Step::Where(field, value) => match v.items() {
-                    Some(items) => items
-                        .iter()
-                        .filter(|c| Step::takes(field, value.as_deref(), *c))
-                        .for_each(|c| go(rest, c, f)),
-                    None if Step::takes(field, value.as_deref(), v) => go(rest, v, f),
-                    None => {}
-                },
+                Step::Where(field, value) => {
+                    Step::taken(field, value.as_deref(), v).for_each(|c| go(rest, c, f))
+                }
             }
         }
         go(&self.steps, doc, f);
@@ -165,14 +174,9 @@ impl Selector {
                 Step::Field(name) => go(rest, v.field(name)?),
                 Step::Index(i) => go(rest, v.items()?.get(*i)?),
                 Step::AllItems => v.items()?.iter().find_map(|c| go(rest, c)),
-                Step::Where(field, value) => match v.items() {
-                    Some(items) => items
-                        .iter()
-                        .filter(|c| Step::takes(field, value.as_deref(), *c))
-                        .find_map(|c| go(rest, c)),
-                    None if Step::takes(field, value.as_deref(), v) => go(rest, v),
-                    None => None,
-                },
+                Step::Where(field, value) => {
+                    Step::taken(field, value.as_deref(), v).find_map(|c| go(rest, c))
+                }
                 Step::AllValues => {
                     let mut first = None;
                     v.values(&mut |c| {

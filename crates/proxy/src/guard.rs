@@ -171,27 +171,12 @@ impl Guard {
                 if ctx.redacting {
                     parts.headers.remove(CONTENT_LENGTH);
                 }
-                use crate::reply::Kind;
-                use crate::reply_redact::{InEventStream, InJson, InLines, InStream};
-                use crate::restore::Rewriting;
-                use http_body_util::combinators::BoxBody;
                 let body = match kind {
                     Some(kind) => {
                         let body = ctx.read(kind, ce.as_deref(), body);
-                        match (redactor, kind) {
-                            (None, _) => body,
-                            (Some((r, spec)), Kind::Lines) => Body::from(BoxBody::new(
-                                Rewriting::new(body, InLines::new(r, spec)),
-                            )),
-                            (Some((r, spec)), Kind::Sse) => Body::from(BoxBody::new(
-                                Rewriting::new(body, InStream::new(r, spec)),
-                            )),
-                            (Some((r, spec)), Kind::EventStream) => Body::from(BoxBody::new(
-                                Rewriting::new(body, InEventStream::new(r, spec)),
-                            )),
-                            (Some((r, spec)), Kind::Json) => {
-                                Body::from(BoxBody::new(Rewriting::new(body, InJson::new(r, spec))))
-                            }
+                        match redactor {
+                            Some((r, spec)) => crate::reply_redact::rewrite(kind, body, r, spec),
+                            None => body,
                         }
                     }
                     None => body,
@@ -231,8 +216,6 @@ impl Guard {
             .as_ref()
             .and_then(|s| crate::reply::kind_of(Some(&ct), Some(s)));
         let textual = ct.contains("event-stream") || ct.contains("json") || ct.starts_with("text/");
-        use crate::reply::Kind;
-        use crate::reply_redact::{InEventStream, InJson, InLines, InStream};
         use crate::restore::{InBytes, Pairs, Restorer, Rewriting};
         use http_body_util::combinators::BoxBody;
         let (mut parts, body) = res.into_parts();
@@ -242,29 +225,16 @@ impl Guard {
         let in_bytes = Pairs::new(pending.pairs.clone(), true);
         let body = match (spec, kind) {
             (Some(spec), Some(kind)) => {
-                let r = Restorer::new(pending.pairs);
-                let body = match kind {
-                    Kind::Sse => {
-                        Body::from(BoxBody::new(Rewriting::new(body, InStream::new(r, spec))))
-                    }
-                    Kind::Lines => {
-                        Body::from(BoxBody::new(Rewriting::new(body, InLines::new(r, spec))))
-                    }
-                    Kind::EventStream => {
-                        parts.headers.remove(CONTENT_LENGTH);
-                        return Response::from_parts(
-                            parts,
-                            Body::from(BoxBody::new(Rewriting::new(
-                                body,
-                                InEventStream::new(r, spec),
-                            ))),
-                        );
-                    }
-                    Kind::Json => {
-                        Body::from(BoxBody::new(Rewriting::new(body, InJson::new(r, spec))))
-                    }
-                };
-                Body::from(BoxBody::new(Rewriting::new(body, InBytes::new(in_bytes))))
+                let restored =
+                    crate::reply_redact::rewrite(kind, body, Restorer::new(pending.pairs), spec);
+                if kind == crate::reply::Kind::EventStream {
+                    restored
+                } else {
+                    Body::from(BoxBody::new(Rewriting::new(
+                        restored,
+                        InBytes::new(in_bytes),
+                    )))
+                }
             }
             _ if textual && !in_bytes.is_empty() => {
                 Body::from(BoxBody::new(Rewriting::new(body, InBytes::new(in_bytes))))

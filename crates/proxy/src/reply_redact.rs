@@ -1,15 +1,16 @@
 //! Rewriting the answer's text in a reply, whatever its framing: redacting it
 //! (`reply_action: redact`: what the policy acts on is replaced by `[REDACTED:rule]` before the
 //! user sees it) or restoring the user's own values in place of the placeholders the model
-//! echoes (`restore_redacted`). Both are a [`Transform`] of the text; the framings are shared. A JSON reply is held whole and its
-//! text fields rewritten; a stream (SSE events, AWS event-stream messages, the items of a JSON
+//! echoes (`restore_redacted`). Both are a [`Transform`] of the text; the framings are shared
+//! ([`rewrite`]). A JSON reply is held whole and its text fields rewritten; a stream (SSE events, AWS event-stream messages, the items of a JSON
 //! array as Gemini streams without SSE) keeps flowing event by event, but its text is released
 //! [`HOLD`] bytes behind what arrived, so a value the model streams over many deltas is seen
 //! whole before any of it leaves. All are [`Rewrite`]s of the reply body, after the reading
 //! that records the `reply` event and before any restore of the user's own values.
 
-use crate::reply::Redactor;
-use crate::restore::Rewrite;
+use crate::reply::{Kind, Redactor};
+use crate::restore::{Rewrite, Rewriting};
+use hudsucker::Body;
 use leakguard_providers::ReplySpec;
 use serde_json::Value;
 
@@ -20,6 +21,27 @@ const STEP: usize = 256;
 /// A JSON reply (or one item of a JSON array stream) larger than this is passed on as it is
 /// (and the reading records it as read only in part).
 const MAX_HELD: usize = 8 << 20;
+
+/// `body`, a reply framed as `kind`, with its answer's text (where `spec` says it is) through
+/// `transform`, in that framing's rewriter.
+pub(crate) fn rewrite(
+    kind: Kind,
+    body: Body,
+    transform: impl Transform + 'static,
+    spec: ReplySpec,
+) -> Body {
+    fn boxed<R: Rewrite + Sync>(body: Body, rewrite: R) -> Body {
+        Body::from(http_body_util::combinators::BoxBody::new(Rewriting::new(
+            body, rewrite,
+        )))
+    }
+    match kind {
+        Kind::Sse => boxed(body, InStream::new(transform, spec)),
+        Kind::Lines => boxed(body, InLines::new(transform, spec)),
+        Kind::EventStream => boxed(body, InEventStream::new(transform, spec)),
+        Kind::Json => boxed(body, InJson::new(transform, spec)),
+    }
+}
 
 /// What a reply's text becomes on its way to the user, as it streams.
 pub(crate) trait Transform: Send + Sync {

@@ -143,6 +143,28 @@ impl Rig {
         .await
     }
 
+    /// POSTs `body` as JSON; the status and the reply's bytes as they came (a binary stream,
+    /// such as an AWS event stream), through a file in the rig's directory.
+    async fn post_json_bytes(&self, url: &str, body: &str) -> (u16, Vec<u8>) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = self.dir.join(format!("reply-{n}.bin"));
+        let (status, _) = self
+            .curl(&[
+                url,
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                body,
+                "-o",
+                file.to_str().unwrap(),
+            ])
+            .await;
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let _ = std::fs::remove_file(&file);
+        (status, bytes)
+    }
+
     /// An OpenAI chat request for a stream of the answer to `prompt`.
     async fn post_openai_stream(&self, prompt: &str) -> (u16, String) {
         let body = serde_json::json!({"model": "gpt-4o", "stream": true,
@@ -2663,26 +2685,14 @@ async fn bedrock_event_streams_are_redacted_message_by_message_with_valid_crcs()
         serde_json::json!({"messages": [{"role": "user", "content": [{"text": prompt}]}]});
     let invoke = serde_json::json!({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
         "messages": [{"role": "user", "content": prompt}]});
-    let dir = std::env::temp_dir().join(format!("lg-e2e-es-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     for (api, body) in [
         ("converse-stream", converse),
         ("invoke-with-response-stream", invoke),
     ] {
-        let file = dir.join(api);
-        let (status, _) = r
-            .curl(&[
-                &format!("{base}/{api}"),
-                "-H",
-                "content-type: application/json",
-                "--data-binary",
-                &body.to_string(),
-                "-o",
-                file.to_str().unwrap(),
-            ])
+        let (status, bytes) = r
+            .post_json_bytes(&format!("{base}/{api}"), &body.to_string())
             .await;
         assert_eq!(status, 200, "{api}");
-        let bytes = std::fs::read(&file).unwrap();
         let texts = eventstream_texts(&bytes);
         let messages = leakguard_testkit::eventstream_messages(&bytes);
         assert_eq!(texts.concat(), expected, "{api}");
@@ -2700,7 +2710,6 @@ async fn bedrock_event_streams_are_redacted_message_by_message_with_valid_crcs()
             "{api}: {kinds:?}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_replies_redacted(&r, 2).await;
     r.guard.stop().await;
 }
@@ -2812,23 +2821,16 @@ async fn placeholders_are_restored_whole_in_every_providers_stream_shape() {
     .await;
     assert_eq!(chatgpt_text(&deltas), expected, "chatgpt: {deltas}");
     // Bedrock's AWS event stream: messages rewritten with their lengths and CRCs.
-    let file = std::env::temp_dir().join(format!("lg-e2e-restore-{}", std::process::id()));
     let converse =
         serde_json::json!({"messages": [{"role": "user", "content": [{"text": prompt}]}]});
-    let (status, _) = r
-        .curl(&[
+    let (status, bytes) = r
+        .post_json_bytes(
             "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0/converse-stream",
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
             &converse.to_string(),
-            "-o",
-            file.to_str().unwrap(),
-        ])
+        )
         .await;
     assert_eq!(status, 200);
-    let texts = eventstream_texts(&std::fs::read(&file).unwrap());
-    std::fs::remove_file(&file).unwrap();
+    let texts = eventstream_texts(&bytes);
     assert_eq!(texts.concat(), expected, "bedrock");
     assert!(texts.len() > 5, "still message by message");
     // No service ever saw the card.

@@ -318,13 +318,8 @@ fn writer(
         let mut next = first;
         while let Some(msg) = next {
             match msg {
-                Msg::Event(mut e, mark) => {
-                    if e.device.is_empty() {
-                        e.device.clone_from(&options.device);
-                    }
-                    if e.os_user.is_empty() {
-                        e.os_user.clone_from(&options.os_user);
-                    }
+                // The store stamps the device and OS user (`Store::set_identity`).
+                Msg::Event(e, mark) => {
                     batch.push(*e);
                     if let Some(m) = mark {
                         w.journal_mark = m;
@@ -429,12 +424,7 @@ impl Writer<'_> {
             .or_else(|_| store.insert_with(all, answers));
         if stored.is_err() {
             // Spilled or held with the events, as `reply` events the store folds in later.
-            all.extend(answers.drain(..).map(|a| {
-                let mut e = a.into_event();
-                e.device.clone_from(&options.device);
-                e.os_user.clone_from(&options.os_user);
-                e
-            }));
+            all.extend(answers.drain(..).map(leakguard_types::Answer::into_event));
         }
         answers.clear();
         let ok = match stored {

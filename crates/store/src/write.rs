@@ -40,8 +40,8 @@ pub struct Store {
     outbox_cap: u64,
     /// Per target: an upper bound of its outbox rows (exact after each trim).
     outbox_len: HashMap<String, u64>,
-    /// The device and OS user an answer stored as a row of its own is stamped with (the
-    /// recorder stamps every event it queues; such an answer becomes one here).
+    /// The device and OS user every row is stamped with where its event names none (events
+    /// come from the guard without them; spilled, journaled and answer rows too).
     identity: (String, String),
 }
 
@@ -148,7 +148,7 @@ impl Store {
         })
     }
 
-    /// The device and OS user for answers stored as rows of their own.
+    /// The device and OS user of rows whose event names none.
     pub fn set_identity(&mut self, device: &str, os_user: &str) {
         self.identity = (device.to_string(), os_user.to_string());
     }
@@ -228,11 +228,7 @@ impl Store {
         }
         // Rare (the request's event was lost or pruned): the orphans go in as events.
         let mut all = events.to_vec();
-        all.extend(orphans.iter().map(|&i| {
-            let mut e = answers[i].clone().into_event();
-            (e.device, e.os_user) = self.identity.clone();
-            e
-        }));
+        all.extend(orphans.iter().map(|&i| answers[i].clone().into_event()));
         let rest: Vec<Answer> = answers
             .iter()
             .enumerate()
@@ -353,7 +349,7 @@ impl Store {
                     e.verdict.as_str(),
                     e.outcome.as_str(),
                     categories,
-                    body_json(e, folded.get(&i))?
+                    body_json(e, folded.get(&i), &self.identity)?
                 ])?;
                 if n == 0 {
                     let seq = existing.query_row([&e.id], |r| r.get(0))?;
@@ -662,7 +658,8 @@ impl<'a> Facts<'a> {
 }
 
 /// `reply`: an answer-only reply folded onto this request (its counts and served model).
-fn body_json(e: &Event, reply: Option<&Facts<'_>>) -> Result<String> {
+/// `identity`: the device and OS user for an event that names none.
+fn body_json(e: &Event, reply: Option<&Facts<'_>>, identity: &(String, String)) -> Result<String> {
     // Destructured without `..`: a field added to `Event` does not compile here until the
     // body (or a column) takes it.
     let Event {
@@ -706,9 +703,16 @@ fn body_json(e: &Event, reply: Option<&Facts<'_>>) -> Result<String> {
         redacted_prompt,
         process,
     } = e;
+    fn or<'s>(own: &'s str, default: &'s str) -> &'s str {
+        if own.is_empty() {
+            default
+        } else {
+            own
+        }
+    }
     Ok(serde_json::to_string(&Body {
-        device,
-        os_user,
+        device: or(device, &identity.0),
+        os_user: or(os_user, &identity.1),
         method,
         path,
         endpoint,

@@ -370,14 +370,29 @@ fn answers_go_onto_their_requests_rows_in_the_batch_later_or_as_a_row_of_their_o
         (70, 7),
         "each answer counted once: the stray's second recording was a repeat"
     );
-    // Through the recorder, as the guard sends them: the request's event, then its answer.
-    let recorder =
-        Recorder::start(&dir.path().join("events.db"), RecorderOptions::default()).unwrap();
-    let d = sample_event(5, BASE);
+    // Through the recorder, as the guard sends them (without the device and user, which the
+    // recorder's options name): the request's event, then its answer.
+    let options = RecorderOptions {
+        device: "laptop-9".into(),
+        os_user: "bob".into(),
+        ..RecorderOptions::default()
+    };
+    let recorder = Recorder::start(&dir.path().join("events.db"), options).unwrap();
+    let mut d = sample_event(5, BASE);
+    (d.device, d.os_user) = (String::new(), String::new());
     recorder.record(d.clone());
     recorder.record_answer(answer(&d, (50, 5)));
     recorder.flush().unwrap();
     assert_eq!(row(&d.id).output_tokens, Some(5));
+    assert_eq!(
+        (row(&d.id).device.as_str(), row(&d.id).os_user.as_str()),
+        ("laptop-9", "bob")
+    );
+    assert_eq!(
+        row(&a.id).device,
+        "laptop-0042",
+        "an event's own device stays"
+    );
 }
 
 #[test]

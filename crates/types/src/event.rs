@@ -372,7 +372,7 @@ impl Answer {
     /// The answer as a `reply` event of its own (for a store that cannot put it on its
     /// request's row: a spill file, a request that was never stored). Its id is the request's
     /// with `-answer`, so recording it twice stores it once. The device and OS user are the
-    /// recorder's to stamp, as on every event.
+    /// store's to stamp, as on every event.
     pub fn into_event(self) -> Event {
         Event {
             id: format!("{}-answer", self.reply_to),
