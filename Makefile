@@ -12,7 +12,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run scan test setup bench lint fmt install clean
+.PHONY: run scan test setup bench lint cross-check fmt install clean
 
 run: setup
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
@@ -42,6 +42,10 @@ lint:
 	npm run check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The macOS and Windows code compiled for its targets (part of `make test`).
+cross-check: setup
+	./scripts/cross-check.sh
 
 fmt:
 	$(CARGO) fmt --all

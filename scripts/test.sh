@@ -18,6 +18,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== the macOS and Windows code compiles for its targets (std built from source, nothing run)"
+./scripts/cross-check.sh
+
 echo "== cargo test"
 # Release mode: the integration tests stream ~100 MB through the scanner and run every rule's
 # examples with and without the prefilter; optimised, that takes seconds instead of minutes.

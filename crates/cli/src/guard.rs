@@ -134,9 +134,25 @@ pub fn run(args: RunArgs, front: Front) -> Result<()> {
         let data_dir = config.data_dir.clone();
         // The signals are caught from before the guard says it is ready: a SIGTERM right after
         // the ready line is a clean, recorded stop, not the default death.
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
+        #[cfg(unix)]
+        let (mut term, mut interrupt, term_reason) = {
+            use tokio::signal::unix::{signal, SignalKind};
+            (
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+                "stopped by the operating system or the service manager (SIGTERM)",
+            )
+        };
+        // Windows: the system shutting down, and Ctrl+C in a console.
+        #[cfg(windows)]
+        let (mut term, mut interrupt, term_reason) = {
+            use tokio::signal::windows::{ctrl_c, ctrl_shutdown};
+            (
+                ctrl_shutdown()?,
+                ctrl_c()?,
+                "stopped by the operating system (shutdown)",
+            )
+        };
         let agent = Agent::start(config, notices).await?;
         let addr = agent.addr();
         println!(
@@ -147,7 +163,7 @@ pub fn run(args: RunArgs, front: Front) -> Result<()> {
         std::io::stdout().flush().ok();
         tokio::select! {
             _ = interrupt.recv() => agent.record_stopping("interrupted in its terminal (Ctrl+C)"),
-            _ = term.recv() => agent.record_stopping("stopped by the operating system or the service manager (SIGTERM)"),
+            _ = term.recv() => agent.record_stopping(term_reason),
             () = agent.stop_requested() => {}
         }
         eprintln!("leakguard: stopping");

@@ -66,17 +66,16 @@ pub fn drift(ctx: &Context, enforce: bool) -> Vec<String> {
     reasons
 }
 
-/// A cheap fingerprint of the network configuration (routes and resolvers), read every few
-/// seconds: when it changes (a VPN, another Wi-Fi, a dock), the agent checks at once instead of
-/// waiting for its timer. Linux: `/proc/net/route`, `/proc/net/ipv6_route`, `/etc/resolv.conf`
-/// under the context's root. Elsewhere 0 (macOS `SCDynamicStore` and Windows
-/// `NotifyAddrChange` notifications are the documented equivalents, not built here).
+/// A cheap fingerprint of the network configuration, read every few seconds: when it changes
+/// (a VPN, another Wi-Fi, a dock), the agent checks at once instead of waiting for its timer.
+/// Linux: `/proc/net/route`, `/proc/net/ipv6_route`, `/etc/resolv.conf` under the context's
+/// root. macOS: the interfaces and their addresses (`getifaddrs`, where a VPN's `utun` or a new
+/// network's address shows) and `/etc/resolv.conf` (configd rewrites it with the resolvers in
+/// use). Windows: the IPv4 routes and addresses (`GetIpForwardTable`, `GetIpAddrTable`).
 pub fn network_stamp(ctx: &Context) -> u64 {
     use std::hash::{Hash, Hasher};
-    if !cfg!(target_os = "linux") {
-        return 0;
-    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    #[cfg(target_os = "linux")]
     for f in [
         "/proc/net/route",
         "/proc/net/ipv6_route",
@@ -84,7 +83,116 @@ pub fn network_stamp(ctx: &Context) -> u64 {
     ] {
         std::fs::read(ctx.sys(f)).unwrap_or_default().hash(&mut h);
     }
+    #[cfg(target_os = "macos")]
+    {
+        if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+            for a in addrs {
+                a.interface_name.hash(&mut h);
+                a.flags.bits().hash(&mut h);
+                a.address.map(|x| x.to_string()).hash(&mut h);
+                a.netmask.map(|x| x.to_string()).hash(&mut h);
+            }
+        }
+        std::fs::read(ctx.sys("/etc/resolv.conf"))
+            .unwrap_or_default()
+            .hash(&mut h);
+    }
+    #[cfg(windows)]
+    {
+        let _ = ctx;
+        win_net::routes_and_addresses().hash(&mut h);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    let _ = ctx;
     h.finish()
+}
+
+/// Windows' IPv4 routes and addresses, as plain numbers.
+#[cfg(windows)]
+mod win_net {
+    use windows_sys::Win32::Foundation::{ERROR_INSUFFICIENT_BUFFER, NO_ERROR};
+    use windows_sys::Win32::NetworkManagement::IpHelper::{
+        GetIpAddrTable, GetIpForwardTable, MIB_IPADDRROW_XP, MIB_IPADDRTABLE, MIB_IPFORWARDROW,
+        MIB_IPFORWARDTABLE,
+    };
+
+    /// Each route's destination, mask, next hop, interface and metric (not its age, which
+    /// changes by itself), then each address with its interface and mask.
+    pub(super) fn routes_and_addresses() -> Vec<[u32; 5]> {
+        let mut out = Vec::new();
+        let routes = table(|buf, size| {
+            // SAFETY: `buf` is writable for `*size` bytes; the call writes at most that.
+            #[allow(unsafe_code)]
+            unsafe {
+                GetIpForwardTable(buf.cast::<MIB_IPFORWARDTABLE>(), size, 1)
+            }
+        });
+        out.extend(
+            rows::<MIB_IPFORWARDROW>(&routes, std::mem::offset_of!(MIB_IPFORWARDTABLE, table))
+                .into_iter()
+                .map(|r| {
+                    [
+                        r.dwForwardDest,
+                        r.dwForwardMask,
+                        r.dwForwardNextHop,
+                        r.dwForwardIfIndex,
+                        r.dwForwardMetric1,
+                    ]
+                }),
+        );
+        let addrs = table(|buf, size| {
+            // SAFETY: as above.
+            #[allow(unsafe_code)]
+            unsafe {
+                GetIpAddrTable(buf.cast::<MIB_IPADDRTABLE>(), size, 1)
+            }
+        });
+        out.extend(
+            rows::<MIB_IPADDRROW_XP>(&addrs, std::mem::offset_of!(MIB_IPADDRTABLE, table))
+                .into_iter()
+                .map(|r| [r.dwAddr, r.dwIndex, r.dwMask, 0, 0]),
+        );
+        out
+    }
+
+    /// A table from an IP Helper call that says the size it needs, asked again while it
+    /// grows; empty when the call fails.
+    fn table(mut call: impl FnMut(*mut core::ffi::c_void, *mut u32) -> u32) -> Vec<u64> {
+        let mut size: u32 = 0;
+        for _ in 0..4 {
+            let mut buf = vec![0u64; (size as usize).div_ceil(8).max(1)];
+            let mut have = (buf.len() * 8) as u32;
+            match call(buf.as_mut_ptr().cast(), &mut have) {
+                NO_ERROR => return buf,
+                ERROR_INSUFFICIENT_BUFFER => size = have,
+                _ => return Vec::new(),
+            }
+        }
+        Vec::new()
+    }
+
+    /// The rows after a table's leading entry count, each checked to lie inside the buffer.
+    fn rows<R: Copy>(buf: &[u64], offset: usize) -> Vec<R> {
+        let Some(&first) = buf.first() else {
+            return Vec::new();
+        };
+        let n = (first as u32) as usize;
+        let size = std::mem::size_of::<R>();
+        if n.saturating_mul(size).saturating_add(offset) > buf.len() * 8 {
+            return Vec::new();
+        }
+        let base = buf.as_ptr().cast::<u8>();
+        (0..n)
+            .map(|i| {
+                // SAFETY: row `i` lies inside the buffer (checked above); rows are plain
+                // integers, read unaligned.
+                #[allow(unsafe_code)]
+                unsafe {
+                    std::ptr::read_unaligned(base.add(offset + i * size).cast::<R>())
+                }
+            })
+            .collect()
+    }
 }
 
 /// After the guard replaced its CA: the new CA put wherever the record says the device CA was

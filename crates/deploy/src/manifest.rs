@@ -434,6 +434,7 @@ pub(crate) fn put_file(
 }
 
 /// Adds a marked block to a text file as a recorded step (once).
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) fn put_block(
     ctx: &Context,
     manifest: &mut Manifest,

@@ -29,6 +29,7 @@ pub struct Options {
 }
 
 const PROFILE_MARKER: &str = "leakguard proxy";
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 const GNOME_SCHEMA: &str = "org.gnome.system.proxy";
 
 /// The guard's PAC file, fetched from the running guard (it is the authority on which hosts
@@ -113,6 +114,7 @@ pub fn proxy_env_file(ctx: &Context) -> PathBuf {
     ctx.config_home.join("leakguard").join("proxy.env")
 }
 
+#[cfg_attr(windows, allow(dead_code))]
 fn entry(step: Step) -> Entry {
     Entry {
         group: Group::Routing,
@@ -169,6 +171,7 @@ fn env_enable(ctx: &Context, m: &mut Manifest) -> Result<Line> {
 // The desktop's proxy setting
 
 /// Is GNOME's proxy schema there (gsettings installed and the schema known)?
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 fn gnome_available(ctx: &Context) -> bool {
     find(ctx, "gsettings").is_some()
         && run(ctx, "gsettings", ["list-keys", GNOME_SCHEMA])
@@ -176,10 +179,12 @@ fn gnome_available(ctx: &Context) -> bool {
 }
 
 /// KDE's proxy settings file.
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 fn kioslaverc(ctx: &Context) -> PathBuf {
     ctx.config_home.join("kioslaverc")
 }
 
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 fn kde_present(ctx: &Context) -> bool {
     let desktop = std::env::var("XDG_CURRENT_DESKTOP").unwrap_or_default();
     desktop.to_ascii_uppercase().contains("KDE")
@@ -189,6 +194,7 @@ fn kde_present(ctx: &Context) -> bool {
 }
 
 /// GSettings values are GVariant text: a string is single-quoted.
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 fn gvariant_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }

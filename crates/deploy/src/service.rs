@@ -7,7 +7,9 @@
 //! - macOS: a LaunchAgent (`~/Library/LaunchAgents/com.leakguard.guard.plist`, `KeepAlive`).
 //! - Windows: a per-user logon task that restarts the guard when it stops.
 
-use crate::manifest::{put_file, Entry, Group, Manifest, Step};
+#[cfg(unix)]
+use crate::manifest::put_file;
+use crate::manifest::{Entry, Group, Manifest, Step};
 use crate::tools::{find, run};
 use crate::{Context, Line, Result, State};
 use std::path::PathBuf;
@@ -106,6 +108,7 @@ pub fn unit_path(ctx: &Context, system: bool) -> PathBuf {
     }
 }
 
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 fn wants_link(ctx: &Context, system: bool) -> PathBuf {
     let unit = unit_path(ctx, system);
     let target = if system {
@@ -117,6 +120,7 @@ fn wants_link(ctx: &Context, system: bool) -> PathBuf {
 }
 
 /// Is a systemd manager of this kind reachable (so the unit can be started now)?
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 fn manager_running(ctx: &Context, system: bool) -> bool {
     if !ctx.real_root() || find(ctx, "systemctl").is_none() {
         return false;

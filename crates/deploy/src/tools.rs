@@ -178,6 +178,7 @@ fn markers(marker: &str) -> (String, String) {
 }
 
 /// `text` with the marked block set to `body` (added at the end when absent).
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) fn with_block(text: &str, marker: &str, body: &str) -> String {
     let stripped = without_block(text, marker);
     let (begin, end) = markers(marker);
@@ -224,6 +225,7 @@ fn has_block(text: &str, marker: &str) -> bool {
 }
 
 /// The value of `key` in `[section]` of an INI text (KDE's `kioslaverc`).
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 pub(crate) fn ini_get(text: &str, section: &str, key: &str) -> Option<String> {
     let mut here = false;
     for line in text.lines() {

@@ -8,8 +8,12 @@
 //! | `runtimes` | a bundle + `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, ... in `environment.d` and the shell profile | the same in the shell profile | the same as user variables |
 //! | `java`     | `keytool` into the JDK's `cacerts`                | the same                                | the same                        |
 
-use crate::manifest::{put_block, put_file, Entry, Group, Manifest, Step};
-use crate::tools::{find, keystore_delete, keystore_has, keytool, read_opt, run};
+#[cfg(unix)]
+use crate::manifest::put_block;
+use crate::manifest::{put_file, Entry, Group, Manifest, Step};
+use crate::tools::{find, keystore_delete, keytool, run};
+#[cfg(all(unix, not(target_os = "macos")))]
+use crate::tools::{keystore_has, read_opt};
 use crate::{bundle_has, pem_body, pem_id, Context, Error, Line, Result, State, CA_NAME};
 use std::path::{Path, PathBuf};
 
@@ -584,8 +588,10 @@ pub(crate) struct EnvFiles {
     pub ca: Option<String>,
     pub file: PathBuf,
     /// The file's name in `~/.config/environment.d`.
+    #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
     pub environment_d: &'static str,
     /// The profile block's marker.
+    #[cfg_attr(windows, allow(dead_code))]
     pub marker: &'static str,
 }
 
@@ -659,6 +665,7 @@ pub fn trust_env_file(ctx: &Context) -> PathBuf {
 }
 
 /// The shell profiles that get a line sourcing Leakguard's environment files.
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) fn profiles(ctx: &Context) -> Vec<PathBuf> {
     let mut files = vec![ctx.home.join(".profile")];
     for f in [".bashrc", ".zshenv"] {
@@ -671,6 +678,7 @@ pub(crate) fn profiles(ctx: &Context) -> Vec<PathBuf> {
 }
 
 /// The shell line that loads an environment file.
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) fn source_line(file: &Path) -> String {
     let f = shell_quote(&file.display().to_string());
     format!("[ -r {f} ] && {{ set -a; . {f}; set +a; }}")

@@ -124,6 +124,7 @@ fn block_flags_sse2(block: &[u8; BLOCK]) -> u8 {
 
 /// Whether the AVX2 passes can run here: the CPU reports AVX2 and `LEAKGUARD_NO_AVX2` is not
 /// set (for tests and for comparing passes). Checked once per process.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn avx2_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -161,6 +162,7 @@ pub(crate) fn in_range_avx2(
 /// set must be a product of high nibbles and low nibbles; a flag whose bytes are not (`\` and
 /// `%`) takes two sets. Bytes of 0x80 and above look up zero rows of `hi` and are in no set.
 /// Each entry: the set's bit, its high nibbles and its low nibbles (bit `n` = nibble `n`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const fn nibble_tables(sets: &[(u8, u16, u16)]) -> ([u8; 16], [u8; 16]) {
     let (mut lo, mut hi) = ([0u8; 16], [0u8; 16]);
     let mut i = 0;
@@ -182,11 +184,13 @@ const fn nibble_tables(sets: &[(u8, u16, u16)]) -> ([u8; 16], [u8; 16]) {
 }
 
 /// The nibbles `a..=b` as a nibble set.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const fn span(a: u32, b: u32) -> u16 {
     (((1u32 << (b + 1)) - 1) & !((1u32 << a) - 1)) as u16
 }
 
 /// The flag sets: digits, `@`, `\`, `%` and `&`, `; = { }` (0x3B 0x3D 0x7B 0x7D), `(`, `` ` ``, `~`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const FLAG_SETS: [(u8, u16, u16); 8] = [
     (1, 1 << 3, span(0, 9)),
     (2, 1 << 4, 1),
@@ -199,12 +203,14 @@ const FLAG_SETS: [(u8, u16, u16); 8] = [
 ];
 
 /// The flag a bit of [`FLAG_SETS`] stands for.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const SET_FLAGS: [u8; 8] = [
     F_DIGIT, F_AT, F_ESCAPE, F_ESCAPE, F_CODE, F_CODE, F_FENCE, F_FENCE,
 ];
 
 /// Token characters (letters, digits, `+ - / = _`) as six sets: `A-O`/`a-o`, `P-Z`/`p-z`,
 /// digits, `+ - /`, `=`, `_`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const TOKEN_SETS: [(u8, u16, u16); 6] = [
     (1, (1 << 4) | (1 << 6), span(1, 15)),
     (2, (1 << 5) | (1 << 7), span(0, 10)),
@@ -215,6 +221,7 @@ const TOKEN_SETS: [(u8, u16, u16); 6] = [
 ];
 
 /// The flags of a byte holding the OR of [`FLAG_SETS`] bits.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const FLAGS_OF_SETS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut v = 0;

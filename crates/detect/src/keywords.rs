@@ -62,6 +62,7 @@ const PAIRS: usize = 1 << PAIR_BITS;
 const REACH: usize = 4;
 const PAIR_BUCKETS: usize = 8;
 /// Keyword starts per chunk of the pair pass (a multiple of 16).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const PAIR_CHUNK: usize = 256;
 
 /// Hash of two bytes, ASCII letters folded to lower case (`| 0x20` folds more than letters;

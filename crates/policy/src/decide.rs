@@ -285,13 +285,55 @@ impl Policy {
 }
 
 /// Whether a `processes` entry names the program `process` (`name (pid) /path/to/exe`): an
-/// entry with a `/` is the executable's path, exactly; any other the program's name.
+/// entry with a path separator is the executable's path, exactly; any other the program's
+/// name. Windows' paths and names (`C:\Program Files\x.exe`, `x.exe`) compare without case, as
+/// Windows' file system does.
 pub fn process_named(entry: &str, process: &str) -> bool {
-    if entry.contains('/') {
-        process
-            .split_once(") ")
-            .is_some_and(|(_, exe)| exe == entry)
+    let exe = process.split_once(") ").map(|(_, exe)| exe);
+    let windows = exe.is_some_and(|e| e.contains('\\'));
+    let same = |a: &str, b: &str| {
+        if windows {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
+    };
+    if entry.contains('/') || entry.contains('\\') {
+        exe.is_some_and(|exe| same(exe, entry))
     } else {
-        process.split_once(" (").map_or(process, |(n, _)| n) == entry
+        same(process.split_once(" (").map_or(process, |(n, _)| n), entry)
+    }
+}
+
+#[cfg(test)]
+mod process_tests {
+    use super::process_named;
+
+    #[test]
+    fn a_process_is_named_by_its_path_or_its_name_on_either_system() {
+        let linux = "python3 (42) /usr/bin/python3.11";
+        assert!(process_named("python3", linux));
+        assert!(process_named("/usr/bin/python3.11", linux));
+        assert!(
+            !process_named("Python3", linux),
+            "Linux names keep their case"
+        );
+        assert!(!process_named("/usr/bin/python3", linux));
+        assert!(!process_named("/home/u/python3.11", linux));
+        let windows =
+            r"Code.exe (7) C:\Users\ana\AppData\Local\Programs\Microsoft VS Code\Code.exe";
+        assert!(
+            process_named("code.exe", windows),
+            "Windows names ignore case"
+        );
+        assert!(process_named(
+            r"c:\users\ana\appdata\local\programs\microsoft vs code\code.exe",
+            windows
+        ));
+        assert!(!process_named(r"C:\Program Files\Code.exe", windows));
+        assert!(!process_named("code", windows));
+        // A process whose path could not be read matches no path.
+        assert!(!process_named("/usr/bin/python3.11", "python3 (42)"));
+        assert!(process_named("python3", "python3 (42)"));
     }
 }

@@ -584,8 +584,10 @@ pub struct Exception {
     /// Rule ids (prefix with `*` as in `actions.rules`).
     #[serde(default)]
     pub rules: Vec<String>,
-    /// Programs that sent the request, by name as the OS reports it (`code`, `python3`; Linux
-    /// today). An exception that names programs never applies where the program is unknown.
+    /// Programs that sent the request: by name as the OS reports it (`code`, `python3`,
+    /// `Code.exe`), or by the executable's full path (an entry with `/` or `\`; exact on
+    /// Linux and macOS, without case on Windows). An exception that names programs never
+    /// applies where the program is unknown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<String>,
 }

@@ -1,6 +1,7 @@
 //! Lines: where each starts and ends (newlines found a 64-byte block at a time), trimming,
 //! Markdown fences.
 
+#[cfg(target_arch = "x86_64")]
 use crate::features::BLOCK;
 
 /// Line starts and ends (without the newline) of a text.
@@ -69,6 +70,7 @@ pub(super) fn for_each_newline(hay: &[u8], mut f: impl FnMut(usize)) {
 
 /// Reports the newlines of `m` (bit `i`: byte `base + i`).
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(super) fn report_bits(mut m: u64, base: usize, f: &mut impl FnMut(usize)) {
     while m != 0 {
         f(base + m.trailing_zeros() as usize);

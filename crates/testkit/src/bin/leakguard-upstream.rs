@@ -20,12 +20,18 @@ async fn main() {
     std::io::stdout().flush().ok();
     let log = dir.join("upstream.jsonl");
     let mut written = 0;
+    #[cfg(unix)]
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
     loop {
+        // SIGTERM where there is one; elsewhere Ctrl+C only.
+        #[cfg(unix)]
+        let terminated = term.recv();
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<Option<()>>();
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
-            _ = term.recv() => break,
+            _ = terminated => break,
             _ = tokio::signal::ctrl_c() => break,
         }
         let seen = up.requests();

@@ -1,0 +1,147 @@
+//! Windows: the TCP connection table with each connection's owning process
+//! (`GetExtendedTcpTable`, what `netstat -ano` shows), then that process's executable
+//! (`QueryFullProcessImageNameW`; a process of another user or a protected one gives only
+//! its pid).
+
+use crate::{describe, ClientAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_INSUFFICIENT_BUFFER, NO_ERROR};
+use windows_sys::Win32::NetworkManagement::IpHelper::{
+    GetExtendedTcpTable, MIB_TCP6ROW_OWNER_PID, MIB_TCP6TABLE_OWNER_PID, MIB_TCPROW_OWNER_PID,
+    MIB_TCPTABLE_OWNER_PID, TCP_TABLE_OWNER_PID_CONNECTIONS,
+};
+use windows_sys::Win32::Networking::WinSock::{AF_INET, AF_INET6};
+use windows_sys::Win32::System::Threading::{
+    OpenProcess, QueryFullProcessImageNameW, PROCESS_NAME_WIN32, PROCESS_QUERY_LIMITED_INFORMATION,
+};
+
+pub(crate) fn process_of(addr: ClientAddr) -> Option<String> {
+    let pid = match (addr.client, addr.guard) {
+        (SocketAddr::V4(_), SocketAddr::V4(_)) => owner_v4(addr)?,
+        _ => owner_v6(addr)?,
+    };
+    let exe = image_path(pid);
+    let name = exe
+        .as_deref()
+        .and_then(|p| p.rsplit('\\').next())
+        .unwrap_or("?")
+        .to_string();
+    Some(describe(&name, pid, exe.as_deref()))
+}
+
+/// A port as the table keeps it: network byte order in the low 16 bits.
+fn port(p: u32) -> u16 {
+    u16::from_be(p as u16)
+}
+
+fn owner_v4(addr: ClientAddr) -> Option<u32> {
+    let buf = table(u32::from(AF_INET))?;
+    let rows =
+        rows::<MIB_TCPROW_OWNER_PID>(&buf, std::mem::offset_of!(MIB_TCPTABLE_OWNER_PID, table))?;
+    rows.into_iter().find_map(|r| {
+        let local = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::from(r.dwLocalAddr.to_ne_bytes())),
+            port(r.dwLocalPort),
+        );
+        let remote = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::from(r.dwRemoteAddr.to_ne_bytes())),
+            port(r.dwRemotePort),
+        );
+        (local == addr.client && remote == addr.guard).then_some(r.dwOwningPid)
+    })
+}
+
+fn owner_v6(addr: ClientAddr) -> Option<u32> {
+    let buf = table(u32::from(AF_INET6))?;
+    let rows =
+        rows::<MIB_TCP6ROW_OWNER_PID>(&buf, std::mem::offset_of!(MIB_TCP6TABLE_OWNER_PID, table))?;
+    let same = |a: SocketAddr, b: SocketAddr| {
+        a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+    };
+    rows.into_iter().find_map(|r| {
+        let local = SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::from(r.ucLocalAddr)),
+            port(r.dwLocalPort),
+        );
+        let remote = SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::from(r.ucRemoteAddr)),
+            port(r.dwRemotePort),
+        );
+        (same(local, addr.client) && same(remote, addr.guard)).then_some(r.dwOwningPid)
+    })
+}
+
+/// The connection table of one address family, in a buffer aligned for its rows (asked
+/// again while it grows between the size query and the read).
+fn table(family: u32) -> Option<Vec<u64>> {
+    let mut size: u32 = 0;
+    for _ in 0..4 {
+        let mut buf = vec![0u64; (size as usize).div_ceil(8).max(1)];
+        let mut have = (buf.len() * 8) as u32;
+        // SAFETY: `buf` is writable for `have` bytes, `have` is a valid pointer; the call
+        // writes at most `have` bytes and tells the size it needs otherwise.
+        #[allow(unsafe_code)]
+        let rc = unsafe {
+            GetExtendedTcpTable(
+                buf.as_mut_ptr().cast(),
+                &mut have,
+                0,
+                family,
+                TCP_TABLE_OWNER_PID_CONNECTIONS,
+                0,
+            )
+        };
+        match rc {
+            NO_ERROR => return Some(buf),
+            ERROR_INSUFFICIENT_BUFFER => size = have,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The rows of a `MIB_TCP*TABLE_OWNER_PID` in `buf`: its entry count, then that many rows
+/// from `offset`, each checked to lie inside the buffer.
+fn rows<R: Copy>(buf: &[u64], offset: usize) -> Option<Vec<R>> {
+    let bytes = buf.len() * 8;
+    // SAFETY: the buffer holds at least the leading `dwNumEntries` (a u32, 8-aligned here).
+    #[allow(unsafe_code)]
+    let n = unsafe { *buf.as_ptr().cast::<u32>() } as usize;
+    let end = offset.checked_add(n.checked_mul(std::mem::size_of::<R>())?)?;
+    if end > bytes {
+        return None;
+    }
+    let base = buf.as_ptr().cast::<u8>();
+    Some(
+        (0..n)
+            .map(|i| {
+                // SAFETY: row `i` lies inside the buffer (checked above); rows are plain
+                // integers and bytes, read unaligned to be safe whatever the offset.
+                #[allow(unsafe_code)]
+                unsafe {
+                    std::ptr::read_unaligned(
+                        base.add(offset + i * std::mem::size_of::<R>()).cast::<R>(),
+                    )
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The full path of process `pid`'s executable, where this user may ask.
+fn image_path(pid: u32) -> Option<String> {
+    // SAFETY: plain Win32 calls; the handle is closed on every path, the buffer is writable
+    // for `len` UTF-16 units and `len` is updated to what was written.
+    #[allow(unsafe_code)]
+    unsafe {
+        let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+        if h.is_null() {
+            return None;
+        }
+        let mut buf = vec![0u16; 32768];
+        let mut len = buf.len() as u32;
+        let ok = QueryFullProcessImageNameW(h, PROCESS_NAME_WIN32, buf.as_mut_ptr(), &mut len);
+        CloseHandle(h);
+        (ok != 0).then(|| String::from_utf16_lossy(&buf[..len as usize]))
+    }
+}
