@@ -219,7 +219,7 @@ pub fn today() -> u32 {
 
 /// A request allocates many small short-lived buffers on two worker threads at once, which
 /// jemalloc serves with less CPU than glibc's malloc (6 % less per request, docs/proxy.md).
-#[cfg(not(target_env = "msvc"))]
+#[cfg(unix)]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
