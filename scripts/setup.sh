@@ -62,11 +62,11 @@ need keytool || apt_packages+=(default-jdk-headless)
 need node || apt_packages+=(nodejs)
 # zip: the standard tool makes the archives (plain, encrypted, a bomb) tests/documents uploads.
 need zip || apt_packages+=(zip)
-# The macOS and Windows code is compiled (not run) by scripts/cross-check.sh: Debian's second
-# Rust toolchain (rustc-web) ships its standard library's source (rust-web-src), from which
-# cargo builds std for targets rustup would otherwise download; MinGW-w64 compiles the C
-# dependencies (aws-lc, SQLite, zstd) for Windows.
-for p in rustc-web rust-web-src gcc-mingw-w64-x86-64-posix; do
+# The macOS and Windows code is compiled by scripts/cross-check.sh: Debian's second Rust
+# toolchain (rustc-web) ships its standard library's source (rust-web-src), from which cargo
+# builds std for targets rustup would otherwise download; MinGW-w64 compiles the C
+# dependencies (aws-lc, SQLite, zstd) for Windows and links the Windows tests, which Wine runs.
+for p in rustc-web rust-web-src gcc-mingw-w64-x86-64-posix wine64; do
   dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
 done
 # Debian's own python3 ships venv without ensurepip; the package adds it.

@@ -193,6 +193,31 @@ mod win_net {
             })
             .collect()
     }
+
+    /// Run under Wine by `scripts/cross-check.sh`: the tables are read and their rows hold
+    /// real values (the loopback address, a route to the loopback network or a default one).
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_routes_and_addresses_are_read() {
+            let rows = super::routes_and_addresses();
+            let loopback = u32::from_ne_bytes([127, 0, 0, 1]);
+            assert!(
+                rows.iter()
+                    .any(|r| r[0] == loopback && r[3] == 0 && r[4] == 0),
+                "the loopback address among {rows:?}"
+            );
+            assert!(
+                rows.iter().any(|r| r[3] != 0 || r[4] != 0),
+                "at least one route among {rows:?}"
+            );
+            assert_eq!(
+                rows,
+                super::routes_and_addresses(),
+                "the same when nothing moved"
+            );
+        }
+    }
 }
 
 /// After the guard replaced its CA: the new CA put wherever the record says the device CA was

@@ -20,7 +20,8 @@
 //! exceptions by program): clean traffic never pays it.
 //!
 //! The Linux code is tested here for real; the macOS and Windows code is compiled for its
-//! targets by `scripts/cross-check.sh` (no macOS or Windows machine here).
+//! targets by `scripts/cross-check.sh`, which also runs the Windows tests under Wine (no macOS
+//! or Windows machine here).
 
 use std::net::SocketAddr;
 
@@ -162,5 +163,46 @@ mod tests {
             "node (7) /usr/bin/node"
         );
         assert_eq!(describe("node", 7, None), "node (7)");
+    }
+
+    /// The macOS lookup on a connection this process makes to itself (Linux and Windows have
+    /// their own tests in `linux.rs` and `windows.rs`). Compiled here, run only on a Mac.
+    #[cfg(target_os = "macos")]
+    #[test]
+    fn this_process_is_found_on_its_own_loopback_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_accepted, _) = listener.accept().unwrap();
+        let addr = ClientAddr {
+            client: client.local_addr().unwrap(),
+            guard: listener.local_addr().unwrap(),
+        };
+        let found = process_of(addr).expect("the socket's process");
+        assert!(
+            found.contains(&format!(" ({}) ", std::process::id())),
+            "{found}"
+        );
+        let exe = std::env::current_exe().unwrap();
+        let path = executable(&found).expect("the executable's path");
+        assert!(
+            path.eq_ignore_ascii_case(exe.to_str().unwrap()),
+            "{path} is not {}",
+            exe.display()
+        );
+        // The guard's end of the same connection is not a client's.
+        let reversed = ClientAddr {
+            client: addr.guard,
+            guard: addr.client,
+        };
+        assert_eq!(
+            process_of(reversed).map(|p| p.contains(&format!(" ({}) ", std::process::id()))),
+            Some(true),
+            "the accepted socket is this process's too"
+        );
+        let nobody = ClientAddr {
+            client: "127.0.0.1:1".parse().unwrap(),
+            guard: addr.guard,
+        };
+        assert_eq!(process_of(nobody), None);
     }
 }
