@@ -18,7 +18,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== the macOS and Windows code compiles for its targets (std built from source, nothing run)"
+echo "== the macOS and Windows code compiles for its targets (std built from source); its Windows tests run under Wine"
 ./scripts/cross-check.sh
 
 echo "== cargo test"
