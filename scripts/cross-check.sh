@@ -41,15 +41,21 @@ command -v x86_64-w64-mingw32-gcc >/dev/null || {
   exit 2
 }
 
+# cargo with Debian's toolchain and std built from its source. No debug info: the C
+# dependencies compile faster, and the tests need none.
+cross_cargo() {
+  RUSTC="$RUSTC_CROSS" RUSTC_BOOTSTRAP=1 RUSTFLAGS="-D warnings" CARGO_PROFILE_DEV_DEBUG=0 \
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
+    cargo "$@" --locked -q --target-dir target/cross
+}
+
 check() {
   local target="$1"
   shift
   echo "cross-check: $target: $*"
-  # No debug info: the C dependencies compile faster, and nothing is linked anyway. aws-lc's
-  # build script reports each compiler feature it probes; those lines are dropped.
-  RUSTC="$RUSTC_CROSS" RUSTC_BOOTSTRAP=1 RUSTFLAGS="-D warnings" CARGO_PROFILE_DEV_DEBUG=0 \
-    cargo check --locked -q -Z build-std=std,panic_abort --target "$target" \
-    --target-dir target/cross "$@" 2>&1 | sed '/^warning: aws-lc-sys@/d'
+  # aws-lc's build script reports each compiler feature it probes; those lines are dropped.
+  cross_cargo check -Z build-std=std,panic_abort --target "$target" "$@" 2>&1 |
+    sed '/^warning: aws-lc-sys@/d'
 }
 
 check x86_64-pc-windows-gnu --workspace
@@ -67,10 +73,8 @@ mkdir -p "$WORK/dll"
 x86_64-w64-mingw32-gcc -shared -O2 -o "$WORK/dll/bcryptprimitives.dll" scripts/wine/bcryptprimitives.c -ladvapi32
 echo "cross-check: x86_64-pc-windows-gnu: the peer and deploy tests, run under Wine"
 windows_tests() {
-  RUSTC="$RUSTC_CROSS" RUSTC_BOOTSTRAP=1 RUSTFLAGS="-D warnings" CARGO_PROFILE_DEV_DEBUG=0 \
-    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
-    cargo test --locked -q --no-run -Z build-std=std,panic_abort,test \
-    --target x86_64-pc-windows-gnu --target-dir target/cross -p leakguard-peer -p leakguard-deploy "$@"
+  cross_cargo test --no-run -Z build-std=std,panic_abort,test --target x86_64-pc-windows-gnu \
+    -p leakguard-peer -p leakguard-deploy "$@"
 }
 if ! windows_tests --message-format=json >"$WORK/build.json" 2>"$WORK/build.err"; then
   windows_tests 2>&1 | sed '/^warning: aws-lc-sys@/d' >&2 || true

@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
+# rustup's toolchain before Debian's rustc-web (installed below for scripts/cross-check.sh,
+# which names it by path), whatever order PATH had.
+[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ] && PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
 if ! need cargo; then
   echo "setup: cargo not found. Install Rust (https://rustup.rs) and run again." >&2
   exit 2
@@ -66,18 +70,23 @@ need zip || apt_packages+=(zip)
 # toolchain (rustc-web) ships its standard library's source (rust-web-src), from which cargo
 # builds std for targets rustup would otherwise download; MinGW-w64 compiles the C
 # dependencies (aws-lc, SQLite, zstd) for Windows and links the Windows tests, which Wine runs.
+# Without their recommends: rustc-web's would add Debian's cargo beside rustup's, wine64's a
+# 32-bit Wine this check does not use.
+cross_packages=()
 for p in rustc-web rust-web-src gcc-mingw-w64-x86-64-posix wine64; do
-  dpkg -s "$p" >/dev/null 2>&1 || apt_packages+=("$p")
+  dpkg -s "$p" >/dev/null 2>&1 || cross_packages+=("$p")
 done
 # Debian's own python3 ships venv without ensurepip; the package adds it.
 python3 -c 'import ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
-if [ ${#apt_packages[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
-  else
-    sudo apt-get update -q
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
+if [ ${#apt_packages[@]} -gt 0 ] || [ ${#cross_packages[@]} -gt 0 ]; then
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" apt-get update -q
+  if [ ${#apt_packages[@]} -gt 0 ]; then
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_packages[@]}"
+  fi
+  if [ ${#cross_packages[@]} -gt 0 ]; then
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${cross_packages[@]}"
   fi
 fi
 

@@ -5,6 +5,9 @@
 # CI (.ci/run) runs exactly `make test`, which runs this after scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# rustup's toolchain (with rustfmt and clippy) before Debian's rustc-web, which setup.sh
+# installs for scripts/cross-check.sh only.
+[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ] && PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 echo "== UI: lint, type check, unit and view tests (Vitest), build"
 npm run lint

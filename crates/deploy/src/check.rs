@@ -110,7 +110,7 @@ pub fn network_stamp(ctx: &Context) -> u64 {
 /// Windows' IPv4 routes and addresses, as plain numbers.
 #[cfg(windows)]
 mod win_net {
-    use windows_sys::Win32::Foundation::{ERROR_INSUFFICIENT_BUFFER, NO_ERROR};
+    use leakguard_peer::ip_helper::{rows, table};
     use windows_sys::Win32::NetworkManagement::IpHelper::{
         GetIpAddrTable, GetIpForwardTable, MIB_IPADDRROW_XP, MIB_IPADDRTABLE, MIB_IPFORWARDROW,
         MIB_IPFORWARDTABLE,
@@ -119,79 +119,33 @@ mod win_net {
     /// Each route's destination, mask, next hop, interface and metric (not its age, which
     /// changes by itself), then each address with its interface and mask.
     pub(super) fn routes_and_addresses() -> Vec<[u32; 5]> {
-        let mut out = Vec::new();
-        let routes = table(|buf, size| {
-            // SAFETY: `buf` is writable for `*size` bytes; the call writes at most that.
-            #[allow(unsafe_code)]
-            unsafe {
-                GetIpForwardTable(buf.cast::<MIB_IPFORWARDTABLE>(), size, 1)
-            }
-        });
-        out.extend(
-            rows::<MIB_IPFORWARDROW>(&routes, std::mem::offset_of!(MIB_IPFORWARDTABLE, table))
-                .into_iter()
-                .map(|r| {
-                    [
-                        r.dwForwardDest,
-                        r.dwForwardMask,
-                        r.dwForwardNextHop,
-                        r.dwForwardIfIndex,
-                        r.dwForwardMetric1,
-                    ]
-                }),
-        );
-        let addrs = table(|buf, size| {
-            // SAFETY: as above.
-            #[allow(unsafe_code)]
-            unsafe {
-                GetIpAddrTable(buf.cast::<MIB_IPADDRTABLE>(), size, 1)
-            }
-        });
-        out.extend(
-            rows::<MIB_IPADDRROW_XP>(&addrs, std::mem::offset_of!(MIB_IPADDRTABLE, table))
-                .into_iter()
-                .map(|r| [r.dwAddr, r.dwIndex, r.dwMask, 0, 0]),
-        );
-        out
-    }
-
-    /// A table from an IP Helper call that says the size it needs, asked again while it
-    /// grows; empty when the call fails.
-    fn table(mut call: impl FnMut(*mut core::ffi::c_void, *mut u32) -> u32) -> Vec<u64> {
-        let mut size: u32 = 0;
-        for _ in 0..4 {
-            let mut buf = vec![0u64; (size as usize).div_ceil(8).max(1)];
-            let mut have = (buf.len() * 8) as u32;
-            match call(buf.as_mut_ptr().cast(), &mut have) {
-                NO_ERROR => return buf,
-                ERROR_INSUFFICIENT_BUFFER => size = have,
-                _ => return Vec::new(),
-            }
-        }
-        Vec::new()
-    }
-
-    /// The rows after a table's leading entry count, each checked to lie inside the buffer.
-    fn rows<R: Copy>(buf: &[u64], offset: usize) -> Vec<R> {
-        let Some(&first) = buf.first() else {
-            return Vec::new();
-        };
-        let n = (first as u32) as usize;
-        let size = std::mem::size_of::<R>();
-        if n.saturating_mul(size).saturating_add(offset) > buf.len() * 8 {
-            return Vec::new();
-        }
-        let base = buf.as_ptr().cast::<u8>();
-        (0..n)
-            .map(|i| {
-                // SAFETY: row `i` lies inside the buffer (checked above); rows are plain
-                // integers, read unaligned.
-                #[allow(unsafe_code)]
-                unsafe {
-                    std::ptr::read_unaligned(base.add(offset + i * size).cast::<R>())
-                }
+        // SAFETY (both calls): `buf` is writable for `*size` bytes (`table`'s contract); the
+        // call writes at most that and tells the size it needs otherwise.
+        #[allow(unsafe_code)]
+        let routes = table(|buf, size| unsafe { GetIpForwardTable(buf.cast(), size, 1) })
+            .and_then(|b| {
+                rows::<MIB_IPFORWARDROW>(&b, std::mem::offset_of!(MIB_IPFORWARDTABLE, table))
             })
-            .collect()
+            .unwrap_or_default();
+        #[allow(unsafe_code)]
+        let addrs = table(|buf, size| unsafe { GetIpAddrTable(buf.cast(), size, 1) })
+            .and_then(|b| {
+                rows::<MIB_IPADDRROW_XP>(&b, std::mem::offset_of!(MIB_IPADDRTABLE, table))
+            })
+            .unwrap_or_default();
+        let routes = routes.into_iter().map(|r| {
+            [
+                r.dwForwardDest,
+                r.dwForwardMask,
+                r.dwForwardNextHop,
+                r.dwForwardIfIndex,
+                r.dwForwardMetric1,
+            ]
+        });
+        let addrs = addrs
+            .into_iter()
+            .map(|r| [r.dwAddr, r.dwIndex, r.dwMask, 0, 0]);
+        routes.chain(addrs).collect()
     }
 
     /// Run under Wine by `scripts/cross-check.sh`: the tables are read and their rows hold

@@ -25,6 +25,8 @@
 
 use std::net::SocketAddr;
 
+#[cfg(windows)]
+pub mod ip_helper;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
@@ -95,6 +97,13 @@ fn describe(name: &str, pid: u32, exe: Option<&str>) -> String {
         Some(exe) => format!("{} ({pid}) {exe}", name.trim()),
         None => format!("{} ({pid})", name.trim()),
     }
+}
+
+/// The same end of a connection, an IPv4-mapped IPv6 address and its IPv4 one alike (the
+/// tables of macOS and Windows may give either for a dual-stack socket).
+#[cfg(any(target_os = "macos", windows))]
+fn same_end(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
 }
 
 /// `name (pid) exe` of the local process whose socket is `addr.client` connected to

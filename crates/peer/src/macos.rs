@@ -2,7 +2,7 @@
 //! libproc as `lsof -i` finds it (only the user's own processes are readable, which is where
 //! a client of a per-user guard runs).
 
-use crate::{describe, recent, ClientAddr};
+use crate::{describe, recent, same_end, ClientAddr};
 use libproc::libproc::bsd_info::BSDInfo;
 use libproc::libproc::file_info::{pidfdinfo, ListFDs, ProcFDType};
 use libproc::libproc::net_info::{InSIAddr, SocketFDInfo, SocketInfoKind};
@@ -44,7 +44,9 @@ fn holds(pid: u32, addr: ClientAddr) -> bool {
             pidfdinfo::<SocketFDInfo>(pid, fd.proc_fd)
                 .ok()
                 .and_then(|s| tcp_ends(&s))
-                .is_some_and(|(local, remote)| same(local, addr.client) && same(remote, addr.guard))
+                .is_some_and(|(local, remote)| {
+                    same_end(local, addr.client) && same_end(remote, addr.guard)
+                })
         })
 }
 
@@ -78,9 +80,4 @@ fn tcp_ends(s: &SocketFDInfo) -> Option<(SocketAddr, SocketAddr)> {
         SocketAddr::new(ip(&ini.insi_laddr), port(ini.insi_lport)),
         SocketAddr::new(ip(&ini.insi_faddr), port(ini.insi_fport)),
     ))
-}
-
-/// The same address, an IPv4-mapped IPv6 one included.
-fn same(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
 }

@@ -3,9 +3,9 @@
 //! (`QueryFullProcessImageNameW`; a process of another user or a protected one gives only
 //! its pid).
 
-use crate::{describe, ClientAddr};
+use crate::{describe, ip_helper, same_end, ClientAddr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use windows_sys::Win32::Foundation::{CloseHandle, ERROR_INSUFFICIENT_BUFFER, NO_ERROR};
+use windows_sys::Win32::Foundation::CloseHandle;
 use windows_sys::Win32::NetworkManagement::IpHelper::{
     GetExtendedTcpTable, MIB_TCP6ROW_OWNER_PID, MIB_TCP6TABLE_OWNER_PID, MIB_TCPROW_OWNER_PID,
     MIB_TCPTABLE_OWNER_PID, TCP_TABLE_OWNER_PID_CONNECTIONS,
@@ -36,8 +36,10 @@ fn port(p: u32) -> u16 {
 
 fn owner_v4(addr: ClientAddr) -> Option<u32> {
     let buf = table(u32::from(AF_INET))?;
-    let rows =
-        rows::<MIB_TCPROW_OWNER_PID>(&buf, std::mem::offset_of!(MIB_TCPTABLE_OWNER_PID, table))?;
+    let rows = ip_helper::rows::<MIB_TCPROW_OWNER_PID>(
+        &buf,
+        std::mem::offset_of!(MIB_TCPTABLE_OWNER_PID, table),
+    )?;
     rows.into_iter().find_map(|r| {
         let local = SocketAddr::new(
             IpAddr::V4(Ipv4Addr::from(r.dwLocalAddr.to_ne_bytes())),
@@ -53,11 +55,10 @@ fn owner_v4(addr: ClientAddr) -> Option<u32> {
 
 fn owner_v6(addr: ClientAddr) -> Option<u32> {
     let buf = table(u32::from(AF_INET6))?;
-    let rows =
-        rows::<MIB_TCP6ROW_OWNER_PID>(&buf, std::mem::offset_of!(MIB_TCP6TABLE_OWNER_PID, table))?;
-    let same = |a: SocketAddr, b: SocketAddr| {
-        a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
-    };
+    let rows = ip_helper::rows::<MIB_TCP6ROW_OWNER_PID>(
+        &buf,
+        std::mem::offset_of!(MIB_TCP6TABLE_OWNER_PID, table),
+    )?;
     rows.into_iter().find_map(|r| {
         let local = SocketAddr::new(
             IpAddr::V6(Ipv6Addr::from(r.ucLocalAddr)),
@@ -67,65 +68,20 @@ fn owner_v6(addr: ClientAddr) -> Option<u32> {
             IpAddr::V6(Ipv6Addr::from(r.ucRemoteAddr)),
             port(r.dwRemotePort),
         );
-        (same(local, addr.client) && same(remote, addr.guard)).then_some(r.dwOwningPid)
+        (same_end(local, addr.client) && same_end(remote, addr.guard)).then_some(r.dwOwningPid)
     })
 }
 
-/// The connection table of one address family, in a buffer aligned for its rows (asked
-/// again while it grows between the size query and the read).
+/// The connection table of one address family.
 fn table(family: u32) -> Option<Vec<u64>> {
-    let mut size: u32 = 0;
-    for _ in 0..4 {
-        let mut buf = vec![0u64; (size as usize).div_ceil(8).max(1)];
-        let mut have = (buf.len() * 8) as u32;
-        // SAFETY: `buf` is writable for `have` bytes, `have` is a valid pointer; the call
-        // writes at most `have` bytes and tells the size it needs otherwise.
+    ip_helper::table(|buf, size| {
+        // SAFETY: `buf` is writable for `*size` bytes (`ip_helper::table`'s contract); the
+        // call writes at most that and tells the size it needs otherwise.
         #[allow(unsafe_code)]
-        let rc = unsafe {
-            GetExtendedTcpTable(
-                buf.as_mut_ptr().cast(),
-                &mut have,
-                0,
-                family,
-                TCP_TABLE_OWNER_PID_CONNECTIONS,
-                0,
-            )
-        };
-        match rc {
-            NO_ERROR => return Some(buf),
-            ERROR_INSUFFICIENT_BUFFER => size = have,
-            _ => return None,
+        unsafe {
+            GetExtendedTcpTable(buf, size, 0, family, TCP_TABLE_OWNER_PID_CONNECTIONS, 0)
         }
-    }
-    None
-}
-
-/// The rows of a `MIB_TCP*TABLE_OWNER_PID` in `buf`: its entry count, then that many rows
-/// from `offset`, each checked to lie inside the buffer.
-fn rows<R: Copy>(buf: &[u64], offset: usize) -> Option<Vec<R>> {
-    let bytes = buf.len() * 8;
-    // SAFETY: the buffer holds at least the leading `dwNumEntries` (a u32, 8-aligned here).
-    #[allow(unsafe_code)]
-    let n = unsafe { *buf.as_ptr().cast::<u32>() } as usize;
-    let end = offset.checked_add(n.checked_mul(std::mem::size_of::<R>())?)?;
-    if end > bytes {
-        return None;
-    }
-    let base = buf.as_ptr().cast::<u8>();
-    Some(
-        (0..n)
-            .map(|i| {
-                // SAFETY: row `i` lies inside the buffer (checked above); rows are plain
-                // integers and bytes, read unaligned to be safe whatever the offset.
-                #[allow(unsafe_code)]
-                unsafe {
-                    std::ptr::read_unaligned(
-                        base.add(offset + i * std::mem::size_of::<R>()).cast::<R>(),
-                    )
-                }
-            })
-            .collect(),
-    )
+    })
 }
 
 /// The full path of process `pid`'s executable, where this user may ask.
