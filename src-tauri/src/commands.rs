@@ -8,7 +8,7 @@ use leakguard_agent::{
 };
 use leakguard_store::{Filter, Page, Stats, StoredEvent, UsageRow};
 use serde::Deserialize;
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, State};
 
 type Answer<T> = Result<T, ControlError>;
 
@@ -69,7 +69,7 @@ pub async fn export_events(
         .set_title("Export events")
         .set_file_name(format!("leakguard-events.{ext}"))
         .add_filter(kind, &[ext]);
-    if let Some(window) = app.get_webview_window("main") {
+    if let Some(window) = crate::window::get(&app) {
         dialog = dialog.set_parent(&window);
     }
     let (tx, rx) = tokio::sync::oneshot::channel();

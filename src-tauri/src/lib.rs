@@ -11,6 +11,9 @@ mod commands;
 mod guard;
 mod links;
 mod tray;
+#[cfg(target_os = "linux")]
+pub mod webkit_env;
+mod window;
 
 use leakguard_agent::Subscribe;
 use std::sync::Arc;
@@ -75,21 +78,9 @@ pub fn run() {
                 // Installed packages register the scheme; a build run from the tree does it here.
                 let _ = app.deep_link().register_all();
             }
-            if std::env::args().any(|a| a == "--hidden") {
-                if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.hide();
-                }
-            }
-
-            #[cfg(target_os = "linux")]
-            if let Some(w) = app.get_webview_window("main") {
-                // One local page, no browsing: WebKit's smallest caches.
-                let _ = w.with_webview(|wv| {
-                    use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
-                    if let Some(ctx) = wv.inner().web_context() {
-                        ctx.set_cache_model(CacheModel::DocumentViewer);
-                    }
-                });
+            // Started at login (`--hidden`): the tray only, the window when it is asked for.
+            if !std::env::args().any(|a| a == "--hidden") {
+                window::show(&handle);
             }
             tray::build(&handle)?;
             spawn_live_events(handle.clone());
@@ -97,10 +88,17 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the window keeps the app (and its tray); protection goes on.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                let _ = window.hide();
-                api.prevent_close();
+            // Closing the window destroys it (WebKit's processes exit with it); the app and
+            // its tray stay (`RunEvent::ExitRequested` below). Where it was is kept now, not
+            // only when the app quits.
+            if let WindowEvent::Destroyed = event {
+                use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+                let app = window.app_handle();
+                let _ = app.save_window_state(StateFlags::all());
+                // A link the closed window was given is not opened again by the next one.
+                if let Some(p) = app.try_state::<links::Pending>() {
+                    p.0.lock().expect("pending link").take();
+                }
             }
         })
         .invoke_handler(tauri::generate_handler![
@@ -122,6 +120,14 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("the app's configuration is valid (tauri.conf.json)");
     app.run(|app, event| {
+        // The last window closed (no exit code): the app stays in the tray. Quit from the
+        // tray, a stopped in-process guard or the system's logout still exit (with a code).
+        if let RunEvent::ExitRequested {
+            code: None, api, ..
+        } = &event
+        {
+            api.prevent_exit();
+        }
         if let RunEvent::Exit = event {
             // A guard this app started stops with it; a service is left running.
             let own = app

@@ -26,13 +26,9 @@ pub fn open(app: &AppHandle, link: &str) {
     let _ = app.emit("lg://link", link.to_string());
 }
 
-/// Brings the main window up (it is hidden, not closed, when the user closes it).
+/// Brings the main window up, opening it again if the user closed it.
 pub fn show(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-    }
+    crate::window::show(app);
 }
 
 /// The link the window has not taken yet, once.

@@ -115,6 +115,15 @@ def pss_kb(pid):
     return 0
 
 
+def gl_driver_mapped(pid):
+    """Whether Mesa's driver (or the libLLVM it links) is mapped in the process."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return any("_dri.so" in line or "libLLVM" in line for line in f)
+    except OSError:
+        return False
+
+
 def cmdline(pid):
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return os.path.basename(f.read().split(b"\0")[0].decode(errors="replace"))
@@ -157,7 +166,7 @@ def with_driver(scenario, env):
             wait_until(lambda p=p: socket.create_connection(("127.0.0.1", p), timeout=0.2).close() or True, timeout=15)
         scenario(port)
     finally:
-        # The driver, WebKit's driver and the app: closing the app's window only hides it
+        # The driver, WebKit's driver and the app: closing the app's window leaves the app
         # (the tray stays), so the app is stopped here, with everything the driver started.
         stop(app_processes() + [tauri_driver.pid], group=tauri_driver.pid)
         tauri_driver.wait(timeout=10)
@@ -242,6 +251,24 @@ def main():
     own["LEAKGUARD_LISTEN"] = f"127.0.0.1:{free_port()}"
     own.pop("LEAKGUARD_NO_AUTOSTART", None)
     with_driver(lambda port: run_standalone(port, own), own)
+    run_hidden(dict(os.environ))
+
+
+def run_hidden(env):
+    """Started at login (`--hidden`): the tray only; no window is made, so no WebKit process
+    runs until the user opens it."""
+    before = len(WATCHER.registered())
+    log = open(os.path.join(WORK, "hidden-app.log"), "w")
+    proc = subprocess.Popen([APP, "--hidden"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        item = wait_until(lambda: len(WATCHER.registered()) > before, timeout=20)
+        check(bool(item), "started hidden, the app registers its tray item")
+        others = [cmdline(p) for p in app_processes() if p != proc.pid]
+        check(proc.poll() is None and not others, f"and runs no WebKit process while no window was opened ({others})")
+        figures["app RSS started hidden at login (tray only, no window yet) (MB)"] = round(rss_kb(proc.pid) / 1024, 1)
+        figures["app PSS started hidden at login (MB)"] = round(pss_kb(proc.pid) / 1024, 1)
+    finally:
+        stop([proc.pid])
 
 
 def session(port):
@@ -411,11 +438,88 @@ def run(port):
         figures["app PSS, app + WebKit processes (MB, shared pages split)"] = round(sum(pss_kb(p) for p in pids) / 1024, 1)
         for p in pids:
             print(f"memory: {cmdline(p)}: RSS {rss_kb(p) // 1024} MB, PSS {pss_kb(p) // 1024} MB")
+        # The app process opens no GL driver (src-tauri/src/webkit_env.rs); the web process
+        # still renders with one.
+        drivers = {cmdline(p): gl_driver_mapped(p) for p in pids}
+        check(not drivers.get(os.path.basename(APP), True), f"the app process maps no GL driver ({drivers})")
+        check(drivers.get("WebKitWebProcess", False), "the web process renders with the system's GL driver")
 
         if SHOTS:
             screenshots(d)
+
+        # 9. Closing the window ends WebKit's processes; the app and its tray stay, and the
+        # tray's "Open Leakguard" makes the window again.
+        closed_window_checks()
     finally:
-        d.quit()
+        try:
+            d.quit()
+        except WebDriverException:
+            pass  # its window was closed and made again (step 9): nothing left to end
+
+
+def close_window(title):
+    """Asks the X window titled `title` to close, as a window manager's close button does
+    (a WM_DELETE_WINDOW message); Xvfb runs no window manager. Whether it was found."""
+    import ctypes
+    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{title}$"],
+                           capture_output=True, text=True).stdout.split()
+    if not found:
+        return False
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("l", ctypes.c_long * 5)]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    x11 = ctypes.CDLL("libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(XEvent)]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    dpy = x11.XOpenDisplay(None)
+    try:
+        ev = XEvent()
+        ev.xclient.type = 33  # ClientMessage
+        ev.xclient.window = int(found[0])
+        ev.xclient.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+        ev.xclient.format = 32
+        ev.xclient.l[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+        x11.XSendEvent(dpy, int(found[0]), 0, 0, ctypes.byref(ev))
+        x11.XFlush(dpy)
+    finally:
+        x11.XCloseDisplay(dpy)
+    return True
+
+
+def closed_window_checks():
+    web = lambda: [p for p in app_processes() if cmdline(p) == "WebKitWebProcess"]
+    app = lambda: [p for p in app_processes() if cmdline(p) == os.path.basename(APP)]
+    check(bool(web()) and bool(app()), "before: the app and its web process run")
+    check(close_window("Leakguard"), "the window is closed as a window manager closes it")
+    gone = wait_until(lambda: not web(), timeout=15)
+    check(bool(gone), "WebKit's web process exits with the window")
+    check(bool(app()), "the app itself keeps running")
+    check(painted_colours() <= 2, "nothing of the window is left on the screen")
+    pids = app_processes()
+    figures["app RSS with the window closed (tray only), all its processes (MB)"] = round(sum(rss_kb(p) for p in pids) / 1024, 1)
+    figures["app PSS with the window closed (tray only) (MB)"] = round(sum(pss_kb(p) for p in pids) / 1024, 1)
+    for p in pids:
+        print(f"memory, window closed: {cmdline(p)}: RSS {rss_kb(p) // 1024} MB, PSS {pss_kb(p) // 1024} MB")
+    items = WATCHER.registered()
+    if not check(bool(items), "the tray item stays"):
+        return
+    tray = Tray(*items[-1])
+    try:
+        check(tray.click("Open Leakguard") is not None, "Open Leakguard is clicked in the tray")
+    finally:
+        tray.close()
+    back = wait_until(lambda: web() and painted_colours() > 20, timeout=20)
+    check(bool(back), "the window is made again, painted, with a web process")
 
 
 def tray_checks(d):
