@@ -5,7 +5,9 @@ with 100,000 earlier events in its record, and the test upstream behind it. Chec
 employee does: the Overview renders with the record's counts; a prompt with a secret sent with
 curl appears in the open Events view without a reload and the Overview's counts change; Try it
 marks the findings; a `leakguard://events/ID` link given to a second launch opens that event;
-the warn flow's "Allow once" lets curl's retry through. Prints the figures it measures.
+the warn flow's "Allow once" lets curl's retry through; closing the window ends WebKit's web
+process and keeps the app in the tray, whose "Open Leakguard" (or a link) makes the window
+again. Prints the figures it measures: with the window open, closed, and started hidden.
 """
 
 import json
@@ -449,7 +451,7 @@ def run(port):
 
         # 9. Closing the window ends WebKit's processes; the app and its tray stay, and the
         # tray's "Open Leakguard" makes the window again.
-        closed_window_checks()
+        closed_window_checks(d, new_id)
     finally:
         try:
             d.quit()
@@ -496,13 +498,23 @@ def close_window(title):
     return True
 
 
-def closed_window_checks():
+def closed_window_checks(d, event_id):
     web = lambda: [p for p in app_processes() if cmdline(p) == "WebKitWebProcess"]
     app = lambda: [p for p in app_processes() if cmdline(p) == os.path.basename(APP)]
+
+    def close():
+        check(close_window("Leakguard"), "the window is closed as a window manager closes it")
+        return check(bool(wait_until(lambda: not web(), timeout=15)), "WebKit's web process exits with the window")
+
+    def reopened():
+        """The new window, once painted, as WebDriver's current window (it drives new ones too)."""
+        if not wait_until(lambda: web() and painted_colours() > 20, timeout=20):
+            return False
+        d.switch_to.window(d.window_handles[-1])
+        return True
+
     check(bool(web()) and bool(app()), "before: the app and its web process run")
-    check(close_window("Leakguard"), "the window is closed as a window manager closes it")
-    gone = wait_until(lambda: not web(), timeout=15)
-    check(bool(gone), "WebKit's web process exits with the window")
+    close()
     check(bool(app()), "the app itself keeps running")
     check(painted_colours() <= 2, "nothing of the window is left on the screen")
     pids = app_processes()
@@ -518,8 +530,19 @@ def closed_window_checks():
         check(tray.click("Open Leakguard") is not None, "Open Leakguard is clicked in the tray")
     finally:
         tray.close()
-    back = wait_until(lambda: web() and painted_colours() > 20, timeout=20)
-    check(bool(back), "the window is made again, painted, with a web process")
+    check(reopened(), "the window is made again, painted, with a web process")
+    header = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=protection]").text, timeout=10)
+    check(header == "Protected", f"and it is the app, connected to the guard ({header!r})")
+
+    # Closed again, a notification's link (here given to a second launch) makes the window
+    # and opens that event in it.
+    close()
+    link = f"leakguard://events/{event_id}"
+    second = subprocess.run([APP, link], timeout=20, env=os.environ, capture_output=True, text=True)
+    check(second.returncode == 0, f"a second launch hands {link} over and exits ({second.returncode})")
+    check(reopened(), "the link makes the window again")
+    opened = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=detail-headline]").text, timeout=10)
+    check(bool(opened) and "aws-access-key-id" in opened, f"and opens that event in it ({opened!r})")
 
 
 def tray_checks(d):
