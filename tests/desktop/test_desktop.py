@@ -514,6 +514,10 @@ def closed_window_checks(d, event_id):
         return True
 
     check(bool(web()) and bool(app()), "before: the app and its web process run")
+    # The user's size and place for the window, which the next window takes.
+    d.set_window_rect(x=60, y=40, width=1000, height=640)
+    wanted = wait_until(lambda: (lambda r: r if (r["width"], r["height"]) == (1000, 640) else None)(d.get_window_rect()), timeout=5)
+    check(bool(wanted), f"the window is resized to 1000 x 640 ({d.get_window_rect()})")
     close()
     check(bool(app()), "the app itself keeps running")
     check(painted_colours() <= 2, "nothing of the window is left on the screen")
@@ -533,6 +537,9 @@ def closed_window_checks(d, event_id):
     check(reopened(), "the window is made again, painted, with a web process")
     header = wait_until(lambda: d.find_element(By.CSS_SELECTOR, "[data-testid=protection]").text, timeout=10)
     check(header == "Protected", f"and it is the app, connected to the guard ({header!r})")
+    rect = d.get_window_rect()
+    check((rect["x"], rect["y"], rect["width"], rect["height"]) == (60, 40, 1000, 640),
+          f"where and as large as the closed one was ({rect})")
 
     # Closed again, a notification's link (here given to a second launch) makes the window
     # and opens that event in it.
