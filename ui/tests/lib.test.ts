@@ -126,6 +126,15 @@ describe("locale", () => {
       if (real) expect(navigator.language).not.toBe("C");
     }
   });
+
+  it("formats dates and times as Date's own locale methods do, with formatters made once", async () => {
+    vi.resetModules();
+    const { LOCALE, dateTime, timeOfDay } = await import("../src/lib/locale");
+    for (const t of [0, 1_700_000_000_000, Date.parse("2026-12-07T23:59:58Z"), "2026-02-28T12:00:00Z"]) {
+      expect(dateTime(t)).toBe(new Date(t).toLocaleString(LOCALE));
+      expect(timeOfDay(t)).toBe(new Date(t).toLocaleTimeString(LOCALE));
+    }
+  });
 });
 
 describe("live events", () => {
