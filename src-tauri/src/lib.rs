@@ -57,6 +57,11 @@ pub fn run() {
                 });
             }
             app.manage(guard);
+            // The window first, so its page loads while the rest is set up. Started at login
+            // (`--hidden`): the tray only, the window when it is asked for.
+            if !std::env::args().any(|a| a == "--hidden") {
+                window::show(&handle);
+            }
 
             // Autostart at login only when no service protects this user.
             if started_guard && std::env::var_os("LEAKGUARD_NO_AUTOSTART").is_none() {
@@ -77,10 +82,6 @@ pub fn run() {
             {
                 // Installed packages register the scheme; a build run from the tree does it here.
                 let _ = app.deep_link().register_all();
-            }
-            // Started at login (`--hidden`): the tray only, the window when it is asked for.
-            if !std::env::args().any(|a| a == "--hidden") {
-                window::show(&handle);
             }
             tray::build(&handle)?;
             spawn_live_events(handle.clone());
