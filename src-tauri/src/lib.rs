@@ -27,7 +27,7 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(
             |app, argv, _cwd| match argv.iter().find(|a| links::is_link(a)) {
                 Some(link) => links::open(app, link),
-                None => links::show(app),
+                None => window::show(app),
             },
         ))
         .plugin(tauri_plugin_deep_link::init())

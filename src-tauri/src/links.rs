@@ -19,16 +19,11 @@ pub fn open(app: &AppHandle, link: &str) {
         return;
     }
     eprintln!("leakguard-desktop: opening {link}");
-    show(app);
+    crate::window::show(app);
     if let Some(p) = app.try_state::<Pending>() {
         *p.0.lock().expect("pending link") = Some(link.to_string());
     }
     let _ = app.emit("lg://link", link.to_string());
-}
-
-/// Brings the main window up, opening it again if the user closed it.
-pub fn show(app: &AppHandle) {
-    crate::window::show(app);
 }
 
 /// The link the window has not taken yet, once.

@@ -152,7 +152,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<TrayIcon> {
 
 fn on_menu(app: &AppHandle, id: &str) {
     match id {
-        "open" => links::show(app),
+        "open" => crate::window::show(app),
         "quit" => quit(app),
         "resume" => pause(app, 0),
         _ => {

@@ -1,6 +1,6 @@
 //! The main window. It is made when it is first shown (not at a `--hidden` start at login) and
-//! destroyed when the user closes it: WebKit's web and network processes, most of the app's
-//! memory, exist only while there is a window. The app and its tray stay (`lib.rs` keeps the
+//! destroyed when the user closes it: WebKit's web process, most of the app's memory, runs
+//! only while there is a window (its network process stays: WebKitGTK cannot end it). The app and its tray stay (`lib.rs` keeps the
 //! app running when its last window closes); protection never depended on either. The window
 //! state plugin puts a new window where the last one was.
 
@@ -10,21 +10,20 @@ use tauri::{AppHandle, Manager, WebviewWindow, WebviewWindowBuilder};
 pub const MAIN: &str = "main";
 
 /// Shows the main window, making it first if there is none.
-pub fn show(app: &AppHandle) -> Option<WebviewWindow> {
+pub fn show(app: &AppHandle) {
     let window = match app.get_webview_window(MAIN) {
         Some(w) => w,
         None => match create(app) {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("leakguard-desktop: the window could not be opened: {e}");
-                return None;
+                return;
             }
         },
     };
     let _ = window.unminimize();
     let _ = window.show();
     let _ = window.set_focus();
-    Some(window)
 }
 
 /// The main window, if it is open.
